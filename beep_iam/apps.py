@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class BeepIamConfig(AppConfig):
+    name = "beep_iam"
+    verbose_name = "Beep IAM"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,37 @@
+"""Shared admin behaviour for beep tables."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+AUDIT_FIELDS = (
+    "id",
+    "row_id",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+    "deleted_at",
+    "deleted_by",
+    "version",
+    "source",
+)
+
+
+class TableAdmin(admin.ModelAdmin):
+    """Read-only audit columns in their own collapsed fieldset; newest rows first."""
+
+    readonly_fields: tuple[str, ...] = AUDIT_FIELDS
+    ordering: tuple[str, ...] = ("-row_id",)
+    show_full_result_count = False
+    list_per_page = 50
+
+    def get_fieldsets(self, request, obj=None):  # type: ignore[no-untyped-def]
+        fieldsets = super().get_fieldsets(request, obj)
+        if len(fieldsets) != 1:
+            return fieldsets
+        fields = [f for f in fieldsets[0][1]["fields"] if f not in AUDIT_FIELDS]
+        return [
+            (None, {"fields": fields}),
+            ("Record", {"classes": ["collapse"], "fields": AUDIT_FIELDS}),
+        ]

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from beep_shared.admin.base import TableAdmin
+from beep_shared.models import Session
+
+
+@admin.register(Session)
+class SessionAdmin(TableAdmin):
+    list_display = ("id", "user", "active_organization", "ip_address", "expires_at", "created_at")
+    list_select_related = ("user", "active_organization")
+    search_fields = ("id", "user__email", "ip_address")
+    list_filter = ("expires_at",)
+    raw_id_fields = ("user", "impersonated_by", "active_organization", "active_team")
+    # The token column holds a digest; it is never shown or edited here.
+    exclude = ("token",)
+    date_hierarchy = None

@@ -1,0 +1,1 @@
+"""Database building blocks: entity id fields, foreign keys with database-level ON DELETE."""

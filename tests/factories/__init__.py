@@ -1,0 +1,5 @@
+"""factory-boy factories, one module per area, all importable from ``tests.factories``."""
+
+from .shared import OrganizationFactory, SessionFactory, TeamFactory, UserFactory
+
+__all__ = ["OrganizationFactory", "SessionFactory", "TeamFactory", "UserFactory"]
