@@ -94,8 +94,7 @@ def _bootstrap(host: str, port: str) -> None:
             if APP_ROLE not in roles:
                 # CREATEDB lets pytest-django create its test database as this same role.
                 conn.execute(
-                    f'CREATE ROLE "{APP_ROLE}" LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS'
-                    " NOCREATEROLE"
+                    f'CREATE ROLE "{APP_ROLE}" LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOCREATEROLE'
                 )
             if BYPASS_ROLE not in roles:
                 conn.execute(f'CREATE ROLE "{BYPASS_ROLE}" NOLOGIN BYPASSRLS NOSUPERUSER')

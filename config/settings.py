@@ -26,7 +26,7 @@ if not SECRET_KEY:
             "SECRET_KEY is not set; set it in the environment, or set DEBUG=1 for local "
             "development with an insecure built-in key."
         )
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 

@@ -21,12 +21,12 @@ AUDIT_FIELDS = (
 class TableAdmin(admin.ModelAdmin):
     """Read-only audit columns in their own collapsed fieldset; newest rows first."""
 
-    readonly_fields: tuple[str, ...] = AUDIT_FIELDS
-    ordering: tuple[str, ...] = ("-row_id",)
+    readonly_fields = AUDIT_FIELDS
+    ordering = ("-row_id",)
     show_full_result_count = False
     list_per_page = 50
 
-    def get_fieldsets(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if len(fieldsets) != 1:
             return fieldsets

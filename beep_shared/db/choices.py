@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.db import models
 
 
-def choices_check(table: str, field: str, choices: type[models.TextChoices]) -> models.CheckConstraint:
+def choices_check(
+    table: str, field: str, choices: type[models.TextChoices]
+) -> models.CheckConstraint:
     """A CHECK that keeps ``field`` within ``choices`` (NULL passes; nullability is separate).
 
     Raw SQL then cannot store a value the model would reject.

@@ -22,7 +22,8 @@ class ForeignKeyConstraint(BaseConstraint):
         self.on_delete = on_delete
         super().__init__(name=name, violation_error_message=violation_error_message)
 
-    def _statement(self, model: type[models.Model], schema_editor: Any) -> str:
+    def _statement(self, model: type[models.Model] | None, schema_editor: Any) -> str:
+        assert model is not None
         field = model._meta.get_field(self.field)
         target = field.target_field  # type: ignore[union-attr]
         qn = schema_editor.quote_name
@@ -33,16 +34,17 @@ class ForeignKeyConstraint(BaseConstraint):
             f"ON DELETE {self.on_delete} DEFERRABLE INITIALLY DEFERRED"
         )
 
-    def constraint_sql(self, model: type[models.Model], schema_editor: Any) -> None:
+    def constraint_sql(self, model: type[models.Model] | None, schema_editor: Any) -> str:
         # Inside CREATE TABLE the referenced table may not exist yet (it can come later in
         # the same migration), so the constraint is added once the migration's tables are.
         schema_editor.deferred_sql.append(self._statement(model, schema_editor))
-        return None
+        return ""  # nothing inline; CREATE TABLE skips empty definitions
 
-    def create_sql(self, model: type[models.Model], schema_editor: Any) -> str:
+    def create_sql(self, model: type[models.Model] | None, schema_editor: Any) -> str:
         return self._statement(model, schema_editor)
 
-    def remove_sql(self, model: type[models.Model], schema_editor: Any) -> str:
+    def remove_sql(self, model: type[models.Model] | None, schema_editor: Any) -> str:
+        assert model is not None
         qn = schema_editor.quote_name
         return f"ALTER TABLE {qn(model._meta.db_table)} DROP CONSTRAINT IF EXISTS {qn(self.name)}"
 
@@ -66,6 +68,6 @@ class ForeignKeyConstraint(BaseConstraint):
         )
 
     def deconstruct(self) -> Any:
-        path, args, kwargs = super().deconstruct()
+        _path, args, kwargs = super().deconstruct()
         kwargs.update(field=self.field, on_delete=self.on_delete)
         return "beep_shared.db.constraints.ForeignKeyConstraint", args, kwargs

@@ -140,7 +140,7 @@ class ForeignKey(models.ForeignKey):
         super().__init__(to, on_delete, **kwargs)
 
     def deconstruct(self) -> Any:
-        name, path, args, kwargs = super().deconstruct()
+        name, _path, args, kwargs = super().deconstruct()
         kwargs.pop("db_constraint", None)
         return name, "beep_shared.db.fields.ForeignKey", args, kwargs
 

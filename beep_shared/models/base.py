@@ -51,11 +51,11 @@ class Table(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return str(self.pk)
+
     @classmethod
     def extra_database_objects(cls) -> None:
         """Called once the concrete model is prepared; subclasses extend it."""
         for trigger in cls.base_triggers:
             model_hooks.add_trigger(cls, trigger)
-
-    def __str__(self) -> str:
-        return str(self.pk)
