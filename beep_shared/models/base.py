@@ -14,12 +14,13 @@ from beep_shared.db.functions import row_id_default
 
 # Raw SQL updates (another service, a script) must bump these as well, so they are kept by a
 # trigger rather than by ``save()``. OLD.version, not NEW: Django writes back the version it
-# loaded, which may be stale.
+# loaded, which may be stale. statement_timestamp() matches the created_at default (Django's
+# Now()), so a row created and updated in one transaction never has updated_at < created_at.
 TOUCH_ROW = pgtrigger.Trigger(
     name="touch_row",
     operation=pgtrigger.Update,
     when=pgtrigger.Before,
-    func="NEW.updated_at := now(); NEW.version := OLD.version + 1; RETURN NEW;",
+    func=("NEW.updated_at := statement_timestamp(); NEW.version := OLD.version + 1; RETURN NEW;"),
 )
 
 
