@@ -1,0 +1,69 @@
+"""Bad configuration gives one clear sentence, not a traceback from deep inside."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args, env_overrides, unset=()):
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_clean_failure(result, *fragments):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def test_missing_secret_key_without_debug_is_improperly_configured():
+    result = manage("check", env_overrides={"DEBUG": "0"}, unset=("SECRET_KEY",))
+    assert_clean_failure(result, "SECRET_KEY is not set")
+
+
+def test_missing_secret_key_with_debug_uses_the_development_key():
+    result = manage(
+        "check", env_overrides={"DEBUG": "1", "DATABASE_URL": ""}, unset=("SECRET_KEY",)
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_unparseable_debug_flag_is_rejected():
+    result = manage("check", env_overrides={"DEBUG": "maybe", "SECRET_KEY": "k"})
+    assert_clean_failure(result, "DEBUG='maybe' is not a boolean")
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("mysql://user:pw@localhost/db", "must be a PostgreSQL URL"),
+        ("not a url", "must be a PostgreSQL URL"),
+        ("postgres://user:pw@localhost:5432", "names no database"),
+    ],
+)
+def test_malformed_database_url_is_one_sentence_without_the_password(url, fragment):
+    result = manage("check", env_overrides={"SECRET_KEY": "k", "DATABASE_URL": url})
+    assert_clean_failure(result, fragment)
+    assert ":pw@" not in result.stderr
+
+
+def test_unreachable_server_is_reported_in_one_sentence():
+    url = "postgres://someone:topsecret@127.0.0.1:9/nowhere"
+    result = manage("migrate", env_overrides={"SECRET_KEY": "k", "DATABASE_URL": url})
+    assert_clean_failure(result, "Cannot connect to PostgreSQL database 'nowhere' at 127.0.0.1:9")
+    assert "topsecret" not in result.stderr
