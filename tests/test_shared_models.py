@@ -101,8 +101,8 @@ def test_session_token_is_stored_as_a_digest_and_found_by_the_raw_token():
     assert Session.objects.get_by_token(raw_token) == session
     assert Session.objects.get_by_token(raw_token + "x") is None
     raw(
-        "UPDATE session SET created_at = now() - interval '2 h', expires_at = now() - interval '1 h'"
-        " WHERE id = %s",
+        "UPDATE session SET created_at = now() - interval '2 h', "
+        "expires_at = now() - interval '1 h' WHERE id = %s",
         [session.pk],
     )
     assert Session.objects.get_by_token(raw_token) is None
@@ -139,7 +139,8 @@ def test_deleting_the_impersonator_keeps_the_session():
 
 def test_foreign_keys_are_enforced_by_the_database():
     refused(
-        "INSERT INTO session (token, expires_at, user_id) VALUES (%s, now() + interval '1 day', %s)",
+        "INSERT INTO session (token, expires_at, user_id) "
+        "VALUES (%s, now() + interval '1 day', %s)",
         ["t", "user__01a20079-5d89-7c46-97ad-22047c38d31c"],
     )
 
@@ -147,5 +148,5 @@ def test_foreign_keys_are_enforced_by_the_database():
 def test_orm_delete_still_collects_related_rows_in_python():
     user = UserFactory()
     SessionFactory(user=user)
-    deleted, per_model = user.delete()
+    _deleted, per_model = user.delete()
     assert per_model.get("beep_shared.Session") == 1
