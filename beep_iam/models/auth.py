@@ -1,3 +1,26 @@
-"""Placeholder: filled by its issue."""
+"""The global (not org-scoped) IAM tables, one module each, gathered here."""
 
-__all__: list[str] = []
+from .account import CREDENTIAL_PROVIDER, Account
+from .device_code import DeviceCode, DeviceCodeQuerySet, DeviceCodeStatus
+from .jwks import Jwks, JwksQuerySet
+from .passkey import Passkey
+from .rate_limit import RateLimit
+from .two_factor import TwoFactor
+from .verification import Verification, VerificationQuerySet
+from .wallet_address import WalletAddress
+
+__all__ = [
+    "CREDENTIAL_PROVIDER",
+    "Account",
+    "DeviceCode",
+    "DeviceCodeQuerySet",
+    "DeviceCodeStatus",
+    "Jwks",
+    "JwksQuerySet",
+    "Passkey",
+    "RateLimit",
+    "TwoFactor",
+    "Verification",
+    "VerificationQuerySet",
+    "WalletAddress",
+]

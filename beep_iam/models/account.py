@@ -1,0 +1,77 @@
+"""``account``: a user's link to an identity provider, or their password credential."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, is_password_usable, make_password
+from django.db import models
+
+from beep_shared.db.fields import ForeignKey
+from beep_shared.models import Table
+
+# better-auth's provider id of email-and-password accounts.
+CREDENTIAL_PROVIDER = "credential"
+
+
+class Account(Table):
+    """An external provider account (OAuth/OIDC) or the password credential of a user.
+
+    ``access_token``, ``refresh_token`` and ``id_token`` are the provider's tokens; the app sends
+    them back to the provider, so they are kept as issued (not digested) and never displayed.
+    ``password`` holds a Django password hash (see :meth:`set_password`), never the password.
+    """
+
+    account_id = models.TextField(help_text="The user's id at the provider.")
+    provider_id = models.TextField(help_text="Provider key, e.g. 'google' or 'credential'.")
+    user = ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="accounts")
+    access_token = models.TextField(null=True, blank=True)
+    refresh_token = models.TextField(null=True, blank=True)
+    id_token = models.TextField(null=True, blank=True)
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    refresh_token_expires_at = models.DateTimeField(null=True, blank=True)
+    scope = models.TextField(null=True, blank=True)
+    password = models.TextField(null=True, blank=True, help_text="Django password hash.")
+
+    # Never shown by __str__, the admin or any listing.
+    SECRET_FIELDS = ("access_token", "refresh_token", "id_token", "password")
+
+    class Meta:
+        db_table = "account"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_id", "account_id"], name="account_provider_id_account_id_key"
+            ),
+        ]
+        # The reference also indexes user_id and provider_id alone; those lookups are served
+        # by the leading column of the index below and of the unique index above, so separate
+        # single-column indexes would only slow writes down.
+        indexes = [
+            models.Index(fields=["user", "provider_id"], name="account_user_provider_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} account {self.account_id}"
+
+    def set_password(self, raw_password: str | None) -> None:
+        """Store a hash of ``raw_password`` (not saved yet); ``None`` removes the credential."""
+        self.password = None if raw_password is None else make_password(raw_password)
+
+    def check_password(self, raw_password: str) -> bool:
+        """Whether ``raw_password`` matches; re-hashes and saves with a newer hasher if due."""
+
+        def upgrade(raw: str) -> None:
+            self.set_password(raw)
+            self.save(update_fields=["password"])
+
+        encoded = self.password
+        if not encoded or not is_password_usable(encoded):
+            return False
+        return check_password(raw_password, encoded, upgrade)
+
+    def has_usable_password(self) -> bool:
+        return bool(self.password) and is_password_usable(self.password)
+
+    @property
+    def stored_secrets(self) -> list[str]:
+        """Names of the secret columns that hold a value (their values are never listed)."""
+        return [name for name in self.SECRET_FIELDS if getattr(self, name)]

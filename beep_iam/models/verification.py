@@ -1,0 +1,60 @@
+"""``verification``: short-lived values proving control of an email, phone or reset link."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.utils import timezone
+
+from beep_shared.models import Table
+
+# Characters of an identifier shown where the whole identifier could leak a secret.
+IDENTIFIER_HINT_LENGTH = 6
+
+
+class VerificationQuerySet(models.QuerySet["Verification"]):
+    def expired(self, now: datetime | None = None) -> VerificationQuerySet:
+        """Rows whose ``expires_at`` has passed (at ``now``, default the current time)."""
+        return self.filter(expires_at__lte=now or timezone.now())
+
+    def unexpired(self, now: datetime | None = None) -> VerificationQuerySet:
+        return self.filter(expires_at__gt=now or timezone.now())
+
+
+class Verification(Table):
+    """A value (OTP, token payload...) stored under an identifier until it expires.
+
+    ``value`` is never displayed. ``identifier`` is not displayed whole either: better-auth
+    puts the reset or magic-link token itself there (``"reset-password:<token>"``), so only
+    :attr:`identifier_hint` is shown.
+    """
+
+    identifier = models.TextField()
+    value = models.TextField()
+    expires_at = models.DateTimeField()
+
+    objects = VerificationQuerySet.as_manager()
+
+    SECRET_FIELDS = ("identifier", "value")
+
+    class Meta:
+        db_table = "verification"
+        # The reference also indexes identifier alone; the leading column of the first index
+        # serves those lookups.
+        indexes = [
+            models.Index(fields=["identifier", "value"], name="verification_ident_value_idx"),
+            models.Index(fields=["expires_at"], name="verification_expires_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"verification {self.identifier_hint}"
+
+    @property
+    def identifier_hint(self) -> str:
+        """The identifier's namespace (``"reset-password:"``) or first characters, then '…'."""
+        identifier = self.identifier or ""
+        namespace, sep, _ = identifier.partition(":")
+        if sep:
+            return f"{namespace}:…"
+        return f"{identifier[:IDENTIFIER_HINT_LENGTH]}…"
