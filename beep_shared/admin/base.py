@@ -26,11 +26,21 @@ class TableAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        if obj is None:
+            # On the add page the audit columns hold database-default expressions that only
+            # get values on INSERT; there is nothing to show yet.
+            return tuple(f for f in readonly if f not in AUDIT_FIELDS)
+        return readonly
+
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if len(fieldsets) != 1:
             return fieldsets
         fields = [f for f in fieldsets[0][1]["fields"] if f not in AUDIT_FIELDS]
+        if obj is None:
+            return [(None, {"fields": fields})]
         return [
             (None, {"fields": fields}),
             ("Record", {"classes": ["collapse"], "fields": AUDIT_FIELDS}),
