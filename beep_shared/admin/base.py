@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from django.contrib import admin
+from django.contrib.admin.filters import (
+    AllValuesFieldListFilter,
+    RelatedFieldListFilter,
+    RelatedOnlyFieldListFilter,
+)
+from django.core import checks
+from django.core.exceptions import FieldDoesNotExist
+
+from .pagination import LargeTablePaginator
 
 AUDIT_FIELDS = (
     "id",
@@ -17,14 +28,51 @@ AUDIT_FIELDS = (
     "source",
 )
 
+# Filters that read the whole related table (or the whole filtered table) on every page.
+_UNBOUNDED_FILTERS = (AllValuesFieldListFilter, RelatedFieldListFilter, RelatedOnlyFieldListFilter)
+
 
 class TableAdmin(admin.ModelAdmin):
-    """Read-only audit columns in their own collapsed fieldset; newest rows first."""
+    """Admin of a beep table, built to stay fast on tables of millions of rows.
+
+    - Newest rows first by ``row_id`` (unique, indexed): the first page is an index scan.
+    - No ``COUNT(*)`` over the table: :class:`LargeTablePaginator` counts at most 10,000 rows
+      and estimates above that; the total and the filter facet counts are never computed.
+    - Relations are edited by id (``raw_id_fields``) unless the admin names them in
+      ``autocomplete_fields``, ``radio_fields`` or ``dropdown_fields``: a ``<select>`` would
+      load every row of the related table into the page.
+    - Audit columns are read-only, in their own collapsed fieldset.
+    """
 
     readonly_fields = AUDIT_FIELDS
     ordering = ("-row_id",)
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = LargeTablePaginator
+    change_list_template = "admin/beep_shared/table_change_list.html"
     list_per_page = 50
+    # Relations of small tables that may be rendered as a plain <select>.
+    dropdown_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, model: Any, admin_site: Any) -> None:
+        super().__init__(model, admin_site)
+        chosen = {
+            *self.raw_id_fields,
+            *self.autocomplete_fields,
+            *self.radio_fields,
+            *self.dropdown_fields,
+        }
+        # ClassVar in django-stubs; Django itself reads the instance attribute.
+        self.raw_id_fields = (  # type: ignore[misc]
+            *self.raw_id_fields,
+            *(
+                field.name
+                for field in model._meta.get_fields()
+                if field.concrete
+                and (field.many_to_one or field.many_to_many)
+                and field.name not in chosen
+            ),
+        )
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
@@ -45,3 +93,42 @@ class TableAdmin(admin.ModelAdmin):
             (None, {"fields": fields}),
             ("Record", {"classes": ["collapse"], "fields": AUDIT_FIELDS}),
         ]
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        return [*super().check(**kwargs), *self._check_list_filter_is_bounded()]
+
+    def _check_list_filter_is_bounded(self) -> list[checks.CheckMessage]:
+        """Warn about list filters that read a whole table to draw their choices."""
+        problems: list[checks.CheckMessage] = []
+        item: Any
+        name: Any
+        filter_class: Any
+        for item in self.list_filter:
+            if isinstance(item, str):
+                name, filter_class = item, None
+            elif isinstance(item, (tuple, list)) and len(item) == 2:
+                name, filter_class = item
+            else:
+                continue
+            if filter_class is None:
+                try:
+                    field = self.model._meta.get_field(name)
+                except FieldDoesNotExist:
+                    continue  # a path through relations: Django's own checks cover it
+                if not field.is_relation:
+                    continue
+                filter_class = RelatedFieldListFilter
+            if isinstance(filter_class, type) and issubclass(filter_class, _UNBOUNDED_FILTERS):
+                problems.append(
+                    checks.Warning(
+                        f"list_filter item {name!r} of {type(self).__name__} lists every "
+                        f"row of a table on each changelist page.",
+                        hint=(
+                            f"Use ({name!r}, beep_shared.admin.filters.ExactValueFilter) "
+                            "or a SimpleListFilter with fixed choices."
+                        ),
+                        obj=type(self),
+                        id="beep_shared.W001",
+                    )
+                )
+        return problems

@@ -1,0 +1,61 @@
+"""Changelist pieces that know about approximate counts (see ``beep_shared.admin.pagination``).
+
+Both tags reuse Django's own context builders and templates where the count is not involved,
+so the admin's markup, styles and per-app template overrides stay as Django ships them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.contrib.admin.templatetags.admin_list import pagination, search_form
+from django.contrib.admin.templatetags.base import InclusionAdminNode
+from django.utils.formats import number_format
+
+register = template.Library()
+
+
+def count_qualifier(cl: Any) -> str:
+    """ "" for an exact result count, else "about" or "more than"."""
+    return getattr(cl.paginator, "count_qualifier", "")
+
+
+def table_pagination(cl: Any) -> dict[str, Any]:
+    qualifier = count_qualifier(cl)
+    # An estimate is a large number: group its digits so it reads at a glance.
+    shown = number_format(cl.result_count, force_grouping=True) if qualifier else cl.result_count
+    return {**pagination(cl), "count_qualifier": qualifier, "result_count_shown": shown}
+
+
+def table_search_form(cl: Any) -> dict[str, Any]:
+    context = search_form(cl)
+    if count_qualifier(cl):
+        # Django's form would print the approximate number as "N results"; the paginator
+        # line below the list says it properly.
+        context["show_result_count"] = False
+    return context
+
+
+@register.tag(name="table_pagination")
+def table_pagination_tag(parser: Any, token: Any) -> InclusionAdminNode:
+    # django-stubs gives InclusionAdminNode a ``name`` argument Django does not have.
+    return InclusionAdminNode(  # type: ignore[call-arg]
+        parser,
+        token,
+        func=table_pagination,
+        template_name="table_pagination.html",
+        takes_context=False,
+    )
+
+
+@register.tag(name="table_search_form")
+def table_search_form_tag(parser: Any, token: Any) -> InclusionAdminNode:
+    # django-stubs gives InclusionAdminNode a ``name`` argument Django does not have.
+    return InclusionAdminNode(  # type: ignore[call-arg]
+        parser,
+        token,
+        func=table_search_form,
+        template_name="search_form.html",
+        takes_context=False,
+    )
