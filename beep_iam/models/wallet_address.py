@@ -22,6 +22,7 @@ class WalletAddress(Table):
 
     class Meta:
         db_table = "wallet_address"
+        verbose_name_plural = "wallet addresses"
         constraints = [
             # Leading user_id: also the index for the foreign key.
             models.UniqueConstraint(
