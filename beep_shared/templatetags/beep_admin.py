@@ -6,6 +6,7 @@ so the admin's markup, styles and per-app template overrides stay as Django ship
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from django import template
@@ -37,25 +38,29 @@ def table_search_form(cl: Any) -> dict[str, Any]:
     return context
 
 
+# Newer Django versions give the node a leading ``name`` argument.
+_NODE_TAKES_NAME = "name" in inspect.signature(InclusionAdminNode.__init__).parameters
+
+
+def inclusion_admin_node(
+    name: str, parser: Any, token: Any, func: Any, template_name: str
+) -> InclusionAdminNode:
+    """An admin inclusion node (its template can be overridden per app and per model)."""
+    options = {"func": func, "template_name": template_name, "takes_context": False}
+    if _NODE_TAKES_NAME:
+        return InclusionAdminNode(name, parser, token, **options)
+    return InclusionAdminNode(parser, token, **options)
+
+
 @register.tag(name="table_pagination")
 def table_pagination_tag(parser: Any, token: Any) -> InclusionAdminNode:
-    # django-stubs gives InclusionAdminNode a ``name`` argument Django does not have.
-    return InclusionAdminNode(  # type: ignore[call-arg]
-        parser,
-        token,
-        func=table_pagination,
-        template_name="table_pagination.html",
-        takes_context=False,
+    return inclusion_admin_node(
+        "table_pagination", parser, token, table_pagination, "table_pagination.html"
     )
 
 
 @register.tag(name="table_search_form")
 def table_search_form_tag(parser: Any, token: Any) -> InclusionAdminNode:
-    # django-stubs gives InclusionAdminNode a ``name`` argument Django does not have.
-    return InclusionAdminNode(  # type: ignore[call-arg]
-        parser,
-        token,
-        func=table_search_form,
-        template_name="search_form.html",
-        takes_context=False,
+    return inclusion_admin_node(
+        "table_search_form", parser, token, table_search_form, "search_form.html"
     )
