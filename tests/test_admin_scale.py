@@ -225,3 +225,11 @@ def test_check_warns_about_filters_that_list_a_whole_table():
     assert [w.id for w in warnings] == ["beep_shared.W001"]
     assert "'user'" in warnings[0].msg and "ExactValueFilter" in str(warnings[0].hint)
     assert SessionByUser(Session, admin.site).check() == []
+
+
+def test_action_checkbox_markup_is_djangos():
+    session = SessionFactory()
+    model_admin = admin.site._registry[Session]
+    assert model_admin.action_checkbox(session) == admin.ModelAdmin.action_checkbox(
+        model_admin, session
+    )
