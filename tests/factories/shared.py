@@ -7,6 +7,15 @@ from django.utils import timezone
 
 from beep_shared import secrets
 from beep_shared.models import Organization, Session, Team, User
+from beep_shared.rls import tenant_context
+
+__all__ = [
+    "OrgModelFactory",
+    "OrganizationFactory",
+    "SessionFactory",
+    "TeamFactory",
+    "UserFactory",
+]
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -28,7 +37,24 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     owner_user = factory.SubFactory(UserFactory)
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class OrgModelFactory(factory.django.DjangoModelFactory):
+    """Base of OrgModel factories: rows are written as their own organization.
+
+    Row level security only lets a transaction insert rows of its tenant, so ``_create``
+    runs inside ``tenant_context`` of the row's organization (no tenant for a NULL one);
+    tests need not think about tenants to create data. Reading it back still does.
+    """
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with tenant_context(kwargs.get("organization")):
+            return super()._create(model_class, *args, **kwargs)
+
+
+class TeamFactory(OrgModelFactory):
     class Meta:
         model = Team
 

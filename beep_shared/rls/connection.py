@@ -1,0 +1,133 @@
+"""Applies the wanted scope to each transaction without a round trip of its own.
+
+An execute wrapper, installed on every Django connection, compares the scope the code
+wants (:mod:`beep_shared.rls.scope`) with the one already applied in the current
+transaction. When they differ it prefixes the statement with
+``SELECT set_config('app.current_org_id', '<org>', true);`` so both travel in one
+simple-protocol message, then moves the cursor past the ``set_config`` result.
+``is_local = true`` limits the value to the transaction: a pooled or persistent
+connection never carries it into the next one.
+
+Where a prefix is impossible (``executemany``, server-side cursors, server-side
+parameter binding, psycopg 2) the setting is sent as its own statement first, inside the
+same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import transaction
+
+from beep_shared.rls import sql as rls_sql
+from beep_shared.rls.scope import NO_SCOPE, Scope, wanted
+
+try:
+    import psycopg
+
+    # Client-side binding sends one simple-protocol message, which may hold two statements.
+    # Django's named (server-side) cursors are not ClientCursor subclasses.
+    _CLIENT_CURSOR: tuple[type, ...] = (psycopg.ClientCursor,)
+except ImportError:  # pragma: no cover - psycopg 2: never prefixed
+    _CLIENT_CURSOR = ()
+
+# libpq transaction status (same numbers in psycopg 2 and 3).
+_IDLE = 0
+_INERROR = 3
+
+# Transaction control: nothing is attached to these; the next statement carries the prefix.
+_CONTROL_RE = re.compile(
+    r"\s*(BEGIN|START|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE)\b", re.IGNORECASE
+)
+# After these the settings of the transaction may have changed under us (a rollback to a
+# savepoint restores older values; SET/RESET/DISCARD from raw SQL): apply again next time.
+_UNSETTLING_RE = re.compile(r"\s*(ROLLBACK|SET|RESET|DISCARD)\b", re.IGNORECASE)
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "<unknown scope>"
+
+
+UNKNOWN: Any = _Unknown()
+_STATE_ATTR = "_beep_rls_applied"
+
+
+def applied(connection: Any) -> Scope | _Unknown:
+    return connection.__dict__.get(_STATE_ATTR, NO_SCOPE)
+
+
+def _set_applied(connection: Any, value: Scope | _Unknown) -> None:
+    connection.__dict__[_STATE_ATTR] = value
+
+
+def install(connection: Any) -> None:
+    """Add the wrapper to a Django connection once. Idempotent.
+
+    It goes first in ``execute_wrappers`` (outermost), so other wrappers see the statement
+    that is really sent, and ``connection.execute_wrapper()`` blocks, which pop the *last*
+    wrapper on exit, never remove it.
+    """
+    if apply_scope not in connection.execute_wrappers:
+        connection.execute_wrappers.insert(0, apply_scope)
+
+
+def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if connection.vendor == "postgresql":
+        _set_applied(connection, NO_SCOPE)
+        install(connection)
+
+
+def prefix_sql(want: Scope, have: Scope | _Unknown) -> str:
+    """The ``SELECT set_config(...)`` turning ``have`` into ``want``."""
+    known = isinstance(have, Scope)
+    return rls_sql.set_config_sql(
+        want.organization_id,
+        want.role,
+        tenant=not known or have.organization_id != want.organization_id,  # type: ignore[union-attr]
+        set_role=not known or have.role != want.role,  # type: ignore[union-attr]
+    )
+
+
+def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
+    connection = context["connection"]
+    raw = connection.connection
+    status = raw.info.transaction_status
+    if status == _IDLE:
+        # This statement starts a transaction (psycopg's BEGIN or autocommit): transaction
+        # local settings start from the defaults, that is no tenant and the login role.
+        _set_applied(connection, NO_SCOPE)
+    want = wanted(connection.alias)
+    have = applied(connection)
+    if want == have or status == _INERROR or not isinstance(sql, str) or _CONTROL_RE.match(sql):
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if isinstance(sql, str) and _UNSETTLING_RE.match(sql):
+                _set_applied(connection, UNKNOWN)
+
+    prefix = prefix_sql(want, have)
+    cursor = context["cursor"].cursor
+    try:
+        if not many and isinstance(cursor, _CLIENT_CURSOR):
+            result = execute(f"{prefix};\n{sql}", params, many, context)
+            cursor.nextset()  # past the set_config row, to the statement's own result
+        elif connection.get_autocommit():
+            # Each statement is its own transaction; the setting must share one with it.
+            with transaction.atomic(using=connection.alias):
+                _send(raw, prefix)
+                result = execute(sql, params, many, context)
+        else:
+            _send(raw, prefix)
+            result = execute(sql, params, many, context)
+    except BaseException:
+        _set_applied(connection, UNKNOWN)
+        raise
+    _set_applied(connection, want)
+    return result
+
+
+def _send(raw: Any, statement: str) -> None:
+    with raw.cursor() as cursor:
+        cursor.execute(statement)
