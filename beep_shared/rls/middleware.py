@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.http import HttpRequest, HttpResponse
@@ -64,10 +65,11 @@ def admin_scope(request: HttpRequest, chosen: str | None) -> Scope:
 
 
 class TenantMiddleware:
-    using = DEFAULT_DB_ALIAS
+    """Runs each request as its tenant on ``settings.BEEP_RLS_DATABASE`` (default alias)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self.using: str = getattr(settings, "BEEP_RLS_DATABASE", DEFAULT_DB_ALIAS)
         self._admin_prefix: str | None | bool = False  # False: not looked up yet
 
     def is_admin_request(self, request: HttpRequest) -> bool:
