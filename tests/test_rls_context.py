@@ -30,8 +30,8 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture
 def orgs():
-    a, b = OrganizationFactory(), OrganizationFactory()
-    return a, b, TeamFactory(organization=a), TeamFactory(organization=b)
+    a, b = OrganizationFactory.create(), OrganizationFactory.create()
+    return a, b, TeamFactory.create(organization=a), TeamFactory.create(organization=b)
 
 
 def visible_teams() -> set[str]:
@@ -93,7 +93,7 @@ def test_a_rolled_back_savepoint_does_not_lose_the_tenant(orgs):
 
 @pytest.mark.django_db
 def test_an_exception_leaves_the_context_cleanly(orgs):
-    a, _, team_a, _ = orgs
+    a = orgs[0]
     with pytest.raises(Boom), tenant_context(a):
         assert current_scope().organization_id == a.pk
         raise Boom
@@ -145,7 +145,7 @@ def test_statements_that_cannot_carry_a_prefix_get_the_setting_first(orgs):
 
 @pytest.mark.django_db
 def test_bypass_sees_every_tenant_as_the_bypass_role_and_switches_back(orgs, settings):
-    a, b, team_a, team_b = orgs
+    _, b, team_a, team_b = orgs
     with bypass_rls():
         assert visible_teams() == {team_a.pk, team_b.pk}
         assert db_value("SELECT current_user") == settings.BEEP_RLS_BYPASS_ROLE
@@ -167,7 +167,7 @@ def test_bypass_is_refused_when_no_role_is_configured(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_own_transaction_is_opened_and_the_setting_ends_with_it(orgs):
-    a, b, team_a, _ = orgs
+    a, _, team_a, _ = orgs
     pid = db_value("SELECT pg_backend_pid()")
     assert not connection.in_atomic_block
     callbacks: list[set[str]] = []

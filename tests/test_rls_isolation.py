@@ -43,7 +43,7 @@ class World:
     teams: dict[str, Team]
 
     def user(self) -> Any:
-        return UserFactory()
+        return UserFactory.create()
 
 
 def _n() -> int:
@@ -86,8 +86,8 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture
 def world() -> World:
-    a, b = OrganizationFactory(), OrganizationFactory()
-    teams = {org.pk: TeamFactory(organization=org) for org in (a, b)}
+    a, b = OrganizationFactory.create(), OrganizationFactory.create()
+    teams = {org.pk: TeamFactory.create(organization=org) for org in (a, b)}
     return World(a=a, b=b, teams=teams)
 
 
@@ -198,8 +198,11 @@ def test_nullable_tables_accept_rows_of_no_organization_from_anyone(model, write
         tenant_row = write(model, world, None)
         assert {no_tenant_row, tenant_row} <= orm_ids(model)
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT is_nullable FROM information_schema.columns WHERE table_name = %s '
-                       "AND column_name = 'organization_id'", [model._meta.db_table])
+        cursor.execute(
+            "SELECT is_nullable FROM information_schema.columns WHERE table_name = %s "
+            "AND column_name = 'organization_id'",
+            [model._meta.db_table],
+        )
         assert cursor.fetchone()[0] == "YES"
 
 
@@ -208,6 +211,9 @@ def test_nullable_tables_accept_rows_of_no_organization_from_anyone(model, write
 )
 def test_standard_tables_keep_organization_not_null(model, world):
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT is_nullable FROM information_schema.columns WHERE table_name = %s '
-                       "AND column_name = 'organization_id'", [model._meta.db_table])
+        cursor.execute(
+            "SELECT is_nullable FROM information_schema.columns WHERE table_name = %s "
+            "AND column_name = 'organization_id'",
+            [model._meta.db_table],
+        )
         assert cursor.fetchone()[0] == "NO"

@@ -109,18 +109,21 @@ ignore_startup_parameters = extra_float_digits,options
     )
     for name in ("users.txt", "pgbouncer.ini"):
         (workdir / name).chmod(0o644)
+    assert PGBOUNCER is not None
     command = [PGBOUNCER, str(workdir / "pgbouncer.ini")]
     if os.geteuid() == 0:
         # pgbouncer refuses to run as root; run it as the owner of the socket directory.
         command[1:1] = ["-u", pwd.getpwuid(os.stat(socket_dir).st_uid).pw_name]
     # Every thread's default connection shares this settings dict: point it at pgbouncer
     # (persistent client connections, no server-side cursors as pgbouncer requires).
-    pooled = {"HOST": "127.0.0.1", "PORT": str(port), "CONN_MAX_AGE": 600,
-              "DISABLE_SERVER_SIDE_CURSORS": True}
+    pooled = {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "CONN_MAX_AGE": 600,
+        "DISABLE_SERVER_SIDE_CURSORS": True,
+    }
     saved = {key: db.get(key) for key in pooled}
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_for(port, process)
         connection.close()
@@ -138,8 +141,9 @@ ignore_startup_parameters = extra_float_digits,options
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _client(handler: WSGIHandler, plan: list[str | None], cookies: dict, expected: dict,
-            failures: list[str]) -> None:
+def _client(
+    handler: WSGIHandler, plan: list[str | None], cookies: dict, expected: dict, failures: list[str]
+) -> None:
     try:
         for tenant in plan:
             status, body = wsgi_get(handler, "/teams/", cookies[tenant])
@@ -152,11 +156,11 @@ def _client(handler: WSGIHandler, plan: list[str | None], cookies: dict, expecte
 
 
 def test_tenants_alternating_over_shared_pooled_server_connections_never_leak(pgbouncer):
-    orgs = [OrganizationFactory() for _ in range(3)]
+    orgs = [OrganizationFactory.create() for _ in range(3)]
     expected: dict[str | None, list[str]] = {None: []}
     for org in orgs:
-        expected[org.pk] = sorted(TeamFactory(organization=org).name for _ in range(2))
-    cookies = {org.pk: session_cookie(org) for org in orgs}
+        expected[org.pk] = sorted(TeamFactory.create(organization=org).name for _ in range(2))
+    cookies: dict[str | None, str] = {org.pk: session_cookie(org) for org in orgs}
     cookies[None] = session_cookie()
     tenants = [*expected]
 

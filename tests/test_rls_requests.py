@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
@@ -41,9 +42,9 @@ def team_names(request: HttpRequest) -> JsonResponse:
 
 
 def create_then_fail(request: HttpRequest) -> JsonResponse:
-    Team.objects.create(
-        organization_id=current_scope().organization_id, name="doomed", slug="doomed"
-    )
+    organization = current_scope().organization_id
+    assert organization is not None
+    Team.objects.create(organization_id=organization, name="doomed", slug="doomed")
     raise RuntimeError("view failed after writing")
 
 
@@ -85,7 +86,14 @@ def wsgi_get(handler: WSGIHandler, path_: str, cookie: str | None) -> tuple[str,
     if cookie:
         environ["HTTP_COOKIE"] = cookie
     status: list[str] = []
-    body = b"".join(handler(environ, lambda s, headers, exc_info=None: status.append(s)))
+
+    def start_response(
+        status_: str, headers: list[tuple[str, str]], exc_info: Any = None, /
+    ) -> Callable[[bytes], object]:
+        status.append(status_)
+        return lambda data: None
+
+    body = b"".join(handler(environ, start_response))
     return status[0], json.loads(body) if body.startswith(b"{") else {}
 
 
@@ -102,11 +110,11 @@ def persistent_connection():
 
 @pytest.mark.django_db(transaction=True)
 def test_alternating_tenants_on_a_persistent_connection_never_leak(persistent_connection):
-    orgs = [OrganizationFactory() for _ in range(3)]
+    orgs = [OrganizationFactory.create() for _ in range(3)]
     expected: dict[str | None, list[str]] = {None: []}
     for org in orgs:
-        expected[org.pk] = sorted(TeamFactory(organization=org).name for _ in range(2))
-    cookies = {org.pk: session_cookie(org) for org in orgs}
+        expected[org.pk] = sorted(TeamFactory.create(organization=org).name for _ in range(2))
+    cookies: dict[str | None, str] = {org.pk: session_cookie(org) for org in orgs}
     cookies[None] = session_cookie()
     handler = WSGIHandler()
 
@@ -132,7 +140,7 @@ def test_alternating_tenants_on_a_persistent_connection_never_leak(persistent_co
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_view_rolls_its_transaction_back():
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     status, _ = wsgi_get(WSGIHandler(), "/fail/", session_cookie(org))
     assert status.startswith("500")
     with tenant_context(org):
@@ -141,35 +149,38 @@ def test_a_failing_view_rolls_its_transaction_back():
 
 @pytest.mark.django_db
 def test_the_tenant_comes_from_the_beep_session_first_then_the_django_session(rf: RequestFactory):
-    a, b = OrganizationFactory(), OrganizationFactory()
+    a, b = OrganizationFactory.create(), OrganizationFactory.create()
     middleware = TenantMiddleware(lambda request: JsonResponse({}))
     request = rf.get("/teams/")
     request.session = {ACTIVE_ORGANIZATION_SESSION_KEY: b.pk}  # type: ignore[assignment]
     assert middleware.scope_for(request) == Scope(organization_id=b.pk)
-    request.beep_session = SessionFactory(active_organization=a)  # type: ignore[attr-defined]
+    request.beep_session = SessionFactory.create(active_organization=a)  # type: ignore[attr-defined]
     assert middleware.scope_for(request) == Scope(organization_id=a.pk)
-    request.beep_session = SessionFactory(active_organization=None)  # type: ignore[attr-defined]
+    request.beep_session = SessionFactory.create(active_organization=None)  # type: ignore[attr-defined]
     request.session = {ACTIVE_ORGANIZATION_SESSION_KEY: "organization__not-an-id"}  # type: ignore[assignment]
     assert middleware.scope_for(request) == NO_SCOPE  # malformed: fail closed, no error
 
 
 @pytest.fixture
 def two_orgs():
-    a, b = OrganizationFactory(), OrganizationFactory()
-    return a, b, TeamFactory(organization=a, name="Alpha team"), TeamFactory(
-        organization=b, name="Beta team"
+    a, b = OrganizationFactory.create(), OrganizationFactory.create()
+    return (
+        a,
+        b,
+        TeamFactory.create(organization=a, name="Alpha team"),
+        TeamFactory.create(organization=b, name="Beta team"),
     )
 
 
 def staff_user() -> Any:
-    user = UserFactory(is_staff=True)
+    user = UserFactory.create(is_staff=True)
     user.user_permissions.add(*Permission.objects.filter(codename__in=["view_team"]))
     return user
 
 
 @pytest.mark.django_db
 def test_admin_superuser_sees_all_tenants_through_the_bypass(client, two_orgs):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
     page = client.get("/admin/beep_shared/team/").content.decode()
     assert "Alpha team" in page and "Beta team" in page
     assert "row level security bypassed" in page
@@ -180,8 +191,8 @@ def test_admin_superuser_without_a_bypass_role_sees_the_chosen_organization(
     client, two_orgs, settings
 ):
     settings.BEEP_RLS_BYPASS_ROLE = None
-    a, b, _, _ = two_orgs
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    b = two_orgs[1]
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
     page = client.get("/admin/beep_shared/team/").content.decode()
     assert "Alpha team" not in page and "Beta team" not in page
     client.get(f"/admin/beep_shared/organization/{b.pk}/activate/")
@@ -193,7 +204,7 @@ def test_admin_superuser_without_a_bypass_role_sees_the_chosen_organization(
 def test_admin_staff_work_in_one_chosen_organization_of_theirs(client, two_orgs):
     a, b, _, _ = two_orgs
     staff = staff_user()
-    MemberFactory(organization=a, user=staff)
+    MemberFactory.create(organization=a, user=staff)
     client.force_login(staff)
     page = client.get("/admin/beep_shared/team/").content.decode()
     assert "Alpha team" not in page and "No organization chosen" in page
@@ -211,8 +222,8 @@ def test_admin_staff_work_in_one_chosen_organization_of_theirs(client, two_orgs)
 
 @pytest.mark.django_db
 def test_admin_creates_a_scim_provider_showing_the_token_once(client):
-    org = OrganizationFactory()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    org = OrganizationFactory.create()
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
     response = client.post(
         "/admin/beep_iam/scimprovider/add/",
         {"provider_id": "okta", "organization": org.pk},

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def check_ids() -> list[str]:
-    return [m.id for m in check_row_level_security(None, databases=["default"])]  # type: ignore[misc]
+    return [m.id for m in check_row_level_security(None, databases=["default"])]
 
 
 def test_the_check_is_quiet_for_the_application_role():

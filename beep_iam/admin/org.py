@@ -97,8 +97,10 @@ class ApiKeyAdmin(DigestCreatingAdmin):
     list_filter = ("enabled", "rate_limit_enabled")
     search_fields = ("id", "name", "start", "user__email")
     raw_id_fields = ("organization", "user")
-    readonly_fields = (*OrgModelAdmin.readonly_fields, "start", "request_count", "last_request")
     actions = ("disable_keys",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*super().get_readonly_fields(request, obj), "start", "request_count")
 
     def new_secret(self, obj: ApiKey) -> str:
         raw = f"{obj.prefix or ''}{secrets.generate_token()}"

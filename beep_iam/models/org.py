@@ -88,7 +88,9 @@ def _same_organization_as_team(row: Any) -> None:
 class Member(OrgModel):
     """A user's membership of an organization."""
 
-    user = ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.TextField(
         choices=MemberRole.choices, default=MemberRole.MEMBER, db_default="member"
     )
@@ -255,9 +257,7 @@ class Subscription(OrgModel):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["stripe_subscription_id"], name="subscription_stripe_sub_id_idx"
-            ),
+            models.Index(fields=["stripe_subscription_id"], name="subscription_stripe_sub_id_idx"),
         ]
 
     def __str__(self) -> str:

@@ -66,8 +66,7 @@ class OrganizationAdmin(TableAdmin):
         if not organizations_for_user(request.user).filter(pk=organization.pk).exists():
             self.message_user(
                 request,
-                f"You are neither a member nor the owner of {organization}; its rows stay "
-                "hidden.",
+                f"You are neither a member nor the owner of {organization}; its rows stay hidden.",
                 messages.ERROR,
             )
             return self._back(request)

@@ -9,7 +9,7 @@ explains the scope on the page and keeps forms inside it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import models
 from django.http import HttpRequest
@@ -41,14 +41,14 @@ def scope_description(request: HttpRequest) -> str:
 class OrgModelAdmin(TableAdmin):
     """Base admin of OrgModel tables: shows the tenant scope, keeps new rows inside it."""
 
-    raw_id_fields: tuple[str, ...] = ("organization",)
-    list_select_related: Any = ("organization",)
+    raw_id_fields: ClassVar[tuple[str, ...]] = ("organization",)
+    list_select_related: ClassVar[bool | tuple[str, ...]] = ("organization",)
 
     def get_list_display(self, request: HttpRequest) -> Any:
         fields = tuple(super().get_list_display(request))
         return fields if "organization" in fields else (*fields, "organization")
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None):
         extra_context = {**(extra_context or {}), "subtitle": scope_description(request)}
         return super().changelist_view(request, extra_context)
 

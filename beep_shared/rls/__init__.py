@@ -13,8 +13,8 @@ from beep_shared.rls import checks as _checks  # noqa: F401  (registers system c
 from beep_shared.rls.connection import on_connection_created
 from beep_shared.rls.context import (
     bypass_configured,
-    bypass_role,
     bypass_rls,
+    bypass_role,
     current_scope,
     for_tenant,
     organization_id,
@@ -33,8 +33,8 @@ __all__ = [
     "TENANT_SETTING",
     "Scope",
     "bypass_configured",
-    "bypass_role",
     "bypass_rls",
+    "bypass_role",
     "current_scope",
     "for_tenant",
     "organization_id",

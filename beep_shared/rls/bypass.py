@@ -32,9 +32,10 @@ def grant_statements(role: str, schema: str, qn: Any) -> list[str]:
 
 def revoke_statements(role: str, schema: str, qn: Any) -> list[str]:
     r, s = qn(role), qn(schema)
+    defaults = f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} REVOKE"
     return [
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} REVOKE {SEQUENCE_PRIVILEGES} ON SEQUENCES FROM {r}",
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} REVOKE {TABLE_PRIVILEGES} ON TABLES FROM {r}",
+        f"{defaults} {SEQUENCE_PRIVILEGES} ON SEQUENCES FROM {r}",
+        f"{defaults} {TABLE_PRIVILEGES} ON TABLES FROM {r}",
         f"REVOKE {SEQUENCE_PRIVILEGES} ON ALL SEQUENCES IN SCHEMA {s} FROM {r}",
         f"REVOKE {TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA {s} FROM {r}",
     ]
@@ -67,10 +68,14 @@ class GrantBypassPrivileges(Operation):
     def state_forwards(self, app_label: str, state: Any) -> None:
         pass
 
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
         self._run(schema_editor, grant_statements)
 
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
         self._run(schema_editor, revoke_statements)
 
     def _run(self, schema_editor: Any, statements: Any) -> None:

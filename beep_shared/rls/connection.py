@@ -28,7 +28,7 @@ try:
 
     # Client-side binding sends one simple-protocol message, which may hold two statements.
     # Django's named (server-side) cursors are not ClientCursor subclasses.
-    _CLIENT_CURSOR: tuple[type, ...] = (psycopg.ClientCursor,)
+    _CLIENT_CURSOR: tuple[type[Any], ...] = (psycopg.ClientCursor,)
 except ImportError:  # pragma: no cover - psycopg 2: never prefixed
     _CLIENT_CURSOR = ()
 
@@ -108,7 +108,7 @@ def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[s
                 _set_applied(connection, UNKNOWN)
 
     prefix = prefix_sql(want, have)
-    cursor = context["cursor"].cursor
+    cursor: Any = context["cursor"].cursor
     try:
         if not many and isinstance(cursor, _CLIENT_CURSOR):
             result = execute(f"{prefix};\n{sql}", params, many, context)

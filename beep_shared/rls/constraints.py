@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import models
 from django.db.models.constraints import BaseConstraint
@@ -30,32 +30,37 @@ class RowLevelSecurity(BaseConstraint):
     ) -> None:
         if mode not in (sql.STANDARD, sql.NULLABLE):
             raise ValueError(
-                f"RowLevelSecurity mode must be {sql.STANDARD!r} or {sql.NULLABLE!r}, "
-                f"not {mode!r}."
+                f"RowLevelSecurity mode must be {sql.STANDARD!r} or {sql.NULLABLE!r}, not {mode!r}."
             )
         self.mode = mode
         self.field = field
         super().__init__(name=name, violation_error_message=violation_error_message)
 
     def _column(self, model: type[models.Model]) -> str:
-        return model._meta.get_field(self.field).column  # type: ignore[union-attr]
+        field = cast(models.Field, model._meta.get_field(self.field))
+        return str(field.column)
 
-    def _enable(self, model: type[models.Model], schema_editor: Any) -> str:
+    def _enable(self, model: type[models.Model] | None, schema_editor: Any) -> str:
+        assert model is not None
         statements = sql.enable_statements(
-            model._meta.db_table, self.name, self._column(model), self.mode,
+            model._meta.db_table,
+            self.name,
+            self._column(model),
+            self.mode,
             schema_editor.quote_name,
         )
         return ";\n".join(statements)
 
-    def constraint_sql(self, model: type[models.Model], schema_editor: Any) -> None:
+    def constraint_sql(self, model: type[models.Model] | None, schema_editor: Any) -> str:
         # Inside CREATE TABLE (a squashed CreateModel): the policy needs the table first.
         schema_editor.deferred_sql.append(self._enable(model, schema_editor))
-        return None
+        return ""
 
-    def create_sql(self, model: type[models.Model], schema_editor: Any) -> str:
+    def create_sql(self, model: type[models.Model] | None, schema_editor: Any) -> str:
         return self._enable(model, schema_editor)
 
-    def remove_sql(self, model: type[models.Model], schema_editor: Any) -> str:
+    def remove_sql(self, model: type[models.Model] | None, schema_editor: Any) -> str:
+        assert model is not None
         statements = sql.disable_statements(
             model._meta.db_table, self.name, schema_editor.quote_name
         )
@@ -77,7 +82,7 @@ class RowLevelSecurity(BaseConstraint):
         return f"<{self.__class__.__name__}: name={self.name!r} mode={self.mode!r}>"
 
     def deconstruct(self) -> Any:
-        path, args, kwargs = super().deconstruct()
+        _path, args, kwargs = super().deconstruct()
         kwargs["mode"] = self.mode
         if self.field != "organization":
             kwargs["field"] = self.field

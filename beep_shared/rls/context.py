@@ -101,7 +101,9 @@ def bypass_rls(*, using: str = DEFAULT_DB_ALIAS) -> Any:
     return scope_context(Scope(role=role), using=using)
 
 
-def for_tenant(parameter: str = "organization", *, using: str = DEFAULT_DB_ALIAS) -> Callable[[F], F]:
+def for_tenant(
+    parameter: str = "organization", *, using: str = DEFAULT_DB_ALIAS
+) -> Callable[[F], F]:
     """Decorator: run the function as the organization passed in its ``parameter``.
 
     ``@for_tenant("org_id") def sync_members(org_id, ...)`` runs each call inside

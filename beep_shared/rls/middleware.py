@@ -70,7 +70,7 @@ class TenantMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         self.using: str = getattr(settings, "BEEP_RLS_DATABASE", DEFAULT_DB_ALIAS)
-        self._admin_prefix: str | None | bool = False  # False: not looked up yet
+        self._admin_prefix: str | bool | None = False  # False: not looked up yet
 
     def is_admin_request(self, request: HttpRequest) -> bool:
         if self._admin_prefix is False:

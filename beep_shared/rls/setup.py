@@ -7,6 +7,8 @@ was read, so a subclass writing its own ``class Meta`` cannot drop what is added
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from typing import cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
@@ -35,7 +37,7 @@ def rls_mode_of(model: type[models.Model]) -> str:
 def install(model: type[models.Model]) -> None:
     """Add the policy, the ``organization_id`` index and, in nullable mode, NULL support."""
     mode = rls_mode_of(model)
-    field = model._meta.get_field(ORGANIZATION_FIELD)
+    field = cast(models.Field, model._meta.get_field(ORGANIZATION_FIELD))
     if field.model is not model:
         raise ImproperlyConfigured(
             f"{model.__name__} inherits organization from the concrete model "
@@ -53,7 +55,7 @@ def install(model: type[models.Model]) -> None:
         model_hooks.add_constraint(model, RowLevelSecurity(name=policy_name(table), mode=mode))
 
 
-def _first_column(model: type[models.Model], names: list[str] | tuple[str, ...]) -> str | None:
+def _first_column(model: type[models.Model], names: Sequence[str]) -> str | None:
     if not names:
         return None
     name = names[0].lstrip("-")

@@ -75,8 +75,13 @@ def validate_role_name(role: str) -> str:
     return role
 
 
-def set_config_sql(org_id: str | None = None, role: str | None = None, *, tenant: bool = True,
-                   set_role: bool = False) -> str:
+def set_config_sql(
+    org_id: str | None = None,
+    role: str | None = None,
+    *,
+    tenant: bool = True,
+    set_role: bool = False,
+) -> str:
     """``SELECT set_config(...)`` for the tenant and/or the role, local to the transaction.
 
     ``org_id=None`` clears the tenant (''), ``role=None`` returns to the login role.
@@ -85,7 +90,9 @@ def set_config_sql(org_id: str | None = None, role: str | None = None, *, tenant
     if tenant:
         calls.append(f"set_config('{TENANT_SETTING}', {literal(org_id or '')}, true)")
     if set_role:
-        calls.append(f"set_config('role', {literal(validate_role_name(role) if role else 'none')}, true)")
+        calls.append(
+            f"set_config('role', {literal(validate_role_name(role) if role else 'none')}, true)"
+        )
     if not calls:
         raise ValueError("set_config_sql needs the tenant, the role or both")
     return "SELECT " + ", ".join(calls)

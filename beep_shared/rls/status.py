@@ -95,7 +95,9 @@ def inspect(using: str = "default") -> list[TableStatus]:
     return statuses
 
 
-def _inspect_table(cursor: Any, model: type[models.Model], expected: dict[str, tuple]) -> TableStatus:
+def _inspect_table(
+    cursor: Any, model: type[models.Model], expected: dict[str, tuple]
+) -> TableStatus:
     table = model._meta.db_table
     column = model._meta.get_field(ORGANIZATION_FIELD).column  # type: ignore[union-attr]
     status = TableStatus(model=model, table=table, mode=rls_mode_of(model))

@@ -42,7 +42,7 @@ def _digest() -> str:
     return secrets.digest(secrets.generate_token())
 
 
-class MemberFactory(OrgModelFactory):
+class MemberFactory(OrgModelFactory[Member]):
     class Meta:
         model = Member
 
@@ -50,7 +50,7 @@ class MemberFactory(OrgModelFactory):
     user = factory.SubFactory(UserFactory)
 
 
-class TeamMemberFactory(OrgModelFactory):
+class TeamMemberFactory(OrgModelFactory[TeamMember]):
     class Meta:
         model = TeamMember
 
@@ -59,7 +59,7 @@ class TeamMemberFactory(OrgModelFactory):
     user = factory.SubFactory(UserFactory)
 
 
-class InvitationFactory(OrgModelFactory):
+class InvitationFactory(OrgModelFactory[Invitation]):
     class Meta:
         model = Invitation
 
@@ -69,7 +69,7 @@ class InvitationFactory(OrgModelFactory):
     inviter = factory.SubFactory(UserFactory)
 
 
-class OrganizationRoleFactory(OrgModelFactory):
+class OrganizationRoleFactory(OrgModelFactory[OrganizationRole]):
     class Meta:
         model = OrganizationRole
 
@@ -78,7 +78,7 @@ class OrganizationRoleFactory(OrgModelFactory):
     permission = '{"project": ["read"]}'
 
 
-class SubscriptionFactory(OrgModelFactory):
+class SubscriptionFactory(OrgModelFactory[Subscription]):
     class Meta:
         model = Subscription
 
@@ -87,7 +87,7 @@ class SubscriptionFactory(OrgModelFactory):
     reference_id = factory.SelfAttribute("organization.id")
 
 
-class ApiKeyFactory(OrgModelFactory):
+class ApiKeyFactory(OrgModelFactory[ApiKey]):
     """An API key of a user; ``organization=None`` makes a personal (NULL-org) key."""
 
     class Meta:
@@ -99,7 +99,7 @@ class ApiKeyFactory(OrgModelFactory):
     key = factory.LazyFunction(_digest)
 
 
-class SsoProviderFactory(OrgModelFactory):
+class SsoProviderFactory(OrgModelFactory[SsoProvider]):
     class Meta:
         model = SsoProvider
 
@@ -109,7 +109,7 @@ class SsoProviderFactory(OrgModelFactory):
     domain = factory.Sequence(lambda n: f"corp{n}.example.com")
 
 
-class ScimProviderFactory(OrgModelFactory):
+class ScimProviderFactory(OrgModelFactory[ScimProvider]):
     class Meta:
         model = ScimProvider
 

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeVar
 
 import factory
+from django.db import models
 from django.utils import timezone
 
 from beep_shared import secrets
 from beep_shared.models import Organization, Session, Team, User
 from beep_shared.rls import tenant_context
+
+M = TypeVar("M", bound=models.Model)
 
 __all__ = [
     "OrgModelFactory",
@@ -18,7 +22,7 @@ __all__ = [
 ]
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -28,7 +32,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct horse battery staple")
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
     class Meta:
         model = Organization
 
@@ -37,7 +41,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     owner_user = factory.SubFactory(UserFactory)
 
 
-class OrgModelFactory(factory.django.DjangoModelFactory):
+class OrgModelFactory(factory.django.DjangoModelFactory[M]):
     """Base of OrgModel factories: rows are written as their own organization.
 
     Row level security only lets a transaction insert rows of its tenant, so ``_create``
@@ -49,12 +53,12 @@ class OrgModelFactory(factory.django.DjangoModelFactory):
         abstract = True
 
     @classmethod
-    def _create(cls, model_class, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _create(cls, model_class, *args, **kwargs):
         with tenant_context(kwargs.get("organization")):
             return super()._create(model_class, *args, **kwargs)
 
 
-class TeamFactory(OrgModelFactory):
+class TeamFactory(OrgModelFactory[Team]):
     class Meta:
         model = Team
 
@@ -63,7 +67,7 @@ class TeamFactory(OrgModelFactory):
     slug = factory.Sequence(lambda n: f"team-{n}")
 
 
-class SessionFactory(factory.django.DjangoModelFactory):
+class SessionFactory(factory.django.DjangoModelFactory[Session]):
     class Meta:
         model = Session
 

@@ -54,9 +54,7 @@ class Command(BaseCommand):
         for row in [header, *rows]:
             cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)]
             line = "  ".join([*cells, row[-1]])
-            if row is header:
-                self.stdout.write(line)
-            elif row[-1] == "ok":
+            if row is header or row[-1] == "ok":
                 self.stdout.write(line)
             else:
                 self.stdout.write(self.style.ERROR(line))
