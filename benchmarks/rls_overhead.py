@@ -8,11 +8,14 @@ cookie, no database query) and running in one transaction per request:
 - lookup: one row by (organization, key), through the index (organization_id, key);
 - scan: all 10,000 rows of one organization.
 
-Variants, measured interleaved in rounds in one run:
+Both views filter by the session's organization in the ORM (with RLS the policy alone
+would do), so their Python work is identical and only row level security differs.
 
-- ``plain``: no RLS; the view filters by organization itself; ``ATOMIC_REQUESTS``.
-- ``rls``: ``TenantMiddleware`` opens the transaction and the tenant rides on the first
-  statement (this project's design).
+Variants:
+
+- ``plain``: no RLS; one transaction per request (``ATOMIC_REQUESTS``).
+- ``rls``: ``TenantMiddleware`` opens the request's transaction and the tenant rides on
+  its first statement (this project's design).
 - ``rls-extra-roundtrip``: RLS, the tenant sent with its own ``SELECT set_config(...)``
   (what the design avoids; shown for comparison).
 - ``plain-autocommit``: no RLS and no transaction at all (for reference).

@@ -56,8 +56,8 @@ def test_the_tenant_travels_with_the_first_statement_not_in_a_round_trip_of_its_
         assert visible_teams() == {team_a.pk}
     assert len(queries) == 2  # two executions: nothing sent besides the two queries
     first, second = (q["sql"] for q in queries.captured_queries)
-    assert first.startswith(f"SELECT set_config('{TENANT_SETTING}', '{a.pk}', true);")
-    assert "set_config" not in second  # already set for this transaction
+    assert first.startswith(f"SET LOCAL {TENANT_SETTING} = '{a.pk}';\nSELECT ")
+    assert TENANT_SETTING not in second  # already set for this transaction
 
 
 @pytest.mark.django_db

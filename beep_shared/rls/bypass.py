@@ -1,6 +1,6 @@
 """Privileges of the ``BYPASSRLS`` role on the application's tables.
 
-``bypass_rls()`` switches the transaction to that role with ``set_config('role', ...)``;
+``bypass_rls()`` switches the transaction to that role with ``SET LOCAL ROLE``;
 from then on PostgreSQL checks *its* privileges. The application's role owns the tables
 and is a member of the bypass role (so it may switch to it); making the bypass role a
 member of the application role in return would be circular membership, which

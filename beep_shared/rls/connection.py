@@ -3,10 +3,10 @@
 An execute wrapper, installed on every Django connection, compares the scope the code
 wants (:mod:`beep_shared.rls.scope`) with the one already applied in the current
 transaction. When they differ it prefixes the statement with
-``SELECT set_config('app.current_org_id', '<org>', true);`` so both travel in one
-simple-protocol message, then moves the cursor past the ``set_config`` result.
-``is_local = true`` limits the value to the transaction: a pooled or persistent
-connection never carries it into the next one.
+``SET LOCAL app.current_org_id = '<org>';`` (``set_config(..., true)`` in SQL syntax) so
+both travel in one simple-protocol message, then moves the cursor past the ``SET`` result.
+``LOCAL`` limits the value to the transaction: a pooled or persistent connection never
+carries it into the next one.
 
 Where a prefix is impossible (``executemany``, server-side cursors, server-side
 parameter binding, psycopg 2) the setting is sent as its own statement first, inside the
@@ -43,6 +43,7 @@ _CONTROL_RE = re.compile(
 # After these the settings of the transaction may have changed under us (a rollback to a
 # savepoint restores older values; SET/RESET/DISCARD from raw SQL): apply again next time.
 _UNSETTLING_RE = re.compile(r"\s*(ROLLBACK|SET|RESET|DISCARD)\b", re.IGNORECASE)
+_UNSETTLING_WORDS = ("ROLLBACK", "SET", "RESET", "DISCARD")
 
 
 class _Unknown:
@@ -79,10 +80,10 @@ def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
         install(connection)
 
 
-def prefix_sql(want: Scope, have: Scope | _Unknown) -> str:
-    """The ``SELECT set_config(...)`` turning ``have`` into ``want``."""
+def prefix_statements(want: Scope, have: Scope | _Unknown) -> list[str]:
+    """The ``SET LOCAL`` statements turning ``have`` into ``want``."""
     known = isinstance(have, Scope)
-    return rls_sql.set_config_sql(
+    return rls_sql.set_local_statements(
         want.organization_id,
         want.role,
         tenant=not known or have.organization_id != want.organization_id,  # type: ignore[union-attr]
@@ -93,7 +94,8 @@ def prefix_sql(want: Scope, have: Scope | _Unknown) -> str:
 def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
     connection = context["connection"]
     raw = connection.connection
-    status = raw.info.transaction_status
+    pgconn = getattr(raw, "pgconn", None)  # psycopg 3; ``info`` allocates an object per call
+    status = pgconn.transaction_status if pgconn is not None else raw.info.transaction_status
     if status == _IDLE:
         # This statement starts a transaction (psycopg's BEGIN or autocommit): transaction
         # local settings start from the defaults, that is no tenant and the login role.
@@ -104,15 +106,16 @@ def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[s
         try:
             return execute(sql, params, many, context)
         finally:
-            if isinstance(sql, str) and _UNSETTLING_RE.match(sql):
+            if isinstance(sql, str) and _unsettling(sql):
                 _set_applied(connection, UNKNOWN)
 
-    prefix = prefix_sql(want, have)
+    prefix = prefix_statements(want, have)
     cursor: Any = context["cursor"].cursor
     try:
         if not many and isinstance(cursor, _CLIENT_CURSOR):
-            result = execute(f"{prefix};\n{sql}", params, many, context)
-            cursor.nextset()  # past the set_config row, to the statement's own result
+            result = execute(";\n".join([*prefix, sql]), params, many, context)
+            for _ in prefix:
+                cursor.nextset()  # past the SET results, to the statement's own result
         elif connection.get_autocommit():
             # Each statement is its own transaction; the setting must share one with it.
             with transaction.atomic(using=connection.alias):
@@ -128,6 +131,12 @@ def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[s
     return result
 
 
-def _send(raw: Any, statement: str) -> None:
+def _unsettling(sql: str) -> bool:
+    # Runs for every statement: look at the first word only, and only then use the regex.
+    head = sql[:24].lstrip()[:9].upper()
+    return head.startswith(_UNSETTLING_WORDS) and _UNSETTLING_RE.match(head) is not None
+
+
+def _send(raw: Any, statements: list[str]) -> None:
     with raw.cursor() as cursor:
-        cursor.execute(statement)
+        cursor.execute(";\n".join(statements))

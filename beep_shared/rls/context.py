@@ -88,7 +88,7 @@ def tenant_context(organization: Any, *, using: str = DEFAULT_DB_ALIAS) -> Any:
 def bypass_rls(*, using: str = DEFAULT_DB_ALIAS) -> Any:
     """Run the block across all tenants as the ``BYPASSRLS`` role (maintenance, admin).
 
-    The role is switched with a transaction-local ``set_config('role', ...)`` and
+    The role is switched with a transaction-local ``SET LOCAL ROLE`` and
     switched back when the block ends or the transaction does. Raises
     ``ImproperlyConfigured`` when ``BEEP_RLS_BYPASS_ROLE`` is not set.
     """

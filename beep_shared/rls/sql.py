@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-#: The transaction-local setting the policies read; set with ``set_config(..., true)`` only.
+#: The transaction-local setting the policies read; only ever set with ``SET LOCAL``
+#: (that is ``set_config(..., true)``), never for the session.
 TENANT_SETTING = "app.current_org_id"
 
 STANDARD = "standard"
@@ -75,24 +76,25 @@ def validate_role_name(role: str) -> str:
     return role
 
 
-def set_config_sql(
+def set_local_statements(
     org_id: str | None = None,
     role: str | None = None,
     *,
     tenant: bool = True,
     set_role: bool = False,
-) -> str:
-    """``SELECT set_config(...)`` for the tenant and/or the role, local to the transaction.
+) -> list[str]:
+    """``SET LOCAL`` statements for the tenant and/or the role, local to the transaction.
 
-    ``org_id=None`` clears the tenant (''), ``role=None`` returns to the login role.
+    ``SET LOCAL name = value`` is ``set_config(name, value, true)`` without a query plan or
+    a result row, the cheapest way to send it. ``org_id=None`` clears the tenant (''),
+    ``role=None`` returns to the login role.
     """
-    calls = []
+    statements = []
     if tenant:
-        calls.append(f"set_config('{TENANT_SETTING}', {literal(org_id or '')}, true)")
+        statements.append(f"SET LOCAL {TENANT_SETTING} = {literal(org_id or '')}")
     if set_role:
-        calls.append(
-            f"set_config('role', {literal(validate_role_name(role) if role else 'none')}, true)"
-        )
-    if not calls:
-        raise ValueError("set_config_sql needs the tenant, the role or both")
-    return "SELECT " + ", ".join(calls)
+        target = f'"{validate_role_name(role)}"' if role else "NONE"
+        statements.append(f"SET LOCAL ROLE {target}")
+    if not statements:
+        raise ValueError("set_local_statements needs the tenant, the role or both")
+    return statements
