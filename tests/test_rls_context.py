@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import ProgrammingError, connection, transaction
@@ -118,6 +120,17 @@ def test_decorators_run_the_function_as_the_tenant(orgs):
     assert teams_of(org=a.pk) == {team_a.pk}
     with pytest.raises(TypeError, match="no parameter"):
         for_tenant("missing")(teams_of_a)
+
+
+@pytest.mark.django_db
+def test_a_new_thread_starts_without_the_tenant(orgs):
+    seen: list[object] = []
+    with tenant_context(orgs[0]):
+        thread = threading.Thread(target=lambda: seen.append(current_scope()))
+        thread.start()
+        thread.join()
+        assert current_scope().organization_id == orgs[0].pk
+    assert seen == [NO_SCOPE]
 
 
 @pytest.mark.django_db

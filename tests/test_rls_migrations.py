@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection, models
 from django.db.migrations.autodetector import MigrationAutodetector
@@ -143,3 +144,40 @@ def test_migrations_go_back_to_zero_and_forward_again():
     call_command("migrate", verbosity=0)
     assert policy_count() == len(org_models()) and all(s.ok for s in inspect())
     assert default_privileges() == 2
+
+
+def test_a_subclass_writing_its_own_meta_keeps_its_mode():
+    with isolate_apps("beep_shared"):
+
+        class Tenanted(OrgModel):
+            rls_mode = "nullable"
+
+            class Meta:
+                abstract = True
+
+        class Gadget(Tenanted):
+            name = models.TextField()
+
+            class Meta:
+                app_label = "beep_shared"
+                db_table = "gadget"
+                constraints = [models.UniqueConstraint(fields=["name"], name="gadget_name_key")]
+
+    (policy,) = [c for c in Gadget._meta.constraints if isinstance(c, RowLevelSecurity)]
+    assert (policy.name, policy.mode) == ("tenant_isolation_gadget", "nullable")
+    assert Gadget._meta.get_field("organization").null
+    assert "gadget_org_idx" in {index.name for index in Gadget._meta.indexes}
+
+
+def test_an_unknown_mode_is_refused_when_the_model_is_defined():
+    with (
+        pytest.raises(ImproperlyConfigured, match="rls_mode is 'strict'"),
+        isolate_apps("beep_shared"),
+    ):
+
+        class Widget(OrgModel):
+            rls_mode = "strict"
+
+            class Meta:
+                app_label = "beep_shared"
+                db_table = "widget"
