@@ -201,3 +201,27 @@ def test_own_transaction_is_opened_and_the_setting_ends_with_it(orgs):
         raise Boom
     with tenant_context(a):
         assert not Team.objects.filter(slug="lost").exists()  # rolled back
+
+
+@pytest.mark.django_db
+def test_code_that_never_used_a_tenant_gets_no_prefix_after_a_rollback():
+    with CaptureQueriesContext(connection) as queries:
+        with pytest.raises(Boom), transaction.atomic():
+            visible_teams()
+            raise Boom
+        visible_teams()
+    assert not any("SET LOCAL" in q["sql"] for q in queries.captured_queries)
+
+
+def test_leaving_the_bypass_returns_to_the_connections_own_role(settings):
+    from beep_shared.rls.connection import prefix_statements
+    from beep_shared.rls.scope import Scope
+
+    class FakeConnection:
+        settings_dict: dict = {"OPTIONS": {}}
+
+    bypass = Scope(role="beep_bypass")
+    assert prefix_statements(FakeConnection, NO_SCOPE, bypass) == ["SET LOCAL ROLE NONE"]
+    FakeConnection.settings_dict = {"OPTIONS": {"assume_role": "app_writer"}}  # Django 5.2+
+    assert prefix_statements(FakeConnection, NO_SCOPE, bypass) == ['SET LOCAL ROLE "app_writer"']
+    assert prefix_statements(FakeConnection, bypass, NO_SCOPE) == ['SET LOCAL ROLE "beep_bypass"']

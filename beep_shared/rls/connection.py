@@ -41,7 +41,8 @@ _CONTROL_RE = re.compile(
     r"\s*(BEGIN|START|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE)\b", re.IGNORECASE
 )
 # After these the settings of the transaction may have changed under us (a rollback to a
-# savepoint restores older values; SET/RESET/DISCARD from raw SQL): apply again next time.
+# savepoint restores older values; SET/RESET/DISCARD from raw SQL): apply again next time,
+# unless nothing was sent in this transaction (then they can only restore the defaults).
 _UNSETTLING_RE = re.compile(r"\s*(ROLLBACK|SET|RESET|DISCARD)\b", re.IGNORECASE)
 _UNSETTLING_WORDS = ("ROLLBACK", "SET", "RESET", "DISCARD")
 
@@ -52,15 +53,35 @@ class _Unknown:
 
 
 UNKNOWN: Any = _Unknown()
-_STATE_ATTR = "_beep_rls_applied"
+
+
+class _State:
+    """What this connection's current transaction has been told."""
+
+    __slots__ = ("applied", "touched")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        # A new transaction starts from the defaults: no tenant, the connection's own role.
+        self.applied: Scope | _Unknown = NO_SCOPE
+        self.touched = False  # anything sent in this transaction yet?
+
+
+_STATE_ATTR = "_beep_rls_state"
+
+
+def state(connection: Any) -> _State:
+    try:
+        return connection.__dict__[_STATE_ATTR]
+    except KeyError:
+        connection.__dict__[_STATE_ATTR] = value = _State()
+        return value
 
 
 def applied(connection: Any) -> Scope | _Unknown:
-    return connection.__dict__.get(_STATE_ATTR, NO_SCOPE)
-
-
-def _set_applied(connection: Any, value: Scope | _Unknown) -> None:
-    connection.__dict__[_STATE_ATTR] = value
+    return state(connection).applied
 
 
 def install(connection: Any) -> None:
@@ -76,11 +97,11 @@ def install(connection: Any) -> None:
 
 def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
     if connection.vendor == "postgresql":
-        _set_applied(connection, NO_SCOPE)
+        state(connection).reset()
         install(connection)
 
 
-def prefix_statements(want: Scope, have: Scope | _Unknown) -> list[str]:
+def prefix_statements(connection: Any, want: Scope, have: Scope | _Unknown) -> list[str]:
     """The ``SET LOCAL`` statements turning ``have`` into ``want``."""
     known = isinstance(have, Scope)
     return rls_sql.set_local_statements(
@@ -88,29 +109,30 @@ def prefix_statements(want: Scope, have: Scope | _Unknown) -> list[str]:
         want.role,
         tenant=not known or have.organization_id != want.organization_id,  # type: ignore[union-attr]
         set_role=not known or have.role != want.role,  # type: ignore[union-attr]
+        login_role=connection.settings_dict.get("OPTIONS", {}).get("assume_role"),
     )
 
 
 def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
     connection = context["connection"]
+    current = state(connection)
     raw = connection.connection
     pgconn = getattr(raw, "pgconn", None)  # psycopg 3; ``info`` allocates an object per call
     status = pgconn.transaction_status if pgconn is not None else raw.info.transaction_status
     if status == _IDLE:
-        # This statement starts a transaction (psycopg's BEGIN or autocommit): transaction
-        # local settings start from the defaults, that is no tenant and the login role.
-        _set_applied(connection, NO_SCOPE)
+        current.reset()  # this statement starts a transaction (psycopg's BEGIN or autocommit)
     want = wanted(connection.alias)
-    have = applied(connection)
+    have = current.applied
     if want == have or status == _INERROR or not isinstance(sql, str) or _CONTROL_RE.match(sql):
         try:
             return execute(sql, params, many, context)
         finally:
-            if isinstance(sql, str) and _unsettling(sql):
-                _set_applied(connection, UNKNOWN)
+            if current.touched and isinstance(sql, str) and _unsettling(sql):
+                current.applied = UNKNOWN
 
-    prefix = prefix_statements(want, have)
+    prefix = prefix_statements(connection, want, have)
     cursor: Any = context["cursor"].cursor
+    current.touched = True
     try:
         if not many and isinstance(cursor, _CLIENT_CURSOR):
             result = execute(";\n".join([*prefix, sql]), params, many, context)
@@ -125,9 +147,9 @@ def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[s
             _send(raw, prefix)
             result = execute(sql, params, many, context)
     except BaseException:
-        _set_applied(connection, UNKNOWN)
+        current.applied = UNKNOWN
         raise
-    _set_applied(connection, want)
+    current.applied = UNKNOWN if _unsettling(sql) else want
     return result
 
 
