@@ -41,6 +41,13 @@ def test_the_check_warns_about_an_unusable_bypass_role(settings, role, problem):
     assert message.id == "beep_shared.W011" and problem in message.msg
 
 
+def test_the_check_warns_when_the_bypass_role_lacks_table_privileges(settings):
+    with connection.cursor() as cursor:  # rolled back with the test's transaction
+        cursor.execute(f"REVOKE DELETE ON team FROM {settings.BEEP_RLS_BYPASS_ROLE}")
+    (message,) = check_row_level_security(None, databases=["default"])
+    assert message.id == "beep_shared.W011" and "lacks privileges on team;" in message.msg
+
+
 def test_rls_status_lists_every_org_model_table_and_passes():
     out = StringIO()
     call_command("rls_status", stdout=out)

@@ -54,7 +54,7 @@ def bypass_warnings(connection: Any) -> list[checks.CheckMessage]:
         cursor.execute(BYPASS_SQL, [role])
         row = cursor.fetchone()
     if row is not None and row[0] and row[1]:
-        return []
+        return _bypass_privilege_warnings(connection, role)
     if row is None:
         problem = "does not exist"
     elif not row[0]:
@@ -66,6 +66,35 @@ def bypass_warnings(connection: Any) -> list[checks.CheckMessage]:
             f"BEEP_RLS_BYPASS_ROLE {role!r} {problem}; cross-tenant admin and maintenance "
             "will fail.",
             hint="Create it as described in docs/rls.md ('Bypass role') or unset the setting.",
+            id="beep_shared.W011",
+        )
+    ]
+
+
+PRIVILEGES_SQL = """
+SELECT t FROM unnest(%s::text[]) AS t
+WHERE to_regclass(quote_ident(t)) IS NOT NULL
+  AND NOT (SELECT bool_and(has_table_privilege(%s, quote_ident(t), p))
+           FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS p)
+ORDER BY t
+"""
+
+
+def _bypass_privilege_warnings(connection: Any, role: str) -> list[checks.CheckMessage]:
+    from beep_shared.rls.status import org_models
+
+    tables = [model._meta.db_table for model in org_models()]
+    with connection.cursor() as cursor:
+        cursor.execute(PRIVILEGES_SQL, [tables, role])
+        missing = [row[0] for row in cursor.fetchall()]
+    if not missing:
+        return []
+    return [
+        checks.Warning(
+            f"BEEP_RLS_BYPASS_ROLE {role!r} lacks privileges on {', '.join(missing)}; "
+            "cross-tenant admin and maintenance will fail on them.",
+            hint="Run the GRANT statements of docs/rls.md ('Bypass role') as the role that "
+            "owns the tables (the migration grants them only if the role existed then).",
             id="beep_shared.W011",
         )
     ]
