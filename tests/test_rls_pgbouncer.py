@@ -65,18 +65,17 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_for(port: int, process: subprocess.Popen, seconds: float = 10) -> None:
+def _wait_for(port: int, process: subprocess.Popen, log: Path, seconds: float = 10) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            pytest.fail(f"pgbouncer exited with {process.returncode}: {output}")
+            pytest.fail(f"pgbouncer exited with {process.returncode}: {log.read_text()}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.05)
-    pytest.fail("pgbouncer did not listen within 10 s")
+    pytest.fail(f"pgbouncer did not listen within {seconds:.0f} s: {log.read_text()}")
 
 
 @pytest.fixture
@@ -123,9 +122,11 @@ ignore_startup_parameters = extra_float_digits,options
         "DISABLE_SERVER_SIDE_CURSORS": True,
     }
     saved = {key: db.get(key) for key in pooled}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = workdir / "pgbouncer.log"
+    with log.open("w") as output:  # a file, not a pipe: a full pipe would stall pgbouncer
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     try:
-        _wait_for(port, process)
+        _wait_for(port, process, log)
         connection.close()
         db.update(pooled)
         yield port
