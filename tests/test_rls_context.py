@@ -225,3 +225,13 @@ def test_leaving_the_bypass_returns_to_the_connections_own_role(settings):
     FakeConnection.settings_dict = {"OPTIONS": {"assume_role": "app_writer"}}  # Django 5.2+
     assert prefix_statements(FakeConnection, NO_SCOPE, bypass) == ['SET LOCAL ROLE "app_writer"']
     assert prefix_statements(FakeConnection, bypass, NO_SCOPE) == ['SET LOCAL ROLE "beep_bypass"']
+
+
+@pytest.mark.django_db
+def test_composed_sql_gets_the_tenant_too(orgs):
+    from psycopg import sql
+
+    a, _, team_a, _ = orgs
+    with tenant_context(a), connection.cursor() as cursor:
+        cursor.execute(sql.SQL("SELECT id FROM {}").format(sql.Identifier("team")))
+        assert {row[0] for row in cursor.fetchall()} == {team_a.pk}

@@ -123,19 +123,20 @@ def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[s
         current.reset()  # this statement starts a transaction (psycopg's BEGIN or autocommit)
     want = wanted(connection.alias)
     have = current.applied
-    if want == have or status == _INERROR or not isinstance(sql, str) or _CONTROL_RE.match(sql):
+    text = sql if isinstance(sql, str) else None  # psycopg ``sql.Composed`` is passed as is
+    if want == have or status == _INERROR or (text is not None and _CONTROL_RE.match(text)):
         try:
             return execute(sql, params, many, context)
         finally:
-            if current.touched and isinstance(sql, str) and _unsettling(sql):
+            if current.touched and text is not None and _unsettling(text):
                 current.applied = UNKNOWN
 
     prefix = prefix_statements(connection, want, have)
     cursor: Any = context["cursor"].cursor
     current.touched = True
     try:
-        if not many and isinstance(cursor, _CLIENT_CURSOR):
-            result = execute(";\n".join([*prefix, sql]), params, many, context)
+        if text is not None and not many and isinstance(cursor, _CLIENT_CURSOR):
+            result = execute(";\n".join([*prefix, text]), params, many, context)
             for _ in prefix:
                 cursor.nextset()  # past the SET results, to the statement's own result
         elif connection.get_autocommit():
@@ -149,7 +150,7 @@ def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[s
     except BaseException:
         current.applied = UNKNOWN
         raise
-    current.applied = UNKNOWN if _unsettling(sql) else want
+    current.applied = UNKNOWN if text is not None and _unsettling(text) else want
     return result
 
 
