@@ -98,6 +98,15 @@ def _bootstrap(host: str, port: str) -> None:
                 )
             if BYPASS_ROLE not in roles:
                 conn.execute(f'CREATE ROLE "{BYPASS_ROLE}" NOLOGIN BYPASSRLS NOSUPERUSER')
+            # The application switches to it per transaction (``bypass_rls()``); its table
+            # privileges come from migration beep_shared.0003 (GRANT beep_app TO it would
+            # be circular membership).
+            granted = conn.execute(
+                "SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
+                "JOIN pg_roles u ON u.oid = m.member WHERE r.rolname = %s AND u.rolname = %s",
+                [BYPASS_ROLE, APP_ROLE],
+            ).fetchone()
+            if not granted:
                 conn.execute(f'GRANT "{BYPASS_ROLE}" TO "{APP_ROLE}"')
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", [APP_DATABASE]

@@ -4,6 +4,8 @@
 - ``SECRET_KEY``: required unless ``DEBUG`` is on.
 - ``DEBUG``: off unless set to a true value.
 - ``ALLOWED_HOSTS``: comma separated; defaults to localhost only.
+- ``BEEP_RLS_BYPASS_ROLE``: PostgreSQL role with BYPASSRLS for cross-tenant maintenance
+  (``beep_bypass`` with the embedded server; unset means no bypass, see docs/rls.md).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After authentication: sets the request's tenant (row level security) for its transaction.
+    "beep_shared.rls.middleware.TenantMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -75,10 +79,12 @@ ASGI_APPLICATION = "config.asgi.application"
 _database_url = os.environ.get("DATABASE_URL", "").strip()
 if _database_url:
     _default_db = database_from_url(_database_url)
+    BEEP_RLS_BYPASS_ROLE: str | None = os.environ.get("BEEP_RLS_BYPASS_ROLE") or None
 else:
-    from config.embedded_postgres import database_settings
+    from config.embedded_postgres import BYPASS_ROLE, database_settings
 
     _default_db = database_settings(BASE_DIR)
+    BEEP_RLS_BYPASS_ROLE = os.environ.get("BEEP_RLS_BYPASS_ROLE", BYPASS_ROLE) or None
 _default_db.setdefault("CONN_MAX_AGE", int(os.environ.get("CONN_MAX_AGE", "0")))
 _default_db.setdefault("CONN_HEALTH_CHECKS", True)
 DATABASES = {"default": _default_db}

@@ -1,1 +1,129 @@
-"""Placeholder: filled by its issue."""
+"""Admin of the organization-scoped IAM tables (rows of the admin's tenant scope)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from beep_iam.models import (
+    ApiKey,
+    Invitation,
+    Member,
+    OrganizationRole,
+    ScimProvider,
+    SsoProvider,
+    Subscription,
+    TeamMember,
+)
+from beep_shared import secrets
+from beep_shared.admin.tenant import OrgModelAdmin
+
+
+@admin.register(Member)
+class MemberAdmin(OrgModelAdmin):
+    list_display = ("user", "organization", "role", "status", "joined_at", "last_active_at")
+    list_select_related = ("user", "organization")
+    list_filter = ("role", "status")
+    search_fields = ("id", "user__email", "user__name")
+    raw_id_fields = ("organization", "user", "invited_by")
+
+
+@admin.register(TeamMember)
+class TeamMemberAdmin(OrgModelAdmin):
+    list_display = ("user", "team", "organization", "created_at")
+    list_select_related = ("user", "team", "organization")
+    search_fields = ("id", "user__email", "team__name")
+    raw_id_fields = ("organization", "team", "user")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(OrgModelAdmin):
+    list_display = ("email", "organization", "team", "role", "status", "expires_at", "inviter")
+    list_select_related = ("organization", "team", "inviter")
+    list_filter = ("status",)
+    search_fields = ("id", "email")
+    raw_id_fields = ("organization", "team", "inviter")
+
+
+@admin.register(OrganizationRole)
+class OrganizationRoleAdmin(OrgModelAdmin):
+    list_display = ("role", "organization", "created_at")
+    search_fields = ("id", "role")
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(OrgModelAdmin):
+    list_display = ("plan", "organization", "status", "seats", "period_end", "cancel_at_period_end")
+    list_filter = ("status", "cancel_at_period_end")
+    search_fields = ("id", "plan", "reference_id", "stripe_customer_id", "stripe_subscription_id")
+
+
+class DigestCreatingAdmin(OrgModelAdmin):
+    """Generates the secret of a new row, stores its digest, shows the raw value once."""
+
+    secret_field = ""
+    secret_label = "secret"
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*(super().get_exclude(request, obj) or ()), self.secret_field)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        raw = None
+        if not change:
+            raw = self.new_secret(obj)
+        super().save_model(request, obj, form, change)
+        if raw is not None:
+            self.message_user(
+                request,
+                f"The {self.secret_label} is {raw} — copy it now: only its digest is stored.",
+                messages.WARNING,
+            )
+
+    def new_secret(self, obj: Any) -> str:
+        raw = secrets.generate_token()
+        setattr(obj, self.secret_field, secrets.digest(raw))
+        return raw
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(DigestCreatingAdmin):
+    secret_field = "key"
+    secret_label = "API key"
+    list_display = ("name", "start", "user", "organization", "enabled", "expires_at")
+    list_select_related = ("user", "organization")
+    list_filter = ("enabled", "rate_limit_enabled")
+    search_fields = ("id", "name", "start", "user__email")
+    raw_id_fields = ("organization", "user")
+    actions = ("disable_keys",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*super().get_readonly_fields(request, obj), "start", "request_count")
+
+    def new_secret(self, obj: ApiKey) -> str:
+        raw = f"{obj.prefix or ''}{secrets.generate_token()}"
+        obj.key = secrets.digest(raw)
+        obj.start = raw[:6]
+        return raw
+
+    @admin.action(description="Disable the selected API keys")
+    def disable_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = queryset.update(enabled=False)
+        self.message_user(request, f"{count} API key(s) disabled.")
+
+
+@admin.register(SsoProvider)
+class SsoProviderAdmin(OrgModelAdmin):
+    list_display = ("provider_id", "domain", "issuer", "organization")
+    search_fields = ("id", "provider_id", "domain", "issuer")
+    raw_id_fields = ("organization", "user")
+
+
+@admin.register(ScimProvider)
+class ScimProviderAdmin(DigestCreatingAdmin):
+    secret_field = "scim_token"
+    secret_label = "SCIM token"
+    list_display = ("provider_id", "organization", "created_at")
+    search_fields = ("id", "provider_id")

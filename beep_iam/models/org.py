@@ -1,3 +1,409 @@
-"""Placeholder: filled by its issue."""
+"""Organization-scoped IAM tables: each row belongs to one organization (``OrgModel``).
 
-__all__: list[str] = []
+Row level security shows a transaction only its tenant's rows (``beep_shared.rls``).
+``apikey``, ``sso_provider`` and ``scim_provider`` use the nullable mode: a row without an
+organization (a personal API key, an instance-wide identity provider) is visible to all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from beep_shared import secrets
+from beep_shared.db.choices import choices_check
+from beep_shared.db.fields import ForeignKey
+from beep_shared.models import OrgModel
+from beep_shared.rls import NULLABLE
+
+__all__ = [
+    "ApiKey",
+    "Invitation",
+    "InvitationStatus",
+    "Member",
+    "MemberRole",
+    "MemberStatus",
+    "OrganizationRole",
+    "ScimProvider",
+    "SsoProvider",
+    "Subscription",
+    "SubscriptionState",
+    "TeamMember",
+]
+
+DAY_MS = 86_400_000
+
+
+class MemberRole(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+    OWNER = "owner", "Owner"
+
+
+class MemberStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+    OFFLINE = "offline", "Offline"
+    SUSPENDED = "suspended", "Suspended"
+    DELETED = "deleted", "Deleted"
+    INVITED = "invited", "Invited"
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    ACCEPTED = "accepted", "Accepted"
+
+
+class SubscriptionState(models.TextChoices):
+    """Stripe's subscription statuses (better-auth's stripe plugin stores them as is)."""
+
+    INCOMPLETE = "incomplete", "Incomplete"
+    INCOMPLETE_EXPIRED = "incomplete_expired", "Incomplete, expired"
+    TRIALING = "trialing", "Trialing"
+    ACTIVE = "active", "Active"
+    PAST_DUE = "past_due", "Past due"
+    CANCELED = "canceled", "Canceled"
+    UNPAID = "unpaid", "Unpaid"
+    PAUSED = "paused", "Paused"
+
+
+def _same_organization_as_team(row: Any) -> None:
+    """A row pointing at a team belongs to that team's organization."""
+    if row.team_id is None:
+        return
+    if row.organization_id is None:
+        row.organization_id = row.team.organization_id
+    elif row.team.organization_id != row.organization_id:
+        raise ValidationError(
+            {"team": "team must belong to the row's organization."}, code="team_organization"
+        )
+
+
+class Member(OrgModel):
+    """A user's membership of an organization."""
+
+    user = ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.TextField(
+        choices=MemberRole.choices, default=MemberRole.MEMBER, db_default="member"
+    )
+    status = models.TextField(
+        choices=MemberStatus.choices, default=MemberStatus.ACTIVE, db_default="active"
+    )
+    invited_by = ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        db_column="invited_by",
+        related_name="invited_members",
+    )
+    invited_at = models.DateTimeField(null=True, blank=True)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    last_active_at = models.DateTimeField(null=True, blank=True)
+    permissions = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "member"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="member_org_user_key"),
+            choices_check("member", "role", MemberRole),
+            choices_check("member", "status", MemberStatus),
+        ]
+        indexes = [
+            models.Index(fields=["user"], name="member_user_id_idx"),
+            models.Index(fields=["organization", "role"], name="member_org_role_idx"),
+            models.Index(fields=["organization", "status"], name="member_org_status_idx"),
+            models.Index(fields=["status"], name="member_status_idx"),
+            models.Index(fields=["invited_by"], name="member_invited_by_idx"),
+            models.Index(fields=["last_active_at"], name="member_last_active_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.organization_id} ({self.role})"
+
+    @classmethod
+    def tenant_memberships(cls, user: Any) -> models.QuerySet[Member]:
+        return cls.objects.filter(user=user, status=MemberStatus.ACTIVE)
+
+
+class TeamMember(OrgModel):
+    """A user's membership of a team; its organization is the team's."""
+
+    team = ForeignKey("beep_shared.Team", on_delete=models.CASCADE, related_name="team_members")
+    user = ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+
+    class Meta:
+        db_table = "team_member"
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="team_member_team_user_key"),
+        ]
+        indexes = [models.Index(fields=["user"], name="team_member_user_id_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.team_id}"
+
+    def clean(self) -> None:
+        super().clean()
+        _same_organization_as_team(self)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.organization_id is None and self.team_id is not None:
+            self.organization_id = self.team.organization_id
+        super().save(*args, **kwargs)
+
+
+class Invitation(OrgModel):
+    """An invitation of an email address to an organization (and optionally a team)."""
+
+    email = models.EmailField(max_length=320)
+    role = models.TextField(null=True, blank=True)
+    team = ForeignKey(
+        "beep_shared.Team",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitations",
+    )
+    status = models.TextField(
+        choices=InvitationStatus.choices, default=InvitationStatus.PENDING, db_default="pending"
+    )
+    expires_at = models.DateTimeField()
+    inviter = ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_invitations"
+    )
+
+    class Meta:
+        db_table = "invitation"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "email"],
+                condition=Q(status="pending"),
+                name="invitation_org_email_pending_key",
+                violation_error_message="email already has a pending invitation to this "
+                "organization.",
+            ),
+            choices_check("invitation", "status", InvitationStatus),
+        ]
+        indexes = [
+            models.Index(fields=["email"], name="invitation_email_idx"),
+            models.Index(fields=["inviter"], name="invitation_inviter_id_idx"),
+            models.Index(fields=["expires_at"], name="invitation_expires_at_idx"),
+            models.Index(fields=["team"], name="invitation_team_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.organization_id} ({self.status})"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.email:
+            self.email = self.email.strip().lower()
+        _same_organization_as_team(self)
+
+
+class OrganizationRole(OrgModel):
+    """A custom role of an organization and its permission statement."""
+
+    role = models.TextField()
+    permission = models.TextField()
+
+    class Meta:
+        db_table = "organization_role"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "role"], name="organization_role_org_role_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.role
+
+
+class Subscription(OrgModel):
+    """A billing subscription (better-auth's stripe plugin)."""
+
+    plan = models.TextField()
+    reference_id = models.TextField()
+    stripe_customer_id = models.TextField(null=True, blank=True)
+    stripe_subscription_id = models.TextField(null=True, blank=True)
+    status = models.TextField(
+        choices=SubscriptionState.choices,
+        default=SubscriptionState.INCOMPLETE,
+        db_default="incomplete",
+    )
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False, db_default=False)
+    seats = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        db_table = "subscription"
+        constraints = [
+            choices_check("subscription", "status", SubscriptionState),
+            models.CheckConstraint(
+                condition=Q(seats__isnull=True) | Q(seats__gte=0),
+                name="subscription_seats_non_negative",
+                violation_error_message="seats must be 0 or more.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["stripe_subscription_id"], name="subscription_stripe_sub_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} ({self.status})"
+
+
+class ApiKeyManager(models.Manager["ApiKey"]):
+    def create_key(self, user: Any, *, prefix: str = "", **fields: Any) -> tuple[ApiKey, str]:
+        """Create a key; return it with the raw key, which is stored only as a digest."""
+        raw = f"{prefix}{secrets.generate_token()}"
+        key = self.create(
+            user=user, key=secrets.digest(raw), prefix=prefix or None, start=raw[:6], **fields
+        )
+        return key, raw
+
+    def get_by_key(self, raw: str) -> ApiKey | None:
+        """The enabled key whose raw value is ``raw`` (among the rows this tenant sees)."""
+        return self.filter(key=secrets.digest(raw), enabled=True).first()
+
+
+class ApiKey(OrgModel):
+    """A programmatic API key. ``key`` holds the SHA-256 digest, never the key."""
+
+    rls_mode = NULLABLE
+
+    name = models.TextField(null=True, blank=True)
+    start = models.TextField(null=True, blank=True, help_text="First characters, for display.")
+    prefix = models.TextField(null=True, blank=True)
+    key = models.TextField(help_text="SHA-256 digest (base64url) of the key.")
+    user = ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    refill_interval = models.IntegerField(null=True, blank=True)
+    refill_amount = models.IntegerField(null=True, blank=True)
+    last_refill_at = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True, db_default=True)
+    rate_limit_enabled = models.BooleanField(default=True, db_default=True)
+    rate_limit_time_window = models.IntegerField(default=DAY_MS, db_default=DAY_MS)
+    rate_limit_max = models.IntegerField(default=10, db_default=10)
+    request_count = models.IntegerField(null=True, blank=True)
+    remaining = models.IntegerField(null=True, blank=True)
+    last_request = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    permissions = models.TextField(null=True, blank=True)
+    metadata = models.TextField(null=True, blank=True)
+
+    objects = ApiKeyManager()
+
+    class Meta:
+        db_table = "apikey"
+        constraints = [
+            models.UniqueConstraint(fields=["key"], name="apikey_key_key"),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": 0}),
+                    name=f"apikey_{field}_non_negative",
+                    violation_error_message=f"{field} must be 0 or more.",
+                )
+                for field in ("request_count", "remaining", "refill_amount")
+            ),
+            models.CheckConstraint(
+                condition=Q(refill_interval__isnull=True) | Q(refill_interval__gt=0),
+                name="apikey_refill_interval_positive",
+                violation_error_message="refill_interval must be more than 0.",
+            ),
+            models.CheckConstraint(
+                condition=Q(rate_limit_time_window__gt=0),
+                name="apikey_rate_limit_time_window_positive",
+                violation_error_message="rate_limit_time_window must be more than 0.",
+            ),
+            models.CheckConstraint(
+                condition=Q(rate_limit_max__gt=0),
+                name="apikey_rate_limit_max_positive",
+                violation_error_message="rate_limit_max must be more than 0.",
+            ),
+        ]
+        indexes = [models.Index(fields=["user"], name="apikey_user_id_idx")]
+
+    def __str__(self) -> str:
+        label = self.name or "API key"
+        return f"{label} ({self.start}…)" if self.start else label
+
+    def __repr__(self) -> str:
+        return f"<ApiKey {self.pk}>"
+
+
+class SsoProvider(OrgModel):
+    """An OIDC or SAML identity provider, for one organization or (NULL) the instance."""
+
+    rls_mode = NULLABLE
+
+    issuer = models.TextField()
+    oidc_config = models.TextField(null=True, blank=True)
+    saml_config = models.TextField(null=True, blank=True)
+    user = ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sso_providers",
+    )
+    provider_id = models.TextField()
+    domain = models.TextField()
+
+    class Meta:
+        db_table = "sso_provider"
+        constraints = [
+            models.UniqueConstraint(fields=["provider_id"], name="sso_provider_provider_id_key"),
+        ]
+        indexes = [
+            models.Index(fields=["domain"], name="sso_provider_domain_idx"),
+            models.Index(fields=["user"], name="sso_provider_user_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} ({self.domain})"
+
+
+class ScimProviderManager(models.Manager["ScimProvider"]):
+    def create_provider(self, provider_id: str, **fields: Any) -> tuple[ScimProvider, str]:
+        """Create a provider; return it with its raw bearer token (stored as a digest)."""
+        raw = secrets.generate_token()
+        provider = self.create(provider_id=provider_id, scim_token=secrets.digest(raw), **fields)
+        return provider, raw
+
+    def get_by_token(self, raw: str) -> ScimProvider | None:
+        return self.filter(scim_token=secrets.digest(raw)).first()
+
+
+class ScimProvider(OrgModel):
+    """A SCIM client. ``scim_token`` holds the SHA-256 digest of its bearer token."""
+
+    rls_mode = NULLABLE
+
+    provider_id = models.TextField()
+    scim_token = models.TextField(help_text="SHA-256 digest (base64url) of the SCIM token.")
+
+    objects = ScimProviderManager()
+
+    class Meta:
+        db_table = "scim_provider"
+        constraints = [
+            models.UniqueConstraint(fields=["provider_id"], name="scim_provider_provider_id_key"),
+            models.UniqueConstraint(fields=["scim_token"], name="scim_provider_scim_token_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.provider_id
+
+    def __repr__(self) -> str:
+        return f"<ScimProvider {self.pk}>"

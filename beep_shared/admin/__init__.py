@@ -1,5 +1,6 @@
 from .organization import OrganizationAdmin, TeamAdmin
 from .session import SessionAdmin
+from .tenant import OrgModelAdmin
 from .user import UserAdmin
 
-__all__ = ["OrganizationAdmin", "SessionAdmin", "TeamAdmin", "UserAdmin"]
+__all__ = ["OrgModelAdmin", "OrganizationAdmin", "SessionAdmin", "TeamAdmin", "UserAdmin"]

@@ -1,3 +1,118 @@
-"""Placeholder: filled by its issue."""
+"""Factories of the organization-scoped IAM tables.
 
-__all__: list[str] = []
+Each creates its row as the row's organization (see ``OrgModelFactory``); a factory whose
+model has an organization-bound parent (team) takes the parent's organization.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from beep_iam.models import (
+    ApiKey,
+    Invitation,
+    Member,
+    OrganizationRole,
+    ScimProvider,
+    SsoProvider,
+    Subscription,
+    TeamMember,
+)
+from beep_shared import secrets
+
+from .shared import OrganizationFactory, OrgModelFactory, TeamFactory, UserFactory
+
+__all__ = [
+    "ApiKeyFactory",
+    "InvitationFactory",
+    "MemberFactory",
+    "OrgModelFactory",
+    "OrganizationRoleFactory",
+    "ScimProviderFactory",
+    "SsoProviderFactory",
+    "SubscriptionFactory",
+    "TeamMemberFactory",
+]
+
+
+def _digest() -> str:
+    return secrets.digest(secrets.generate_token())
+
+
+class MemberFactory(OrgModelFactory[Member]):
+    class Meta:
+        model = Member
+
+    organization = factory.SubFactory(OrganizationFactory)
+    user = factory.SubFactory(UserFactory)
+
+
+class TeamMemberFactory(OrgModelFactory[TeamMember]):
+    class Meta:
+        model = TeamMember
+
+    team = factory.SubFactory(TeamFactory)
+    organization = factory.SelfAttribute("team.organization")
+    user = factory.SubFactory(UserFactory)
+
+
+class InvitationFactory(OrgModelFactory[Invitation]):
+    class Meta:
+        model = Invitation
+
+    organization = factory.SubFactory(OrganizationFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=2))
+    inviter = factory.SubFactory(UserFactory)
+
+
+class OrganizationRoleFactory(OrgModelFactory[OrganizationRole]):
+    class Meta:
+        model = OrganizationRole
+
+    organization = factory.SubFactory(OrganizationFactory)
+    role = factory.Sequence(lambda n: f"role-{n}")
+    permission = '{"project": ["read"]}'
+
+
+class SubscriptionFactory(OrgModelFactory[Subscription]):
+    class Meta:
+        model = Subscription
+
+    organization = factory.SubFactory(OrganizationFactory)
+    plan = "pro"
+    reference_id = factory.SelfAttribute("organization.id")
+
+
+class ApiKeyFactory(OrgModelFactory[ApiKey]):
+    """An API key of a user; ``organization=None`` makes a personal (NULL-org) key."""
+
+    class Meta:
+        model = ApiKey
+
+    organization = factory.SubFactory(OrganizationFactory)
+    user = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"key {n}")
+    key = factory.LazyFunction(_digest)
+
+
+class SsoProviderFactory(OrgModelFactory[SsoProvider]):
+    class Meta:
+        model = SsoProvider
+
+    organization = factory.SubFactory(OrganizationFactory)
+    issuer = "https://idp.example.com"
+    provider_id = factory.Sequence(lambda n: f"sso-{n}")
+    domain = factory.Sequence(lambda n: f"corp{n}.example.com")
+
+
+class ScimProviderFactory(OrgModelFactory[ScimProvider]):
+    class Meta:
+        model = ScimProvider
+
+    organization = factory.SubFactory(OrganizationFactory)
+    provider_id = factory.Sequence(lambda n: f"scim-{n}")
+    scim_token = factory.LazyFunction(_digest)

@@ -1,0 +1,42 @@
+"""Row level security for tenant-scoped (``OrgModel``) tables.
+
+- :func:`tenant_context` / :func:`for_tenant`: run code as one organization (transaction-local).
+- :func:`bypass_rls`: cross-tenant maintenance through a ``BYPASSRLS`` role.
+- :class:`~beep_shared.rls.constraints.RowLevelSecurity`: the policy migrations install.
+
+See ``docs/rls.md``.
+"""
+
+from django.db.backends.signals import connection_created
+
+from beep_shared.rls import checks as _checks  # noqa: F401  (registers system checks)
+from beep_shared.rls.connection import on_connection_created
+from beep_shared.rls.context import (
+    bypass_configured,
+    bypass_rls,
+    bypass_role,
+    current_scope,
+    for_tenant,
+    organization_id,
+    tenant_context,
+)
+from beep_shared.rls.scope import Scope
+from beep_shared.rls.sql import MODES, NONE, NULLABLE, STANDARD, TENANT_SETTING
+
+connection_created.connect(on_connection_created, dispatch_uid="beep_shared.rls.install")
+
+__all__ = [
+    "MODES",
+    "NONE",
+    "NULLABLE",
+    "STANDARD",
+    "TENANT_SETTING",
+    "Scope",
+    "bypass_configured",
+    "bypass_rls",
+    "bypass_role",
+    "current_scope",
+    "for_tenant",
+    "organization_id",
+    "tenant_context",
+]

@@ -1,0 +1,98 @@
+"""Privileges of the ``BYPASSRLS`` role on the application's tables.
+
+``bypass_rls()`` switches the transaction to that role with ``SET LOCAL ROLE``;
+from then on PostgreSQL checks *its* privileges. The application's role owns the tables
+and is a member of the bypass role (so it may switch to it); making the bypass role a
+member of the application role in return would be circular membership, which
+PostgreSQL forbids. So the bypass role gets plain DML privileges on the schema's tables
+and sequences, now and (through default privileges) on tables migrations create later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.migrations.operations.base import Operation
+
+from beep_shared.rls.context import bypass_role
+
+TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+SEQUENCE_PRIVILEGES = "USAGE, SELECT"
+
+
+def grant_statements(role: str, schema: str, qn: Any) -> list[str]:
+    r, s = qn(role), qn(schema)
+    return [
+        f"GRANT {TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA {s} TO {r}",
+        f"GRANT {SEQUENCE_PRIVILEGES} ON ALL SEQUENCES IN SCHEMA {s} TO {r}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT {TABLE_PRIVILEGES} ON TABLES TO {r}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT {SEQUENCE_PRIVILEGES} ON SEQUENCES TO {r}",
+    ]
+
+
+def revoke_statements(role: str, schema: str, qn: Any) -> list[str]:
+    r, s = qn(role), qn(schema)
+    defaults = f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} REVOKE"
+    return [
+        f"{defaults} {SEQUENCE_PRIVILEGES} ON SEQUENCES FROM {r}",
+        f"{defaults} {TABLE_PRIVILEGES} ON TABLES FROM {r}",
+        f"REVOKE {SEQUENCE_PRIVILEGES} ON ALL SEQUENCES IN SCHEMA {s} FROM {r}",
+        f"REVOKE {TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA {s} FROM {r}",
+    ]
+
+
+def _target(connection: Any) -> tuple[str, str] | None:
+    """(bypass role, current schema) when the role is configured and exists, else None."""
+    role = bypass_role()
+    if role is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_schema(), EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)", [role]
+        )
+        schema, exists = cursor.fetchone()
+    return (role, schema) if exists else None
+
+
+class GrantBypassPrivileges(Operation):
+    """Grant the bypass role DML on the current schema's tables, now and in the future.
+
+    Does nothing when ``BEEP_RLS_BYPASS_ROLE`` is unset or the role does not exist (on
+    such servers run the SQL of docs/rls.md once the role is created).
+    """
+
+    reversible = True
+    reduces_to_sql = True
+    elidable = False
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        self._run(schema_editor, grant_statements)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        self._run(schema_editor, revoke_statements)
+
+    def _run(self, schema_editor: Any, statements: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        target = _target(schema_editor.connection)
+        if target is None:
+            return
+        for statement in statements(*target, schema_editor.quote_name):
+            schema_editor.execute(statement)
+
+    def describe(self) -> str:
+        return "Grant the RLS bypass role DML privileges on the schema's tables"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return "rls_bypass_privileges"
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return ("beep_shared.rls.bypass.GrantBypassPrivileges", [], {})

@@ -1,0 +1,237 @@
+"""The tenant context: transaction-local, no round trip of its own, restored on the way out."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import ProgrammingError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from beep_shared.models import Team
+from beep_shared.rls import (
+    TENANT_SETTING,
+    bypass_rls,
+    current_scope,
+    for_tenant,
+    tenant_context,
+)
+from beep_shared.rls.scope import NO_SCOPE
+from tests.factories import OrganizationFactory, TeamFactory
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def orgs():
+    a, b = OrganizationFactory.create(), OrganizationFactory.create()
+    return a, b, TeamFactory.create(organization=a), TeamFactory.create(organization=b)
+
+
+def visible_teams() -> set[str]:
+    return set(Team.objects.values_list("pk", flat=True))
+
+
+def db_value(sql: str) -> object:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
+def setting() -> object:
+    return db_value(f"SELECT current_setting('{TENANT_SETTING}', true)")
+
+
+@pytest.mark.django_db
+def test_the_tenant_travels_with_the_first_statement_not_in_a_round_trip_of_its_own(orgs):
+    a, _, team_a, _ = orgs
+    with tenant_context(a), CaptureQueriesContext(connection) as queries:
+        assert visible_teams() == {team_a.pk}
+        assert visible_teams() == {team_a.pk}
+    assert len(queries) == 2  # two executions: nothing sent besides the two queries
+    first, second = (q["sql"] for q in queries.captured_queries)
+    assert first.startswith(f"SET LOCAL {TENANT_SETTING} = '{a.pk}';\nSELECT ")
+    assert TENANT_SETTING not in second  # already set for this transaction
+
+
+@pytest.mark.django_db
+def test_nested_contexts_switch_and_restore_the_tenant(orgs):
+    a, b, team_a, team_b = orgs
+    with tenant_context(a):
+        assert visible_teams() == {team_a.pk}
+        with tenant_context(b):
+            assert visible_teams() == {team_b.pk}
+            with tenant_context(None):
+                assert visible_teams() == set()
+            assert visible_teams() == {team_b.pk}
+        assert visible_teams() == {team_a.pk}
+    # Still inside the test's transaction: the next statement clears the tenant.
+    assert visible_teams() == set()
+    assert setting() == ""
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_savepoint_does_not_lose_the_tenant(orgs):
+    a, b, team_a, _ = orgs
+    with tenant_context(a):
+        with pytest.raises(Boom), transaction.atomic():
+            # The tenant is first sent inside this savepoint; the rollback undoes it ...
+            assert visible_teams() == {team_a.pk}
+            raise Boom
+        # ... and the next statement sends it again.
+        assert visible_teams() == {team_a.pk}
+        with pytest.raises(ProgrammingError), transaction.atomic():
+            Team.objects.create(organization=b, name="x", slug="x-rolled-back")
+        assert visible_teams() == {team_a.pk}
+
+
+@pytest.mark.django_db
+def test_an_exception_leaves_the_context_cleanly(orgs):
+    a = orgs[0]
+    with pytest.raises(Boom), tenant_context(a):
+        assert current_scope().organization_id == a.pk
+        raise Boom
+    assert current_scope() == NO_SCOPE
+    assert visible_teams() == set()
+
+
+@pytest.mark.django_db
+def test_decorators_run_the_function_as_the_tenant(orgs):
+    a, b, team_a, team_b = orgs
+
+    @tenant_context(a.pk)
+    def teams_of_a() -> set[str]:
+        return visible_teams()
+
+    @for_tenant("org")
+    def teams_of(org: object) -> set[str]:
+        return visible_teams()
+
+    assert teams_of_a() == {team_a.pk}
+    assert teams_of(b) == {team_b.pk}
+    assert teams_of(org=a.pk) == {team_a.pk}
+    with pytest.raises(TypeError, match="no parameter"):
+        for_tenant("missing")(teams_of_a)
+
+
+@pytest.mark.django_db
+def test_a_new_thread_starts_without_the_tenant(orgs):
+    seen: list[object] = []
+    with tenant_context(orgs[0]):
+        thread = threading.Thread(target=lambda: seen.append(current_scope()))
+        thread.start()
+        thread.join()
+        assert current_scope().organization_id == orgs[0].pk
+    assert seen == [NO_SCOPE]
+
+
+@pytest.mark.django_db
+def test_tenant_ids_are_validated():
+    with pytest.raises(ValidationError, match="organization__<uuid>"):
+        tenant_context("user__01a20079-5d89-7c46-97ad-22047c38d31c")
+    with pytest.raises(ValidationError):
+        tenant_context("organization__x' OR '1'='1")
+
+
+@pytest.mark.django_db
+def test_statements_that_cannot_carry_a_prefix_get_the_setting_first(orgs):
+    a, _, team_a, _ = orgs
+    with tenant_context(a):
+        # Server-side cursor (iterator with chunks): psycopg declares it itself.
+        assert {t.pk for t in Team.objects.iterator(chunk_size=1)} == {team_a.pk}
+    with tenant_context(a):
+        with connection.cursor() as cursor:  # executemany: one statement, many parameter sets
+            cursor.executemany(
+                "INSERT INTO team (organization_id, name, slug) VALUES (%s, %s, %s)",
+                [(a.pk, "m1", "m-1"), (a.pk, "m2", "m-2")],
+            )
+        assert Team.objects.filter(slug__startswith="m-").count() == 2
+
+
+@pytest.mark.django_db
+def test_bypass_sees_every_tenant_as_the_bypass_role_and_switches_back(orgs, settings):
+    _, b, team_a, team_b = orgs
+    with bypass_rls():
+        assert visible_teams() == {team_a.pk, team_b.pk}
+        assert db_value("SELECT current_user") == settings.BEEP_RLS_BYPASS_ROLE
+        with tenant_context(b):
+            assert visible_teams() == {team_b.pk}
+            assert db_value("SELECT current_user") == "beep_app"
+        # Writes in any organization: maintenance across tenants.
+        Team.objects.create(organization=b, name="ops", slug="ops-team")
+    assert db_value("SELECT current_user") == "beep_app"
+    assert visible_teams() == set()
+
+
+@pytest.mark.django_db
+def test_bypass_is_refused_when_no_role_is_configured(settings):
+    settings.BEEP_RLS_BYPASS_ROLE = None
+    with pytest.raises(ImproperlyConfigured, match="BEEP_RLS_BYPASS_ROLE"):
+        bypass_rls()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_own_transaction_is_opened_and_the_setting_ends_with_it(orgs):
+    a, _, team_a, _ = orgs
+    pid = db_value("SELECT pg_backend_pid()")
+    assert not connection.in_atomic_block
+    callbacks: list[set[str]] = []
+    with tenant_context(a):
+        assert connection.in_atomic_block
+        assert setting() == a.pk
+        kept = Team.objects.create(organization=a, name="kept", slug="kept")
+        # on_commit callbacks run after the commit, still as the tenant.
+        transaction.on_commit(lambda: callbacks.append(visible_teams()))
+    assert not connection.in_atomic_block
+    assert callbacks == [{team_a.pk, kept.pk}]
+    assert db_value("SELECT pg_backend_pid()") == pid  # same session ...
+    assert setting() in ("", None)  # ... and the tenant went with the transaction
+    assert visible_teams() == set()
+
+    with pytest.raises(Boom), tenant_context(a):
+        Team.objects.create(organization=a, name="lost", slug="lost")
+        raise Boom
+    with tenant_context(a):
+        assert not Team.objects.filter(slug="lost").exists()  # rolled back
+
+
+@pytest.mark.django_db
+def test_code_that_never_used_a_tenant_gets_no_prefix_after_a_rollback():
+    with CaptureQueriesContext(connection) as queries:
+        with pytest.raises(Boom), transaction.atomic():
+            visible_teams()
+            raise Boom
+        visible_teams()
+    assert not any("SET LOCAL" in q["sql"] for q in queries.captured_queries)
+
+
+def test_leaving_the_bypass_returns_to_the_connections_own_role(settings):
+    from beep_shared.rls.connection import prefix_statements
+    from beep_shared.rls.scope import Scope
+
+    class FakeConnection:
+        settings_dict: dict = {"OPTIONS": {}}
+
+    bypass = Scope(role="beep_bypass")
+    assert prefix_statements(FakeConnection, NO_SCOPE, bypass) == ["SET LOCAL ROLE NONE"]
+    FakeConnection.settings_dict = {"OPTIONS": {"assume_role": "app_writer"}}  # Django 5.2+
+    assert prefix_statements(FakeConnection, NO_SCOPE, bypass) == ['SET LOCAL ROLE "app_writer"']
+    assert prefix_statements(FakeConnection, bypass, NO_SCOPE) == ['SET LOCAL ROLE "beep_bypass"']
+
+
+@pytest.mark.django_db
+def test_composed_sql_gets_the_tenant_too(orgs):
+    from psycopg import sql
+
+    a, _, team_a, _ = orgs
+    with tenant_context(a), connection.cursor() as cursor:
+        cursor.execute(sql.SQL("SELECT id FROM {}").format(sql.Identifier("team")))
+        assert {row[0] for row in cursor.fetchall()} == {team_a.pk}

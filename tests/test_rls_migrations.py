@@ -1,0 +1,183 @@
+"""The policy migrations: written by makemigrations, shown by sqlmigrate, reversible."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.db import connection, models
+from django.db.migrations.autodetector import MigrationAutodetector
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import AddConstraint, AlterField, RemoveConstraint
+from django.db.migrations.state import ModelState, ProjectState
+from django.db.migrations.writer import MigrationWriter
+from django.test.utils import isolate_apps
+
+from beep_shared.db.constraints import ForeignKeyConstraint
+from beep_shared.models import OrgModel, Team
+from beep_shared.rls.constraints import RowLevelSecurity
+from beep_shared.rls.status import inspect, org_models
+
+
+def rls_constraints(model_state: ModelState) -> list[RowLevelSecurity]:
+    return [c for c in model_state.options["constraints"] if isinstance(c, RowLevelSecurity)]
+
+
+@pytest.mark.django_db
+def test_the_applied_migrations_hold_the_policy_of_every_org_model():
+    state = MigrationLoader(connection).project_state()
+    for model in org_models():
+        model_state = state.models[model._meta.app_label, model._meta.model_name]
+        (policy,) = rls_constraints(model_state)
+        assert policy.name == f"tenant_isolation_{model._meta.db_table}"
+        assert policy.mode == model.rls_mode
+        organization = model_state.fields["organization"]
+        assert organization.null is (model.rls_mode == "nullable")
+
+
+def team_with_mode(mode: str) -> type[models.Model]:
+    """A copy of Team whose class says ``rls_mode = mode``, prepared like a real model."""
+    own = {"name", "description", "slug", "metadata", "logo"}
+    hand_written = [
+        c.clone()
+        for c in Team._meta.constraints
+        if not isinstance(c, RowLevelSecurity | ForeignKeyConstraint)
+    ]
+    attrs = {
+        "__module__": __name__,
+        "rls_mode": mode,
+        **{f.name: f.clone() for f in Team._meta.local_fields if f.name in own},
+        "Meta": type(
+            "Meta",
+            (),
+            {
+                "app_label": "beep_shared",
+                "db_table": "team",
+                "constraints": hand_written,
+                "indexes": [i.clone() for i in Team._meta.indexes],
+            },
+        ),
+    }
+    with isolate_apps("beep_shared"):
+        return type("Team", (OrgModel,), attrs)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("nullable", [AlterField, RemoveConstraint, AddConstraint]),
+        ("none", [RemoveConstraint]),
+        ("standard", []),
+    ],
+)
+def test_changing_a_models_mode_yields_a_migration(mode, expected):
+    current = ProjectState.from_apps(apps)
+    changed = current.clone()
+    changed.remove_model("beep_shared", "team")
+    changed.add_model(ModelState.from_model(team_with_mode(mode)))
+
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    changes = MigrationAutodetector(current, changed).changes(graph)
+    operations = [op for m in changes.get("beep_shared", []) for op in m.operations]
+    assert sorted(type(op).__name__ for op in operations) == sorted(op.__name__ for op in expected)
+    for operation in operations:
+        if isinstance(operation, AddConstraint):
+            assert operation.constraint == RowLevelSecurity(name="tenant_isolation_team", mode=mode)
+        if isinstance(operation, AlterField):
+            assert operation.name == "organization" and operation.field.null
+    if operations:
+        written = MigrationWriter(changes["beep_shared"][0]).as_string()
+        assert "beep_shared.rls.constraints.RowLevelSecurity" in written or mode == "none"
+
+
+@pytest.mark.django_db
+def test_sqlmigrate_prints_the_policy_both_ways():
+    forwards, backwards = StringIO(), StringIO()
+    call_command("sqlmigrate", "beep_shared", "0002", stdout=forwards)
+    call_command("sqlmigrate", "beep_shared", "0002", backwards=True, stdout=backwards)
+    assert 'ALTER TABLE "team" ENABLE ROW LEVEL SECURITY' in forwards.getvalue()
+    assert 'ALTER TABLE "team" FORCE ROW LEVEL SECURITY' in forwards.getvalue()
+    assert (
+        'CREATE POLICY "tenant_isolation_team" ON "team" AS PERMISSIVE FOR ALL TO PUBLIC '
+        "USING (\"organization_id\" = NULLIF(current_setting('app.current_org_id', TRUE), "
+        "'')::text)"
+    ) in forwards.getvalue()
+    assert 'DROP POLICY IF EXISTS "tenant_isolation_team" ON "team"' in backwards.getvalue()
+    assert 'ALTER TABLE "team" DISABLE ROW LEVEL SECURITY' in backwards.getvalue()
+
+
+def policy_count() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_policies WHERE policyname LIKE 'tenant_isolation_%'"
+        )
+        return cursor.fetchone()[0]
+
+
+def default_privileges() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_default_acl")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrations_go_back_to_zero_and_forward_again():
+    assert policy_count() == len(org_models()) and all(s.ok for s in inspect())
+    assert default_privileges() == 2  # the bypass role's grants on future tables
+
+    call_command("migrate", "beep_shared", "0001", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'team'::regclass"
+        )
+        assert cursor.fetchone() == (False, False)
+    assert policy_count() == 0 and default_privileges() == 0
+
+    call_command("migrate", "beep_shared", "zero", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('team'), to_regclass('member')")
+        assert cursor.fetchone() == (None, None)
+
+    call_command("migrate", verbosity=0)
+    assert policy_count() == len(org_models()) and all(s.ok for s in inspect())
+    assert default_privileges() == 2
+
+
+def test_a_subclass_writing_its_own_meta_keeps_its_mode():
+    with isolate_apps("beep_shared"):
+
+        class Tenanted(OrgModel):
+            rls_mode = "nullable"
+
+            class Meta:
+                abstract = True
+
+        class Gadget(Tenanted):
+            name = models.TextField()
+
+            class Meta:
+                app_label = "beep_shared"
+                db_table = "gadget"
+                constraints = [models.UniqueConstraint(fields=["name"], name="gadget_name_key")]
+
+    (policy,) = [c for c in Gadget._meta.constraints if isinstance(c, RowLevelSecurity)]
+    assert (policy.name, policy.mode) == ("tenant_isolation_gadget", "nullable")
+    assert Gadget._meta.get_field("organization").null
+    assert "gadget_org_idx" in {index.name for index in Gadget._meta.indexes}
+
+
+def test_an_unknown_mode_is_refused_when_the_model_is_defined():
+    with (
+        pytest.raises(ImproperlyConfigured, match="rls_mode is 'strict'"),
+        isolate_apps("beep_shared"),
+    ):
+
+        class Widget(OrgModel):
+            rls_mode = "strict"
+
+            class Meta:
+                app_label = "beep_shared"
+                db_table = "widget"
