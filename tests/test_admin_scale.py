@@ -233,3 +233,11 @@ def test_action_checkbox_markup_is_djangos():
     assert model_admin.action_checkbox(session) == admin.ModelAdmin.action_checkbox(
         model_admin, session
     )
+
+
+def test_result_count_beside_the_search_box_only_for_a_search_or_filter(admin_client):
+    SessionFactory.create_batch(2)
+    url = reverse("admin:beep_shared_session_changelist")
+    assert "results (" not in " ".join(admin_client.get(url).content.decode().split())
+    filtered = admin_client.get(url, {"q": "example.com"}).content.decode()
+    assert "2 results (" in " ".join(filtered.split())

@@ -31,10 +31,11 @@ def table_pagination(cl: Any) -> dict[str, Any]:
 
 def table_search_form(cl: Any) -> dict[str, Any]:
     context = search_form(cl)
-    if count_qualifier(cl):
-        # Django's form would print the approximate number as "N results"; the paginator
-        # line below the list says it properly.
-        context["show_result_count"] = False
+    filtered = bool(cl.query) or bool(getattr(cl, "has_active_filters", True))
+    # Django prints "N results (Show all)" whenever the total is not counted, even on an
+    # unfiltered list; say it only for a search or a filter, and not for an estimate (the
+    # line below the list qualifies that one).
+    context["show_result_count"] = filtered and not count_qualifier(cl)
     return context
 
 
