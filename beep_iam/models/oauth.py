@@ -115,7 +115,8 @@ class OAuthClient(Table):
     software_id = models.TextField(null=True, blank=True)
     software_version = models.TextField(null=True, blank=True)
     software_statement = models.TextField(null=True, blank=True)
-    redirect_uris = _text_list()
+    # NOT NULL, but may be empty for clients without the authorization_code grant.
+    redirect_uris = _text_list(blank=True)
     post_logout_redirect_uris = _text_list(null=True, blank=True)
     token_endpoint_auth_method = models.TextField(
         choices=TokenEndpointAuthMethod.choices, null=True, blank=True

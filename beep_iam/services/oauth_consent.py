@@ -9,6 +9,14 @@ from beep_iam.models import OAuthClient, OAuthConsent
 from beep_iam.services import oauth_validation as rules
 from beep_iam.services.oauth_errors import InvalidScope
 
+_UPSERT_SQL = """
+INSERT INTO oauth_consent (client_id, user_id, scopes, reference_id, resources)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (client_id, user_id) DO UPDATE
+SET scopes = EXCLUDED.scopes, reference_id = EXCLUDED.reference_id, resources = EXCLUDED.resources
+RETURNING *
+"""
+
 
 def grant_consent(
     client: OAuthClient,
@@ -32,19 +40,17 @@ def grant_consent(
             raise InvalidScope(
                 f"scope(s) {', '.join(extra)} not allowed for client {client.client_id}"
             )
-    (consent,) = OAuthConsent.objects.bulk_create(
+    # Raw SQL: bulk_create(update_conflicts=True) would not report the id of an existing
+    # row, since ids are generated in Python before the INSERT.
+    (consent,) = OAuthConsent.objects.raw(
+        _UPSERT_SQL,
         [
-            OAuthConsent(
-                client_id=client.client_id,
-                user_id=getattr(user, "pk", user),
-                scopes=granted,
-                reference_id=reference_id,
-                resources=resources,
-            )
+            client.client_id,
+            getattr(user, "pk", user),
+            granted,
+            reference_id,
+            resources,
         ],
-        update_conflicts=True,
-        unique_fields=["client", "user"],
-        update_fields=["scopes", "reference_id", "resources"],
     )
     return consent
 

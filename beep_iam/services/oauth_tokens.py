@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.db import connections, router, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from beep_iam.conf import iam_settings
@@ -90,7 +91,7 @@ def _allowed_scopes(client: OAuthClient, scopes: Iterable[str]) -> list[str]:
 def _check_grant(client: OAuthClient, grant: str) -> None:
     # NULL grant_types means "not restricted" (rows written by other tools may lack it).
     if client.grant_types is not None and grant not in client.grant_types:
-        raise UnauthorizedClient(f"client {client.client_id} may not use the {grant!r} grant")
+        raise UnauthorizedClient(f"client {client.client_id} may not use the {str(grant)!r} grant")
 
 
 def _mint(
@@ -110,6 +111,8 @@ def _mint(
     now = timezone.now()
     refresh = raw_refresh = None
     if with_refresh:
+        if user_id is None:
+            raise InvalidGrant("a refresh token is issued to a user; none was given")
         raw_refresh = secrets.generate_token(TOKEN_BYTES)
         refresh = OAuthRefreshToken.objects.using(using).create(
             token=secrets.digest(raw_refresh),
@@ -335,7 +338,10 @@ def revoke_token(
         # RFC 7009 2.1: an unknown hint is ignored, the search covers both kinds.
         token_type_hint = None
     digest = secrets.digest(raw_token or "")
-    order = [OAuthRefreshToken, OAuthAccessToken]
+    order: list[type[OAuthRefreshToken] | type[OAuthAccessToken]] = [
+        OAuthRefreshToken,
+        OAuthAccessToken,
+    ]
     if token_type_hint == ACCESS_TOKEN:
         order.reverse()
     using = _db_for_write()
@@ -355,6 +361,35 @@ def revoke_token(
                 ).update(revoked=now)
             return True
     return False
+
+
+def revoke_refresh_tokens(queryset: QuerySet[OAuthRefreshToken]) -> tuple[int, int]:
+    """Revoke the refresh tokens of ``queryset`` and the access tokens they minted.
+
+    One statement, so the selection is read once, before anything changes (a queryset
+    filtered on ``revoked`` stays right), without loading ids into Python. Returns
+    (refresh, access) counts of newly revoked tokens.
+    """
+    selection, params = queryset.order_by().values("pk").query.sql_with_params()
+    now = timezone.now()
+    sql = f"""
+WITH selected (id) AS ({selection}),
+refresh AS (
+    UPDATE oauth_refresh_token SET revoked = %s
+    WHERE id IN (SELECT id FROM selected) AND revoked IS NULL
+    RETURNING 1
+),
+access AS (
+    UPDATE oauth_access_token SET revoked = %s
+    WHERE refresh_id IN (SELECT id FROM selected) AND revoked IS NULL
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM refresh), (SELECT count(*) FROM access)
+"""
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, (*params, now, now))
+        refresh, access = cursor.fetchone()
+    return refresh, access
 
 
 def revoke_client_tokens(client_ids: Iterable[str]) -> tuple[int, int]:
@@ -381,7 +416,8 @@ def revoke_client_tokens(client_ids: Iterable[str]) -> tuple[int, int]:
 # Same validity rules as _VALID_ACCESS_TOKEN_SQL; times come back as epoch seconds.
 _INTROSPECT_SQL = """
 SELECT t.client_id, t.user_id, t.scopes,
-       extract(epoch FROM t.expires_at)::bigint, extract(epoch FROM t.created_at)::bigint
+       floor(extract(epoch FROM t.expires_at))::bigint,
+       floor(extract(epoch FROM t.created_at))::bigint
 FROM {table} t
 JOIN oauth_client c ON c.client_id = t.client_id
 WHERE t.token = %s

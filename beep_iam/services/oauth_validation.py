@@ -154,7 +154,11 @@ def validate_client_fields(client: OAuthClient) -> None:
             for field, field_errors in exc.error_dict.items():
                 errors.setdefault(field, []).extend(field_errors)
 
-    collect(validate_redirect_uris, client.redirect_uris)
+    # Redirects matter only to the authorization_code grant (NULL grant_types: unrestricted).
+    needs_redirect = (
+        client.grant_types is None or GrantType.AUTHORIZATION_CODE in client.grant_types
+    )
+    collect(validate_redirect_uris, client.redirect_uris, required=needs_redirect)
     if client.post_logout_redirect_uris:
         collect(
             validate_redirect_uris,

@@ -4,9 +4,11 @@ Planning the token lookup costs PostgreSQL more than executing it, and Django tu
 psycopg's automatic statement preparation (``prepare_threshold=None``) for the benefit of
 connection poolers. The few lookups that run on every API request go through
 ``fetch_one()`` instead: it prepares only the statements executed through it, on Django's
-own connection, through Django's cursor wrapper, so transactions, execute wrappers, query
-logging and error translation behave as with ``connection.cursor()``. The wrapper and its
-cursor are kept per connection: building them costs about as much as the query.
+own connection, through Django's cursor wrapper, so transactions, execute wrappers and error
+translation behave as with ``connection.cursor()``. The wrapper and its cursor are kept per
+connection: building them costs about as much as the query. While queries are logged
+(``DEBUG``, ``assertNumQueries``) lookups run unprepared, as Django can only render the SQL
+of client-side bound statements.
 
 ``BEEP_IAM["PREPARED_LOOKUPS"]`` controls it: ``None`` (default) prepares unless the
 database sets ``DISABLE_SERVER_SIDE_CURSORS`` (the usual sign of PgBouncer in transaction
@@ -31,7 +33,7 @@ _EXPLICIT_ONLY = 1 << 30
 _cursors: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
-class PreparingCursor(psycopg.Cursor):  # type: ignore[type-arg]
+class PreparingCursor(psycopg.Cursor):
     """A server-side binding cursor whose every ``execute`` is prepared.
 
     Results come in binary format: psycopg decodes it in C, while the text timestamptz
@@ -67,7 +69,6 @@ def _preparing_cursor(conn: Any) -> Any:
     cached = _cursors.get(conn)
     if (
         cached is not None
-        and not conn.queries_logged
         and (conn.health_check_done or not conn.health_check_enabled)
         and cached.cursor.connection is conn.connection
     ):
@@ -76,10 +77,7 @@ def _preparing_cursor(conn: Any) -> Any:
     conn.close_if_health_check_failed()
     conn.ensure_connection()
     conn.validate_thread_sharing()
-    cursor = PreparingCursor(conn.connection)
-    if conn.queries_logged:  # assertNumQueries, DEBUG: log it, and don't keep it
-        return conn.make_debug_cursor(cursor)
-    wrapper = conn.make_cursor(cursor)
+    wrapper = conn.make_cursor(PreparingCursor(conn.connection))
     _cursors[conn] = wrapper
     return wrapper
 
@@ -87,7 +85,9 @@ def _preparing_cursor(conn: Any) -> Any:
 def fetch_one(alias: str, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
     """Run ``sql`` (a prepared statement if enabled) on ``alias``; return its first row."""
     conn = connections[alias]
-    if not _enabled(conn):
+    # Logged queries (DEBUG, assertNumQueries) take the ordinary path: Django can only
+    # render the SQL of client-side bound statements.
+    if conn.queries_logged or not _enabled(conn):
         with conn.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
