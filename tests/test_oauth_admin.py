@@ -147,3 +147,31 @@ def test_revoke_selected_refresh_tokens_also_revokes_minted_access_tokens(admin_
     )
     assert "Revoked 1 refresh token(s) and 1 access token(s)" in response.content.decode()
     assert validate_access_token("access-raw") is None
+
+
+def _form_data(response) -> dict[str, object]:
+    form = response.context["adminform"].form
+    data: dict[str, object] = {}
+    for bound in form:
+        value = bound.value()
+        if value is None:
+            continue
+        data[bound.html_name] = value
+    return data
+
+
+def test_client_change_form_saves_and_applies_the_validation_rules(admin_client, rows):
+    url = _url("oauthclient", "change", rows["client"].pk)
+    data = _form_data(admin_client.get(url))
+    data["name"] = "Renamed"
+    assert admin_client.post(url, data).status_code == 302
+    client = OAuthClient.objects.get(pk=rows["client"].pk)
+    assert client.name == "Renamed"
+    assert client.client_secret == rows["client"].client_secret  # untouched by the form
+    data["redirect_uris"] = "http://insecure.example.com/cb"
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert "must use https" in response.content.decode()
+    assert OAuthClient.objects.get(pk=rows["client"].pk).redirect_uris == [
+        "https://client.example.com/callback"
+    ]
