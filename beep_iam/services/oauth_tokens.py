@@ -249,7 +249,10 @@ def rotate_refresh_token(
 
     Raises ``InvalidGrant`` (unknown, expired, other client's token), ``InvalidClient``
     (disabled client), ``UnauthorizedClient``, ``InvalidScope``, or ``RefreshTokenReused``
-    after revoking the family when the token had already been rotated or revoked.
+    after revoking the family when the token had already been rotated or revoked. That
+    revocation is committed before the exception is raised; a caller running inside its own
+    transaction (``ATOMIC_REQUESTS``) must catch the exception and let that transaction
+    commit, or the revocation is rolled back with it.
     """
     digest = secrets.digest(raw_token or "")
     using = _db_for_write()
