@@ -1,3 +1,324 @@
-"""Placeholder: filled by its issue."""
+"""OAuth provider tables, schema-compatible with better-auth's oauth-provider plugin.
 
-__all__: list[str] = []
+Tokens and consents point at ``oauth_client.client_id`` (the public identifier), not at its
+primary key, as better-auth does. Secrets and tokens hold SHA-256 digests (base64url, no
+padding); the raw values are handed out once by the services in ``beep_iam.services``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+from beep_shared.db.choices import choices_check
+from beep_shared.db.fields import ForeignKey
+from beep_shared.models import Table
+
+__all__ = [
+    "ApplicationType",
+    "ClientType",
+    "GrantType",
+    "OAuthAccessToken",
+    "OAuthClient",
+    "OAuthConsent",
+    "OAuthRefreshToken",
+    "ResponseType",
+    "SubjectType",
+    "TokenEndpointAuthMethod",
+]
+
+
+class TokenEndpointAuthMethod(models.TextChoices):
+    NONE = "none", "None (public client)"
+    CLIENT_SECRET_BASIC = "client_secret_basic", "Client secret (HTTP Basic)"
+    CLIENT_SECRET_POST = "client_secret_post", "Client secret (POST body)"
+    PRIVATE_KEY_JWT = "private_key_jwt", "Private key JWT"
+
+
+class GrantType(models.TextChoices):
+    AUTHORIZATION_CODE = "authorization_code", "Authorization code"
+    REFRESH_TOKEN = "refresh_token", "Refresh token"
+    CLIENT_CREDENTIALS = "client_credentials", "Client credentials"
+    DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code", "Device code"
+
+
+class ResponseType(models.TextChoices):
+    CODE = "code", "Code"
+
+
+class ClientType(models.TextChoices):
+    WEB = "web", "Web"
+    NATIVE = "native", "Native"
+    USER_AGENT_BASED = "user-agent-based", "User-agent based"
+
+
+class ApplicationType(models.TextChoices):
+    WEB = "web", "Web"
+    NATIVE = "native", "Native"
+
+
+class SubjectType(models.TextChoices):
+    PUBLIC = "public", "Public"
+    PAIRWISE = "pairwise", "Pairwise"
+
+
+class Index(models.Index):
+    """``models.Index`` allowing PostgreSQL's 63-character names (Django checks for 30).
+
+    The reference's names such as ``oauth_refresh_token_session_id_idx`` are longer than 30.
+    """
+
+    max_name_length = 63
+
+
+def _text_list(**kwargs: object) -> ArrayField:
+    return ArrayField(models.TextField(), **kwargs)  # type: ignore[arg-type]
+
+
+def _array_within(
+    table: str, field: str, choices: type[models.TextChoices]
+) -> models.CheckConstraint:
+    """CHECK that every element of a text[] column is one of ``choices`` (NULL passes)."""
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__contained_by": list(choices.values)}),
+        name=f"{table}_{field}_valid",
+        violation_error_message=f"{field} may only contain: {', '.join(choices.values)}.",
+    )
+
+
+class OAuthClient(Table):
+    """A registered OAuth client. ``client_secret`` is a digest; public clients have none."""
+
+    client_id = models.TextField(help_text="Public identifier; tokens reference this column.")
+    client_secret = models.TextField(
+        null=True, blank=True, editable=False, help_text="SHA-256 digest of the client secret."
+    )
+    disabled = models.BooleanField(default=False, db_default=False)
+    skip_consent = models.BooleanField(null=True, blank=True)
+    enable_end_session = models.BooleanField(null=True, blank=True)
+    scopes = _text_list(null=True, blank=True)
+    user = ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="oauth_clients",
+    )
+    name = models.TextField(null=True, blank=True)
+    uri = models.TextField(null=True, blank=True)
+    icon = models.TextField(null=True, blank=True)
+    contacts = _text_list(null=True, blank=True)
+    tos = models.TextField(null=True, blank=True)
+    policy = models.TextField(null=True, blank=True)
+    software_id = models.TextField(null=True, blank=True)
+    software_version = models.TextField(null=True, blank=True)
+    software_statement = models.TextField(null=True, blank=True)
+    # NOT NULL, but may be empty for clients without the authorization_code grant.
+    redirect_uris = _text_list(blank=True)
+    post_logout_redirect_uris = _text_list(null=True, blank=True)
+    token_endpoint_auth_method = models.TextField(
+        choices=TokenEndpointAuthMethod.choices, null=True, blank=True
+    )
+    grant_types = _text_list(null=True, blank=True)
+    response_types = _text_list(null=True, blank=True)
+    public = models.BooleanField(null=True, blank=True)
+    type = models.TextField(choices=ClientType.choices, null=True, blank=True)
+    reference_id = models.TextField(null=True, blank=True)
+    metadata = models.JSONField(null=True, blank=True)
+    # better-auth 1.7 additions.
+    client_credentials_scopes = _text_list(null=True, blank=True)
+    require_pkce = models.BooleanField(null=True, blank=True)
+    subject_type = models.TextField(choices=SubjectType.choices, null=True, blank=True)
+    application_type = models.TextField(choices=ApplicationType.choices, null=True, blank=True)
+    jwks = models.TextField(null=True, blank=True, help_text="JSON Web Key Set (JSON text).")
+    jwks_uri = models.TextField(null=True, blank=True)
+    backchannel_logout_uri = models.TextField(null=True, blank=True)
+    backchannel_logout_session_required = models.BooleanField(null=True, blank=True)
+    dpop_bound_access_tokens = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        db_table = "oauth_client"
+        verbose_name = "OAuth client"
+        constraints = [
+            # The only unique index on client_id; it also backs the to_field foreign keys.
+            models.UniqueConstraint(fields=["client_id"], name="oauth_client_client_id_uidx"),
+            choices_check("oauth_client", "token_endpoint_auth_method", TokenEndpointAuthMethod),
+            choices_check("oauth_client", "type", ClientType),
+            choices_check("oauth_client", "subject_type", SubjectType),
+            choices_check("oauth_client", "application_type", ApplicationType),
+            _array_within("oauth_client", "grant_types", GrantType),
+            _array_within("oauth_client", "response_types", ResponseType),
+            models.CheckConstraint(
+                condition=~Q(token_endpoint_auth_method="none", client_secret__isnull=False),
+                name="oauth_client_public_has_no_secret",
+                violation_error_message="A public client (auth method 'none') has no secret.",
+            ),
+        ]
+        indexes = [Index(fields=["user"], name="oauth_client_user_id_idx")]
+
+    def __str__(self) -> str:
+        return self.name or self.client_id
+
+    def clean(self) -> None:
+        from beep_iam.services.oauth_validation import validate_client_fields
+
+        super().clean()
+        validate_client_fields(self)
+
+
+class OAuthRefreshToken(Table):
+    """An opaque refresh token (digest). Rotation revokes it and issues a new pair."""
+
+    token = models.TextField(editable=False, help_text="SHA-256 digest of the token.")
+    client = ForeignKey(
+        OAuthClient,
+        on_delete=models.CASCADE,
+        to_field="client_id",
+        related_name="oauth_refresh_tokens",
+    )
+    session = ForeignKey(
+        "beep_shared.Session",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="oauth_refresh_tokens",
+    )
+    user = ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_refresh_tokens"
+    )
+    reference_id = models.TextField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+    scopes = _text_list()
+    # better-auth 1.7 additions.
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    auth_time = models.DateTimeField(null=True, blank=True)
+    authorization_code_id = models.TextField(null=True, blank=True)
+    resources = _text_list(null=True, blank=True)
+
+    class Meta:
+        db_table = "oauth_refresh_token"
+        verbose_name = "OAuth refresh token"
+        constraints = [
+            models.UniqueConstraint(fields=["token"], name="oauth_refresh_token_token_key"),
+        ]
+        indexes = [
+            Index(fields=["client"], name="oauth_refresh_token_client_id_idx"),
+            Index(fields=["user"], name="oauth_refresh_token_user_id_idx"),
+            Index(fields=["session"], name="oauth_refresh_token_session_id_idx"),
+            Index(fields=["expires_at"], name="oauth_refresh_token_expires_at_idx"),
+            # Lets the purge walk long-revoked rows without scanning live ones.
+            Index(
+                fields=["revoked"],
+                name="oauth_refresh_token_revoked_idx",
+                condition=Q(revoked__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"refresh token {self.pk} of {self.client_id}"
+
+
+class OAuthAccessToken(Table):
+    """An opaque access token (digest). Revocation sets ``revoked``; the row stays."""
+
+    token = models.TextField(
+        null=True, blank=True, editable=False, help_text="SHA-256 digest of the token."
+    )
+    client = ForeignKey(
+        OAuthClient,
+        on_delete=models.CASCADE,
+        to_field="client_id",
+        related_name="oauth_access_tokens",
+    )
+    session = ForeignKey(
+        "beep_shared.Session",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="oauth_access_tokens",
+    )
+    user = ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="oauth_access_tokens",
+    )
+    reference_id = models.TextField(null=True, blank=True)
+    oauth_refresh_token = ForeignKey(
+        OAuthRefreshToken,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        db_column="refresh_id",
+        related_name="oauth_access_tokens",
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    scopes = _text_list()
+    # better-auth 1.7 additions.
+    revoked = models.DateTimeField(null=True, blank=True)
+    authorization_code_id = models.TextField(null=True, blank=True)
+    resources = _text_list(null=True, blank=True)
+
+    class Meta:
+        db_table = "oauth_access_token"
+        verbose_name = "OAuth access token"
+        constraints = [
+            models.UniqueConstraint(fields=["token"], name="oauth_access_token_token_key"),
+        ]
+        indexes = [
+            Index(fields=["client"], name="oauth_access_token_client_id_idx"),
+            Index(fields=["user"], name="oauth_access_token_user_id_idx"),
+            Index(fields=["session"], name="oauth_access_token_session_id_idx"),
+            Index(fields=["oauth_refresh_token"], name="oauth_access_token_refresh_id_idx"),
+            Index(fields=["expires_at"], name="oauth_access_token_expires_at_idx"),
+            Index(
+                fields=["revoked"],
+                name="oauth_access_token_revoked_idx",
+                condition=Q(revoked__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"access token {self.pk} of {self.client_id}"
+
+
+class OAuthConsent(Table):
+    """The scopes a user granted a client; one row per (client, user)."""
+
+    client = ForeignKey(
+        OAuthClient,
+        on_delete=models.CASCADE,
+        to_field="client_id",
+        related_name="oauth_consents",
+    )
+    user = ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="oauth_consents",
+    )
+    reference_id = models.TextField(null=True, blank=True)
+    scopes = _text_list()
+    # better-auth 1.7 addition.
+    resources = _text_list(null=True, blank=True)
+
+    class Meta:
+        db_table = "oauth_consent"
+        verbose_name = "OAuth consent"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "user"], name="oauth_consent_client_user_uidx"
+            ),
+        ]
+        indexes = [
+            Index(fields=["client"], name="oauth_consent_client_id_idx"),
+            Index(fields=["user"], name="oauth_consent_user_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"consent of {self.user_id} for {self.client_id}"

@@ -1,0 +1,148 @@
+"""beep-iam settings: one ``BEEP_IAM`` dict in Django settings, with defaults and validation.
+
+```python
+BEEP_IAM = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(hours=1),    # or seconds as an int
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=30),
+    "REVOKED_TOKEN_RETENTION": timedelta(days=7),
+    "PURGE_BATCH_SIZE": 5000,
+    "PREPARED_LOOKUPS": None,
+}
+```
+
+- ``ACCESS_TOKEN_LIFETIME`` / ``REFRESH_TOKEN_LIFETIME``: lifetimes of newly issued tokens
+  (better-auth's defaults: 1 hour and 30 days).
+- ``REVOKED_TOKEN_RETENTION``: how long a revoked token is kept before
+  ``purge_expired_tokens`` deletes it. A rotated refresh token is a revoked one, and reuse
+  detection can only recognise a replayed token while its row exists, so this is also the
+  window in which a replay revokes the token family; afterwards a replay is merely
+  ``invalid_grant``. Expired tokens are purged regardless of this setting.
+- ``PURGE_BATCH_SIZE``: rows deleted per transaction by ``purge_expired_tokens``.
+- ``PREPARED_LOOKUPS``: run the per-request token lookups as prepared statements (see
+  ``beep_iam.services.prepared``). ``None``: yes, unless the database sets
+  ``DISABLE_SERVER_SIDE_CURSORS`` (PgBouncer transaction pooling); ``True``/``False``: force.
+
+Unknown keys and bad values raise ``ImproperlyConfigured`` naming the key; ``manage.py check``
+reports them as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTING_NAME = "BEEP_IAM"
+
+DEFAULTS: dict[str, Any] = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(hours=1),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=30),
+    "REVOKED_TOKEN_RETENTION": timedelta(days=7),
+    "PURGE_BATCH_SIZE": 5000,
+    "PREPARED_LOOKUPS": None,
+}
+
+MAX_PURGE_BATCH_SIZE = 1_000_000
+
+
+@dataclass(frozen=True)
+class IamSettings:
+    access_token_lifetime: timedelta
+    refresh_token_lifetime: timedelta
+    revoked_token_retention: timedelta
+    purge_batch_size: int
+    prepared_lookups: bool | None
+
+
+def _duration(key: str, value: Any, *, allow_zero: bool = False) -> timedelta:
+    # bool is an int subclass; True seconds is certainly a mistake.
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = timedelta(seconds=value)
+    if not isinstance(value, timedelta):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be a timedelta or a number of seconds, got {value!r}."
+        )
+    if value < timedelta(0) or (value == timedelta(0) and not allow_zero):
+        bound = "zero or more" if allow_zero else "positive"
+        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be {bound}, got {value!r}.")
+    return value
+
+
+def _batch_size(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be an int, got {value!r}.")
+    if not 1 <= value <= MAX_PURGE_BATCH_SIZE:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be between 1 and {MAX_PURGE_BATCH_SIZE}, got {value}."
+        )
+    return value
+
+
+def _optional_bool(key: str, value: Any) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be True, False or None, got {value!r}."
+        )
+    return value
+
+
+def load(user_settings: Any) -> IamSettings:
+    """Validate ``user_settings`` (the ``BEEP_IAM`` value) over the defaults."""
+    if user_settings is None:
+        user_settings = {}
+    if not isinstance(user_settings, Mapping):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME} must be a dict, got {type(user_settings).__name__}."
+        )
+    unknown = sorted(set(user_settings) - set(DEFAULTS))
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME} has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"known keys: {', '.join(DEFAULTS)}."
+        )
+    merged = {**DEFAULTS, **user_settings}
+    return IamSettings(
+        access_token_lifetime=_duration("ACCESS_TOKEN_LIFETIME", merged["ACCESS_TOKEN_LIFETIME"]),
+        refresh_token_lifetime=_duration(
+            "REFRESH_TOKEN_LIFETIME", merged["REFRESH_TOKEN_LIFETIME"]
+        ),
+        revoked_token_retention=_duration(
+            "REVOKED_TOKEN_RETENTION", merged["REVOKED_TOKEN_RETENTION"], allow_zero=True
+        ),
+        purge_batch_size=_batch_size("PURGE_BATCH_SIZE", merged["PURGE_BATCH_SIZE"]),
+        prepared_lookups=_optional_bool("PREPARED_LOOKUPS", merged["PREPARED_LOOKUPS"]),
+    )
+
+
+_cached: IamSettings | None = None
+
+
+def iam_settings() -> IamSettings:
+    """The validated settings, cached until ``BEEP_IAM`` changes (e.g. ``override_settings``)."""
+    global _cached
+    if _cached is None:
+        _cached = load(getattr(settings, SETTING_NAME, None))
+    return _cached
+
+
+@receiver(setting_changed)
+def _reset_cache(*, setting: str, **kwargs: Any) -> None:
+    global _cached
+    if setting == SETTING_NAME:
+        _cached = None
+
+
+@checks.register(checks.Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    try:
+        load(getattr(settings, SETTING_NAME, None))
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="beep_iam.E001")]
+    return []

@@ -1,0 +1,70 @@
+"""The purge targets of ``purge_expired_tokens``, in the order they run.
+
+Access tokens go first. A refresh token is kept while an access token it minted is still
+live, because deleting it would delete that token too (``refresh_id ... ON DELETE
+CASCADE``): expiry of the refresh token must not cut short an access token's own lifetime.
+Revoked rows are kept for ``BEEP_IAM["REVOKED_TOKEN_RETENTION"]`` (default 7 days), the
+window in which replaying a rotated refresh token is still recognised as reuse.
+
+Further tables (verifications, device codes...) are registered here the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from beep_iam.conf import iam_settings
+from beep_iam.maintenance.purge import PurgeTarget, register
+
+
+def _revoked_before(now: dt.datetime) -> dict[str, Any]:
+    return {"revoked_before": now - iam_settings().revoked_token_retention}
+
+
+_NO_LIVE_ACCESS_TOKEN = """
+NOT EXISTS (
+    SELECT 1 FROM oauth_access_token a
+    WHERE a.refresh_id = oauth_refresh_token.id
+      AND a.revoked IS NULL
+      AND (a.expires_at IS NULL OR a.expires_at > %(now)s)
+)"""
+
+register(
+    PurgeTarget(
+        name="oauth_access_token.expired",
+        table="oauth_access_token",
+        key="expires_at",
+        where="expires_at < %(now)s",
+        description="access tokens past their expiry",
+    )
+)
+register(
+    PurgeTarget(
+        name="oauth_access_token.revoked",
+        table="oauth_access_token",
+        key="revoked",
+        where="revoked < %(revoked_before)s",
+        params=_revoked_before,
+        description="access tokens revoked longer ago than the retention",
+    )
+)
+register(
+    PurgeTarget(
+        name="oauth_refresh_token.expired",
+        table="oauth_refresh_token",
+        key="expires_at",
+        where=f"expires_at < %(now)s AND {_NO_LIVE_ACCESS_TOKEN}",
+        description="refresh tokens past their expiry with no live access token",
+    )
+)
+register(
+    PurgeTarget(
+        name="oauth_refresh_token.revoked",
+        table="oauth_refresh_token",
+        key="revoked",
+        where=f"revoked < %(revoked_before)s AND {_NO_LIVE_ACCESS_TOKEN}",
+        params=_revoked_before,
+        description="refresh tokens revoked longer ago than the retention, no live access token",
+    )
+)

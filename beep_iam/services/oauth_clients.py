@@ -1,0 +1,207 @@
+"""Registering and authenticating OAuth clients.
+
+Only the SHA-256 digest of a client secret is stored; the raw secret is returned once by
+``register_client`` / ``rotate_client_secret``. Public clients
+(``token_endpoint_auth_method="none"``) and ``private_key_jwt`` clients have no secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from beep_iam.models import OAuthClient
+from beep_iam.models.oauth import GrantType, ResponseType, TokenEndpointAuthMethod
+from beep_iam.services import oauth_validation as rules
+from beep_iam.services.oauth_errors import InvalidClient
+from beep_shared import secrets
+
+CLIENT_ID_BYTES = 24  # 32 URL-safe characters
+CLIENT_SECRET_BYTES = 32  # 43 URL-safe characters
+
+# Metadata register_client accepts besides its named arguments (all nullable model fields).
+OPTIONAL_METADATA = frozenset(
+    {
+        "uri",
+        "icon",
+        "contacts",
+        "tos",
+        "policy",
+        "software_id",
+        "software_version",
+        "software_statement",
+        "post_logout_redirect_uris",
+        "skip_consent",
+        "enable_end_session",
+        "type",
+        "reference_id",
+        "metadata",
+        "client_credentials_scopes",
+        "require_pkce",
+        "subject_type",
+        "application_type",
+        "jwks",
+        "jwks_uri",
+        "backchannel_logout_uri",
+        "backchannel_logout_session_required",
+        "dpop_bound_access_tokens",
+    }
+)
+
+# Compared against when the client does not exist, so both paths cost one digest comparison.
+_DUMMY_DIGEST = secrets.digest("beep-iam-no-such-client")
+
+
+@dataclass(frozen=True)
+class RegisteredClient:
+    """A new client and, for secret-based auth methods, its raw secret (never stored)."""
+
+    client: OAuthClient
+    client_secret: str | None = field(repr=False)
+
+
+def _secret_based(method: str) -> bool:
+    return method in (
+        TokenEndpointAuthMethod.CLIENT_SECRET_BASIC,
+        TokenEndpointAuthMethod.CLIENT_SECRET_POST,
+    )
+
+
+def _check_consistency(
+    method: str,
+    grant_types: list[str],
+    response_types: list[str],
+    redirect_uris: list[str],
+    extra: dict[str, Any],
+) -> None:
+    if GrantType.AUTHORIZATION_CODE in grant_types:
+        if ResponseType.CODE not in response_types:
+            raise ValidationError(
+                {"response_types": "must include 'code' when grant_types has 'authorization_code'."}
+            )
+        if not redirect_uris:
+            raise ValidationError(
+                {"redirect_uris": "at least one redirect URI is required for 'authorization_code'."}
+            )
+    if method == TokenEndpointAuthMethod.NONE and GrantType.CLIENT_CREDENTIALS in grant_types:
+        raise ValidationError(
+            {"grant_types": "a public client (auth method 'none') cannot use 'client_credentials'."}
+        )
+    if method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT and not (
+        extra.get("jwks") or extra.get("jwks_uri")
+    ):
+        raise ValidationError(
+            {"jwks_uri": "'private_key_jwt' needs the client's keys: set jwks or jwks_uri."}
+        )
+    if extra.get("jwks") and extra.get("jwks_uri"):
+        raise ValidationError({"jwks_uri": "set either jwks or jwks_uri, not both."})
+    if extra.get("jwks_uri"):
+        uri = extra["jwks_uri"]
+        if not isinstance(uri, str) or not uri.startswith("https://"):
+            raise ValidationError({"jwks_uri": f"{uri!r} must be an https URI."})
+
+
+def register_client(
+    *,
+    redirect_uris: list[str],
+    name: str | None = None,
+    token_endpoint_auth_method: str = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC,
+    grant_types: list[str] | None = None,
+    response_types: list[str] | None = None,
+    scopes: list[str] | None = None,
+    user: Any = None,
+    **extra: Any,
+) -> RegisteredClient:
+    """Validate and store a client; return it with its raw secret (``None`` if it has none).
+
+    Defaults follow RFC 7591: ``grant_types=["authorization_code"]``,
+    ``response_types=["code"]``, auth method ``client_secret_basic``.
+    """
+    unknown = sorted(set(extra) - OPTIONAL_METADATA)
+    if unknown:
+        raise TypeError(f"register_client() got unknown metadata: {', '.join(unknown)}")
+
+    method = rules.validate_auth_method(token_endpoint_auth_method)
+    grants = rules.validate_grant_types(
+        [GrantType.AUTHORIZATION_CODE] if grant_types is None else grant_types
+    )
+    responses = rules.validate_response_types(
+        [ResponseType.CODE] if response_types is None else response_types
+    )
+    uris = rules.validate_redirect_uris(redirect_uris, required=False)
+    allowed_scopes = None if scopes is None else rules.validate_scopes(scopes)
+    _check_consistency(method, grants, responses, uris, extra)
+
+    raw_secret = secrets.generate_token(CLIENT_SECRET_BYTES) if _secret_based(method) else None
+    client = OAuthClient(
+        client_id=secrets.generate_token(CLIENT_ID_BYTES),
+        client_secret=secrets.digest(raw_secret) if raw_secret else None,
+        name=name,
+        redirect_uris=uris,
+        token_endpoint_auth_method=method,
+        grant_types=grants,
+        response_types=responses,
+        scopes=allowed_scopes,
+        public=method == TokenEndpointAuthMethod.NONE,
+        user=user,
+        **extra,
+    )
+    client.full_clean()
+    client.save(force_insert=True)
+    return RegisteredClient(client=client, client_secret=raw_secret)
+
+
+def verify_client_secret(client: OAuthClient, raw_secret: str | None) -> bool:
+    """Constant-time check of a presented secret; a client without a secret never matches."""
+    if not raw_secret:
+        return False
+    return secrets.matches(raw_secret, client.client_secret)
+
+
+def authenticate_client(client_id: str, raw_secret: str | None) -> OAuthClient:
+    """The enabled client ``client_id``, authenticated by its secret if it has one.
+
+    Raises ``InvalidClient`` with the same message for an unknown client, a disabled one and a
+    wrong secret, so the answer does not reveal which client ids exist.
+    """
+    client = OAuthClient.objects.filter(client_id=client_id).first()
+    if client is None:
+        secrets.matches(raw_secret or "", _DUMMY_DIGEST)
+        raise InvalidClient("client authentication failed")
+    if client.client_secret is None:
+        ok = not raw_secret and client.token_endpoint_auth_method in (
+            TokenEndpointAuthMethod.NONE,
+            None,
+        )
+    else:
+        ok = verify_client_secret(client, raw_secret)
+    if not ok or client.disabled:
+        raise InvalidClient("client authentication failed")
+    return client
+
+
+def rotate_client_secret(client: OAuthClient) -> str:
+    """Replace a confidential client's secret; return the new raw secret (shown once)."""
+    if not _secret_based(client.token_endpoint_auth_method or ""):
+        raise ValidationError(
+            {
+                "token_endpoint_auth_method": (
+                    f"{client.token_endpoint_auth_method!r} clients have no secret to rotate."
+                )
+            }
+        )
+    raw = secrets.generate_token(CLIENT_SECRET_BYTES)
+    client.client_secret = secrets.digest(raw)
+    client.save(update_fields=["client_secret"])
+    return raw
+
+
+def disable_clients(client_ids: list[str]) -> int:
+    """Disable clients by ``client_id``; their tokens stop validating at once."""
+    with transaction.atomic():
+        return OAuthClient.objects.filter(client_id__in=client_ids, disabled=False).update(
+            disabled=True
+        )

@@ -1,0 +1,74 @@
+"""A user's consent to a client's scopes: one row per (client, user)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from beep_iam.models import OAuthClient, OAuthConsent
+from beep_iam.services import oauth_validation as rules
+from beep_iam.services.oauth_errors import InvalidScope
+
+_UPSERT_SQL = """
+INSERT INTO oauth_consent (client_id, user_id, scopes, reference_id, resources)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (client_id, user_id) DO UPDATE
+SET scopes = EXCLUDED.scopes, reference_id = EXCLUDED.reference_id, resources = EXCLUDED.resources
+RETURNING *
+"""
+
+
+def grant_consent(
+    client: OAuthClient,
+    user: Any,
+    scopes: Iterable[str],
+    *,
+    reference_id: str | None = None,
+    resources: list[str] | None = None,
+) -> OAuthConsent:
+    """Record that ``user`` consents to ``scopes`` for ``client``, replacing earlier scopes.
+
+    One ``INSERT ... ON CONFLICT (client_id, user_id) DO UPDATE``, so concurrent grants for
+    the same pair cannot create two rows or fail on the unique constraint.
+    """
+    if user is None:
+        raise ValueError("grant_consent() needs a user.")
+    granted = rules.validate_scopes(list(scopes))
+    if client.scopes:
+        extra = [s for s in granted if s not in client.scopes]
+        if extra:
+            raise InvalidScope(
+                f"scope(s) {', '.join(extra)} not allowed for client {client.client_id}"
+            )
+    # Raw SQL: bulk_create(update_conflicts=True) would not report the id of an existing
+    # row, since ids are generated in Python before the INSERT.
+    (consent,) = OAuthConsent.objects.raw(
+        _UPSERT_SQL,
+        [
+            client.client_id,
+            getattr(user, "pk", user),
+            granted,
+            reference_id,
+            resources,
+        ],
+    )
+    return consent
+
+
+def consent_covers(client: OAuthClient | str, user: Any, scopes: Iterable[str]) -> bool:
+    """Whether the stored consent of ``user`` for ``client`` includes every scope in ``scopes``."""
+    client_id = client.client_id if isinstance(client, OAuthClient) else client
+    return OAuthConsent.objects.filter(
+        client_id=client_id,
+        user_id=getattr(user, "pk", user),
+        scopes__contains=rules.validate_scopes(list(scopes), allow_empty=True),
+    ).exists()
+
+
+def revoke_consent(client: OAuthClient | str, user: Any) -> bool:
+    """Forget the consent of ``user`` for ``client``; True if there was one."""
+    client_id = client.client_id if isinstance(client, OAuthClient) else client
+    deleted, _ = OAuthConsent.objects.filter(
+        client_id=client_id, user_id=getattr(user, "pk", user)
+    ).delete()
+    return deleted > 0

@@ -1,0 +1,471 @@
+"""Issuing, validating, rotating, revoking and introspecting OAuth tokens.
+
+Raw tokens are returned once (``IssuedTokens``); the tables hold SHA-256 digests only.
+
+Concurrency of refresh rotation: every change to a token *family* (the refresh and access
+tokens of one client and user) that reacts to a refresh token's state takes a
+transaction-level advisory lock on the family first, then the token row. Two rotations of
+one token therefore run one after the other: the first wins, the second finds the token
+already rotated and, as for any replay of a rotated token, revokes the whole family (the
+winner's fresh pair included) and raises ``RefreshTokenReused``. The family revocation
+cannot miss a pair minted by a concurrent rotation, because that rotation holds the same lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from django.db import connections, router, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from beep_iam.conf import iam_settings
+from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthRefreshToken
+from beep_iam.models.oauth import GrantType
+from beep_iam.services import oauth_validation as rules
+from beep_iam.services.oauth_errors import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    RefreshTokenReused,
+    UnauthorizedClient,
+)
+from beep_iam.services.prepared import fetch_one
+from beep_shared import secrets
+
+TOKEN_BYTES = 32
+
+# First key of the two-int advisory lock on a token family; the second is a hash of it.
+FAMILY_LOCK_NAMESPACE = 0x6F617574  # "oaut"
+
+ACCESS_TOKEN = "access_token"
+REFRESH_TOKEN = "refresh_token"
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    """A token response. The raw tokens exist only here; hand them to the client once."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    access: OAuthAccessToken
+    refresh: OAuthRefreshToken | None
+    expires_in: int
+    scopes: list[str]
+    token_type: str = "Bearer"
+
+
+class AccessTokenInfo(NamedTuple):
+    """What a resource server needs about a valid access token."""
+
+    id: str
+    client_id: str
+    user_id: str | None
+    session_id: str | None
+    reference_id: str | None
+    scopes: list[str]
+    expires_at: dt.datetime | None
+
+
+def _db_for_write() -> str:
+    return router.db_for_write(OAuthAccessToken)
+
+
+# --- issuing -----------------------------------------------------------------------------
+
+
+def _allowed_scopes(client: OAuthClient, scopes: Iterable[str]) -> list[str]:
+    requested = rules.validate_scopes(list(scopes))
+    if client.scopes:
+        extra = [s for s in requested if s not in client.scopes]
+        if extra:
+            raise InvalidScope(
+                f"scope(s) {', '.join(extra)} not allowed for client {client.client_id}"
+            )
+    return requested
+
+
+def _check_grant(client: OAuthClient, grant: str) -> None:
+    # NULL grant_types means "not restricted" (rows written by other tools may lack it).
+    if client.grant_types is not None and grant not in client.grant_types:
+        raise UnauthorizedClient(f"client {client.client_id} may not use the {str(grant)!r} grant")
+
+
+def _mint(
+    client: OAuthClient,
+    *,
+    user_id: str | None,
+    session_id: str | None,
+    scopes: list[str],
+    access_scopes: list[str],
+    with_refresh: bool,
+    reference_id: str | None,
+    resources: list[str] | None,
+    auth_time: dt.datetime | None,
+    using: str,
+) -> IssuedTokens:
+    conf = iam_settings()
+    now = timezone.now()
+    refresh = raw_refresh = None
+    if with_refresh:
+        if user_id is None:
+            raise InvalidGrant("a refresh token is issued to a user; none was given")
+        raw_refresh = secrets.generate_token(TOKEN_BYTES)
+        refresh = OAuthRefreshToken.objects.using(using).create(
+            token=secrets.digest(raw_refresh),
+            client_id=client.client_id,
+            user_id=user_id,
+            session_id=session_id,
+            reference_id=reference_id,
+            expires_at=now + conf.refresh_token_lifetime,
+            scopes=scopes,
+            auth_time=auth_time,
+            resources=resources,
+        )
+    raw_access = secrets.generate_token(TOKEN_BYTES)
+    access = OAuthAccessToken.objects.using(using).create(
+        token=secrets.digest(raw_access),
+        client_id=client.client_id,
+        user_id=user_id,
+        session_id=session_id,
+        reference_id=reference_id,
+        oauth_refresh_token=refresh,
+        expires_at=now + conf.access_token_lifetime,
+        scopes=access_scopes,
+        resources=resources,
+    )
+    return IssuedTokens(
+        access_token=raw_access,
+        refresh_token=raw_refresh,
+        access=access,
+        refresh=refresh,
+        expires_in=int(conf.access_token_lifetime.total_seconds()),
+        scopes=access_scopes,
+    )
+
+
+def issue_tokens(
+    client: OAuthClient,
+    *,
+    scopes: Iterable[str],
+    user: Any = None,
+    session: Any = None,
+    with_refresh: bool = False,
+    reference_id: str | None = None,
+    resources: list[str] | None = None,
+    auth_time: dt.datetime | None = None,
+) -> IssuedTokens:
+    """Issue an access token (and a refresh token if ``with_refresh``) for ``client``.
+
+    Lifetimes come from ``BEEP_IAM`` (defaults 1 hour and 30 days). A refresh token needs a
+    user and a client allowed to use the ``refresh_token`` grant.
+    """
+    if client.disabled:
+        raise InvalidClient(f"client {client.client_id} is disabled")
+    granted = _allowed_scopes(client, scopes)
+    if with_refresh:
+        if user is None:
+            raise InvalidGrant("a refresh token is issued to a user; none was given")
+        _check_grant(client, GrantType.REFRESH_TOKEN)
+    using = _db_for_write()
+    with transaction.atomic(using=using):
+        return _mint(
+            client,
+            user_id=getattr(user, "pk", user),
+            session_id=getattr(session, "pk", session),
+            scopes=granted,
+            access_scopes=granted,
+            with_refresh=with_refresh,
+            reference_id=reference_id,
+            resources=resources,
+            auth_time=auth_time,
+            using=using,
+        )
+
+
+# --- validating ----------------------------------------------------------------------------
+
+# The hot path: one statement that the unique index on token answers, joined to the client
+# through its unique client_id index. Written as SQL once rather than built by the ORM per
+# call, and run as a prepared statement: building or planning it would cost more than
+# executing it.
+_VALID_ACCESS_TOKEN_SQL = """
+SELECT t.id, t.client_id, t.user_id, t.session_id, t.reference_id, t.scopes, t.expires_at
+FROM oauth_access_token t
+JOIN oauth_client c ON c.client_id = t.client_id
+WHERE t.token = %s
+  AND t.revoked IS NULL
+  AND (t.expires_at IS NULL OR t.expires_at > now())
+  AND NOT c.disabled
+"""
+
+
+def validate_access_token(raw_token: str | None) -> AccessTokenInfo | None:
+    """The valid access token ``raw_token``, or ``None`` if it is unknown, expired, revoked or
+    its client is disabled. One indexed query."""
+    if not raw_token:
+        return None
+    row = fetch_one(
+        router.db_for_read(OAuthAccessToken), _VALID_ACCESS_TOKEN_SQL, (secrets.digest(raw_token),)
+    )
+    return None if row is None else AccessTokenInfo._make(row)
+
+
+# --- rotating ------------------------------------------------------------------------------
+
+_LOCK_FAMILY_SQL = """
+SELECT client_id, user_id,
+       pg_advisory_xact_lock(%s, hashtext(client_id || chr(31) || user_id))
+FROM oauth_refresh_token
+WHERE token = %s
+"""
+
+
+def _revoke_family(client_id: str, user_id: str, now: dt.datetime, using: str) -> None:
+    """Revoke every live refresh and access token of one client and user (refresh first, the
+    same order as ``revoke_token``, so the two cannot deadlock)."""
+    OAuthRefreshToken.objects.using(using).filter(
+        client_id=client_id, user_id=user_id, revoked__isnull=True
+    ).update(revoked=now)
+    OAuthAccessToken.objects.using(using).filter(
+        client_id=client_id, user_id=user_id, revoked__isnull=True
+    ).update(revoked=now)
+
+
+def rotate_refresh_token(
+    raw_token: str,
+    *,
+    client_id: str | None = None,
+    scopes: Iterable[str] | None = None,
+) -> IssuedTokens:
+    """Exchange a refresh token for a new access and refresh token, atomically.
+
+    ``client_id``: the authenticated client presenting the token (it must own it).
+    ``scopes``: optional narrower scopes for the new access token (RFC 6749 section 6); the
+    new refresh token keeps the original scopes.
+
+    Raises ``InvalidGrant`` (unknown, expired, other client's token), ``InvalidClient``
+    (disabled client), ``UnauthorizedClient``, ``InvalidScope``, or ``RefreshTokenReused``
+    after revoking the family when the token had already been rotated or revoked. That
+    revocation is committed before the exception is raised; a caller running inside its own
+    transaction (``ATOMIC_REQUESTS``) must catch the exception and let that transaction
+    commit, or the revocation is rolled back with it.
+    """
+    digest = secrets.digest(raw_token or "")
+    using = _db_for_write()
+    reused = False
+    with transaction.atomic(using=using):
+        with connections[using].cursor() as cursor:
+            cursor.execute(_LOCK_FAMILY_SQL, (FAMILY_LOCK_NAMESPACE, digest))
+            found = cursor.fetchone()
+        if found is None:
+            raise InvalidGrant("unknown refresh token")
+        if client_id is not None and found[0] != client_id:
+            raise InvalidGrant("refresh token was issued to another client")
+        # Under the family lock: a concurrent rotation has either committed or not started.
+        current = (
+            OAuthRefreshToken.objects.using(using)
+            .select_for_update(of=("self",))
+            .select_related("client")
+            .filter(token=digest)
+            .first()
+        )
+        if current is None:  # purged or deleted since the lookup
+            raise InvalidGrant("unknown refresh token")
+        now = timezone.now()
+        if current.revoked is not None:
+            _revoke_family(current.client_id, current.user_id, now, using)
+            reused = True
+        else:
+            if current.expires_at is not None and current.expires_at <= now:
+                raise InvalidGrant("refresh token expired")
+            client = current.client
+            if client.disabled:
+                raise InvalidClient(f"client {client.client_id} is disabled")
+            _check_grant(client, GrantType.REFRESH_TOKEN)
+            access_scopes = list(current.scopes)
+            if scopes is not None:
+                access_scopes = rules.validate_scopes(list(scopes))
+                wider = [s for s in access_scopes if s not in current.scopes]
+                if wider:
+                    raise InvalidScope(
+                        f"scope(s) {', '.join(wider)} exceed the refresh token's scopes"
+                    )
+            OAuthRefreshToken.objects.using(using).filter(pk=current.pk).update(
+                revoked=now, rotated_at=now
+            )
+            issued = _mint(
+                client,
+                user_id=current.user_id,
+                session_id=current.session_id,
+                scopes=list(current.scopes),
+                access_scopes=access_scopes,
+                with_refresh=True,
+                reference_id=current.reference_id,
+                resources=current.resources,
+                auth_time=current.auth_time,
+                using=using,
+            )
+    # Raised after the block so that the family revocation above is committed.
+    if reused:
+        raise RefreshTokenReused(
+            "refresh token was already used; all tokens of this client and user are revoked"
+        )
+    return issued
+
+
+# --- revoking ------------------------------------------------------------------------------
+
+
+def _lookup(model: type[OAuthAccessToken | OAuthRefreshToken], digest: str, using: str) -> Any:
+    return model.objects.using(using).filter(token=digest).values_list("pk", "client_id").first()
+
+
+def revoke_token(
+    raw_token: str,
+    *,
+    token_type_hint: str | None = None,
+    client_id: str | None = None,
+) -> bool:
+    """Revoke an access or refresh token (RFC 7009).
+
+    Revoking a refresh token also revokes the access tokens it minted. An unknown token is
+    not an error (the RFC answers 200 either way); the return value says whether one was
+    found. ``client_id``, if given, must own the token, else ``UnauthorizedClient``.
+    Revoking twice keeps the first revocation time.
+    """
+    if token_type_hint not in (None, ACCESS_TOKEN, REFRESH_TOKEN):
+        # RFC 7009 2.1: an unknown hint is ignored, the search covers both kinds.
+        token_type_hint = None
+    digest = secrets.digest(raw_token or "")
+    order: list[type[OAuthRefreshToken] | type[OAuthAccessToken]] = [
+        OAuthRefreshToken,
+        OAuthAccessToken,
+    ]
+    if token_type_hint == ACCESS_TOKEN:
+        order.reverse()
+    using = _db_for_write()
+    now = timezone.now()
+    with transaction.atomic(using=using):
+        for model in order:
+            found = _lookup(model, digest, using)
+            if found is None:
+                continue
+            pk, owner = found
+            if client_id is not None and owner != client_id:
+                raise UnauthorizedClient("token was issued to another client")
+            model.objects.using(using).filter(pk=pk, revoked__isnull=True).update(revoked=now)
+            if model is OAuthRefreshToken:
+                OAuthAccessToken.objects.using(using).filter(
+                    oauth_refresh_token_id=pk, revoked__isnull=True
+                ).update(revoked=now)
+            return True
+    return False
+
+
+def revoke_refresh_tokens(queryset: QuerySet[OAuthRefreshToken]) -> tuple[int, int]:
+    """Revoke the refresh tokens of ``queryset`` and the access tokens they minted.
+
+    One statement, so the selection is read once, before anything changes (a queryset
+    filtered on ``revoked`` stays right), without loading ids into Python. Returns
+    (refresh, access) counts of newly revoked tokens.
+    """
+    selection, params = queryset.order_by().values("pk").query.sql_with_params()
+    now = timezone.now()
+    sql = f"""
+WITH selected (id) AS ({selection}),
+refresh AS (
+    UPDATE oauth_refresh_token SET revoked = %s
+    WHERE id IN (SELECT id FROM selected) AND revoked IS NULL
+    RETURNING 1
+),
+access AS (
+    UPDATE oauth_access_token SET revoked = %s
+    WHERE refresh_id IN (SELECT id FROM selected) AND revoked IS NULL
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM refresh), (SELECT count(*) FROM access)
+"""
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, (*params, now, now))
+        refresh, access = cursor.fetchone()
+    return refresh, access
+
+
+def revoke_client_tokens(client_ids: Iterable[str]) -> tuple[int, int]:
+    """Revoke every live token of the given clients; returns (refresh, access) counts."""
+    ids = list(client_ids)
+    using = _db_for_write()
+    now = timezone.now()
+    with transaction.atomic(using=using):
+        refresh = (
+            OAuthRefreshToken.objects.using(using)
+            .filter(client_id__in=ids, revoked__isnull=True)
+            .update(revoked=now)
+        )
+        access = (
+            OAuthAccessToken.objects.using(using)
+            .filter(client_id__in=ids, revoked__isnull=True)
+            .update(revoked=now)
+        )
+    return refresh, access
+
+
+# --- introspecting -------------------------------------------------------------------------
+
+# Same validity rules as _VALID_ACCESS_TOKEN_SQL; times come back as epoch seconds.
+_INTROSPECT_SQL = """
+SELECT t.client_id, t.user_id, t.scopes,
+       floor(extract(epoch FROM t.expires_at))::bigint,
+       floor(extract(epoch FROM t.created_at))::bigint
+FROM {table} t
+JOIN oauth_client c ON c.client_id = t.client_id
+WHERE t.token = %s
+  AND t.revoked IS NULL
+  AND (t.expires_at IS NULL OR t.expires_at > now())
+  AND NOT c.disabled
+"""
+_INTROSPECT = {
+    ACCESS_TOKEN: (OAuthAccessToken, _INTROSPECT_SQL.format(table="oauth_access_token"), "Bearer"),
+    REFRESH_TOKEN: (
+        OAuthRefreshToken,
+        _INTROSPECT_SQL.format(table="oauth_refresh_token"),
+        REFRESH_TOKEN,
+    ),
+}
+
+
+def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[str, Any]:
+    """RFC 7662 response body: ``{"active": False}`` unless the token is valid, else
+    ``active``, ``scope``, ``client_id``, ``sub`` (when there is a user), ``exp`` (when it
+    expires), ``iat`` and ``token_type`` (``"Bearer"`` or ``"refresh_token"``).
+
+    Access tokens are looked up first unless ``token_type_hint="refresh_token"``."""
+    if not raw_token:
+        return {"active": False}
+    digest = secrets.digest(raw_token)
+    kinds = [ACCESS_TOKEN, REFRESH_TOKEN]
+    if token_type_hint == REFRESH_TOKEN:
+        kinds.reverse()
+    for kind in kinds:
+        model, sql, token_type = _INTROSPECT[kind]
+        row = fetch_one(router.db_for_read(model), sql, (digest,))
+        if row is None:
+            continue
+        client_id, user_id, scopes, exp, iat = row
+        claims: dict[str, Any] = {
+            "active": True,
+            "scope": " ".join(scopes),
+            "client_id": client_id,
+            "iat": iat,
+            "token_type": token_type,
+        }
+        if user_id is not None:
+            claims["sub"] = user_id
+        if exp is not None:
+            claims["exp"] = exp
+        return claims
+    return {"active": False}
