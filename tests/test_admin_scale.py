@@ -241,3 +241,16 @@ def test_result_count_beside_the_search_box_only_for_a_search_or_filter(admin_cl
     assert "results (" not in " ".join(admin_client.get(url).content.decode().split())
     filtered = admin_client.get(url, {"q": "example.com"}).content.decode()
     assert "2 results (" in " ".join(filtered.split())
+
+
+@pytest.mark.parametrize("pk", ["session__0190b5a0-0000-7000-8000-000000000001", "a/b_c?d"])
+def test_row_links_match_djangos(rf, superuser, pk):
+    from django.contrib.admin.views.main import ChangeList
+
+    request = rf.get("/")
+    request.user = superuser
+    changelist = admin.site._registry[Session].get_changelist_instance(request)
+    row = Session(id=pk) if pk.startswith("session__") else type("Row", (), {"id": pk})()
+    expected = ChangeList.url_for_result(changelist, row)
+    assert changelist.url_for_result(row) == expected
+    assert changelist.url_for_result(row) == expected  # from the cached template

@@ -13,10 +13,13 @@ from django.contrib.admin.filters import (
 )
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
+from .changelist import TableChangeList
 from .pagination import LargeTablePaginator
 
 AUDIT_FIELDS = (
@@ -36,6 +39,26 @@ AUDIT_FIELDS = (
 _UNBOUNDED_FILTERS = (AllValuesFieldListFilter, RelatedFieldListFilter, RelatedOnlyFieldListFilter)
 
 
+DATETIME_COLUMN_FORMAT = "%Y-%m-%d\u00a0%H:%M"  # a no-break space: one line per cell
+
+
+def datetime_column(field: models.DateTimeField) -> Any:
+    """A changelist column showing ``field`` as ``YYYY-MM-DD HH:MM`` in the current time
+    zone, sortable like the field; named like it, so the cells keep their CSS classes."""
+
+    @admin.display(description=field.verbose_name, ordering=field.name)
+    def column(obj: Any) -> str | None:
+        value = getattr(obj, field.attname)
+        if value is None:
+            return None  # the admin's empty value display
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return value.strftime(DATETIME_COLUMN_FORMAT)
+
+    column.__name__ = field.name
+    return column
+
+
 class TableAdmin(admin.ModelAdmin):
     """Admin of a beep table, built to stay fast on tables of millions of rows.
 
@@ -45,6 +68,8 @@ class TableAdmin(admin.ModelAdmin):
     - Relations are edited by id (``raw_id_fields``) unless the admin names them in
       ``autocomplete_fields``, ``radio_fields`` or ``dropdown_fields``: a ``<select>`` would
       load every row of the related table into the page.
+    - Date-times in lists read ``2026-11-22 14:05`` (local time): Django's localized format
+      costs about 0.1 ms a cell, a third of a 50-row page with three date columns.
     - Audit columns are read-only, in their own collapsed fieldset.
     """
 
@@ -77,6 +102,33 @@ class TableAdmin(admin.ModelAdmin):
                 and field.name not in chosen
             ),
         )
+
+    def get_list_display(self, request: Any) -> Any:
+        return tuple(self._list_column(name) for name in super().get_list_display(request))
+
+    def get_list_display_links(self, request: Any, list_display: Any) -> Any:
+        links = super().get_list_display_links(request, list_display)
+        if not links:
+            return links
+        return tuple(self._list_column(name) for name in links)
+
+    def _list_column(self, name: Any) -> Any:
+        """The list column for ``name``: a quick date-time column for a DateTimeField."""
+        if not isinstance(name, str) or name in self.list_editable:
+            return name
+        columns = self.__dict__.setdefault("_datetime_columns", {})
+        if name not in columns:
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                field = None
+            columns[name] = (
+                datetime_column(field) if isinstance(field, models.DateTimeField) else name
+            )
+        return columns[name]
+
+    def get_changelist(self, request: Any, **kwargs: Any) -> type[TableChangeList]:
+        return TableChangeList
 
     def action_checkbox(self, obj: Any) -> SafeString:
         # Same markup as Django's, without rendering a form widget through the template

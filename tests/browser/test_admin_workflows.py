@@ -1,17 +1,30 @@
-"""Admin workflows in a real browser: switching the organization as a staff user."""
+"""Admin workflows in a real browser: OAuth clients and tokens (no secret on any page,
+revoking tokens), and switching the organization as a staff user."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
-from tests.factories import MemberFactory, OrganizationFactory, TeamFactory, UserFactory
+from beep_iam.models import OAuthAccessToken
+from beep_shared import secrets
+from tests.factories import (
+    MemberFactory,
+    OAuthAccessTokenFactory,
+    OAuthClientFactory,
+    OAuthRefreshTokenFactory,
+    OrganizationFactory,
+    TeamFactory,
+    UserFactory,
+)
 
 from .conftest import log_in, screenshot
 
 STAFF_PASSWORD = "staff-password-for-the-browser"
+RAW_SECRET = "browser-client-secret-raw"
 
 
 def result_rows(page):
@@ -78,3 +91,96 @@ def test_staff_user_sees_only_the_chosen_organizations_rows(anonymous_page):
     page.goto("/admin/beep_shared/team/")
     expect(page.locator("#content")).to_contain_text("Organization: Beta Labs")
     expect(result_rows(page)).to_have_count(1)
+
+
+@pytest.fixture(scope="module")
+def oauth_rows(live_admin, django_db_blocker):
+    """A client with a known raw secret, and tokens whose raw values are known."""
+    with django_db_blocker.unblock():
+        owner = UserFactory(email="client-owner@example.com", name="Client Owner")
+        client = OAuthClientFactory(
+            name="Acme Dashboard", raw_secret=RAW_SECRET, user=owner, client_id="acme-dashboard"
+        )
+        OAuthClientFactory(name="Beta Mobile App", client_id="beta-mobile", public_client=True)
+        user = UserFactory(email="token-user@example.com", name="Token User")
+        raws = [secrets.generate_token() for _ in range(3)]
+        tokens = [OAuthAccessTokenFactory(client=client, user=user, raw_token=raw) for raw in raws]
+        refresh_raw = secrets.generate_token()
+        refresh = OAuthRefreshTokenFactory(client=client, user=user, raw_token=refresh_raw)
+    return {
+        "client": client,
+        "tokens": tokens,
+        "refresh": refresh,
+        "never_shown": [
+            RAW_SECRET,
+            secrets.digest(RAW_SECRET),
+            refresh_raw,
+            refresh.token,
+            *raws,
+            *(token.token for token in tokens),
+        ],
+    }
+
+
+def assert_no_secret(page, never_shown):
+    html = page.content()
+    leaked = [value for value in never_shown if value in html]
+    assert leaked == [], f"secret values on {page.url}"
+
+
+def test_client_and_token_pages_show_no_secret(admin_page, oauth_rows):
+    page, token = admin_page, oauth_rows["tokens"][0]
+
+    page.goto("/admin/beep_iam/oauthclient/")
+    row = page.locator("#result_list tbody tr", has_text="Acme Dashboard")
+    expect(row).to_contain_text("acme-dashboard")
+    expect(row.locator("td.field-secret")).to_have_text("set")
+    screenshot(page, "admin-oauth-clients")
+    assert_no_secret(page, oauth_rows["never_shown"])
+
+    row.get_by_role("link", name="Acme Dashboard").click()
+    expect(page.locator("#content h1")).to_have_text("Change OAuth client")
+    expect(page.locator(".field-client_id")).to_contain_text("acme-dashboard")
+    expect(page.locator("input[name=client_secret]")).to_have_count(0)
+    screenshot(page, "admin-oauth-client-change")
+    assert_no_secret(page, oauth_rows["never_shown"])
+
+    page.goto("/admin/beep_iam/oauthaccesstoken/")
+    expect(page.locator("#result_list tbody tr", has_text=token.pk)).to_have_count(1)
+    screenshot(page, "admin-oauth-access-tokens")
+    assert_no_secret(page, oauth_rows["never_shown"])
+
+    page.locator("#result_list a", has_text=token.pk).click()
+    expect(page.locator("#content h1")).to_have_text(re.compile("View OAuth access token", re.I))
+    expect(page.locator("#content")).to_contain_text("acme-dashboard")
+    screenshot(page, "admin-oauth-access-token-view")
+    assert_no_secret(page, oauth_rows["never_shown"])
+
+    page.goto("/admin/beep_iam/oauthrefreshtoken/")
+    page.locator("#result_list a", has_text=oauth_rows["refresh"].pk).click()
+    expect(page.locator("#content h1")).to_have_text(re.compile("View OAuth refresh token", re.I))
+    assert_no_secret(page, oauth_rows["never_shown"])
+
+
+def test_revoke_tokens_action(admin_page, oauth_rows):
+    page = admin_page
+    first, second, third = oauth_rows["tokens"]
+
+    page.goto("/admin/beep_iam/oauthaccesstoken/?q=acme-dashboard")
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(3)
+    for token in (first, second):
+        rows.filter(has_text=token.pk).locator("input.action-select").check()
+    expect(page.locator(".action-counter")).to_have_text(re.compile(r"2 of 3 selected"))
+    page.select_option("select[name=action]", label="Revoke selected tokens")
+    page.click(".actions button[name=index]")
+
+    expect(page.locator("ul.messagelist")).to_contain_text("Revoked 2 token(s).")
+    revoked = {t.pk for t in OAuthAccessToken.objects.filter(revoked__isnull=False)}
+    assert revoked == {first.pk, second.pk}
+
+    # The state filter now tells the revoked tokens from the active one.
+    page.locator('#changelist-filter a:text-is("Revoked")').click()
+    expect(page).to_have_url(re.compile(r"state=revoked"))
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text=third.pk)).to_have_count(0)
