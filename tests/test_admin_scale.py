@@ -254,3 +254,80 @@ def test_row_links_match_djangos(rf, superuser, pk):
     expected = ChangeList.url_for_result(changelist, row)
     assert changelist.url_for_result(row) == expected
     assert changelist.url_for_result(row) == expected  # from the cached template
+
+
+def test_date_times_in_lists_are_quick_columns_that_sort_like_the_field(admin_client):
+    from datetime import UTC, datetime
+
+    sooner = SessionFactory(expires_at=datetime(2030, 1, 1, 0, 0, tzinfo=UTC))
+    later = SessionFactory(expires_at=datetime(2031, 2, 3, 4, 5, 6, tzinfo=UTC))
+    url = reverse("admin:beep_shared_session_changelist")
+    page = admin_client.get(url).content.decode()
+    assert '<td class="field-expires_at"><span class="nowrap">2031-02-03 04:05</span></td>' in page
+    assert page.index(later.pk) < page.index(sooner.pk)  # newest rows first by default
+
+    # The column header sorts by the field, like Django's own date column.
+    header = re.search(r'class="sortable column-expires_at">.*?href="(\?o=[^"]+)"', page, re.S)
+    assert header is not None
+    ordered = admin_client.get(url + header.group(1).replace("&amp;", "&")).content.decode()
+    assert ordered.index(sooner.pk) < ordered.index(later.pk)
+
+
+class TestExactSearch:
+    @pytest.fixture
+    def tokens(self):
+        from tests.factories import OAuthAccessTokenFactory, OAuthClientFactory
+
+        client = OAuthClientFactory(client_id="exact-client")
+        alice = UserFactory(email="alice-exact@example.com")
+        return {
+            "by_client": OAuthAccessTokenFactory(client=client),
+            "by_user": OAuthAccessTokenFactory(user=alice),
+            "other": OAuthAccessTokenFactory(),
+        }
+
+    def search(self, term):
+        from beep_iam.models import OAuthAccessToken
+        from beep_shared.admin.search import exact_search
+
+        queryset = exact_search(
+            OAuthAccessToken.objects.all(), ("id", "client", "user__email"), term
+        )
+        return queryset, {token.pk for token in queryset}
+
+    def test_each_field_matches_exactly(self, tokens):
+        assert self.search("exact-client")[1] == {tokens["by_client"].pk}
+        assert self.search("alice-exact@example.com")[1] == {tokens["by_user"].pk}
+        assert self.search(tokens["other"].pk)[1] == {tokens["other"].pk}
+        assert self.search("EXACT-CLIENT")[1] == set()  # exact, so an index answers it
+        assert self.search("nothing like it")[1] == set()
+        assert len(self.search("  ")[1]) == 3  # no term, no filter
+
+    def test_the_condition_stays_on_indexed_columns_of_one_table(self, tokens):
+        queryset, _ = self.search("alice-exact@example.com")
+        sql = str(queryset.query)
+        assert "UPPER(" not in sql and 'JOIN "user"' not in sql
+        assert '"oauth_access_token"."user_id" IN' in sql
+
+    def test_many_related_matches_go_through_a_subquery(self, tokens, monkeypatch):
+        monkeypatch.setattr("beep_shared.admin.search.MAX_RELATED_KEYS", 0)
+        queryset, found = self.search("alice-exact@example.com")
+        assert found == {tokens["by_user"].pk}
+        assert 'IN (SELECT U0."id" AS "id" FROM "user" U0' in str(queryset.query)
+
+    def test_a_path_that_is_not_a_relation_is_refused(self):
+        from beep_iam.models import OAuthAccessToken
+        from beep_shared.admin.search import exact_search
+
+        with pytest.raises(ValueError, match="must follow foreign keys"):
+            exact_search(OAuthAccessToken.objects.all(), ("scopes__x",), "openid")
+        with pytest.raises(ValueError, match="has no field 'nope'"):
+            exact_search(OAuthAccessToken.objects.all(), ("nope",), "openid")
+
+    def test_the_token_admin_search_box_uses_it(self, tokens, admin_client):
+        url = reverse("admin:beep_iam_oauthaccesstoken_changelist")
+        with CaptureQueriesContext(connection) as captured:
+            page = admin_client.get(url, {"q": "exact-client"}).content.decode()
+        assert tokens["by_client"].pk in page and tokens["other"].pk not in page
+        assert 'id="searchbar"' in page
+        assert not any("UPPER(" in q["sql"] for q in captured)

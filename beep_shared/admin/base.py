@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 
 from .changelist import TableChangeList
 from .pagination import LargeTablePaginator
+from .search import exact_search
 
 AUDIT_FIELDS = (
     "id",
@@ -39,7 +40,7 @@ AUDIT_FIELDS = (
 _UNBOUNDED_FILTERS = (AllValuesFieldListFilter, RelatedFieldListFilter, RelatedOnlyFieldListFilter)
 
 
-DATETIME_COLUMN_FORMAT = "%Y-%m-%d\u00a0%H:%M"  # a no-break space: one line per cell
+DATETIME_COLUMN_FORMAT = "%Y-%m-%d %H:%M"
 
 
 def datetime_column(field: models.DateTimeField) -> Any:
@@ -47,13 +48,15 @@ def datetime_column(field: models.DateTimeField) -> Any:
     zone, sortable like the field; named like it, so the cells keep their CSS classes."""
 
     @admin.display(description=field.verbose_name, ordering=field.name)
-    def column(obj: Any) -> str | None:
+    def column(obj: Any) -> SafeString | None:
         value = getattr(obj, field.attname)
         if value is None:
             return None  # the admin's empty value display
         if timezone.is_aware(value):
             value = timezone.localtime(value)
-        return value.strftime(DATETIME_COLUMN_FORMAT)
+        # Digits, "-", ":" and a space only: nothing to escape. One line, like Django's
+        # own date cells.
+        return SafeString(f'<span class="nowrap">{value.strftime(DATETIME_COLUMN_FORMAT)}</span>')
 
     column.__name__ = field.name
     return column
@@ -70,6 +73,8 @@ class TableAdmin(admin.ModelAdmin):
       load every row of the related table into the page.
     - Date-times in lists read ``2026-11-22 14:05`` (local time): Django's localized format
       costs about 0.1 ms a cell, a third of a 50-row page with three date columns.
+    - ``exact_search_fields`` (instead of ``search_fields``): the search box matches those
+      fields exactly, each through its own index (see ``beep_shared.admin.search``).
     - Audit columns are read-only, in their own collapsed fieldset.
     """
 
@@ -82,6 +87,8 @@ class TableAdmin(admin.ModelAdmin):
     list_per_page = 50
     # Relations of small tables that may be rendered as a plain <select>.
     dropdown_fields: ClassVar[tuple[str, ...]] = ()
+    # Searched by exact value through their indexes, e.g. ("id", "client", "user__email").
+    exact_search_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model: Any, admin_site: Any) -> None:
         super().__init__(model, admin_site)
@@ -126,6 +133,14 @@ class TableAdmin(admin.ModelAdmin):
                 datetime_column(field) if isinstance(field, models.DateTimeField) else name
             )
         return columns[name]
+
+    def get_search_fields(self, request: Any) -> Any:
+        return self.exact_search_fields or super().get_search_fields(request)
+
+    def get_search_results(self, request: Any, queryset: Any, search_term: str) -> Any:
+        if not self.exact_search_fields:
+            return super().get_search_results(request, queryset, search_term)
+        return exact_search(queryset, self.exact_search_fields, search_term), False
 
     def get_changelist(self, request: Any, **kwargs: Any) -> type[TableChangeList]:
         return TableChangeList

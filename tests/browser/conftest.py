@@ -126,7 +126,7 @@ class LiveAdmin:
 
 
 def new_context(chromium: Any, url: str, **options: Any) -> Any:
-    context = chromium.new_context(base_url=url, viewport={"width": 1280, "height": 900}, **options)
+    context = chromium.new_context(base_url=url, viewport={"width": 1600, "height": 900}, **options)
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(2 * TIMEOUT_MS)
     return context

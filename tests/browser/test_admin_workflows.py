@@ -102,6 +102,8 @@ def oauth_rows(live_admin, django_db_blocker):
             name="Acme Dashboard", raw_secret=RAW_SECRET, user=owner, client_id="acme-dashboard"
         )
         OAuthClientFactory(name="Beta Mobile App", client_id="beta-mobile", public_client=True)
+        OAuthClientFactory(name="Partner Portal", client_id="partner-portal", user=owner)
+        OAuthClientFactory(name="Legacy CLI", client_id="legacy-cli", disabled=True)
         user = UserFactory(email="token-user@example.com", name="Token User")
         raws = [secrets.generate_token() for _ in range(3)]
         tokens = [OAuthAccessTokenFactory(client=client, user=user, raw_token=raw) for raw in raws]
