@@ -331,3 +331,23 @@ class TestExactSearch:
         assert tokens["by_client"].pk in page and tokens["other"].pk not in page
         assert 'id="searchbar"' in page
         assert not any("UPPER(" in q["sql"] for q in captured)
+
+
+def test_access_token_pages_count_no_table_and_list_no_related_rows(small_limit, admin_client):
+    from tests.factories import OAuthAccessTokenFactory, OAuthClientFactory
+
+    client = OAuthClientFactory()
+    tokens = OAuthAccessTokenFactory.create_batch(8, client=client)
+    OAuthClientFactory.create_batch(3)  # clients a dropdown would list
+    analyze("oauth_access_token")
+    with CaptureQueriesContext(connection) as captured:
+        listed = admin_client.get(reverse("admin:beep_iam_oauthaccesstoken_changelist"))
+        shown = admin_client.get(
+            reverse("admin:beep_iam_oauthaccesstoken_change", args=[tokens[0].pk])
+        )
+    assert unbounded_counts(captured, "oauth_access_token") == []
+    assert "about 8 OAuth access tokens" in " ".join(listed.content.decode().split())
+    page = shown.content.decode()
+    assert tokens[0].pk in page and client.name in page
+    assert "<select" not in page
+    assert not any('FROM "oauth_client"' in q["sql"] and "LIMIT" not in q["sql"] for q in captured)
