@@ -170,3 +170,26 @@ def test_registered_targets_run_in_order():
         "oauth_refresh_token.revoked",
     ]
     assert OAuthRefreshToken.objects.count() == 0
+
+
+def test_expired_verifications_and_device_codes_are_purged_too():
+    from beep_iam.models import DeviceCode, Verification
+    from tests.factories import DeviceCodeFactory, VerificationFactory
+
+    live_verification = VerificationFactory()
+    live_code = DeviceCodeFactory()
+    dead = [VerificationFactory(), DeviceCodeFactory(), DeviceCodeFactory()]
+    for row in dead:
+        # created_at moves back too, so the rows stay valid for any created/expiry checks.
+        type(row).objects.filter(pk=row.pk).update(
+            created_at=timezone.now() - timedelta(days=2),
+            expires_at=timezone.now() - timedelta(days=1),
+        )
+    assert Verification.objects.expired().count() == 1
+    assert DeviceCode.objects.expired().count() == 2
+
+    out, err = _run("--target", "verification.expired", "--target", "device_code.expired")
+
+    assert list(Verification.objects.all()) == [live_verification]
+    assert list(DeviceCode.objects.all()) == [live_code]
+    assert "3" in out + err

@@ -150,3 +150,17 @@ def test_orm_delete_still_collects_related_rows_in_python():
     SessionFactory(user=user)
     _deleted, per_model = user.delete()
     assert per_model.get("beep_shared.Session") == 1
+
+
+def test_raw_delete_of_a_user_in_a_group_with_permissions_cascades():
+    from django.contrib.auth.models import Group, Permission
+
+    user = UserFactory()
+    group = Group.objects.create(name="editors")
+    user.groups.add(group)
+    user.user_permissions.add(Permission.objects.first())
+    raw('DELETE FROM "user" WHERE id = %s', [user.pk])
+    raw("SET CONSTRAINTS ALL IMMEDIATE")
+    assert raw("SELECT count(*) FROM user_groups") == [(0,)]
+    assert raw("SELECT count(*) FROM user_user_permissions") == [(0,)]
+    assert Group.objects.filter(pk=group.pk).exists()

@@ -6,7 +6,8 @@ CASCADE``): expiry of the refresh token must not cut short an access token's own
 Revoked rows are kept for ``BEEP_IAM["REVOKED_TOKEN_RETENTION"]`` (default 7 days), the
 window in which replaying a rotated refresh token is still recognised as reuse.
 
-Further tables (verifications, device codes...) are registered here the same way.
+Expired verification values and device codes follow: both are dead the moment they expire
+(a device polling with an expired code gets ``expired_token`` either way).
 """
 
 from __future__ import annotations
@@ -66,5 +67,23 @@ register(
         where=f"revoked < %(revoked_before)s AND {_NO_LIVE_ACCESS_TOKEN}",
         params=_revoked_before,
         description="refresh tokens revoked longer ago than the retention, no live access token",
+    )
+)
+register(
+    PurgeTarget(
+        name="verification.expired",
+        table="verification",
+        key="expires_at",
+        where="expires_at <= %(now)s",  # as Verification.objects.expired()
+        description="verification values past their expiry",
+    )
+)
+register(
+    PurgeTarget(
+        name="device_code.expired",
+        table="device_code",
+        key="expires_at",
+        where="expires_at <= %(now)s",  # as DeviceCode.objects.expired()
+        description="device authorizations past their expiry",
     )
 )

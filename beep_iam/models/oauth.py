@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from beep_shared.db.choices import choices_check
 from beep_shared.db.fields import ForeignKey
+from beep_shared.db.indexes import Index
 from beep_shared.models import Table
 
 __all__ = [
@@ -62,15 +63,6 @@ class ApplicationType(models.TextChoices):
 class SubjectType(models.TextChoices):
     PUBLIC = "public", "Public"
     PAIRWISE = "pairwise", "Pairwise"
-
-
-class Index(models.Index):
-    """``models.Index`` allowing PostgreSQL's 63-character names (Django checks for 30).
-
-    The reference's names such as ``oauth_refresh_token_session_id_idx`` are longer than 30.
-    """
-
-    max_name_length = 63
 
 
 def _text_list(**kwargs: object) -> ArrayField:
