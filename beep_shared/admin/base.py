@@ -66,7 +66,7 @@ class TableAdmin(admin.ModelAdmin):
     """Admin of a beep table, built to stay fast on tables of millions of rows.
 
     - Newest rows first by ``row_id`` (unique, indexed): the first page is an index scan.
-    - No ``COUNT(*)`` over the table: :class:`LargeTablePaginator` counts at most 10,000 rows
+    - No ``COUNT(*)`` over the table: :class:`LargeTablePaginator` counts at most 1,000 rows
       and estimates above that; the total and the filter facet counts are never computed.
     - Relations are edited by id (``raw_id_fields``) unless the admin names them in
       ``autocomplete_fields``, ``radio_fields`` or ``dropdown_fields``: a ``<select>`` would
