@@ -6,20 +6,16 @@ from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.contrib.admin import helpers
-from django.contrib.admin.filters import (
-    AllValuesFieldListFilter,
-    RelatedFieldListFilter,
-    RelatedOnlyFieldListFilter,
-)
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from .changelist import TableChangeList
+from .checks import unbounded_list_filters
+from .columns import datetime_column
 from .pagination import LargeTablePaginator
 from .search import exact_search
 
@@ -35,31 +31,6 @@ AUDIT_FIELDS = (
     "version",
     "source",
 )
-
-# Filters that read the whole related table (or the whole filtered table) on every page.
-_UNBOUNDED_FILTERS = (AllValuesFieldListFilter, RelatedFieldListFilter, RelatedOnlyFieldListFilter)
-
-
-DATETIME_COLUMN_FORMAT = "%Y-%m-%d %H:%M"
-
-
-def datetime_column(field: models.DateTimeField) -> Any:
-    """A changelist column showing ``field`` as ``YYYY-MM-DD HH:MM`` in the current time
-    zone, sortable like the field; named like it, so the cells keep their CSS classes."""
-
-    @admin.display(description=field.verbose_name, ordering=field.name)
-    def column(obj: Any) -> SafeString | None:
-        value = getattr(obj, field.attname)
-        if value is None:
-            return None  # the admin's empty value display
-        if timezone.is_aware(value):
-            value = timezone.localtime(value)
-        # Digits, "-", ":" and a space only: nothing to escape. One line, like Django's
-        # own date cells.
-        return SafeString(f'<span class="nowrap">{value.strftime(DATETIME_COLUMN_FORMAT)}</span>')
-
-    column.__name__ = field.name
-    return column
 
 
 class TableAdmin(admin.ModelAdmin):
@@ -176,40 +147,4 @@ class TableAdmin(admin.ModelAdmin):
         ]
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
-        return [*super().check(**kwargs), *self._check_list_filter_is_bounded()]
-
-    def _check_list_filter_is_bounded(self) -> list[checks.CheckMessage]:
-        """Warn about list filters that read a whole table to draw their choices."""
-        problems: list[checks.CheckMessage] = []
-        item: Any
-        name: Any
-        filter_class: Any
-        for item in self.list_filter:
-            if isinstance(item, str):
-                name, filter_class = item, None
-            elif isinstance(item, (tuple, list)) and len(item) == 2:
-                name, filter_class = item
-            else:
-                continue
-            if filter_class is None:
-                try:
-                    field = self.model._meta.get_field(name)
-                except FieldDoesNotExist:
-                    continue  # a path through relations: Django's own checks cover it
-                if not field.is_relation:
-                    continue
-                filter_class = RelatedFieldListFilter
-            if isinstance(filter_class, type) and issubclass(filter_class, _UNBOUNDED_FILTERS):
-                problems.append(
-                    checks.Warning(
-                        f"list_filter item {name!r} of {type(self).__name__} lists every "
-                        f"row of a table on each changelist page.",
-                        hint=(
-                            f"Use ({name!r}, beep_shared.admin.filters.ExactValueFilter) "
-                            "or a SimpleListFilter with fixed choices."
-                        ),
-                        obj=type(self),
-                        id="beep_shared.W001",
-                    )
-                )
-        return problems
+        return [*super().check(**kwargs), *unbounded_list_filters(self)]
