@@ -125,7 +125,8 @@ def test_changelist_of_a_large_table_says_about_and_never_counts_it_all(
 def test_search_results_are_counted_exactly(small_limit, admin_client):
     session = SessionFactory(user=UserFactory(email="needle@example.com"))
     SessionFactory.create_batch(7)
-    response = admin_client.get(reverse("admin:beep_shared_session_changelist"), {"q": "needle@"})
+    url = reverse("admin:beep_shared_session_changelist")
+    response = admin_client.get(url, {"q": "needle@example.com"})
     page = " ".join(response.content.decode().split())
     assert "1 result" in page and "1 session" in page
     assert session.pk in page
@@ -236,10 +237,12 @@ def test_action_checkbox_markup_is_djangos():
 
 
 def test_result_count_beside_the_search_box_only_for_a_search_or_filter(admin_client):
-    SessionFactory.create_batch(2)
+    user = UserFactory(email="twice@example.com")
+    SessionFactory.create_batch(2, user=user)
+    SessionFactory()
     url = reverse("admin:beep_shared_session_changelist")
     assert "results (" not in " ".join(admin_client.get(url).content.decode().split())
-    filtered = admin_client.get(url, {"q": "example.com"}).content.decode()
+    filtered = admin_client.get(url, {"q": "twice@example.com"}).content.decode()
     assert "2 results (" in " ".join(filtered.split())
 
 
@@ -351,3 +354,14 @@ def test_access_token_pages_count_no_table_and_list_no_related_rows(small_limit,
     assert tokens[0].pk in page and client.name in page
     assert "<select" not in page
     assert not any('FROM "oauth_client"' in q["sql"] and "LIMIT" not in q["sql"] for q in captured)
+
+
+def test_session_search_is_exact_and_ip_addresses_have_a_filter(admin_client):
+    mine = SessionFactory(user=UserFactory(email="ip-owner@example.com"), ip_address="10.9.8.7")
+    other = SessionFactory(ip_address="10.9.8.6")
+    url = reverse("admin:beep_shared_session_changelist")
+    page = admin_client.get(url, {"q": "ip-owner@"}).content.decode()
+    assert mine.pk not in page  # exact values only: a fragment finds nothing
+    page = admin_client.get(url, {"ip_address__exact": "10.9.8.7"}).content.decode()
+    assert mine.pk in page and other.pk not in page
+    assert 'name="ip_address__exact" value="10.9.8.7"' in page

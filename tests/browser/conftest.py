@@ -32,6 +32,7 @@ from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.management import call_command
 from django.db import connections
 from django.test.testcases import LiveServerThread
+from django.test.utils import override_settings
 
 CHROMIUM = Path(os.environ.get("BEEP_CHROMIUM", "/usr/bin/chromium"))
 # Flags for a machine without network access: without them Chromium waits on connections.
@@ -134,9 +135,16 @@ def new_context(chromium: Any, url: str, **options: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def live_admin(django_db_setup: None, django_db_blocker: Any, chromium: Any) -> Iterator[LiveAdmin]:
+    from django.conf import settings
     from django.contrib.auth import get_user_model
 
-    with django_db_blocker.unblock():
+    # Plain http on the loopback: cookies must not require https, the host must be allowed.
+    served = override_settings(
+        ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "127.0.0.1"],
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+    )
+    with django_db_blocker.unblock(), served:
         server = LiveServerThread("127.0.0.1", StaticFilesHandler)
         server.daemon = True
         server.start()
@@ -195,7 +203,7 @@ def _committed_db_access(django_db_blocker: Any, request: Any) -> Iterator[None]
 
 
 @contextmanager
-def test_context(chromium: Any, url: str, request: Any, **options: Any) -> Iterator[Any]:
+def browser_context(chromium: Any, url: str, request: Any, **options: Any) -> Iterator[Any]:
     """A browser context for one test; screenshots its pages if the test failed."""
     context = new_context(chromium, url, **options)
     try:
@@ -212,7 +220,7 @@ def test_context(chromium: Any, url: str, request: Any, **options: Any) -> Itera
 @pytest.fixture
 def admin_page(chromium: Any, live_admin: LiveAdmin, request: Any) -> Iterator[Any]:
     """A page of a fresh browser context, logged in to the admin as the superuser."""
-    with test_context(
+    with browser_context(
         chromium, live_admin.url, request, storage_state=live_admin.storage_state
     ) as context:
         yield context.new_page()
@@ -221,5 +229,5 @@ def admin_page(chromium: Any, live_admin: LiveAdmin, request: Any) -> Iterator[A
 @pytest.fixture
 def anonymous_page(chromium: Any, live_admin: LiveAdmin, request: Any) -> Iterator[Any]:
     """A page of a fresh browser context that is not logged in."""
-    with test_context(chromium, live_admin.url, request) as context:
+    with browser_context(chromium, live_admin.url, request) as context:
         yield context.new_page()
