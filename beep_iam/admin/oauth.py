@@ -20,7 +20,6 @@ from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthConsent, OAuthRe
 from beep_iam.services.oauth_clients import disable_clients
 from beep_iam.services.oauth_tokens import revoke_client_tokens, revoke_refresh_tokens
 from beep_shared.admin.base import TableAdmin
-from beep_shared.ids import is_valid_id
 
 
 class TokenStateFilter(admin.SimpleListFilter):
@@ -97,19 +96,12 @@ class _TokenAdmin(TableAdmin):
 
     list_select_related = ("client", "user")
     list_filter = (TokenStateFilter, "expires_at")
-    # Exact matches only: each is answered by an index, however large the table.
-    search_fields = ("=client__client_id", "=user__email")
+    # Exact matches only, each answered by an index however large the table ("=field"
+    # search fields would compare UPPER(column) and join every user).
+    exact_search_fields = ("id", "client", "user__email")
     search_help_text = "A token id, a client id, or a user's email address."
     exclude = ("token",)
     actions = ("revoke_selected_tokens",)
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[Any], bool]:
-        term = search_term.strip()
-        if is_valid_id(self.opts.db_table, term):
-            return queryset.filter(pk=term), False
-        return super().get_search_results(request, queryset, term)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
