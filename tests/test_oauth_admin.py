@@ -175,3 +175,17 @@ def test_client_change_form_saves_and_applies_the_validation_rules(admin_client,
     assert OAuthClient.objects.get(pk=rows["client"].pk).redirect_uris == [
         "https://client.example.com/callback"
     ]
+
+
+def test_token_admins_offer_no_bulk_delete(rf, django_user_model):
+    from django.contrib import admin as django_admin
+
+    from beep_iam.models import OAuthAccessToken, OAuthRefreshToken
+
+    superuser = django_user_model.objects.create_superuser("bulk@example.com", "pw", name="B")
+    request = rf.get("/admin/")
+    request.user = superuser
+    for model in (OAuthAccessToken, OAuthRefreshToken):
+        actions = django_admin.site._registry[model].get_actions(request)
+        assert "delete_selected" not in actions
+        assert "revoke_selected_tokens" in actions

@@ -109,6 +109,13 @@ class _TokenAdmin(TableAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Django's "delete selected" loads every chosen row (all of them with "select all")
+        # to build its confirmation page; tokens are removed by purge_expired_tokens instead.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     @admin.action(description="Revoke selected tokens", permissions=["revoke"])
     def revoke_selected_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         count = queryset.filter(revoked__isnull=True).update(revoked=timezone.now())
