@@ -109,10 +109,14 @@ class _TokenAdmin(TableAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> Any:
         # Django's "delete selected" loads every chosen row (all of them with "select all")
         # to build its confirmation page; tokens are removed by purge_expired_tokens instead.
-        actions = super().get_actions(request)
+        # ``action_location`` exists from Django 6.1 on; 5.2's method takes the request only.
+        if action_location is None:
+            actions = super().get_actions(request)
+        else:
+            actions = super().get_actions(request, action_location=action_location)  # type: ignore[call-arg]
         actions.pop("delete_selected", None)
         return actions
 
