@@ -28,23 +28,31 @@ def identifier(*parts: str) -> str:
     return f"{name[: MAX_IDENTIFIER - 9]}_{digest}"
 
 
-def add_constraint(model: type[models.Model], constraint: Any) -> None:
-    """Append ``constraint`` unless one of that name exists (idempotent across reloads)."""
+def _append_named(model: type[models.Model], option: str, obj: Any) -> None:
+    """Append ``obj`` to ``Meta.<option>`` unless one of that name is there (idempotent).
+
+    ``original_attrs`` is updated too: migrations read triggers and indexes from it.
+    """
     opts = model._meta
-    if any(c.name == constraint.name for c in opts.constraints):
+    current = list(getattr(opts, option, []))
+    if any(existing.name == obj.name for existing in current):
         return
     # A new list: the one inherited from an abstract parent's Meta is shared with siblings.
-    opts.constraints = [*opts.constraints, constraint]
-    opts.original_attrs["constraints"] = opts.constraints
+    value = [*current, obj]
+    setattr(opts, option, value)
+    opts.original_attrs[option] = value
+
+
+def add_constraint(model: type[models.Model], constraint: Any) -> None:
+    _append_named(model, "constraints", constraint)
+
+
+def add_index(model: type[models.Model], index: Any) -> None:
+    _append_named(model, "indexes", index)
 
 
 def add_trigger(model: type[models.Model], trigger: Any) -> None:
-    opts = model._meta
-    triggers = list(getattr(opts, "triggers", []))
-    if any(t.name == trigger.name for t in triggers):
-        return
-    opts.triggers = [*triggers, trigger]  # type: ignore[attr-defined]
-    opts.original_attrs["triggers"] = opts.triggers  # type: ignore[attr-defined]
+    _append_named(model, "triggers", trigger)
 
 
 def foreign_key_constraints(model: type[models.Model]) -> list[ForeignKeyConstraint]:

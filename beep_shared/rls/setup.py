@@ -49,7 +49,9 @@ def install(model: type[models.Model]) -> None:
         # Before migrations read the field, so the column itself becomes nullable.
         field.null = True
         field.blank = True
-    add_index(model, _organization_index(model))
+    index = _organization_index(model)
+    if index is not None:
+        model_hooks.add_index(model, index)
     if mode != sql.NONE:
         table = model._meta.db_table
         model_hooks.add_constraint(model, RowLevelSecurity(name=policy_name(table), mode=mode))
@@ -94,14 +96,3 @@ def organization_index_name(table: str) -> str:
         return name
     digest = hashlib.sha1(table.encode()).hexdigest()[:6]
     return f"{table[: INDEX_NAME_MAX - 15]}_{digest}_org_idx"
-
-
-def add_index(model: type[models.Model], index: models.Index | None) -> None:
-    if index is None:
-        return
-    opts = model._meta
-    if any(existing.name == index.name for existing in opts.indexes):
-        return
-    # A new list: the one inherited from an abstract parent's Meta is shared with siblings.
-    opts.indexes = [*opts.indexes, index]
-    opts.original_attrs["indexes"] = opts.indexes
