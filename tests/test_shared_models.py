@@ -3,19 +3,14 @@
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from beep_shared import secrets
 from beep_shared.models import Organization, Session, User
 from tests.factories import OrganizationFactory, SessionFactory, TeamFactory, UserFactory
+from tests.sql import raw
 
 pytestmark = pytest.mark.django_db
-
-
-def raw(sql, params=()):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else None
 
 
 def refused(sql, params=()):

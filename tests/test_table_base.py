@@ -3,19 +3,13 @@
 import time
 
 import pytest
-from django.db import connection
 
 from beep_shared.ids import is_valid_id
 from beep_shared.models import User
 from tests.factories import UserFactory
+from tests.sql import raw
 
 pytestmark = pytest.mark.django_db
-
-
-def raw(sql, params=()):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else None
 
 
 def test_plain_sql_insert_with_reference_columns_only_yields_a_loadable_row():
