@@ -25,6 +25,9 @@ APP_DATABASE = "beep"
 # Role with BYPASSRLS for explicit cross-tenant maintenance. NOLOGIN: the application's
 # connection reaches it only through ``SET LOCAL ROLE`` inside one transaction.
 BYPASS_ROLE = "beep_bypass"
+# The better-auth server's role (docs/better-auth.md): BYPASSRLS because better-auth works
+# across organizations and sets no tenant; a member of no role and no role is a member of it.
+AUTH_ROLE = "beep_auth"
 SUPERUSER = "postgres"
 # Serialises the one-time role/database bootstrap between processes starting together.
 _BOOTSTRAP_LOCK_KEY = 0x6265_6570  # "beep"
@@ -108,6 +111,10 @@ def _bootstrap(host: str, port: str) -> None:
             ).fetchone()
             if not granted:
                 conn.execute(f'GRANT "{BYPASS_ROLE}" TO "{APP_ROLE}"')
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [AUTH_ROLE]).fetchone():
+                conn.execute(
+                    f'CREATE ROLE "{AUTH_ROLE}" LOGIN BYPASSRLS NOSUPERUSER NOCREATEDB NOCREATEROLE'
+                )
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", [APP_DATABASE]
             ).fetchone()

@@ -6,7 +6,11 @@ CASCADE``): expiry of the refresh token must not cut short an access token's own
 Revoked rows are kept for ``BEEP_IAM["REVOKED_TOKEN_RETENTION"]`` (default 7 days), the
 window in which replaying a rotated refresh token is still recognised as reuse.
 
-Expired verification values and device codes follow: both are dead the moment they expire
+Revoking an access token also moves its ``expires_at`` to the revocation time (for
+better-auth 1.4, see ``OAuthAccessToken``), so the expiry target skips revoked rows: they
+keep the retention like revoked refresh tokens.
+
+Expired verification values, device codes and client assertions follow: both are dead the moment they expire
 (a device polling with an expired code gets ``expired_token`` either way).
 """
 
@@ -36,8 +40,8 @@ register(
         name="oauth_access_token.expired",
         table="oauth_access_token",
         key="expires_at",
-        where="expires_at < %(now)s",
-        description="access tokens past their expiry",
+        where="expires_at < %(now)s AND revoked IS NULL",
+        description="access tokens past their expiry (not revoked)",
     )
 )
 register(
@@ -85,5 +89,14 @@ register(
         key="expires_at",
         where="expires_at <= %(now)s",  # as DeviceCode.objects.expired()
         description="device authorizations past their expiry",
+    )
+)
+register(
+    PurgeTarget(
+        name="oauth_client_assertion.expired",
+        table="oauth_client_assertion",
+        key="expires_at",
+        where="expires_at <= %(now)s",  # as OAuthClientAssertion.objects.expired()
+        description="used client assertions (private_key_jwt) past their expiry",
     )
 )

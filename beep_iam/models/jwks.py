@@ -28,6 +28,9 @@ class Jwks(Table):
     public_key = models.TextField(help_text="Public JWK (JSON).")
     private_key = models.TextField()
     expires_at = models.DateTimeField(null=True, blank=True)
+    # better-auth 1.7 additions.
+    alg = models.TextField(null=True, blank=True, help_text="JWS algorithm, e.g. EdDSA.")
+    crv = models.TextField(null=True, blank=True, help_text="Curve, e.g. Ed25519.")
 
     objects = JwksQuerySet.as_manager()
 

@@ -7,6 +7,9 @@ padding); the raw values are handed out once by the services in ``beep_iam.servi
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
+import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -23,8 +26,11 @@ __all__ = [
     "GrantType",
     "OAuthAccessToken",
     "OAuthClient",
+    "OAuthClientAssertion",
+    "OAuthClientResource",
     "OAuthConsent",
     "OAuthRefreshToken",
+    "OAuthResource",
     "ResponseType",
     "SubjectType",
     "TokenEndpointAuthMethod",
@@ -129,6 +135,7 @@ class OAuthClient(Table):
     backchannel_logout_uri = models.TextField(null=True, blank=True)
     backchannel_logout_session_required = models.BooleanField(null=True, blank=True)
     dpop_bound_access_tokens = models.BooleanField(null=True, blank=True)
+    client_discovery_id = models.TextField(null=True, blank=True)
 
     class Meta:
         db_table = "oauth_client"
@@ -189,6 +196,12 @@ class OAuthRefreshToken(Table):
     auth_time = models.DateTimeField(null=True, blank=True)
     authorization_code_id = models.TextField(null=True, blank=True)
     resources = _text_list(null=True, blank=True)
+    requested_user_info_claims = _text_list(null=True, blank=True)
+    confirmation = models.JSONField(null=True, blank=True, help_text="Sender constraint (cnf).")
+    # better-auth's answer to a rotation, encrypted with its secret, replayed within a grace
+    # period; never displayed.
+    rotation_replay_response = models.TextField(null=True, blank=True, editable=False)
+    rotation_replay_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "oauth_refresh_token"
@@ -211,6 +224,21 @@ class OAuthRefreshToken(Table):
 
     def __str__(self) -> str:
         return f"refresh token {self.pk} of {self.client_id}"
+
+
+# better-auth 1.4 has no access-token ``revoked`` column (it deletes on revoke) and judges a
+# token by ``expires_at`` alone: revoking a token here also ends it, so both lines see it
+# inactive.
+REVOCATION_ENDS_TOKEN = pgtrigger.Trigger(
+    name="oauth_access_token_revocation_expires",
+    operation=pgtrigger.Insert | pgtrigger.UpdateOf("revoked", "expires_at"),
+    when=pgtrigger.Before,
+    condition=pgtrigger.Q(new__revoked__isnull=False),
+    func=(
+        "NEW.expires_at := least(coalesce(NEW.expires_at, NEW.revoked), NEW.revoked); "
+        "RETURN NEW;"
+    ),
+)
 
 
 class OAuthAccessToken(Table):
@@ -251,9 +279,15 @@ class OAuthAccessToken(Table):
     expires_at = models.DateTimeField(null=True, blank=True)
     scopes = _text_list()
     # better-auth 1.7 additions.
-    revoked = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(
+        null=True, blank=True, help_text="Setting it also moves expires_at to it (better-auth 1.4)."
+    )
     authorization_code_id = models.TextField(null=True, blank=True)
     resources = _text_list(null=True, blank=True)
+    requested_user_info_claims = _text_list(null=True, blank=True)
+    confirmation = models.JSONField(null=True, blank=True, help_text="Sender constraint (cnf).")
+
+    base_triggers: ClassVar[list[Any]] = [*Table.base_triggers, REVOCATION_ENDS_TOKEN]
 
     class Meta:
         db_table = "oauth_access_token"
@@ -296,8 +330,9 @@ class OAuthConsent(Table):
     )
     reference_id = models.TextField(null=True, blank=True)
     scopes = _text_list()
-    # better-auth 1.7 addition.
+    # better-auth 1.7 additions.
     resources = _text_list(null=True, blank=True)
+    requested_user_info_claims = _text_list(null=True, blank=True)
 
     class Meta:
         db_table = "oauth_consent"
@@ -314,3 +349,94 @@ class OAuthConsent(Table):
 
     def __str__(self) -> str:
         return f"consent of {self.user_id} for {self.client_id}"
+
+
+class OAuthResource(Table):
+    """A protected resource (RFC 8707 audience) with its own token policy (better-auth 1.7)."""
+
+    identifier = models.TextField(help_text="Resource indicator (an absolute URI).")
+    name = models.TextField()
+    access_token_ttl = models.IntegerField(null=True, blank=True, help_text="Seconds.")
+    refresh_token_ttl = models.IntegerField(null=True, blank=True, help_text="Seconds.")
+    signing_algorithm = models.TextField(null=True, blank=True)
+    signing_key_id = models.TextField(null=True, blank=True)
+    allowed_scopes = _text_list(null=True, blank=True)
+    custom_claims = models.JSONField(null=True, blank=True)
+    dpop_bound_access_tokens_required = models.BooleanField(null=True, blank=True)
+    disabled = models.BooleanField(null=True, blank=True)
+    policy_version = models.IntegerField(null=True, blank=True)
+    metadata = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        db_table = "oauth_resource"
+        verbose_name = "OAuth resource"
+        constraints = [
+            models.UniqueConstraint(fields=["identifier"], name="oauth_resource_identifier_key"),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gt": 0}),
+                    name=f"oauth_resource_{field}_positive",
+                    violation_error_message=f"{field} must be more than 0.",
+                )
+                for field in ("access_token_ttl", "refresh_token_ttl")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.identifier
+
+
+class OAuthClientResource(Table):
+    """A resource a client may request tokens for (better-auth 1.7)."""
+
+    client = ForeignKey(
+        OAuthClient,
+        on_delete=models.CASCADE,
+        to_field="client_id",
+        related_name="oauth_client_resources",
+    )
+    resource = ForeignKey(
+        OAuthResource,
+        on_delete=models.CASCADE,
+        to_field="identifier",
+        related_name="oauth_client_resources",
+    )
+    metadata = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        db_table = "oauth_client_resource"
+        verbose_name = "OAuth client resource"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "resource"], name="oauth_client_resource_client_resource_key"
+            ),
+        ]
+        indexes = [Index(fields=["resource"], name="oauth_client_resource_resource_id_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} -> {self.resource_id}"
+
+
+class OAuthClientAssertionQuerySet(models.QuerySet["OAuthClientAssertion"]):
+    def expired(self, now: Any = None) -> OAuthClientAssertionQuerySet:
+        from django.utils import timezone
+
+        return self.filter(expires_at__lte=now or timezone.now())
+
+
+class OAuthClientAssertion(Table):
+    """A used ``private_key_jwt`` client assertion, kept until it expires to refuse replays.
+
+    The id is better-auth's: the base64url SHA-256 prefix of the assertion's ``jti``, not an
+    entity id (better-auth inserts it itself and finds replays by it).
+    """
+
+    id = models.TextField(primary_key=True, editable=False)
+    expires_at = models.DateTimeField()
+
+    objects = OAuthClientAssertionQuerySet.as_manager()
+
+    class Meta:
+        db_table = "oauth_client_assertion"
+        verbose_name = "OAuth client assertion"
+        indexes = [Index(fields=["expires_at"], name="oauth_client_assertion_expires_at_idx")]

@@ -7,8 +7,9 @@ organization (a personal API key, an instance-wide identity provider) is visible
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -57,6 +58,8 @@ class InvitationStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     REJECTED = "rejected", "Rejected"
     CANCELLED = "cancelled", "Cancelled"
+    # better-auth's spelling: its cancelInvitation writes it, and reads it back.
+    CANCELED = "canceled", "Canceled (better-auth)"
     ACCEPTED = "accepted", "Accepted"
 
 
@@ -85,8 +88,43 @@ def _same_organization_as_team(row: Any) -> None:
         )
 
 
+# better-auth creates an organization, then its owner's membership, and never writes
+# organization.owner_user_id: the first owner membership fills it in.
+SETS_ORGANIZATION_OWNER = pgtrigger.Trigger(
+    name="member_sets_org_owner",
+    operation=pgtrigger.Insert | pgtrigger.UpdateOf("role"),
+    when=pgtrigger.After,
+    condition=pgtrigger.Q(new__role="owner"),
+    func=(
+        "UPDATE organization SET owner_user_id = NEW.user_id "
+        "WHERE id = NEW.organization_id AND owner_user_id IS NULL; RETURN NULL;"
+    ),
+)
+
+# better-auth never writes team_member.organization_id; 1.7 writes membership_key
+# (base64url SHA-256 of the JSON array [teamId, userId]) and finds rows by it, so rows other
+# writers add get the same key.
+DERIVE_TEAM_MEMBER_COLUMNS = pgtrigger.Trigger(
+    name="team_member_derive_org",
+    operation=pgtrigger.Insert | pgtrigger.UpdateOf("team_id", "user_id"),
+    when=pgtrigger.Before,
+    func=(
+        "IF NEW.organization_id IS NULL THEN "
+        "NEW.organization_id := (SELECT organization_id FROM team WHERE id = NEW.team_id); "
+        "END IF; "
+        "IF TG_OP = 'INSERT' AND NEW.membership_key IS NULL OR TG_OP = 'UPDATE' THEN "
+        "NEW.membership_key := rtrim(translate(encode(sha256(convert_to("
+        "'[\"' || NEW.team_id || '\",\"' || NEW.user_id || '\"]', 'UTF8')), 'base64'), "
+        "'+/', '-_'), '='); "
+        "END IF; RETURN NEW;"
+    ),
+)
+
+
 class Member(OrgModel):
     """A user's membership of an organization."""
+
+    base_triggers: ClassVar[list[Any]] = [*OrgModel.base_triggers, SETS_ORGANIZATION_OWNER]
 
     user = ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -141,11 +179,19 @@ class TeamMember(OrgModel):
     user = ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
     )
+    membership_key = models.TextField(
+        null=True, blank=True, editable=False, help_text="better-auth 1.7's key of (team, user)."
+    )
+
+    base_triggers: ClassVar[list[Any]] = [*OrgModel.base_triggers, DERIVE_TEAM_MEMBER_COLUMNS]
 
     class Meta:
         db_table = "team_member"
         constraints = [
             models.UniqueConstraint(fields=["team", "user"], name="team_member_team_user_key"),
+            models.UniqueConstraint(
+                fields=["membership_key"], name="team_member_membership_key_key"
+            ),
         ]
         indexes = [models.Index(fields=["user"], name="team_member_user_id_idx")]
 

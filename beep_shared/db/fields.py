@@ -147,3 +147,20 @@ class ForeignKey(models.ForeignKey):
     @property
     def db_on_delete(self) -> str:
         return database_action(self.remote_field.on_delete)
+
+
+class TextIPAddressField(models.GenericIPAddressField):
+    """An IP address validated like ``GenericIPAddressField`` but stored in a ``text`` column.
+
+    For columns another writer fills with ``''`` when it knows no address (better-auth's
+    ``session.ip_address``): an ``inet`` column rejects ``''`` before any trigger runs, so the
+    column is text and a trigger turns ``''`` into NULL and checks the rest is an address.
+    """
+
+    def db_type(self, connection: Any) -> str:
+        return "text"
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if not prepared:
+            value = self.get_prep_value(value)
+        return value or None

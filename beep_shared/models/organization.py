@@ -39,9 +39,13 @@ class Organization(Table):
         default=OrganizationType.INDIVIDUAL,
         db_default="individual",
     )
+    # NULL until the owner's membership exists: better-auth creates the organization first,
+    # then the owner's ``member`` row, whose trigger (member_sets_org_owner) fills this in.
     owner_user = ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="owned_organizations",
     )
     is_personal = models.BooleanField(default=False, db_default=False)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
+import pgtrigger
 from django.apps import apps
 from django.conf import settings
 from django.db import models
@@ -10,11 +11,22 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from beep_shared import secrets
-from beep_shared.db.fields import ForeignKey
+from beep_shared.db.fields import ForeignKey, TextIPAddressField
 
 from .base import Table
 
 DEFAULT_SESSION_LIFETIME = timedelta(days=7)
+
+# better-auth writes '' when a request carries no client IP; store NULL, and keep the column
+# as strict as the reference's inet: anything else must parse (and is kept in inet's form).
+NORMALIZE_IP = pgtrigger.Trigger(
+    name="session_normalize_ip",
+    operation=pgtrigger.Insert | pgtrigger.UpdateOf("ip_address"),
+    when=pgtrigger.Before,
+    func=(
+        "NEW.ip_address := host(nullif(btrim(NEW.ip_address), '')::inet); RETURN NEW;"
+    ),
+)
 
 
 def stored_token(raw: str) -> str:
@@ -64,7 +76,7 @@ class Session(Table):
         "sessions are shared with better-auth (SESSION_TOKEN_STORAGE 'plain')."
     )
     expires_at = models.DateTimeField()
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    ip_address = TextIPAddressField(null=True, blank=True)
     user_agent = models.TextField(null=True, blank=True)
     user = ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sessions")
     impersonated_by = ForeignKey(
@@ -91,6 +103,8 @@ class Session(Table):
     )
 
     objects = SessionManager()
+
+    base_triggers: ClassVar[list[Any]] = [*Table.base_triggers, NORMALIZE_IP]
 
     class Meta:
         db_table = "session"

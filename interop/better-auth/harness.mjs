@@ -1,0 +1,99 @@
+// A stock better-auth server on the beep-iam database, driven by tests/better_auth over
+// stdin/stdout: one JSON request per line in, one JSON reply per line out. Requests go
+// through better-auth's own HTTP handler (`auth.handler`) or its server API (`auth.api`).
+//
+// Environment: BEEP_BETTER_AUTH_LINE ("1.7" or "1.4"), DATABASE_URL (the beep_auth role),
+// BETTER_AUTH_SECRET, BETTER_AUTH_URL.
+import readline from "node:readline";
+import pg from "pg";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { betterAuthOptions, drizzleSchema } from "./generated/beep-iam-better-auth.mjs";
+
+const line = process.env.BEEP_BETTER_AUTH_LINE ?? "1.7";
+const ba = await import(line === "1.4" ? "./line-1.4/index.mjs" : "./line-1.7.mjs");
+const baseURL = process.env.BETTER_AUTH_URL ?? "http://localhost:3000";
+
+// DATABASE_URL, or the libpq variables (PGHOST may be a socket folder).
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
+const db = drizzle(pool, { schema: drizzleSchema });
+
+const auth = ba.betterAuth({
+  ...betterAuthOptions(),
+  baseURL,
+  secret: process.env.BETTER_AUTH_SECRET,
+  database: ba.drizzleAdapter(db, { provider: "pg", schema: drizzleSchema }),
+  emailAndPassword: { enabled: true },
+  disabledPaths: ["/token"],
+  logger: { level: "error" },
+  telemetry: { enabled: false },
+  plugins: [
+    ba.organization({ teams: { enabled: true } }),
+    ba.jwt(),
+    ba.oauthProvider({
+      loginPage: "/login",
+      consentPage: "/consent",
+      allowDynamicClientRegistration: true,
+      allowUnauthenticatedClientRegistration: true,
+      scopes: ["openid", "profile", "email", "offline_access"],
+    }),
+  ],
+});
+
+async function request({ method = "GET", path, headers = {}, json, form }) {
+  const init = { method, headers: { origin: baseURL, ...headers } };
+  if (json !== undefined) {
+    init.body = JSON.stringify(json);
+    init.headers["content-type"] = "application/json";
+  } else if (form !== undefined) {
+    init.body = new URLSearchParams(form).toString();
+    init.headers["content-type"] = "application/x-www-form-urlencoded";
+  }
+  const response = await auth.handler(new Request(new URL(path, baseURL), init));
+  const text = await response.text();
+  let body = text;
+  try {
+    body = JSON.parse(text);
+  } catch {}
+  return {
+    status: response.status,
+    location: response.headers.get("location"),
+    setCookie: response.headers.getSetCookie(),
+    body,
+  };
+}
+
+async function api({ name, body, headers, query }) {
+  const fn = auth.api[name];
+  if (typeof fn !== "function") throw new Error(`no server API ${name}`);
+  return await fn({ body, query, headers: headers ? new Headers(headers) : undefined });
+}
+
+const ops = {
+  ping: async () => ({ line, version: ba.line }),
+  request,
+  api,
+};
+
+// 1.7 checks the schema against the Drizzle schema before serving: wait for it here so a
+// mismatch fails the start, not a later step.
+if (auth.$context) await auth.$context;
+process.stdout.write(JSON.stringify({ ready: true, line }) + "\n");
+
+const input = readline.createInterface({ input: process.stdin });
+for await (const raw of input) {
+  const { id, op, args } = JSON.parse(raw);
+  let reply;
+  try {
+    reply = { id, ok: true, result: await ops[op](args ?? {}) };
+  } catch (error) {
+    reply = {
+      id,
+      ok: false,
+      error: String(error?.message ?? error),
+      status: error?.status ?? error?.statusCode,
+      body: error?.body,
+    };
+  }
+  process.stdout.write(JSON.stringify(reply) + "\n");
+}
+await pool.end();

@@ -1,0 +1,7 @@
+// The better-auth 1.4.12 line, resolved from line-1.4/node_modules (its own peers).
+export { betterAuth } from "better-auth";
+export { drizzleAdapter } from "better-auth/adapters/drizzle";
+export { organization } from "better-auth/plugins/organization";
+export { jwt } from "better-auth/plugins/jwt";
+export { oauthProvider } from "@better-auth/oauth-provider";
+export const line = "1.4";
