@@ -111,7 +111,8 @@ def _bootstrap(host: str, port: str) -> None:
             ).fetchone()
             if not granted:
                 conn.execute(f'GRANT "{BYPASS_ROLE}" TO "{APP_ROLE}"')
-            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [AUTH_ROLE]).fetchone():
+            auth_role = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [AUTH_ROLE])
+            if not auth_role.fetchone():
                 conn.execute(
                     f'CREATE ROLE "{AUTH_ROLE}" LOGIN BYPASSRLS NOSUPERUSER NOCREATEDB NOCREATEROLE'
                 )

@@ -54,7 +54,7 @@ def _builder(column: Column) -> str:
     elif column.derived is not None:
         # No SQL default: a trigger fills the column in. Marked as defaulted so better-auth's
         # schema check knows an INSERT without it is fine; Drizzle still sends DEFAULT (NULL).
-        expr += f".default(sql.raw(\"NULL\")) /* {column.derived} */"
+        expr += f'.default(sql.raw("NULL")) /* {column.derived} */'
     return expr
 
 
@@ -94,7 +94,8 @@ export function uuidv7() {
   bytes[6] = (bytes[6] & 0x0f) | 0x70;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
   const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const part = (from, to) => hex.slice(from, to);
+  return `${part(0, 8)}-${part(8, 12)}-${part(12, 16)}-${part(16, 20)}-${part(20)}`;
 }
 
 /** better-auth's `advanced.database.generateId`: ids in the `<table>__<uuidv7>` form. */
@@ -135,8 +136,10 @@ def render(tables: list[Table]) -> dict[str, str]:
     parts = [HEADER]
     parts += [_table(table) + "\n" for table in tables]
     keys = ", ".join(table.model_key for table in tables)
-    parts.append(f"/** The Drizzle schema, keyed by better-auth model key. */\n"
-                 f"export const drizzleSchema = {{ {keys} }};\n")
+    parts.append(
+        f"/** The Drizzle schema, keyed by better-auth model key. */\n"
+        f"export const drizzleSchema = {{ {keys} }};\n"
+    )
     parts.append(
         "/** Table and column names by better-auth model and field key (for adapters that\n"
         " * map names themselves; the Drizzle adapter reads them from drizzleSchema). */\n"

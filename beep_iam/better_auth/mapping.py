@@ -96,15 +96,16 @@ def table_for(model: type[models.Model], connection: Any = None) -> Table:
     table = model._meta.db_table
     columns = []
     for field in model._meta.concrete_fields:
+        column = str(field.column)  # concrete fields always have one
         columns.append(
             Column(
-                key=FIELD_KEYS.get((table, field.column), camel(field.column)),
-                name=field.column,
+                key=FIELD_KEYS.get((table, column), camel(column)),
+                name=column,
                 sql_type=_sql_type(field, connection),
                 not_null=not field.null,
                 primary_key=field.primary_key,
                 default_sql=_default_sql(field, connection),
-                derived=DERIVED_COLUMNS.get((table, field.column)),
+                derived=DERIVED_COLUMNS.get((table, column)),
             )
         )
     return Table(model_key=camel(table), name=table, columns=tuple(columns))

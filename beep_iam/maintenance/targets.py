@@ -10,8 +10,9 @@ Revoking an access token also moves its ``expires_at`` to the revocation time (f
 better-auth 1.4, see ``OAuthAccessToken``), so the expiry target skips revoked rows: they
 keep the retention like revoked refresh tokens.
 
-Expired verification values, device codes and client assertions follow: both are dead the moment they expire
-(a device polling with an expired code gets ``expired_token`` either way).
+Expired verification values, device codes and used client assertions follow: all are dead
+the moment they expire (a device polling with an expired code gets ``expired_token`` either
+way; an expired assertion is refused by its own ``exp``).
 """
 
 from __future__ import annotations

@@ -15,229 +15,474 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('beep_iam', '0001_initial'),
-        ('beep_shared', '0005_i9_better_auth'),
+        ("beep_iam", "0001_initial"),
+        ("beep_shared", "0005_i9_better_auth"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OAuthClientAssertion',
+            name="OAuthClientAssertion",
             fields=[
-                ('row_id', models.BigIntegerField(db_default=models.Func(models.Value('beep_row_id_seq'), function='nextval', output_field=models.BigIntegerField()), editable=False, help_text='Monotonic number, handy for keyset pagination.', unique=True)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('updated_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('deleted_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.TextField(db_default='app', default='app', editable=False)),
-                ('updated_by', models.TextField(db_default='app', default='app', editable=False)),
-                ('deleted_by', models.TextField(blank=True, editable=False, null=True)),
-                ('version', models.IntegerField(db_default=1, editable=False)),
-                ('source', models.TextField(blank=True, null=True)),
-                ('id', models.TextField(editable=False, primary_key=True, serialize=False)),
-                ('expires_at', models.DateTimeField()),
+                (
+                    "row_id",
+                    models.BigIntegerField(
+                        db_default=models.Func(
+                            models.Value("beep_row_id_seq"),
+                            function="nextval",
+                            output_field=models.BigIntegerField(),
+                        ),
+                        editable=False,
+                        help_text="Monotonic number, handy for keyset pagination.",
+                        unique=True,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                ("deleted_at", models.DateTimeField(blank=True, null=True)),
+                ("created_by", models.TextField(db_default="app", default="app", editable=False)),
+                ("updated_by", models.TextField(db_default="app", default="app", editable=False)),
+                ("deleted_by", models.TextField(blank=True, editable=False, null=True)),
+                ("version", models.IntegerField(db_default=1, editable=False)),
+                ("source", models.TextField(blank=True, null=True)),
+                ("id", models.TextField(editable=False, primary_key=True, serialize=False)),
+                ("expires_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name': 'OAuth client assertion',
-                'db_table': 'oauth_client_assertion',
+                "verbose_name": "OAuth client assertion",
+                "db_table": "oauth_client_assertion",
             },
         ),
         migrations.CreateModel(
-            name='OAuthClientResource',
+            name="OAuthClientResource",
             fields=[
-                ('id', beep_shared.db.fields.EntityIdField(prefix='oauth_client_resource', serialize=False)),
-                ('row_id', models.BigIntegerField(db_default=models.Func(models.Value('beep_row_id_seq'), function='nextval', output_field=models.BigIntegerField()), editable=False, help_text='Monotonic number, handy for keyset pagination.', unique=True)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('updated_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('deleted_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.TextField(db_default='app', default='app', editable=False)),
-                ('updated_by', models.TextField(db_default='app', default='app', editable=False)),
-                ('deleted_by', models.TextField(blank=True, editable=False, null=True)),
-                ('version', models.IntegerField(db_default=1, editable=False)),
-                ('source', models.TextField(blank=True, null=True)),
-                ('metadata', models.JSONField(blank=True, null=True)),
+                (
+                    "id",
+                    beep_shared.db.fields.EntityIdField(
+                        prefix="oauth_client_resource", serialize=False
+                    ),
+                ),
+                (
+                    "row_id",
+                    models.BigIntegerField(
+                        db_default=models.Func(
+                            models.Value("beep_row_id_seq"),
+                            function="nextval",
+                            output_field=models.BigIntegerField(),
+                        ),
+                        editable=False,
+                        help_text="Monotonic number, handy for keyset pagination.",
+                        unique=True,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                ("deleted_at", models.DateTimeField(blank=True, null=True)),
+                ("created_by", models.TextField(db_default="app", default="app", editable=False)),
+                ("updated_by", models.TextField(db_default="app", default="app", editable=False)),
+                ("deleted_by", models.TextField(blank=True, editable=False, null=True)),
+                ("version", models.IntegerField(db_default=1, editable=False)),
+                ("source", models.TextField(blank=True, null=True)),
+                ("metadata", models.JSONField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'OAuth client resource',
-                'db_table': 'oauth_client_resource',
+                "verbose_name": "OAuth client resource",
+                "db_table": "oauth_client_resource",
             },
         ),
         migrations.CreateModel(
-            name='OAuthResource',
+            name="OAuthResource",
             fields=[
-                ('id', beep_shared.db.fields.EntityIdField(prefix='oauth_resource', serialize=False)),
-                ('row_id', models.BigIntegerField(db_default=models.Func(models.Value('beep_row_id_seq'), function='nextval', output_field=models.BigIntegerField()), editable=False, help_text='Monotonic number, handy for keyset pagination.', unique=True)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('updated_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('deleted_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.TextField(db_default='app', default='app', editable=False)),
-                ('updated_by', models.TextField(db_default='app', default='app', editable=False)),
-                ('deleted_by', models.TextField(blank=True, editable=False, null=True)),
-                ('version', models.IntegerField(db_default=1, editable=False)),
-                ('source', models.TextField(blank=True, null=True)),
-                ('identifier', models.TextField(help_text='Resource indicator (an absolute URI).')),
-                ('name', models.TextField()),
-                ('access_token_ttl', models.IntegerField(blank=True, help_text='Seconds.', null=True)),
-                ('refresh_token_ttl', models.IntegerField(blank=True, help_text='Seconds.', null=True)),
-                ('signing_algorithm', models.TextField(blank=True, null=True)),
-                ('signing_key_id', models.TextField(blank=True, null=True)),
-                ('allowed_scopes', django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), blank=True, null=True, size=None)),
-                ('custom_claims', models.JSONField(blank=True, null=True)),
-                ('dpop_bound_access_tokens_required', models.BooleanField(blank=True, null=True)),
-                ('disabled', models.BooleanField(blank=True, null=True)),
-                ('policy_version', models.IntegerField(blank=True, null=True)),
-                ('metadata', models.JSONField(blank=True, null=True)),
+                (
+                    "id",
+                    beep_shared.db.fields.EntityIdField(prefix="oauth_resource", serialize=False),
+                ),
+                (
+                    "row_id",
+                    models.BigIntegerField(
+                        db_default=models.Func(
+                            models.Value("beep_row_id_seq"),
+                            function="nextval",
+                            output_field=models.BigIntegerField(),
+                        ),
+                        editable=False,
+                        help_text="Monotonic number, handy for keyset pagination.",
+                        unique=True,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                ("deleted_at", models.DateTimeField(blank=True, null=True)),
+                ("created_by", models.TextField(db_default="app", default="app", editable=False)),
+                ("updated_by", models.TextField(db_default="app", default="app", editable=False)),
+                ("deleted_by", models.TextField(blank=True, editable=False, null=True)),
+                ("version", models.IntegerField(db_default=1, editable=False)),
+                ("source", models.TextField(blank=True, null=True)),
+                ("identifier", models.TextField(help_text="Resource indicator (an absolute URI).")),
+                ("name", models.TextField()),
+                (
+                    "access_token_ttl",
+                    models.IntegerField(blank=True, help_text="Seconds.", null=True),
+                ),
+                (
+                    "refresh_token_ttl",
+                    models.IntegerField(blank=True, help_text="Seconds.", null=True),
+                ),
+                ("signing_algorithm", models.TextField(blank=True, null=True)),
+                ("signing_key_id", models.TextField(blank=True, null=True)),
+                (
+                    "allowed_scopes",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.TextField(), blank=True, null=True, size=None
+                    ),
+                ),
+                ("custom_claims", models.JSONField(blank=True, null=True)),
+                ("dpop_bound_access_tokens_required", models.BooleanField(blank=True, null=True)),
+                ("disabled", models.BooleanField(blank=True, null=True)),
+                ("policy_version", models.IntegerField(blank=True, null=True)),
+                ("metadata", models.JSONField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'OAuth resource',
-                'db_table': 'oauth_resource',
+                "verbose_name": "OAuth resource",
+                "db_table": "oauth_resource",
             },
         ),
         migrations.RemoveConstraint(
-            model_name='invitation',
-            name='invitation_status_valid',
+            model_name="invitation",
+            name="invitation_status_valid",
         ),
         migrations.AddField(
-            model_name='jwks',
-            name='alg',
-            field=models.TextField(blank=True, help_text='JWS algorithm, e.g. EdDSA.', null=True),
+            model_name="jwks",
+            name="alg",
+            field=models.TextField(blank=True, help_text="JWS algorithm, e.g. EdDSA.", null=True),
         ),
         migrations.AddField(
-            model_name='jwks',
-            name='crv',
-            field=models.TextField(blank=True, help_text='Curve, e.g. Ed25519.', null=True),
+            model_name="jwks",
+            name="crv",
+            field=models.TextField(blank=True, help_text="Curve, e.g. Ed25519.", null=True),
         ),
         migrations.AddField(
-            model_name='oauthaccesstoken',
-            name='confirmation',
-            field=models.JSONField(blank=True, help_text='Sender constraint (cnf).', null=True),
+            model_name="oauthaccesstoken",
+            name="confirmation",
+            field=models.JSONField(blank=True, help_text="Sender constraint (cnf).", null=True),
         ),
         migrations.AddField(
-            model_name='oauthaccesstoken',
-            name='requested_user_info_claims',
-            field=django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), blank=True, null=True, size=None),
+            model_name="oauthaccesstoken",
+            name="requested_user_info_claims",
+            field=django.contrib.postgres.fields.ArrayField(
+                base_field=models.TextField(), blank=True, null=True, size=None
+            ),
         ),
         migrations.AddField(
-            model_name='oauthclient',
-            name='client_discovery_id',
+            model_name="oauthclient",
+            name="client_discovery_id",
             field=models.TextField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='oauthconsent',
-            name='requested_user_info_claims',
-            field=django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), blank=True, null=True, size=None),
+            model_name="oauthconsent",
+            name="requested_user_info_claims",
+            field=django.contrib.postgres.fields.ArrayField(
+                base_field=models.TextField(), blank=True, null=True, size=None
+            ),
         ),
         migrations.AddField(
-            model_name='oauthrefreshtoken',
-            name='confirmation',
-            field=models.JSONField(blank=True, help_text='Sender constraint (cnf).', null=True),
+            model_name="oauthrefreshtoken",
+            name="confirmation",
+            field=models.JSONField(blank=True, help_text="Sender constraint (cnf).", null=True),
         ),
         migrations.AddField(
-            model_name='oauthrefreshtoken',
-            name='requested_user_info_claims',
-            field=django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), blank=True, null=True, size=None),
+            model_name="oauthrefreshtoken",
+            name="requested_user_info_claims",
+            field=django.contrib.postgres.fields.ArrayField(
+                base_field=models.TextField(), blank=True, null=True, size=None
+            ),
         ),
         migrations.AddField(
-            model_name='oauthrefreshtoken',
-            name='rotation_replay_expires_at',
+            model_name="oauthrefreshtoken",
+            name="rotation_replay_expires_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='oauthrefreshtoken',
-            name='rotation_replay_response',
+            model_name="oauthrefreshtoken",
+            name="rotation_replay_response",
             field=models.TextField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='teammember',
-            name='membership_key',
-            field=models.TextField(blank=True, editable=False, help_text="better-auth 1.7's key of (team, user).", null=True),
+            model_name="teammember",
+            name="membership_key",
+            field=models.TextField(
+                blank=True,
+                editable=False,
+                help_text="better-auth 1.7's key of (team, user).",
+                null=True,
+            ),
         ),
         migrations.AlterField(
-            model_name='invitation',
-            name='status',
-            field=models.TextField(choices=[('pending', 'Pending'), ('rejected', 'Rejected'), ('cancelled', 'Cancelled'), ('canceled', 'Canceled (better-auth)'), ('accepted', 'Accepted')], db_default='pending', default='pending'),
+            model_name="invitation",
+            name="status",
+            field=models.TextField(
+                choices=[
+                    ("pending", "Pending"),
+                    ("rejected", "Rejected"),
+                    ("cancelled", "Cancelled"),
+                    ("canceled", "Canceled (better-auth)"),
+                    ("accepted", "Accepted"),
+                ],
+                db_default="pending",
+                default="pending",
+            ),
         ),
         migrations.AlterField(
-            model_name='oauthaccesstoken',
-            name='revoked',
-            field=models.DateTimeField(blank=True, help_text='Setting it also moves expires_at to it (better-auth 1.4).', null=True),
+            model_name="oauthaccesstoken",
+            name="revoked",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="Setting it also moves expires_at to it (better-auth 1.4).",
+                null=True,
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='member',
-            trigger=pgtrigger.compiler.Trigger(name='member_sets_org_owner', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (NEW."role" = \'owner\')', func='UPDATE organization SET owner_user_id = NEW.user_id WHERE id = NEW.organization_id AND owner_user_id IS NULL; RETURN NULL;', hash='05c67fce3dea9c6cdeca5b4edb3359b90fbea159', operation='INSERT OR UPDATE OF "role"', pgid='pgtrigger_member_sets_org_owner_bb584', table='member', when='AFTER')),
+            model_name="member",
+            trigger=pgtrigger.compiler.Trigger(
+                name="member_sets_org_owner",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition="WHEN (NEW.\"role\" = 'owner')",
+                    func="UPDATE organization SET owner_user_id = NEW.user_id WHERE id = NEW.organization_id AND owner_user_id IS NULL; RETURN NULL;",
+                    hash="05c67fce3dea9c6cdeca5b4edb3359b90fbea159",
+                    operation='INSERT OR UPDATE OF "role"',
+                    pgid="pgtrigger_member_sets_org_owner_bb584",
+                    table="member",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='oauthaccesstoken',
-            trigger=pgtrigger.compiler.Trigger(name='oauth_access_token_revocation_expires', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (NEW."revoked" IS NOT NULL)', func='NEW.expires_at := least(coalesce(NEW.expires_at, NEW.revoked), NEW.revoked); RETURN NEW;', hash='3eac020f04e1a9d1c8982dda15b9e13f20be76cf', operation='INSERT OR UPDATE OF "revoked", "expires_at"', pgid='pgtrigger_oauth_access_token_revocation_expires_f7379', table='oauth_access_token', when='BEFORE')),
+            model_name="oauthaccesstoken",
+            trigger=pgtrigger.compiler.Trigger(
+                name="oauth_access_token_revocation_expires",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition='WHEN (NEW."revoked" IS NOT NULL)',
+                    func="NEW.expires_at := least(coalesce(NEW.expires_at, NEW.revoked), NEW.revoked); RETURN NEW;",
+                    hash="3eac020f04e1a9d1c8982dda15b9e13f20be76cf",
+                    operation='INSERT OR UPDATE OF "revoked", "expires_at"',
+                    pgid="pgtrigger_oauth_access_token_revocation_expires_f7379",
+                    table="oauth_access_token",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='teammember',
-            trigger=pgtrigger.compiler.Trigger(name='team_member_derive_org', sql=pgtrigger.compiler.UpsertTriggerSql(func='IF NEW.organization_id IS NULL THEN NEW.organization_id := (SELECT organization_id FROM team WHERE id = NEW.team_id); END IF; IF TG_OP = \'INSERT\' AND NEW.membership_key IS NULL OR TG_OP = \'UPDATE\' THEN NEW.membership_key := rtrim(translate(encode(sha256(convert_to(\'["\' || NEW.team_id || \'","\' || NEW.user_id || \'"]\', \'UTF8\')), \'base64\'), \'+/\', \'-_\'), \'=\'); END IF; RETURN NEW;', hash='c2e0fb07fffafcb18e05c392e21f3cc813dfc8c0', operation='INSERT OR UPDATE OF "team_id", "user_id"', pgid='pgtrigger_team_member_derive_org_18091', table='team_member', when='BEFORE')),
+            model_name="teammember",
+            trigger=pgtrigger.compiler.Trigger(
+                name="team_member_derive_org",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="IF NEW.organization_id IS NULL THEN NEW.organization_id := (SELECT organization_id FROM team WHERE id = NEW.team_id); END IF; IF TG_OP = 'INSERT' AND NEW.membership_key IS NULL OR TG_OP = 'UPDATE' THEN NEW.membership_key := rtrim(translate(encode(sha256(convert_to('[\"' || NEW.team_id || '\",\"' || NEW.user_id || '\"]', 'UTF8')), 'base64'), '+/', '-_'), '='); END IF; RETURN NEW;",
+                    hash="c2e0fb07fffafcb18e05c392e21f3cc813dfc8c0",
+                    operation='INSERT OR UPDATE OF "team_id", "user_id"',
+                    pgid="pgtrigger_team_member_derive_org_18091",
+                    table="team_member",
+                    when="BEFORE",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invitation',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'rejected', 'cancelled', 'canceled', 'accepted'])), name='invitation_status_valid', violation_error_message='status must be one of: pending, rejected, cancelled, canceled, accepted.'),
+            model_name="invitation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["pending", "rejected", "cancelled", "canceled", "accepted"])
+                ),
+                name="invitation_status_valid",
+                violation_error_message="status must be one of: pending, rejected, cancelled, canceled, accepted.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='teammember',
-            constraint=models.UniqueConstraint(fields=('membership_key',), name='team_member_membership_key_key'),
+            model_name="teammember",
+            constraint=models.UniqueConstraint(
+                fields=("membership_key",), name="team_member_membership_key_key"
+            ),
         ),
         migrations.AddIndex(
-            model_name='oauthclientassertion',
-            index=beep_shared.db.indexes.Index(fields=['expires_at'], name='oauth_client_assertion_expires_at_idx'),
+            model_name="oauthclientassertion",
+            index=beep_shared.db.indexes.Index(
+                fields=["expires_at"], name="oauth_client_assertion_expires_at_idx"
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='oauthclientassertion',
-            trigger=pgtrigger.compiler.Trigger(name='touch_row', sql=pgtrigger.compiler.UpsertTriggerSql(func='NEW.updated_at := statement_timestamp(); NEW.version := OLD.version + 1; RETURN NEW;', hash='eacc9c354ca5debe621ba48c23fb1cd9623e224f', operation='UPDATE', pgid='pgtrigger_touch_row_82346', table='oauth_client_assertion', when='BEFORE')),
+            model_name="oauthclientassertion",
+            trigger=pgtrigger.compiler.Trigger(
+                name="touch_row",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="NEW.updated_at := statement_timestamp(); NEW.version := OLD.version + 1; RETURN NEW;",
+                    hash="eacc9c354ca5debe621ba48c23fb1cd9623e224f",
+                    operation="UPDATE",
+                    pgid="pgtrigger_touch_row_82346",
+                    table="oauth_client_assertion",
+                    when="BEFORE",
+                ),
+            ),
         ),
         migrations.AddField(
-            model_name='oauthclientresource',
-            name='client',
-            field=beep_shared.db.fields.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='oauth_client_resources', to='beep_iam.oauthclient', to_field='client_id'),
+            model_name="oauthclientresource",
+            name="client",
+            field=beep_shared.db.fields.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="oauth_client_resources",
+                to="beep_iam.oauthclient",
+                to_field="client_id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='oauthresource',
-            constraint=models.UniqueConstraint(fields=('identifier',), name='oauth_resource_identifier_key'),
+            model_name="oauthresource",
+            constraint=models.UniqueConstraint(
+                fields=("identifier",), name="oauth_resource_identifier_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='oauthresource',
-            constraint=models.CheckConstraint(condition=models.Q(('access_token_ttl__isnull', True), ('access_token_ttl__gt', 0), _connector='OR'), name='oauth_resource_access_token_ttl_positive', violation_error_message='access_token_ttl must be more than 0.'),
+            model_name="oauthresource",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("access_token_ttl__isnull", True), ("access_token_ttl__gt", 0), _connector="OR"
+                ),
+                name="oauth_resource_access_token_ttl_positive",
+                violation_error_message="access_token_ttl must be more than 0.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='oauthresource',
-            constraint=models.CheckConstraint(condition=models.Q(('refresh_token_ttl__isnull', True), ('refresh_token_ttl__gt', 0), _connector='OR'), name='oauth_resource_refresh_token_ttl_positive', violation_error_message='refresh_token_ttl must be more than 0.'),
+            model_name="oauthresource",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("refresh_token_ttl__isnull", True),
+                    ("refresh_token_ttl__gt", 0),
+                    _connector="OR",
+                ),
+                name="oauth_resource_refresh_token_ttl_positive",
+                violation_error_message="refresh_token_ttl must be more than 0.",
+            ),
         ),
         migrations.AddField(
-            model_name='oauthclientresource',
-            name='resource',
-            field=beep_shared.db.fields.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='oauth_client_resources', to='beep_iam.oauthresource', to_field='identifier'),
+            model_name="oauthclientresource",
+            name="resource",
+            field=beep_shared.db.fields.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="oauth_client_resources",
+                to="beep_iam.oauthresource",
+                to_field="identifier",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='oauthresource',
-            trigger=pgtrigger.compiler.Trigger(name='touch_row', sql=pgtrigger.compiler.UpsertTriggerSql(func='NEW.updated_at := statement_timestamp(); NEW.version := OLD.version + 1; RETURN NEW;', hash='910a41085e19319d73de692c87387f49fdebd39c', operation='UPDATE', pgid='pgtrigger_touch_row_afd62', table='oauth_resource', when='BEFORE')),
+            model_name="oauthresource",
+            trigger=pgtrigger.compiler.Trigger(
+                name="touch_row",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="NEW.updated_at := statement_timestamp(); NEW.version := OLD.version + 1; RETURN NEW;",
+                    hash="910a41085e19319d73de692c87387f49fdebd39c",
+                    operation="UPDATE",
+                    pgid="pgtrigger_touch_row_afd62",
+                    table="oauth_resource",
+                    when="BEFORE",
+                ),
+            ),
         ),
         migrations.AddIndex(
-            model_name='oauthclientresource',
-            index=beep_shared.db.indexes.Index(fields=['resource'], name='oauth_client_resource_resource_id_idx'),
+            model_name="oauthclientresource",
+            index=beep_shared.db.indexes.Index(
+                fields=["resource"], name="oauth_client_resource_resource_id_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='oauthclientresource',
-            constraint=models.UniqueConstraint(fields=('client', 'resource'), name='oauth_client_resource_client_resource_key'),
+            model_name="oauthclientresource",
+            constraint=models.UniqueConstraint(
+                fields=("client", "resource"), name="oauth_client_resource_client_resource_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='oauthclientresource',
-            constraint=beep_shared.db.constraints.ForeignKeyConstraint(field='client', name='oauth_client_resource_client_id_fkey', on_delete='CASCADE'),
+            model_name="oauthclientresource",
+            constraint=beep_shared.db.constraints.ForeignKeyConstraint(
+                field="client", name="oauth_client_resource_client_id_fkey", on_delete="CASCADE"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='oauthclientresource',
-            constraint=beep_shared.db.constraints.ForeignKeyConstraint(field='resource', name='oauth_client_resource_resource_id_fkey', on_delete='CASCADE'),
+            model_name="oauthclientresource",
+            constraint=beep_shared.db.constraints.ForeignKeyConstraint(
+                field="resource", name="oauth_client_resource_resource_id_fkey", on_delete="CASCADE"
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='oauthclientresource',
-            trigger=pgtrigger.compiler.Trigger(name='touch_row', sql=pgtrigger.compiler.UpsertTriggerSql(func='NEW.updated_at := statement_timestamp(); NEW.version := OLD.version + 1; RETURN NEW;', hash='0a0b76b21f9dcd0b21434963e658478581103060', operation='UPDATE', pgid='pgtrigger_touch_row_3a38f', table='oauth_client_resource', when='BEFORE')),
+            model_name="oauthclientresource",
+            trigger=pgtrigger.compiler.Trigger(
+                name="touch_row",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="NEW.updated_at := statement_timestamp(); NEW.version := OLD.version + 1; RETURN NEW;",
+                    hash="0a0b76b21f9dcd0b21434963e658478581103060",
+                    operation="UPDATE",
+                    pgid="pgtrigger_touch_row_3a38f",
+                    table="oauth_client_resource",
+                    when="BEFORE",
+                ),
+            ),
         ),
         beep_iam.better_auth.grants.GrantBetterAuthPrivileges(
-            tables=['account', 'apikey', 'device_code', 'invitation', 'jwks', 'member', 'oauth_access_token', 'oauth_client', 'oauth_client_assertion', 'oauth_client_resource', 'oauth_consent', 'oauth_refresh_token', 'oauth_resource', 'organization', 'organization_role', 'passkey', 'rate_limit', 'scim_provider', 'session', 'sso_provider', 'subscription', 'team', 'team_member', 'two_factor', 'user', 'verification', 'wallet_address'],
+            tables=[
+                "account",
+                "apikey",
+                "device_code",
+                "invitation",
+                "jwks",
+                "member",
+                "oauth_access_token",
+                "oauth_client",
+                "oauth_client_assertion",
+                "oauth_client_resource",
+                "oauth_consent",
+                "oauth_refresh_token",
+                "oauth_resource",
+                "organization",
+                "organization_role",
+                "passkey",
+                "rate_limit",
+                "scim_provider",
+                "session",
+                "sso_provider",
+                "subscription",
+                "team",
+                "team_member",
+                "two_factor",
+                "user",
+                "verification",
+                "wallet_address",
+            ],
         ),
     ]

@@ -235,8 +235,7 @@ REVOCATION_ENDS_TOKEN = pgtrigger.Trigger(
     when=pgtrigger.Before,
     condition=pgtrigger.Q(new__revoked__isnull=False),
     func=(
-        "NEW.expires_at := least(coalesce(NEW.expires_at, NEW.revoked), NEW.revoked); "
-        "RETURN NEW;"
+        "NEW.expires_at := least(coalesce(NEW.expires_at, NEW.revoked), NEW.revoked); RETURN NEW;"
     ),
 )
 

@@ -10,28 +10,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('beep_shared', '0004_user_m2m_on_delete_cascade'),
+        ("beep_shared", "0004_user_m2m_on_delete_cascade"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='team',
-            name='member_count',
+            model_name="team",
+            name="member_count",
             field=models.IntegerField(db_default=0, default=0),
         ),
         migrations.AlterField(
-            model_name='organization',
-            name='owner_user',
-            field=beep_shared.db.fields.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='owned_organizations', to=settings.AUTH_USER_MODEL),
+            model_name="organization",
+            name="owner_user",
+            field=beep_shared.db.fields.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="owned_organizations",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         # inet -> text keeps the address as written (host(), not text(), which adds "/32").
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.AlterField(
-                    model_name='session',
-                    name='ip_address',
+                    model_name="session",
+                    name="ip_address",
                     field=beep_shared.db.fields.TextIPAddressField(blank=True, null=True),
                 ),
             ],
@@ -43,20 +49,47 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.AlterField(
-            model_name='team',
-            name='slug',
-            field=models.SlugField(help_text='Derived from the name when left empty.', max_length=255),
+            model_name="team",
+            name="slug",
+            field=models.SlugField(
+                help_text="Derived from the name when left empty.", max_length=255
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='session',
-            trigger=pgtrigger.compiler.Trigger(name='session_normalize_ip', sql=pgtrigger.compiler.UpsertTriggerSql(func="NEW.ip_address := host(nullif(btrim(NEW.ip_address), '')::inet); RETURN NEW;", hash='d0afeb47a27bcd54f091546753d440350fa73f38', operation='INSERT OR UPDATE OF "ip_address"', pgid='pgtrigger_session_normalize_ip_17167', table='session', when='BEFORE')),
+            model_name="session",
+            trigger=pgtrigger.compiler.Trigger(
+                name="session_normalize_ip",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="NEW.ip_address := host(nullif(btrim(NEW.ip_address), '')::inet); RETURN NEW;",
+                    hash="d0afeb47a27bcd54f091546753d440350fa73f38",
+                    operation='INSERT OR UPDATE OF "ip_address"',
+                    pgid="pgtrigger_session_normalize_ip_17167",
+                    table="session",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='team',
-            trigger=pgtrigger.compiler.Trigger(name='team_derive_slug', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (NEW."slug" IS NULL OR NEW."slug" = \'\')', func="NEW.slug := coalesce(nullif(btrim(left(lower(regexp_replace(NEW.name, '[^a-zA-Z0-9]+', '-', 'g')), 200), '-'), ''), 'team') || '-' || right(NEW.id, 8); RETURN NEW;", hash='352611a6c9b4cedfcd063937f935b406bec12816', operation='INSERT', pgid='pgtrigger_team_derive_slug_dc141', table='team', when='BEFORE')),
+            model_name="team",
+            trigger=pgtrigger.compiler.Trigger(
+                name="team_derive_slug",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition='WHEN (NEW."slug" IS NULL OR NEW."slug" = \'\')',
+                    func="NEW.slug := coalesce(nullif(btrim(left(lower(regexp_replace(NEW.name, '[^a-zA-Z0-9]+', '-', 'g')), 200), '-'), ''), 'team') || '-' || right(NEW.id, 8); RETURN NEW;",
+                    hash="352611a6c9b4cedfcd063937f935b406bec12816",
+                    operation="INSERT",
+                    pgid="pgtrigger_team_derive_slug_dc141",
+                    table="team",
+                    when="BEFORE",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='team',
-            constraint=models.CheckConstraint(condition=models.Q(('member_count__gte', 0)), name='team_member_count_non_negative', violation_error_message='member_count must be 0 or more.'),
+            model_name="team",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("member_count__gte", 0)),
+                name="team_member_count_non_negative",
+                violation_error_message="member_count must be 0 or more.",
+            ),
         ),
     ]

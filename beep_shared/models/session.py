@@ -23,9 +23,7 @@ NORMALIZE_IP = pgtrigger.Trigger(
     name="session_normalize_ip",
     operation=pgtrigger.Insert | pgtrigger.UpdateOf("ip_address"),
     when=pgtrigger.Before,
-    func=(
-        "NEW.ip_address := host(nullif(btrim(NEW.ip_address), '')::inet); RETURN NEW;"
-    ),
+    func=("NEW.ip_address := host(nullif(btrim(NEW.ip_address), '')::inet); RETURN NEW;"),
 )
 
 

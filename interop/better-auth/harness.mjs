@@ -39,7 +39,7 @@ const auth = ba.betterAuth({
   ],
 });
 
-async function request({ method = "GET", path, headers = {}, json, form }) {
+async function request({ method = "GET", path, query, headers = {}, json, form }) {
   const init = { method, headers: { origin: baseURL, ...headers } };
   if (json !== undefined) {
     init.body = JSON.stringify(json);
@@ -48,7 +48,9 @@ async function request({ method = "GET", path, headers = {}, json, form }) {
     init.body = new URLSearchParams(form).toString();
     init.headers["content-type"] = "application/x-www-form-urlencoded";
   }
-  const response = await auth.handler(new Request(new URL(path, baseURL), init));
+  const url = new URL(path, baseURL);
+  for (const [name, value] of Object.entries(query ?? {})) url.searchParams.set(name, value);
+  const response = await auth.handler(new Request(url, init));
   const text = await response.text();
   let body = text;
   try {

@@ -1,0 +1,45 @@
+"""Fixtures that run stock better-auth (both lines) on the test database as ``beep_auth``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+
+from beep_iam.better_auth.grants import auth_role
+
+from .node import BetterAuth, install_packages
+
+LINES = ["1.7", "1.4"]
+SECRET = "interop-test-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def interop_packages() -> None:
+    install_packages()
+
+
+@pytest.fixture(scope="session", params=LINES, ids=lambda line: f"better-auth-{line}")
+def better_auth(
+    request: pytest.FixtureRequest,
+    django_db_setup: None,
+    django_db_blocker: object,
+    interop_packages: None,
+) -> Iterator[BetterAuth]:
+    db = connection.settings_dict
+    env = {
+        "PGHOST": str(db["HOST"] or "localhost"),
+        "PGPORT": str(db["PORT"] or 5432),
+        "PGDATABASE": str(db["NAME"]),
+        "PGUSER": str(auth_role()),
+        "BETTER_AUTH_SECRET": SECRET,
+        "BETTER_AUTH_URL": "http://localhost:3000",
+    }
+    # Own servers: the role's password (the embedded server trusts local connections).
+    if os.environ.get("BEEP_BETTER_AUTH_PASSWORD"):
+        env["PGPASSWORD"] = os.environ["BEEP_BETTER_AUTH_PASSWORD"]
+    server = BetterAuth(request.param, env)
+    yield server
+    server.close()
