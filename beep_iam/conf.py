@@ -155,7 +155,7 @@ def _secret(key: str, value: Any) -> str | None:
     if len(value) < MIN_SECRET_LENGTH:
         raise ImproperlyConfigured(
             f"{SETTING_NAME}[{key!r}] must be at least {MIN_SECRET_LENGTH} characters long "
-            f"(better-auth's own minimum), got {len(value)}."
+            f"(better-auth warns below that), got {len(value)}."
         )
     return value
 
