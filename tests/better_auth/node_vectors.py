@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
-INTEROP = Path(__file__).resolve().parents[2] / "interop" / "better-auth"
-# Where each better-auth line is installed (npm ci in interop/better-auth; .ci/run does it).
+from .node import INTEROP, install_packages
+
+# Where each better-auth line is installed by the interop package's npm workspace.
 LINES = {"1.7": INTEROP, "1.4": INTEROP / "line-1.4"}
+
+
+@functools.cache
+def _installed() -> None:
+    install_packages()
 
 
 def better_auth(line: str, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run ``requests`` through the better-auth ``line``; its version is checked too."""
+    _installed()
     node = shutil.which("node")
     assert node, "node is needed for the better-auth interop tests"
     package = LINES[line]
