@@ -21,8 +21,13 @@ from beep_iam.conf import iam_settings
 from beep_iam.models.account import CREDENTIAL_PROVIDER, Account
 
 
+def _accounts(user: Any) -> Any:
+    # The database the user was saved to or loaded from (the bypass alias, say).
+    return Account.objects.db_manager(user._state.db)
+
+
 def credential_account(user: Any) -> Account | None:
-    return Account.objects.filter(user=user, provider_id=CREDENTIAL_PROVIDER).first()
+    return _accounts(user).filter(user=user, provider_id=CREDENTIAL_PROVIDER).first()
 
 
 def write_credential(user: Any, raw_password: str) -> Account:
@@ -30,7 +35,7 @@ def write_credential(user: Any, raw_password: str) -> Account:
     password = hash_for_better_auth(raw_password)
     account = credential_account(user)
     if account is None:
-        return Account.objects.create(
+        return _accounts(user).create(
             user=user,
             provider_id=CREDENTIAL_PROVIDER,
             account_id=str(user.pk),

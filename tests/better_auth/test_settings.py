@@ -50,3 +50,40 @@ def test_the_secret_is_in_no_repr_or_error_page(settings):
     assert SECRET not in repr(iam_settings())
     safe = SafeExceptionReporterFilter().get_safe_settings()
     assert SECRET not in repr(safe["BEEP_IAM"])
+
+
+def check_ids(settings, **overrides) -> set[str]:
+    from beep_iam.better_auth.checks import check_co_tenancy
+
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    return {str(message.id) for message in check_co_tenancy()}
+
+
+MIDDLEWARE_PATH = "beep_iam.better_auth.middleware.BetterAuthSessionMiddleware"
+
+
+def test_checks_catch_settings_that_would_quietly_not_work(settings):
+    base = list(settings.MIDDLEWARE)
+    tenant = base.index("beep_shared.rls.middleware.TenantMiddleware")
+    good = [*base[:tenant], MIDDLEWARE_PATH, *base[tenant:]]
+    backend = ["beep_iam.better_auth.backends.CredentialAccountBackend"]
+    co_tenancy = {"SESSION_TOKEN_STORAGE": "plain", "BETTER_AUTH_SECRET": SECRET}
+
+    assert check_ids(settings, BEEP_IAM={}, MIDDLEWARE=base) == set()
+    assert check_ids(settings, BEEP_IAM=co_tenancy, MIDDLEWARE=good) == set()
+    assert check_ids(settings, BEEP_IAM={}, MIDDLEWARE=good) == {"beep_iam.E020", "beep_iam.W020"}
+    assert check_ids(settings, BEEP_IAM=co_tenancy, MIDDLEWARE=[*base, MIDDLEWARE_PATH]) == {
+        "beep_iam.E021"
+    }
+    assert check_ids(settings, BEEP_IAM={"BETTER_AUTH_PASSWORDS": True}, MIDDLEWARE=base) == {
+        "beep_iam.W021"
+    }
+    assert (
+        check_ids(
+            settings,
+            BEEP_IAM={"BETTER_AUTH_PASSWORDS": True},
+            AUTHENTICATION_BACKENDS=backend,
+        )
+        == set()
+    )
