@@ -32,7 +32,7 @@ def better_auth_membership_key(team_id: str, user_id: str) -> str:
 
 
 def test_team_without_slug_gets_one_from_its_name():
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     with tenant_context(org):
         raw(
             "INSERT INTO team (organization_id, name) VALUES (%s, %s), (%s, %s)",
@@ -46,8 +46,8 @@ def test_team_without_slug_gets_one_from_its_name():
 
 
 def test_team_member_gets_its_team_organization_and_better_auth_key():
-    team = TeamFactory()
-    user = UserFactory()
+    team = TeamFactory.create()
+    user = UserFactory.create()
     with tenant_context(team.organization):
         raw("INSERT INTO team_member (team_id, user_id) VALUES (%s, %s)", [team.pk, user.pk])
         member = TeamMember.objects.get(team=team)
@@ -57,21 +57,21 @@ def test_team_member_gets_its_team_organization_and_better_auth_key():
 
 
 def test_owner_membership_fills_in_the_organization_owner():
-    user = UserFactory()
+    user = UserFactory.create()
     raw("INSERT INTO organization (name, slug) VALUES ('Acme', 'acme')")
     org = Organization.objects.get(slug="acme")
     assert org.owner_user_id is None
     with tenant_context(org):
-        Member.objects.create(organization=org, user=UserFactory(), role="member")
+        Member.objects.create(organization=org, user=UserFactory.create(), role="member")
         Member.objects.create(organization=org, user=user, role="owner")
-        Member.objects.create(organization=org, user=UserFactory(), role="owner")
+        Member.objects.create(organization=org, user=UserFactory.create(), role="owner")
     org.refresh_from_db()
     assert org.owner_user_id == user.pk  # the first owner; later ones change nothing
     org.full_clean()
 
 
 def test_session_ip_address_empty_is_null_and_garbage_is_refused():
-    user = UserFactory()
+    user = UserFactory.create()
     insert = (
         "INSERT INTO session (token, expires_at, user_id, ip_address) "
         "VALUES (%s, now() + interval '1 day', %s, %s) RETURNING id"
