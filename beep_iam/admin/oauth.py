@@ -16,7 +16,15 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthConsent, OAuthRefreshToken
+from beep_iam.models import (
+    OAuthAccessToken,
+    OAuthClient,
+    OAuthClientAssertion,
+    OAuthClientResource,
+    OAuthConsent,
+    OAuthRefreshToken,
+    OAuthResource,
+)
 from beep_iam.services.oauth_clients import disable_clients
 from beep_iam.services.oauth_tokens import revoke_client_tokens, revoke_refresh_tokens
 from beep_shared.admin.base import TableAdmin
@@ -169,3 +177,32 @@ class OAuthConsentAdmin(TableAdmin):
     list_select_related = ("client", "user")
     search_fields = ("=client__client_id", "client__name", "=user__email")
     raw_id_fields = ("client", "user")
+
+
+@admin.register(OAuthResource)
+class OAuthResourceAdmin(TableAdmin):
+    list_display = ("name", "identifier", "disabled", "access_token_ttl", "created_at")
+    list_filter = ("disabled",)
+    search_fields = ("=identifier", "name")
+
+
+@admin.register(OAuthClientResource)
+class OAuthClientResourceAdmin(TableAdmin):
+    list_display = ("client", "resource", "created_at")
+    list_select_related = ("client", "resource")
+    search_fields = ("=client__client_id", "=resource__identifier")
+    raw_id_fields = ("client", "resource")
+
+
+@admin.register(OAuthClientAssertion)
+class OAuthClientAssertionAdmin(TableAdmin):
+    """Written by better-auth only (replay protection); viewing and purging is all there is."""
+
+    list_display = ("id", "expires_at", "created_at")
+    search_fields = ("=id",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -15,13 +15,18 @@ const baseURL = process.env.BETTER_AUTH_URL ?? "http://localhost:3000";
 
 // DATABASE_URL, or the libpq variables (PGHOST may be a socket folder).
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
-const db = drizzle(pool, { schema: drizzleSchema });
+
+// BEEP_OMIT_MODEL=<model key> leaves that table out of the Drizzle schema handed to
+// better-auth: the tests prove that 1.7's schema check then refuses to start.
+const schema = { ...drizzleSchema };
+if (process.env.BEEP_OMIT_MODEL) delete schema[process.env.BEEP_OMIT_MODEL];
+const db = drizzle(pool, { schema });
 
 const auth = ba.betterAuth({
   ...betterAuthOptions(),
   baseURL,
   secret: process.env.BETTER_AUTH_SECRET,
-  database: ba.drizzleAdapter(db, { provider: "pg", schema: drizzleSchema }),
+  database: ba.drizzleAdapter(db, { provider: "pg", schema }),
   emailAndPassword: { enabled: true },
   disabledPaths: ["/token"],
   logger: { level: "error" },
@@ -70,15 +75,29 @@ async function api({ name, body, headers, query }) {
   return await fn({ body, query, headers: headers ? new Headers(headers) : undefined });
 }
 
+// The models and fields this configuration of better-auth reads and writes, by key.
+async function tables() {
+  const context = await auth.$context;
+  return Object.fromEntries(
+    Object.entries(context.tables).map(([key, table]) => [key, Object.keys(table.fields)]),
+  );
+}
+
 const ops = {
   ping: async () => ({ line, version: ba.line }),
+  tables,
   request,
   api,
 };
 
-// 1.7 checks the schema against the Drizzle schema before serving: wait for it here so a
-// mismatch fails the start, not a later step.
-if (auth.$context) await auth.$context;
+// 1.7 checks its schema against the Drizzle schema and refuses requests on a mismatch; a
+// first request here makes a mismatch fail the start rather than a later step.
+try {
+  await auth.api.getSession({ headers: new Headers() });
+} catch (error) {
+  process.stdout.write(JSON.stringify({ ready: false, line, error: String(error?.message) }) + "\n");
+  process.exit(1);
+}
 process.stdout.write(JSON.stringify({ ready: true, line }) + "\n");
 
 const input = readline.createInterface({ input: process.stdin });

@@ -30,3 +30,31 @@ def loads(model: type[models.Model], pk: str, *, tenant: Organization | str | No
     row = model.objects.get(pk=pk)
     row.full_clean()
     return row
+
+
+def shown_in_admin(row: models.Model, *, tenant: Organization | str | None = None) -> None:
+    """The row's admin change page renders for a superuser working in ``tenant``.
+
+    For a tenant row, the organization is chosen with the admin's switcher (session key), so
+    the page is served under that tenant's row level security, not across tenants.
+    """
+    from django.test import Client
+    from django.urls import reverse
+
+    from beep_shared.models import User
+    from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
+
+    admin = User.objects.filter(email="interop-admin@example.com").first()
+    if admin is None:
+        admin = User.objects.create_superuser("interop-admin@example.com", "x", name="Admin")
+    client = Client()
+    client.force_login(admin)
+    if tenant is not None:
+        session = client.session
+        session[ACTIVE_ORGANIZATION_SESSION_KEY] = getattr(tenant, "pk", tenant)
+        session.save()
+    opts = row._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk])
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    assert str(row.pk) in response.content.decode()

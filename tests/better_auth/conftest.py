@@ -28,6 +28,13 @@ def better_auth(
     django_db_blocker: object,
     interop_packages: None,
 ) -> Iterator[BetterAuth]:
+    server = BetterAuth(request.param, server_env())
+    yield server
+    server.close()
+
+
+def server_env() -> dict[str, str]:
+    """libpq variables for the test database as the better-auth role, and better-auth's."""
     db = connection.settings_dict
     env = {
         "PGHOST": str(db["HOST"] or "localhost"),
@@ -40,6 +47,4 @@ def better_auth(
     # Own servers: the role's password (the embedded server trusts local connections).
     if os.environ.get("BEEP_BETTER_AUTH_PASSWORD"):
         env["PGPASSWORD"] = os.environ["BEEP_BETTER_AUTH_PASSWORD"]
-    server = BetterAuth(request.param, env)
-    yield server
-    server.close()
+    return env

@@ -7,7 +7,7 @@ import pytest
 from beep_iam.models import Account
 from beep_shared.models import Session, User
 
-from .checks import loads
+from .checks import loads, shown_in_admin
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,6 +36,8 @@ def test_sign_up_writes_rows_django_loads(better_auth):
     session.full_clean()
     # No client-IP header: better-auth writes '' and the database keeps NULL.
     assert session.ip_address is None
+    for row in (user, account, session):
+        shown_in_admin(row)
 
 
 def test_sign_in_and_get_session(better_auth):

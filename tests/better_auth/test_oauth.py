@@ -10,7 +10,7 @@ from beep_shared import secrets
 from beep_shared.models import User
 
 from . import oauth
-from .checks import loads
+from .checks import loads, shown_in_admin
 from .test_accounts import sign_up
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,6 +40,8 @@ def test_code_flow_refresh_reuse_introspect_revoke(better_auth):
         OAuthRefreshToken, OAuthRefreshToken.objects.get(token=secrets.digest(refresh)).pk
     )
     assert access_row.user_id == refresh_row.user_id == user_body["id"]
+    for row in (stored, consent, access_row, refresh_row):
+        shown_in_admin(row)
     assert oauth_tokens.validate_access_token(access) is not None
     assert oauth_tokens.introspect(access)["active"] is True
 

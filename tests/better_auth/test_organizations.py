@@ -9,7 +9,7 @@ from beep_iam.models import Invitation, InvitationStatus, Member, TeamMember
 from beep_shared.models import Organization, Team, User
 from beep_shared.rls import tenant_context
 
-from .checks import loads
+from .checks import loads, shown_in_admin
 from .test_accounts import sign_up
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,6 +56,10 @@ def test_organization_members_and_teams(better_auth):
     team_member = loads(TeamMember, response.body["id"], tenant=org)
     assert team_member.organization_id == org.pk  # derived from the team by the database
 
+    shown_in_admin(org)
+    for row in (owner_membership, team, team_member):
+        shown_in_admin(row, tenant=org)
+
     listed = owner.get("/api/auth/organization/list-members", query={"organizationId": org.pk})
     assert listed.status == 200, listed.body
     assert {m["userId"] for m in listed.body["members"]} == {owner_body["id"], member_body["id"]}
@@ -91,7 +95,9 @@ def test_invitations_accept_and_cancel(better_auth):
         "/api/auth/organization/cancel-invitation", json={"invitationId": second.body["id"]}
     )
     assert cancelled.status == 200, cancelled.body
-    assert loads(Invitation, second.body["id"], tenant=org["id"]).status == "canceled"
+    canceled = loads(Invitation, second.body["id"], tenant=org["id"])
+    assert canceled.status == "canceled"
+    shown_in_admin(canceled, tenant=org["id"])
 
 
 def test_django_organization_is_served_by_better_auth(better_auth):

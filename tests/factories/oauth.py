@@ -11,16 +11,27 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthConsent, OAuthRefreshToken
+from beep_iam.models import (
+    OAuthAccessToken,
+    OAuthClient,
+    OAuthClientAssertion,
+    OAuthClientResource,
+    OAuthConsent,
+    OAuthRefreshToken,
+    OAuthResource,
+)
 from beep_shared import secrets
 
 from .shared import UserFactory
 
 __all__ = [
     "OAuthAccessTokenFactory",
+    "OAuthClientAssertionFactory",
     "OAuthClientFactory",
+    "OAuthClientResourceFactory",
     "OAuthConsentFactory",
     "OAuthRefreshTokenFactory",
+    "OAuthResourceFactory",
 ]
 
 DEFAULT_CLIENT_SECRET = "factory-client-secret"
@@ -90,3 +101,29 @@ class OAuthConsentFactory(factory.django.DjangoModelFactory):
     client = factory.SubFactory(OAuthClientFactory)
     user = factory.SubFactory(_TokenOwnerFactory)
     scopes = factory.LazyFunction(lambda: ["openid", "email"])
+
+
+class OAuthResourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OAuthResource
+
+    identifier = factory.Sequence(lambda n: f"https://api{n}.example.com/")
+    name = factory.Sequence(lambda n: f"API {n}")
+
+
+class OAuthClientResourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OAuthClientResource
+
+    client = factory.SubFactory(OAuthClientFactory)
+    resource = factory.SubFactory(OAuthResourceFactory)
+
+
+class OAuthClientAssertionFactory(factory.django.DjangoModelFactory):
+    """better-auth writes the id: a base64url digest of the assertion's jti."""
+
+    class Meta:
+        model = OAuthClientAssertion
+
+    id = factory.LazyFunction(lambda: secrets.digest(secrets.generate_token())[:32])
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=5))

@@ -1,0 +1,133 @@
+"""The generated better-auth mapping: current, true to the database, complete for both lines."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from beep_iam.better_auth import drizzle, grants, mapping
+from beep_iam.management.commands.generate_better_auth import default_output
+
+from .conftest import LINES, server_env
+from .node import BetterAuth, BetterAuthError
+
+
+def test_committed_module_is_what_the_models_generate():
+    call_command("generate_better_auth", "--check")  # raises CommandError when stale
+
+
+def test_check_fails_once_the_models_and_the_module_differ(tmp_path):
+    call_command("generate_better_auth", "--output", str(tmp_path))
+    module = tmp_path / drizzle.MODULE
+    module.write_text(module.read_text().replace('  alg: text("alg"),\n', ""))
+    with pytest.raises(CommandError, match="out of date with the models"):
+        call_command("generate_better_auth", "--output", str(tmp_path), "--check")
+
+
+@pytest.mark.django_db
+def test_mapping_matches_the_database():
+    """Every mapped column exists with the same type, nullability and default-ness."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                   a.atthasdef
+            FROM pg_attribute a
+            JOIN pg_class c ON c.oid = a.attrelid
+            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+              AND a.attnum > 0 AND NOT a.attisdropped
+            """
+        )
+        database = {(t, col): (typ, notnull, hasdef) for t, col, typ, notnull, hasdef in cursor}
+    generated = {
+        (table.name, column.name): (
+            column.sql_type,
+            column.not_null or column.primary_key,
+            column.default_sql is not None,
+        )
+        for table in mapping.tables()
+        for column in table.columns
+    }
+    mapped_tables = {table for table, _ in generated}
+    in_database = {key: value for key, value in database.items() if key[0] in mapped_tables}
+    assert generated == in_database
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_mapping_has_every_model_and_field_better_auth_uses(
+    line, django_db_setup, interop_packages
+):
+    server = BetterAuth(line, server_env())
+    try:
+        used = server.call("tables")
+    finally:
+        server.close()
+    mapped = {table.model_key: {c.key for c in table.columns} for table in mapping.tables()}
+    missing = {
+        model: sorted(set(fields) - mapped.get(model, set()))
+        for model, fields in used.items()
+        if set(fields) - mapped.get(model, set())
+    }
+    assert missing == {}
+    assert {"oauthClient", "oauthAccessToken", "teamMember", "jwks"} <= set(used)
+    if line == "1.7":
+        assert {"oauthResource", "oauthClientResource", "oauthClientAssertion"} <= set(used)
+
+
+def test_better_auth_17_refuses_a_schema_missing_a_table(django_db_setup, interop_packages):
+    with pytest.raises(BetterAuthError, match=r"(?s)schema mismatch.*jwks"):
+        BetterAuth("1.7", {**server_env(), "BEEP_OMIT_MODEL": "jwks"})
+
+
+@pytest.mark.django_db
+def test_auth_role_can_use_exactly_the_mapped_tables():
+    role = grants.auth_role()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT rolsuper, rolbypassrls, rolcanlogin, rolcreaterole FROM pg_roles "
+            "WHERE rolname = %s",
+            [role],
+        )
+        assert cursor.fetchone() == (False, True, True, False)
+        cursor.execute(
+            "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.rolname = %s "
+            "WHERE m.member = r.oid OR m.roleid = r.oid",
+            [role],
+        )
+        assert cursor.fetchone() == (0,), "beep_auth is a member of a role, or has members"
+        cursor.execute(
+            """
+            SELECT c.relname FROM pg_class c
+            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+              AND has_table_privilege(%s, c.oid, 'SELECT, INSERT, UPDATE, DELETE')
+            """,
+            [role],
+        )
+        reachable = sorted(name for (name,) in cursor)
+        cursor.execute(
+            """
+            SELECT c.relname FROM pg_class c
+            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+              AND has_table_privilege(%s, c.oid, 'SELECT')
+              AND has_table_privilege(%s, c.oid, 'INSERT')
+              AND has_table_privilege(%s, c.oid, 'UPDATE')
+              AND has_table_privilege(%s, c.oid, 'DELETE')
+            """,
+            [role] * 4,
+        )
+        full = sorted(name for (name,) in cursor)
+    assert reachable == full == mapping.table_names()
+    assert "django_migrations" not in reachable and "django_session" not in reachable
+
+
+def test_grants_command_prints_the_setup_sql():
+    from io import StringIO
+
+    out = StringIO()
+    call_command("better_auth_grants", "--role", "auth_srv", stdout=out)
+    sql = out.getvalue()
+    assert 'CREATE ROLE "auth_srv" LOGIN' in sql and "BYPASSRLS" in sql
+    assert 'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "account", ' in sql
+    assert '"wallet_address" TO "auth_srv";' in sql
+    assert default_output().name == "generated"
