@@ -17,7 +17,7 @@ COOKIE = "better-auth.session_token"
 # A better-auth token, one of this project's, and values that need percent-encoding.
 VALUES = ["Zk3u0QvK9aX2bYc7dEf1gHi4jLm6nOp8", "rT2-x_9kQ0aB" * 3 + "AbCdEfG", "a b+c/é;=.d"]
 # NFKC folds the ligature into "fi" on both sides.
-PASSWORDS = ["correct horse battery staple", "pässwörd ✓", "ﬁne-print"]
+PASSWORDS = ["correct hörse battery ✓", "ﬁne-print"]
 
 pytestmark = pytest.mark.parametrize("line", ["1.7", "1.4"])
 
@@ -70,7 +70,7 @@ def test_better_auth_password_hashes_verify_in_django(line, settings):
         assert check_password(password, encoded)
         assert not check_password(password.upper(), encoded)
         assert hashers.to_better_auth(encoded) == stored
-    assert hashers.verify_better_auth("fine-print", answers[2]["hash"])
+    assert hashers.verify_better_auth("fine-print", answers[1]["hash"])
 
 
 def test_django_password_hashes_verify_in_better_auth(line):
@@ -82,6 +82,6 @@ def test_django_password_hashes_verify_in_better_auth(line):
         {"op": "verify", "hash": h, "password": p + "!"}
         for h, p in zip(stored, PASSWORDS, strict=True)
     ]
-    requests.append({"op": "verify", "hash": stored[2], "password": "fine-print"})
+    requests.append({"op": "verify", "hash": stored[1], "password": "fine-print"})
     answers = better_auth(line, requests)
-    assert [a["ok"] for a in answers] == [True] * 3 + [False] * 3 + [True]
+    assert [a["ok"] for a in answers] == [True, True, False, False, True]
