@@ -7,7 +7,7 @@ copy of their output, so a change on their side fails these tests.
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.hashers import check_password
+from django.contrib.auth.hashers import check_password, make_password
 
 from beep_iam.better_auth import hashers, signing
 from tests.better_auth.node_vectors import better_auth
@@ -73,8 +73,13 @@ def test_better_auth_password_hashes_verify_in_django(line, settings):
     assert hashers.verify_better_auth("fine-print", answers[1]["hash"])
 
 
-def test_django_password_hashes_verify_in_better_auth(line):
-    stored = [hashers.hash_for_better_auth(p) for p in PASSWORDS]
+def test_django_password_hashes_verify_in_better_auth(line, settings):
+    settings.PASSWORD_HASHERS = ["beep_iam.better_auth.hashers.BetterAuthScryptPasswordHasher"]
+    # One through the credential helper, one through the Django hasher (user.password's form).
+    stored = [
+        hashers.hash_for_better_auth(PASSWORDS[0]),
+        hashers.to_better_auth(make_password(PASSWORDS[1], hasher=hashers.ALGORITHM)),
+    ]
     requests = [
         {"op": "verify", "hash": h, "password": p} for h, p in zip(stored, PASSWORDS, strict=True)
     ]
