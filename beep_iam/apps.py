@@ -5,3 +5,8 @@ class BeepIamConfig(AppConfig):
     name = "beep_iam"
     verbose_name = "Beep IAM"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from beep_iam.better_auth import checks, credentials  # noqa: F401  (checks register)
+
+        credentials.connect()

@@ -7,6 +7,13 @@ BEEP_IAM = {
     "REVOKED_TOKEN_RETENTION": timedelta(days=7),
     "PURGE_BATCH_SIZE": 5000,
     "PREPARED_LOOKUPS": None,
+    # Sharing the database with a better-auth server (docs/better-auth.md):
+    "SESSION_TOKEN_STORAGE": "digest",              # or "plain" (better-auth's own form)
+    "BETTER_AUTH_SECRET": None,                     # better-auth's secret, for its cookies
+    "BETTER_AUTH_COOKIE_PREFIX": "better-auth",     # better-auth's advanced.cookiePrefix
+    "BETTER_AUTH_SESSION_COOKIE": None,             # advanced.cookies.session_token.name
+    "BETTER_AUTH_SECURE_COOKIES": None,             # advanced.useSecureCookies
+    "BETTER_AUTH_PASSWORDS": False,                 # keep the credential account in step
 }
 ```
 
@@ -21,6 +28,19 @@ BEEP_IAM = {
 - ``PREPARED_LOOKUPS``: run the per-request token lookups as prepared statements (see
   ``beep_iam.services.prepared``). ``None``: yes, unless the database sets
   ``DISABLE_SERVER_SIDE_CURSORS`` (PgBouncer transaction pooling); ``True``/``False``: force.
+- ``SESSION_TOKEN_STORAGE``: what ``session.token`` holds. ``"digest"`` (default): the SHA-256
+  digest, so a copy of the table opens no session. ``"plain"``: the token itself, which is what
+  a stock better-auth server stores and looks up; needed for sessions to cross between the two.
+- ``BETTER_AUTH_SECRET``: better-auth's ``secret`` (``BETTER_AUTH_SECRET``), which signs its
+  session cookie; :class:`beep_iam.better_auth.middleware.BetterAuthSessionMiddleware` needs it.
+  At least 32 characters; never logged or shown.
+- ``BETTER_AUTH_COOKIE_PREFIX`` / ``BETTER_AUTH_SESSION_COOKIE``: the session cookie's name,
+  ``<prefix>.session_token`` unless a full name is given, as better-auth's
+  ``advanced.cookiePrefix`` / ``advanced.cookies.session_token.name``.
+- ``BETTER_AUTH_SECURE_COOKIES``: whether the cookie name carries better-auth's ``__Secure-``
+  prefix. ``None``: when the request is over HTTPS (better-auth's default follows its base URL).
+- ``BETTER_AUTH_PASSWORDS``: write the password of every user Django saves with a new password
+  into the ``credential`` account in better-auth's scrypt form, so better-auth signs them in.
 
 Unknown keys and bad values raise ``ImproperlyConfigured`` naming the key; ``manage.py check``
 reports them as well.
@@ -28,8 +48,9 @@ reports them as well.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -47,9 +68,18 @@ DEFAULTS: dict[str, Any] = {
     "REVOKED_TOKEN_RETENTION": timedelta(days=7),
     "PURGE_BATCH_SIZE": 5000,
     "PREPARED_LOOKUPS": None,
+    "SESSION_TOKEN_STORAGE": "digest",
+    "BETTER_AUTH_SECRET": None,
+    "BETTER_AUTH_COOKIE_PREFIX": "better-auth",
+    "BETTER_AUTH_SESSION_COOKIE": None,
+    "BETTER_AUTH_SECURE_COOKIES": None,
+    "BETTER_AUTH_PASSWORDS": False,
 }
 
 MAX_PURGE_BATCH_SIZE = 1_000_000
+SESSION_TOKEN_STORAGES = ("digest", "plain")
+_COOKIE_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
+MIN_SECRET_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -59,6 +89,12 @@ class IamSettings:
     revoked_token_retention: timedelta
     purge_batch_size: int
     prepared_lookups: bool | None
+    session_token_storage: str = "digest"
+    better_auth_secret: str | None = field(default=None, repr=False)
+    better_auth_cookie_prefix: str = "better-auth"
+    better_auth_session_cookie: str | None = None
+    better_auth_secure_cookies: bool | None = None
+    better_auth_passwords: bool = False
 
 
 def _duration(key: str, value: Any, *, allow_zero: bool = False) -> timedelta:
@@ -93,6 +129,49 @@ def _optional_bool(key: str, value: Any) -> bool | None:
     return value
 
 
+def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be one of {', '.join(map(repr, allowed))}, "
+            f"got {value!r}."
+        )
+    return str(value)
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be True or False, got {value!r}.")
+    return value
+
+
+def _secret(key: str, value: Any) -> str | None:
+    # The value itself never goes into a message.
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be a string or None, got a {type(value).__name__}."
+        )
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be at least {MIN_SECRET_LENGTH} characters long "
+            f"(better-auth warns below that), got {len(value)}."
+        )
+    return value
+
+
+def _cookie_name(key: str, value: Any, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    # A cookie name is an RFC 6265 token; better-auth adds the dot and the __Secure- prefix.
+    if not isinstance(value, str) or not value or not _COOKIE_NAME.match(value):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be a cookie name (letters, digits and "
+            f"!#$%&'*+-.^_`|~), got {value!r}."
+        )
+    return value
+
+
 def load(user_settings: Any) -> IamSettings:
     """Validate ``user_settings`` (the ``BEEP_IAM`` value) over the defaults."""
     if user_settings is None:
@@ -118,6 +197,20 @@ def load(user_settings: Any) -> IamSettings:
         ),
         purge_batch_size=_batch_size("PURGE_BATCH_SIZE", merged["PURGE_BATCH_SIZE"]),
         prepared_lookups=_optional_bool("PREPARED_LOOKUPS", merged["PREPARED_LOOKUPS"]),
+        session_token_storage=_choice(
+            "SESSION_TOKEN_STORAGE", merged["SESSION_TOKEN_STORAGE"], SESSION_TOKEN_STORAGES
+        ),
+        better_auth_secret=_secret("BETTER_AUTH_SECRET", merged["BETTER_AUTH_SECRET"]),
+        better_auth_cookie_prefix=str(
+            _cookie_name("BETTER_AUTH_COOKIE_PREFIX", merged["BETTER_AUTH_COOKIE_PREFIX"])
+        ),
+        better_auth_session_cookie=_cookie_name(
+            "BETTER_AUTH_SESSION_COOKIE", merged["BETTER_AUTH_SESSION_COOKIE"], optional=True
+        ),
+        better_auth_secure_cookies=_optional_bool(
+            "BETTER_AUTH_SECURE_COOKIES", merged["BETTER_AUTH_SECURE_COOKIES"]
+        ),
+        better_auth_passwords=_bool("BETTER_AUTH_PASSWORDS", merged["BETTER_AUTH_PASSWORDS"]),
     )
 
 

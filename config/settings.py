@@ -6,6 +6,9 @@
 - ``ALLOWED_HOSTS``: comma separated; defaults to localhost only.
 - ``BEEP_RLS_BYPASS_ROLE``: PostgreSQL role with BYPASSRLS for cross-tenant maintenance
   (``beep_bypass`` with the embedded server; unset means no bypass, see docs/rls.md).
+- ``BETTER_AUTH_SECRET``: the secret of a better-auth server sharing the database; set, it turns
+  on co-tenancy (docs/better-auth.md): sessions stored as better-auth stores them, its session
+  cookie accepted, one password for both. ``BETTER_AUTH_COOKIE_PREFIX``: its cookie prefix.
 """
 
 from __future__ import annotations
@@ -108,6 +111,22 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Sharing the database with a better-auth server (docs/better-auth.md).
+_better_auth_secret = os.environ.get("BETTER_AUTH_SECRET", "")
+if _better_auth_secret:
+    BEEP_IAM = {
+        "SESSION_TOKEN_STORAGE": "plain",
+        "BETTER_AUTH_SECRET": _better_auth_secret,
+        "BETTER_AUTH_COOKIE_PREFIX": os.environ.get("BETTER_AUTH_COOKIE_PREFIX", "better-auth"),
+        "BETTER_AUTH_PASSWORDS": True,
+    }
+    # After authentication, before the tenant: the session's organization is the tenant.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("beep_shared.rls.middleware.TenantMiddleware"),
+        "beep_iam.better_auth.middleware.BetterAuthSessionMiddleware",
+    )
+    AUTHENTICATION_BACKENDS = ["beep_iam.better_auth.backends.CredentialAccountBackend"]
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=True)

@@ -67,3 +67,28 @@ def test_unreachable_server_is_reported_in_one_sentence():
     result = manage("migrate", env_overrides={"SECRET_KEY": "k", "DATABASE_URL": url})
     assert_clean_failure(result, "Cannot connect to PostgreSQL database 'nowhere' at 127.0.0.1:9")
     assert "topsecret" not in result.stderr
+
+
+def test_a_short_better_auth_secret_is_a_clear_error_that_does_not_echo_it():
+    result = manage("check", env_overrides={"DEBUG": "1", "BETTER_AUTH_SECRET": "too-short-to-use"})
+    assert_clean_failure(result, "BETTER_AUTH_SECRET", "at least 32 characters")
+    assert "too-short-to-use" not in result.stderr + result.stdout
+
+
+def test_better_auth_secret_turns_on_co_tenancy():
+    code = (
+        "from django.conf import settings; from beep_iam.conf import iam_settings; "
+        "s = iam_settings(); m = settings.MIDDLEWARE; "
+        "print(s.session_token_storage, s.better_auth_passwords, "
+        "m.index('beep_iam.better_auth.middleware.BetterAuthSessionMiddleware') "
+        "== m.index('beep_shared.rls.middleware.TenantMiddleware') - 1, "
+        "settings.AUTHENTICATION_BACKENDS[0].rsplit('.', 1)[1])"
+    )
+    result = manage(
+        "shell",
+        "-c",
+        code,
+        env_overrides={"DEBUG": "1", "BETTER_AUTH_SECRET": "x" * 40},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-4:] == ["plain", "True", "True", "CredentialAccountBackend"]

@@ -6,6 +6,12 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, is_password_usable, make_password
 from django.db import models
 
+from beep_iam.better_auth.hashers import (
+    hash_for_better_auth,
+    is_better_auth_hash,
+    verify_better_auth,
+)
+from beep_iam.conf import iam_settings
 from beep_shared.db.fields import ForeignKey
 from beep_shared.models import Table
 
@@ -18,7 +24,8 @@ class Account(Table):
 
     ``access_token``, ``refresh_token`` and ``id_token`` are the provider's tokens; the app sends
     them back to the provider, so they are kept as issued (not digested) and never displayed.
-    ``password`` holds a Django password hash (see :meth:`set_password`), never the password.
+    ``password`` holds a password hash (see :meth:`set_password`), never the password: Django's
+    own, or better-auth's scrypt ``salt:key`` on a credential account shared with better-auth.
     """
 
     account_id = models.TextField(help_text="The user's id at the provider.")
@@ -53,8 +60,16 @@ class Account(Table):
         return f"{self.provider_id} account {self.account_id}"
 
     def set_password(self, raw_password: str | None) -> None:
-        """Store a hash of ``raw_password`` (not saved yet); ``None`` removes the credential."""
-        self.password = None if raw_password is None else make_password(raw_password)
+        """Store a hash of ``raw_password`` (not saved yet); ``None`` removes the credential.
+
+        A credential account gets better-auth's scrypt form when ``BETTER_AUTH_PASSWORDS`` is on.
+        """
+        if raw_password is None:
+            self.password = None
+        elif self.provider_id == CREDENTIAL_PROVIDER and iam_settings().better_auth_passwords:
+            self.password = hash_for_better_auth(raw_password)
+        else:
+            self.password = make_password(raw_password)
 
     def check_password(self, raw_password: str) -> bool:
         """Whether ``raw_password`` matches; re-hashes and saves with a newer hasher if due."""
@@ -64,11 +79,16 @@ class Account(Table):
             self.save(update_fields=["password"])
 
         encoded = self.password
+        if is_better_auth_hash(encoded):
+            # Written by (or for) better-auth: left in its form, never "upgraded" away from it.
+            return verify_better_auth(raw_password, encoded)
         if not encoded or not is_password_usable(encoded):
             return False
         return check_password(raw_password, encoded, upgrade)
 
     def has_usable_password(self) -> bool:
+        if is_better_auth_hash(self.password):
+            return True
         return bool(self.password) and is_password_usable(self.password)
 
     @property

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import pgtrigger
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -26,6 +27,16 @@ NORMALIZE_IP = pgtrigger.Trigger(
 )
 
 
+def stored_token(raw: str) -> str:
+    """``session.token`` for the token ``raw``: its digest, or the token itself when beep_iam's
+    ``SESSION_TOKEN_STORAGE`` is ``"plain"`` (sharing sessions with better-auth)."""
+    if apps.is_installed("beep_iam"):
+        from beep_iam.better_auth.sessions import stored_token as configured
+
+        return configured(raw)
+    return secrets.digest(raw)
+
+
 class SessionManager(models.Manager["Session"]):
     def create_session(
         self,
@@ -34,12 +45,12 @@ class SessionManager(models.Manager["Session"]):
         expires_at: datetime | None = None,
         **fields: Any,
     ) -> tuple[Session, str]:
-        """Create a session; return it with its raw token, which is not stored anywhere."""
+        """Create a session; return it with its raw token (stored as :func:`stored_token`)."""
         raw = secrets.generate_token()
         lifetime = getattr(settings, "BEEP_SESSION_LIFETIME", DEFAULT_SESSION_LIFETIME)
         session = self.create(
             user=user,
-            token=secrets.digest(raw),
+            token=stored_token(raw),
             expires_at=expires_at or timezone.now() + lifetime,
             **fields,
         )
@@ -48,16 +59,20 @@ class SessionManager(models.Manager["Session"]):
     def get_by_token(self, raw: str) -> Session | None:
         """The unexpired session whose token is ``raw``, or ``None``."""
         return (
-            self.filter(token=secrets.digest(raw), expires_at__gt=timezone.now())
+            self.filter(token=stored_token(raw), expires_at__gt=timezone.now())
             .select_related("user")
             .first()
         )
 
 
 class Session(Table):
-    """A login session. ``token`` holds the SHA-256 digest of the session token."""
+    """A login session. ``token`` holds the SHA-256 digest of the session token, or the token
+    itself under ``SESSION_TOKEN_STORAGE = "plain"``; never shown either way."""
 
-    token = models.TextField(help_text="SHA-256 digest (base64url) of the session token.")
+    token = models.TextField(
+        help_text="SHA-256 digest (base64url) of the session token, or the token itself when "
+        "sessions are shared with better-auth (SESSION_TOKEN_STORAGE 'plain')."
+    )
     expires_at = models.DateTimeField()
     ip_address = TextIPAddressField(null=True, blank=True)
     user_agent = models.TextField(null=True, blank=True)

@@ -1,0 +1,89 @@
+"""The session token's stored form, and the session a better-auth cookie names.
+
+``SESSION_TOKEN_STORAGE = "digest"`` (default) keeps SHA-256 digests in ``session.token``:
+a copy of the table opens no session, but a stock better-auth server, which looks sessions
+up by the token itself, finds none of them. ``"plain"`` stores what better-auth stores, so
+sessions cross both ways; the trade-off is in docs/better-auth.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.http import HttpRequest
+from django.utils import timezone
+
+from beep_iam.better_auth import signing
+from beep_iam.conf import IamSettings, iam_settings
+from beep_shared import secrets
+
+if TYPE_CHECKING:
+    from beep_shared.models import Session
+
+SECURE_PREFIX = "__Secure-"
+# better-auth's tokens are 32 characters and this project's 43; anything far longer is junk.
+MAX_TOKEN_LENGTH = 256
+
+
+def stored_token(raw: str) -> str:
+    """What ``session.token`` holds for the token ``raw`` under the configured storage."""
+    if iam_settings().session_token_storage == "plain":
+        return raw
+    return secrets.digest(raw)
+
+
+def session_cookie_name(request: HttpRequest | None, conf: IamSettings | None = None) -> str:
+    """better-auth's session cookie name for ``request`` (``__Secure-`` prefixed over HTTPS
+    unless ``BETTER_AUTH_SECURE_COOKIES`` says otherwise)."""
+    conf = conf or iam_settings()
+    name = conf.better_auth_session_cookie or f"{conf.better_auth_cookie_prefix}.session_token"
+    secure = conf.better_auth_secure_cookies
+    if secure is None:
+        secure = request is not None and request.is_secure()
+    return f"{SECURE_PREFIX}{name}" if secure else name
+
+
+def signed_session_cookie(raw: str, conf: IamSettings | None = None) -> str:
+    """The session cookie value better-auth would set for the session token ``raw``."""
+    conf = conf or iam_settings()
+    if not conf.better_auth_secret:
+        raise ValueError("BEEP_IAM['BETTER_AUTH_SECRET'] is not set")
+    return signing.sign(raw, conf.better_auth_secret)
+
+
+def token_from_request(request: HttpRequest, conf: IamSettings) -> str | None:
+    """The session token of a correctly signed better-auth cookie, else ``None``."""
+    if not conf.better_auth_secret:
+        return None
+    cookie = request.COOKIES.get(session_cookie_name(request, conf))
+    if not cookie:
+        return None
+    token = signing.unsign(cookie, conf.better_auth_secret)
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isprintable():
+        return None
+    return token
+
+
+def is_banned(user: object) -> bool:
+    """better-auth's admin plugin ban: ``banned`` until ``ban_expires`` (none: for good)."""
+    if not getattr(user, "banned", False):
+        return False
+    expires = getattr(user, "ban_expires", None)
+    return expires is None or expires > timezone.now()
+
+
+def session_from_request(request: HttpRequest, conf: IamSettings | None = None) -> Session | None:
+    """The live session of a request's better-auth cookie whose user may sign in, or ``None``.
+
+    Bad signatures, unknown or expired sessions, and inactive or banned users all give ``None``.
+    """
+    from beep_shared.models import Session
+
+    conf = conf or iam_settings()
+    token = token_from_request(request, conf)
+    if token is None:
+        return None
+    session = Session.objects.get_by_token(token)
+    if session is None or not session.user.is_active or is_banned(session.user):
+        return None
+    return session
