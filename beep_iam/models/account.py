@@ -7,6 +7,7 @@ from django.contrib.auth.hashers import check_password, is_password_usable, make
 from django.db import models
 
 from beep_shared.db.fields import ForeignKey
+from beep_shared.labels import related_label
 from beep_shared.models import Table
 
 # better-auth's provider id of email-and-password accounts.
@@ -50,7 +51,7 @@ class Account(Table):
         ]
 
     def __str__(self) -> str:
-        return f"{self.provider_id} account {self.account_id}"
+        return f"{self.provider_id} account of {related_label(self, 'user', 'email')}"
 
     def set_password(self, raw_password: str | None) -> None:
         """Store a hash of ``raw_password`` (not saved yet); ``None`` removes the credential."""

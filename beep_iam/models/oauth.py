@@ -15,6 +15,7 @@ from django.db.models import Q
 from beep_shared.db.choices import choices_check
 from beep_shared.db.fields import ForeignKey
 from beep_shared.db.indexes import Index
+from beep_shared.labels import related_label
 from beep_shared.models import Table
 
 __all__ = [
@@ -78,6 +79,12 @@ def _array_within(
         name=f"{table}_{field}_valid",
         violation_error_message=f"{field} may only contain: {', '.join(choices.values)}.",
     )
+
+
+def token_label(kind: str, token: OAuthRefreshToken | OAuthAccessToken) -> str:
+    """``access token of alice@example.com for Acme``: tokens have no name of their own."""
+    owner = f" of {related_label(token, 'user', 'email')}" if token.user_id else ""
+    return f"{kind}{owner} for {related_label(token, 'client')}"
 
 
 class OAuthClient(Table):
@@ -210,7 +217,7 @@ class OAuthRefreshToken(Table):
         ]
 
     def __str__(self) -> str:
-        return f"refresh token {self.pk} of {self.client_id}"
+        return token_label("refresh token", self)
 
 
 class OAuthAccessToken(Table):
@@ -275,7 +282,7 @@ class OAuthAccessToken(Table):
         ]
 
     def __str__(self) -> str:
-        return f"access token {self.pk} of {self.client_id}"
+        return token_label("access token", self)
 
 
 class OAuthConsent(Table):
@@ -313,4 +320,4 @@ class OAuthConsent(Table):
         ]
 
     def __str__(self) -> str:
-        return f"consent of {self.user_id} for {self.client_id}"
+        return f"{related_label(self, 'user', 'email')} for {related_label(self, 'client')}"
