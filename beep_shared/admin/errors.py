@@ -1,0 +1,45 @@
+"""Bad input to an admin page answered as a 4xx page with one line saying what was wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+
+# Echoed input is cut to this many characters (a value may be megabytes long).
+MAX_ECHO = 100
+
+
+def one_line(message: object) -> str:
+    """``message`` (an exception, a ValidationError, text) as one short line."""
+    if isinstance(message, ValidationError):
+        text = "; ".join(message.messages)
+    elif isinstance(message, BaseException) and message.args:
+        first = message.args[0]
+        text = one_line(first) if isinstance(first, BaseException) else str(first)
+    else:
+        text = str(message)
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_ECHO else f"{text[: MAX_ECHO - 1]}…"
+
+
+class BadChangelistQuery(Exception):
+    """A changelist's query string names a lookup or a value the list cannot use."""
+
+    def __init__(self, cause: object) -> None:
+        self.message = one_line(cause)
+        super().__init__(self.message)
+
+
+def bad_request_page(
+    model_admin: Any, request: Any, message: str, *, status: int = 400, title: str = ""
+) -> TemplateResponse:
+    opts = model_admin.model._meta
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": opts,
+        "title": title or f"Cannot show these {opts.verbose_name_plural}",
+        "message": message,
+    }
+    return TemplateResponse(request, "admin/beep_shared/bad_request.html", context, status=status)
