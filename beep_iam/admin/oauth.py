@@ -377,7 +377,6 @@ class OAuthAccessTokenAdmin(_TokenAdmin):
         (None, {"fields": ("client", "user", "scopes", "expires_at", "revoked")}),
         ("Issued with", {"fields": ("session", "refresh_token")}),
         ("Details", {"classes": ["collapse"], "fields": TOKEN_DETAILS}),
-        RECORD,
     )
     readonly_fields: ClassVar[Any] = (*AUDIT_FIELDS, "refresh_token")
 
@@ -408,7 +407,6 @@ class OAuthRefreshTokenAdmin(_TokenAdmin):
         (None, {"fields": ("client", "user", "scopes", "expires_at", "revoked", "rotated_at")}),
         ("Issued with", {"fields": ("session", "auth_time")}),
         ("Details", {"classes": ["collapse"], "fields": TOKEN_DETAILS}),
-        RECORD,
     )
     related_links = (
         RelatedLink("Access tokens it minted", "beep_iam.OAuthAccessToken", "oauth_refresh_token"),

@@ -38,7 +38,7 @@ class MemberAdmin(OrgModelAdmin):
     fieldsets = (
         (None, {"fields": ("user", "organization", "role", "status")}),
         ("Invitation", {"fields": ("invited_by", "invited_at", "joined_at", "last_active_at")}),
-        ("Permissions", {"classes": ["collapse"], "fields": ("permissions", "source")}),
+        ("Permissions", {"classes": ["collapse"], "fields": ("permissions",)}),
     )
 
 

@@ -145,20 +145,21 @@ class TableAdmin(RelatedLinksMixin, BeepFormFieldsMixin, QuickDateColumnsMixin, 
         return readonly
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if len(fieldsets) != 1:
-            return self.with_related_rows(request, obj, fieldsets)
-        fields = [f for f in fieldsets[0][1]["fields"] if f not in AUDIT_FIELDS]
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if len(fieldsets) == 1 or obj is None:
+            # The audit columns go last, in their own fieldset (none on the add page).
+            fieldsets = [
+                (name, {**options, "fields": kept})
+                for name, options in fieldsets
+                if (kept := [f for f in options["fields"] if f not in AUDIT_FIELDS])
+            ]
         if obj is None:
-            return [(None, {"fields": fields})]
-        return self.with_related_rows(
-            request,
-            obj,
-            [
-                (None, {"fields": fields}),
-                ("Record", {"classes": ["collapse"], "fields": AUDIT_FIELDS}),
-            ],
-        )
+            return fieldsets
+        shown = {f for _, options in fieldsets for f in options["fields"]}
+        missing = [f for f in AUDIT_FIELDS if f not in shown]
+        if missing:
+            fieldsets.append(("Record", {"classes": ["collapse"], "fields": missing}))
+        return self.with_related_rows(request, obj, fieldsets)
 
     def get_object_buttons(self, request: Any, obj: Any) -> list[ObjectButton]:
         """POST buttons for the change page of ``obj`` (rotate, revoke, switch...)."""

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from beep_shared.admin.base import AUDIT_FIELDS, ObjectButton, TableAdmin
+from beep_shared.admin.base import ObjectButton, TableAdmin
 from beep_shared.admin.errors import one_line
 from beep_shared.admin.filters import ExactValueFilter
 from beep_shared.admin.related import RelatedLink
@@ -71,12 +71,6 @@ class OrganizationAdmin(TableAdmin):
         RelatedLink("SSO providers", "beep_iam.SsoProvider", "organization"),
         RelatedLink("SCIM providers", "beep_iam.ScimProvider", "organization"),
     )
-
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        fieldsets = super().get_fieldsets(request, obj)
-        if obj is None:
-            return fieldsets
-        return [*fieldsets, ("Record", {"classes": ["collapse"], "fields": AUDIT_FIELDS})]
 
     def get_list_display(self, request: HttpRequest) -> Any:
         return (*super().get_list_display(request), self.scope_column(request))

@@ -36,6 +36,7 @@ class UserAdmin(RelatedLinksMixin, BeepFormFieldsMixin, QuickDateColumnsMixin, D
     ordering = ("-row_id",)
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    readonly_fields = (*AUDIT_FIELDS, "last_login")
     change_list_template = "admin/beep_shared/table_change_list.html"
     change_form_template = "admin/beep_shared/table_change_form.html"
     related_links = (
