@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import quote
+from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
@@ -73,7 +73,7 @@ class TokenStateFilter(admin.SimpleListFilter):
 def get_object_or_404(model_admin: Any, request: HttpRequest, object_id: str) -> Any:
     """The row ``object_id`` the user may see; 404 (not 500) for a malformed id too."""
     try:
-        obj = model_admin.get_object(request, object_id)
+        obj = model_admin.get_object(request, unquote(object_id))
     except ValidationError as exc:
         raise Http404(one_line(exc)) from None
     if obj is None:
@@ -287,7 +287,7 @@ class _TokenAdmin(TableAdmin):
     """Read-only token rows; revoking is the one change offered (list action or button)."""
 
     list_select_related = ("client", "user")
-    list_filter = (
+    list_filter: ClassVar[Any] = (
         TokenStateFilter,
         "expires_at",
         ("client", ExactValueFilter),

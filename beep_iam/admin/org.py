@@ -28,7 +28,8 @@ from beep_shared.admin.tenant import OrgModelAdmin
 
 @admin.register(Member)
 class MemberAdmin(OrgModelAdmin):
-    list_display = ("user", "organization", "role", "status", "joined_at", "last_active_at")
+    # The role links to the membership; the user and organization cells to their rows.
+    list_display = ("role", "user", "organization", "status", "joined_at", "last_active_at")
     list_select_related = ("user", "organization")
     list_filter = ("role", "status", ("user", ExactValueFilter))
     # Exact values through their indexes (the name and slug of an organization included).

@@ -156,7 +156,7 @@ class TableAdmin(RelatedLinksMixin, BeepFormFieldsMixin, QuickDateColumnsMixin, 
         if obj is None:
             return fieldsets
         shown = {f for _, options in fieldsets for f in options["fields"]}
-        missing = [f for f in AUDIT_FIELDS if f not in shown]
+        missing: Any = [f for f in AUDIT_FIELDS if f not in shown]
         if missing:
             fieldsets.append(("Record", {"classes": ["collapse"], "fields": missing}))
         return self.with_related_rows(request, obj, fieldsets)

@@ -10,11 +10,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models.constants import LOOKUP_SEP
 from django.urls import reverse
 
+from .columns import PK_MARK
 from .filters import checked_value
-
-# Stands for the quoted primary key in a reversed change URL; admin quoting turns every "_"
-# of a real key into "_5F", so it can never occur in one.
-_PK_MARK = "__pk__"
 
 
 def column_for_lookup(model: Any, lookup: str) -> Any:
@@ -61,8 +58,8 @@ class TableChangeList(ChangeList):
         if template is None:
             template = reverse(
                 f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
-                args=(_PK_MARK,),
+                args=(PK_MARK,),
                 current_app=self.model_admin.admin_site.name,
             )
             self.__dict__["_change_url_template"] = template
-        return template.replace(_PK_MARK, quote(getattr(result, self.pk_attname)), 1)
+        return template.replace(PK_MARK, quote(getattr(result, self.pk_attname)), 1)

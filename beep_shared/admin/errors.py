@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 
-# Echoed input is cut to this many characters (a value may be megabytes long).
-MAX_ECHO = 100
+# Echoed input is cut short (a value may be megabytes long): each long word to about
+# LONG_WORD characters, the whole line to MAX_LINE.
+LONG_WORD = 40
+MAX_LINE = 300
+_LONG_WORD = re.compile(rf"\S{{{LONG_WORD + 20},}}")
 
 
 def one_line(message: object) -> str:
@@ -21,7 +25,8 @@ def one_line(message: object) -> str:
     else:
         text = str(message)
     text = " ".join(text.split())
-    return text if len(text) <= MAX_ECHO else f"{text[: MAX_ECHO - 1]}…"
+    text = _LONG_WORD.sub(lambda match: f"{match.group()[:LONG_WORD]}…", text)
+    return text if len(text) <= MAX_LINE else f"{text[: MAX_LINE - 1]}…"
 
 
 class BadChangelistQuery(Exception):

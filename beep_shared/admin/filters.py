@@ -47,8 +47,10 @@ class ExactValueFilter(admin.FieldListFilter):
     @staticmethod
     def parameter_for(field: Any, field_path: str) -> str:
         """The query-string parameter that filters ``field_path`` (a ``field``) exactly."""
-        if field.is_relation:
+        if field.is_relation and field.target_field.primary_key:
             return f"{field_path}__{field.target_field.name}__exact"
+        # A foreign key to another column (``to_field``) compares that column's value as is;
+        # naming the column would be a lookup through the relation, which the admin refuses.
         return f"{field_path}__exact"
 
     @property

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
@@ -140,7 +141,7 @@ class OrganizationAdmin(TableAdmin):
     def activate_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
         """Make ``object_id`` the organization the admin works in (this session)."""
         try:
-            organization = Organization.objects.filter(pk=object_id).first()
+            organization = Organization.objects.filter(pk=unquote(object_id)).first()
         except ValidationError as exc:
             raise Http404(one_line(exc)) from None
         if organization is None:

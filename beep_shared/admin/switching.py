@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.admin.utils import quote
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.urls import reverse
@@ -45,7 +46,7 @@ def workable_organization_ids(user: Any, candidates: Iterable[str]) -> set[str]:
 
 
 def activate_url(organization_id: str) -> str:
-    return reverse("admin:beep_shared_organization_activate", args=[organization_id])
+    return reverse("admin:beep_shared_organization_activate", args=[quote(organization_id)])
 
 
 def deactivate_url() -> str:
