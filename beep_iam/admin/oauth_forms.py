@@ -56,6 +56,26 @@ def _choice_list(choices: Any, *, required: bool, help_text: str) -> forms.Typed
     )
 
 
+# Labels as people write them (the column names give "Jwks uri", "Require pkce").
+CLIENT_LABELS = {
+    "redirect_uris": "Redirect URIs",
+    "post_logout_redirect_uris": "Post-logout redirect URIs",
+    "jwks_uri": "JWKS URI",
+    "jwks": "JWKS",
+    "require_pkce": "Require PKCE",
+    "dpop_bound_access_tokens": "DPoP-bound access tokens",
+    "uri": "Home page",
+    "icon": "Icon URI",
+    "tos": "Terms of service",
+    "policy": "Privacy policy",
+    "software_id": "Software ID",
+    "reference_id": "Reference ID",
+    "backchannel_logout_uri": "Back-channel logout URI",
+    "backchannel_logout_session_required": "Back-channel logout needs the session",
+    "token_endpoint_auth_method": "Authentication method",
+}
+
+
 class _ClientFormBase(forms.ModelForm):
     grant_types = _choice_list(
         GrantType.choices,
@@ -70,9 +90,16 @@ class _ClientFormBase(forms.ModelForm):
     token_endpoint_auth_method = forms.ChoiceField(
         choices=TokenEndpointAuthMethod.choices,
         initial=TokenEndpointAuthMethod.CLIENT_SECRET_BASIC,
+        label=CLIENT_LABELS["token_endpoint_auth_method"],
         help_text="How the client proves who it is at the token endpoint. 'None' makes a "
         "public client (a browser or mobile app), which has no secret.",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, label in CLIENT_LABELS.items():
+            if name in self.fields:
+                self.fields[name].label = label
 
     class Meta:
         model = OAuthClient

@@ -105,4 +105,8 @@ class BeepFormFieldsMixin:
             and db_field.name not in self.multiline_fields
         ):
             kwargs.setdefault("widget", one_line_input())
+        elif isinstance(db_field, models.TextField) and not db_field.choices:
+            kwargs.setdefault(
+                "widget", forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField"})
+            )
         return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
