@@ -380,7 +380,10 @@ TOKEN_DETAILS = ("reference_id", "authorization_code_id", "resources")
 class OAuthAccessTokenAdmin(_TokenAdmin):
     list_display = ("state", "client", "user", "scopes", "created_at")
     raw_id_fields = ("client", "user", "session", "oauth_refresh_token")
-    list_filter = (*_TokenAdmin.list_filter, ("oauth_refresh_token", ExactValueFilter))
+    list_filter = (
+        *_TokenAdmin.list_filter,
+        ("oauth_refresh_token", ExactValueFilter.titled("refresh token")),
+    )
     fieldsets: ClassVar[Any] = (
         (None, {"fields": ("client", "user", "scopes", "expires_at", "revoked")}),
         ("Issued with", {"fields": ("session", "refresh_token")}),

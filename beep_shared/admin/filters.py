@@ -24,6 +24,13 @@ class ExactValueFilter(admin.FieldListFilter):
     of the column it holds, i.e. the related row's id or ``to_field``)."""
 
     template = "admin/beep_shared/exact_value_filter.html"
+    # The sidebar's "By ..." title; the field's verbose name when empty.
+    fixed_title = ""
+
+    @classmethod
+    def titled(cls, title: str) -> type[ExactValueFilter]:
+        """This filter with its own title, e.g. ``ExactValueFilter.titled("refresh token")``."""
+        return type(f"{cls.__name__}Titled", (cls,), {"fixed_title": title})
 
     def __init__(
         self,
@@ -43,6 +50,8 @@ class ExactValueFilter(admin.FieldListFilter):
             self.used_parameters.pop(self.lookup_kwarg, None)
         else:
             self.lookup_val = checked_value(self.column_field, self.lookup_kwarg, self.lookup_val)
+        if self.fixed_title:
+            self.title = self.fixed_title
 
     @staticmethod
     def parameter_for(field: Any, field_path: str) -> str:

@@ -31,14 +31,8 @@ from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
 
 @admin.register(Organization)
 class OrganizationAdmin(TableAdmin):
-    list_display = (
-        "name",
-        "slug",
-        "type",
-        "owner_user",
-        "subscription_tier",
-        "created_at",
-    )
+    # The "admin scope" column comes second (get_list_display): where to switch, at a glance.
+    list_display = ("name", "type", "owner_user", "subscription_tier", "created_at")
     list_select_related = ("owner_user",)
     list_filter = (
         "type",
@@ -74,7 +68,8 @@ class OrganizationAdmin(TableAdmin):
     )
 
     def get_list_display(self, request: HttpRequest) -> Any:
-        return (*super().get_list_display(request), self.scope_column(request))
+        name, *rest = super().get_list_display(request)
+        return (name, self.scope_column(request), *rest)
 
     def scope_column(self, request: HttpRequest) -> Any:
         """The "admin scope" column, made for this request: it knows the active organization

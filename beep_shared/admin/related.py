@@ -120,7 +120,10 @@ def related_link_problems(model_admin: Any) -> list[checks.CheckMessage]:
         target_admin = model_admin.admin_site._registry.get(target)
         filters = getattr(target_admin, "list_filter", ())
         pairs = [tuple(item) for item in filters if isinstance(item, (tuple, list))]
-        if (link.field, ExactValueFilter) not in pairs:
+        if not any(
+            name == link.field and isinstance(kind, type) and issubclass(kind, ExactValueFilter)
+            for name, kind in pairs
+        ):
             problems.append(
                 checks.Error(
                     f"related link {link.label!r} of {type(model_admin).__name__} leads to "

@@ -175,7 +175,7 @@ def test_client_and_token_pages_show_no_secret(admin_page, oauth_rows):
 
     page.locator(f'#result_list a[href*="{quote(token.pk)}"]').first.click()
     expect(page.locator("#content h1")).to_have_text(re.compile("View OAuth access token", re.I))
-    expect(page.locator("#content")).to_contain_text("acme-dashboard")
+    expect(page.locator("#content")).to_contain_text("Acme Dashboard")
     screenshot(page, "admin-oauth-access-token-view")
     assert_no_secret(page, oauth_rows["never_shown"])
 
@@ -229,6 +229,7 @@ def assert_gone_on_reload(page, raw):
     the secret is nowhere in it."""
     page.reload()
     expect(page.locator("#content h1")).to_have_text(re.compile("^Change "))
+    expect(page.locator(".field-id")).to_be_attached()  # the change page itself
     assert raw not in page.content()
     page.go_back()
     page.wait_for_load_state()
@@ -257,7 +258,6 @@ def test_register_a_client_and_see_its_secret_once(admin_page):
     assert_in_no_cookie(page, raw)
     screenshot(page, "admin-oauth-client-registered")
     assert_gone_on_reload(page, raw)
-    expect(page.locator(".field-secret")).to_contain_text("set")
 
 
 def test_registration_refuses_what_the_service_refuses(admin_page):
