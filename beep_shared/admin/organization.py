@@ -32,7 +32,7 @@ from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
 @admin.register(Organization)
 class OrganizationAdmin(TableAdmin):
     # The "admin scope" column comes second (get_list_display): where to switch, at a glance.
-    list_display = ("name", "type", "owner_user", "subscription_tier", "created_at")
+    list_display = ("name", "type", "owner_user", "created_at")
     list_select_related = ("owner_user",)
     list_filter = (
         "type",
