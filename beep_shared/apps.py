@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class BeepSharedConfig(AppConfig):
     name = "beep_shared"
-    verbose_name = "Beep shared"
+    verbose_name = "Identity"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

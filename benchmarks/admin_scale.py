@@ -144,7 +144,12 @@ TARGETS = {
         "beep_iam.OAuthAccessToken",
         "clients",
         seed_access_tokens,
-        {"active only": "?state=active", "one client": "?q=bench-client-7"},
+        {
+            "active only": "?state=active",
+            "one client": "?q=bench-client-7",
+            # The "Access tokens" link of a client's page (a related-rows link).
+            "client link": "?client__exact=bench-client-7",
+        },
     ),
     "session": Target(
         "beep_shared.Session",

@@ -73,9 +73,11 @@ def test_pages_render_without_secrets_or_digests(admin_client, rows):
     assert '<td class="field-secret">set</td>' in listing
 
 
-def test_no_add_pages_tokens_and_clients_come_from_the_services(admin_client):
-    for model in ("oauthclient", "oauthaccesstoken", "oauthrefreshtoken"):
+def test_tokens_have_no_add_page_clients_are_registered_on_theirs(admin_client):
+    for model in ("oauthaccesstoken", "oauthrefreshtoken"):
         assert admin_client.get(_url(model, "add")).status_code == 403
+    page = admin_client.get(_url("oauthclient", "add")).content.decode()
+    assert 'name="redirect_uris"' in page and 'name="client_secret"' not in page
 
 
 def test_search_by_client_id_name_token_id_and_garbage(admin_client, rows):

@@ -27,6 +27,8 @@ from beep_iam.models import (
     WalletAddress,
 )
 from beep_shared.admin.base import AUDIT_FIELDS, TableAdmin
+from beep_shared.admin.columns import datetime_cell
+from beep_shared.admin.filters import ExactValueFilter
 
 
 class ExpiredListFilter(admin.SimpleListFilter):
@@ -93,7 +95,7 @@ class GeneratedRowsAdmin(SecretsHiddenAdmin):
 class AccountAdmin(SecretsHiddenAdmin):
     list_display = ("provider_id", "account_id", "user", "credentials", "created_at")
     list_select_related = ("user",)
-    list_filter = ("provider_id",)
+    list_filter = ("provider_id", ("user", ExactValueFilter))
     search_fields = ("=account_id", "provider_id", "user__email", "=id")
     raw_id_fields = ("user",)
     extra_readonly_fields = ("credentials",)
@@ -109,7 +111,7 @@ class TwoFactorAdmin(GeneratedRowsAdmin):
 
     list_display = ("user", "created_at", "updated_at")
     list_select_related = ("user",)
-    list_filter = ("created_at",)
+    list_filter = ("created_at", ("user", ExactValueFilter))
     search_fields = ("user__email", "=user__id", "=id")
     raw_id_fields = ("user",)
 
@@ -121,7 +123,7 @@ class TwoFactorAdmin(GeneratedRowsAdmin):
 class PasskeyAdmin(GeneratedRowsAdmin):
     list_display = ("name", "user", "device_type", "backed_up", "counter", "created_at")
     list_select_related = ("user",)
-    list_filter = ("device_type", "backed_up")
+    list_filter = ("device_type", "backed_up", ("user", ExactValueFilter))
     search_fields = ("name", "=credential_id", "user__email", "=id")
     raw_id_fields = ("user",)
     # What the authenticator reported is evidence, not settings: only the name is editable.
@@ -179,7 +181,7 @@ class RateLimitAdmin(IamTableAdmin):
 
     @admin.display(description="last request at")
     def last_request_at(self, obj: RateLimit) -> Any:
-        return obj.last_request_at
+        return datetime_cell(obj.last_request_at)
 
 
 @admin.register(Verification)
@@ -200,6 +202,6 @@ class VerificationAdmin(GeneratedRowsAdmin):
 class WalletAddressAdmin(IamTableAdmin):
     list_display = ("address", "chain_id", "user", "is_primary", "created_at")
     list_select_related = ("user",)
-    list_filter = ("chain_id", "is_primary")
+    list_filter = ("chain_id", "is_primary", ("user", ExactValueFilter))
     search_fields = ("address", "user__email", "=id")
     raw_id_fields = ("user",)

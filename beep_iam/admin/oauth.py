@@ -1,21 +1,35 @@
 """Admin for the OAuth provider tables.
 
 Secrets and token digests are never shown (the columns are excluded; a client shows only
-whether it has a secret). Tokens are read-only: they are issued by the services, and
-revoked rather than edited. Filters are plain columns, never a foreign key (which would
-list every client or user), and counts are not computed, so lists stay cheap on large
-tables.
+whether it has a secret). A client is registered on the add page through ``register_client``
+and its secret rotated with the "Rotate secret" button; either shows the new raw secret once,
+in the response itself (``beep_shared.admin.one_time``). Tokens are read-only: issued by the
+services, revoked (from the list or their own page) rather than edited. Filters are plain
+columns or exact values, never a list of clients or users, and counts are not computed, so
+lists stay cheap on large tables.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_POST
 
+from beep_iam.admin.oauth_forms import (
+    OAuthClientChangeForm,
+    OAuthClientRegistrationForm,
+    OAuthConsentForm,
+)
 from beep_iam.models import (
     OAuthAccessToken,
     OAuthClient,
@@ -25,9 +39,21 @@ from beep_iam.models import (
     OAuthRefreshToken,
     OAuthResource,
 )
-from beep_iam.services.oauth_clients import disable_clients
+from beep_iam.models.oauth import TokenEndpointAuthMethod
+from beep_iam.services.oauth_clients import disable_clients, rotate_client_secret
 from beep_iam.services.oauth_tokens import revoke_client_tokens, revoke_refresh_tokens
-from beep_shared.admin.base import TableAdmin
+from beep_shared.admin.base import AUDIT_FIELDS, ObjectButton, TableAdmin
+from beep_shared.admin.columns import datetime_cell
+from beep_shared.admin.errors import one_line
+from beep_shared.admin.filters import ExactValueFilter
+from beep_shared.admin.one_time import hold_secrets, one_time_secret_response, take_secrets
+from beep_shared.admin.related import RelatedLink
+
+RECORD = ("Record", {"classes": ["collapse"], "fields": AUDIT_FIELDS})
+SECRET_BASED = (
+    TokenEndpointAuthMethod.CLIENT_SECRET_BASIC,
+    TokenEndpointAuthMethod.CLIENT_SECRET_POST,
+)
 
 
 class TokenStateFilter(admin.SimpleListFilter):
@@ -53,6 +79,82 @@ class TokenStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+def get_object_or_404(model_admin: Any, request: HttpRequest, object_id: str) -> Any:
+    """The row ``object_id`` the user may see; 404 (not 500) for a malformed id too."""
+    try:
+        obj = model_admin.get_object(request, unquote(object_id))
+    except ValidationError as exc:
+        raise Http404(one_line(exc)) from None
+    if obj is None:
+        raise Http404(f"No {model_admin.opts.verbose_name} {one_line(object_id)}.")
+    return obj
+
+
+def change_url(model_admin: Any, obj: Any) -> str:
+    opts = model_admin.opts
+    return reverse(
+        f"admin:{opts.app_label}_{opts.model_name}_change",
+        args=[quote(obj.pk)],
+        current_app=model_admin.admin_site.name,
+    )
+
+
+IDENTITY_FIELDS = ("name", "client_id", "secret", "user", "disabled", "type", "application_type")
+CLIENT_FIELDSETS = (
+    (
+        "Redirects",
+        {"fields": ("redirect_uris", "post_logout_redirect_uris")},
+    ),
+    (
+        "Authentication",
+        {
+            "fields": (
+                "token_endpoint_auth_method",
+                "public",
+                "grant_types",
+                "response_types",
+                "require_pkce",
+                "jwks_uri",
+                "jwks",
+                "dpop_bound_access_tokens",
+            )
+        },
+    ),
+    (
+        "Scopes and consent",
+        {"fields": ("scopes", "client_credentials_scopes", "skip_consent", "enable_end_session")},
+    ),
+    (
+        "About the client",
+        {
+            "classes": ["collapse"],
+            "fields": (
+                "uri",
+                "icon",
+                "contacts",
+                "tos",
+                "policy",
+                "software_id",
+                "software_version",
+                "software_statement",
+                "subject_type",
+                "backchannel_logout_uri",
+                "backchannel_logout_session_required",
+                "reference_id",
+                "metadata",
+            ),
+        },
+    ),
+)
+
+
+def _without(fieldsets: Any, hidden: set[str]) -> list[Any]:
+    return [
+        (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+        for name, options in fieldsets
+    ]
+
+
 @admin.register(OAuthClient)
 class OAuthClientAdmin(TableAdmin):
     list_display = (
@@ -65,24 +167,115 @@ class OAuthClientAdmin(TableAdmin):
         "created_at",
     )
     list_select_related = ("user",)
-    list_filter = ("disabled", "public", "token_endpoint_auth_method", "skip_consent")
+    list_filter = (
+        "disabled",
+        "public",
+        "token_endpoint_auth_method",
+        "skip_consent",
+        ("user", ExactValueFilter),
+    )
     search_fields = ("=client_id", "name")
     raw_id_fields = ("user",)
     exclude = ("client_secret",)
+    form = OAuthClientChangeForm
+    add_form = OAuthClientRegistrationForm
     actions = ("disable_selected_clients", "revoke_client_tokens")
+    related_links = (
+        RelatedLink("Access tokens", "beep_iam.OAuthAccessToken", "client"),
+        RelatedLink("Refresh tokens", "beep_iam.OAuthRefreshToken", "client"),
+        RelatedLink("Consents", "beep_iam.OAuthConsent", "client"),
+    )
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        # client_id is what tokens and consents reference; it never changes.
-        return (*super().get_readonly_fields(request, obj), "client_id", "secret")
+        readonly = super().get_readonly_fields(request, obj)
+        if obj is None:
+            return readonly
+        # client_id is what tokens and consents reference; it never changes. "public"
+        # follows from the auth method.
+        return (*readonly, "client_id", "secret", "public")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            hidden = {"client_id", "secret", "disabled", "public"}
+            return _without([(None, {"fields": IDENTITY_FIELDS}), *CLIENT_FIELDSETS], hidden)
+        return self.with_related_rows(
+            request, obj, [(None, {"fields": IDENTITY_FIELDS}), *CLIENT_FIELDSETS, RECORD]
+        )
 
     @admin.display(description="secret")
     def secret(self, obj: OAuthClient) -> str:
         return "set" if obj.client_secret else "none"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # Registration hands out the raw secret once; it goes through
-        # beep_iam.services.oauth_clients.register_client, not a form.
-        return False
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        registered = getattr(form, "registered", None)
+        if registered is None:
+            super().save_model(request, obj, form, change)
+            return
+        # register_client saved it while validating the form; the raw secret waits for the
+        # response (the only place it is ever shown).
+        hold_secrets(registered.client, ("Client secret", registered.client_secret))
+
+    @method_decorator(sensitive_variables("shown"))
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        shown = take_secrets(obj) or []
+        return one_time_secret_response(
+            self,
+            request,
+            obj,
+            shown,
+            title=f"OAuth client registered: {obj}",
+            facts=[("Client id", obj.client_id)],
+            note="Copy the secret now: only its digest is stored, so it cannot be shown "
+            "again (rotate it to get a new one).",
+        )
+
+    def get_object_buttons(self, request: HttpRequest, obj: Any) -> list[ObjectButton]:
+        buttons = super().get_object_buttons(request, obj)
+        if obj.token_endpoint_auth_method in SECRET_BASED and self.has_change_permission(
+            request, obj
+        ):
+            url = reverse("admin:beep_iam_oauthclient_rotate_secret", args=[quote(obj.pk)])
+            buttons.append(ObjectButton("Rotate secret", url))
+        return buttons
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<path:object_id>/rotate-secret/",
+                self.admin_site.admin_view(require_POST(self.rotate_secret_view)),
+                name="beep_iam_oauthclient_rotate_secret",
+            ),
+            *super().get_urls(),
+        ]
+
+    @method_decorator(sensitive_variables("raw"))
+    def rotate_secret_view(self, request: HttpRequest, object_id: str) -> Any:
+        client = get_object_or_404(self, request, object_id)
+        if not self.has_change_permission(request, client):
+            raise PermissionDenied
+        try:
+            raw = rotate_client_secret(client)
+        except ValidationError as exc:
+            self.message_user(request, one_line(exc), messages.ERROR)
+            return HttpResponseRedirect(change_url(self, client))
+        self.log_change(request, client, [{"changed": {"fields": ["client secret"]}}])
+        return one_time_secret_response(
+            self,
+            request,
+            client,
+            [("New client secret", raw)],
+            title=f"Secret rotated: {client}",
+            facts=[("Client id", client.client_id)],
+            note="The old secret no longer works. Copy the new one now: only its digest is "
+            "stored, so it cannot be shown again.",
+        )
 
     @admin.action(description="Disable selected clients", permissions=["change"])
     def disable_selected_clients(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
@@ -100,16 +293,36 @@ class OAuthClientAdmin(TableAdmin):
 
 
 class _TokenAdmin(TableAdmin):
-    """Read-only token rows; revoking is the one change offered."""
+    """Read-only token rows; revoking is the one change offered (list action or button)."""
 
     list_select_related = ("client", "user")
-    list_filter = (TokenStateFilter, "expires_at")
+    list_filter: ClassVar[Any] = (
+        TokenStateFilter,
+        "expires_at",
+        ("client", ExactValueFilter),
+        ("user", ExactValueFilter),
+    )
     # Exact matches only, each answered by an index however large the table ("=field"
     # search fields would compare UPPER(column) and join every user).
     exact_search_fields = ("id", "client", "user__email")
     search_help_text = "A token id, a client id, or a user's email address."
     exclude = ("token",)
     actions = ("revoke_selected_tokens",)
+    # The state (with its date) links to the token: a 56-character id as the link column
+    # left no room for the columns that matter in a 1,280 px window.
+    list_display_links = ("state",)
+
+    @admin.display(description="state", ordering="expires_at")
+    def state(self, obj: Any) -> str:
+        if obj.revoked is not None:
+            label, when = "Revoked", obj.revoked
+        elif obj.expires_at is not None and obj.expires_at <= timezone.now():
+            label, when = "Expired", obj.expires_at
+        elif obj.expires_at is not None:
+            label, when = "Active until", obj.expires_at
+        else:
+            return "Active"
+        return format_html("{}<br>{}", label, datetime_cell(when))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -137,26 +350,77 @@ class _TokenAdmin(TableAdmin):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
+    def get_object_buttons(self, request: HttpRequest, obj: Any) -> list[ObjectButton]:
+        buttons = super().get_object_buttons(request, obj)
+        if obj.revoked is None and self.has_revoke_permission(request):
+            opts = self.opts
+            url = reverse(f"admin:{opts.app_label}_{opts.model_name}_revoke", args=[quote(obj.pk)])
+            buttons.append(ObjectButton("Revoke", url))
+        return buttons
+
+    def get_urls(self) -> list[Any]:
+        opts = self.opts
+        return [
+            path(
+                "<path:object_id>/revoke/",
+                self.admin_site.admin_view(require_POST(self.revoke_view)),
+                name=f"{opts.app_label}_{opts.model_name}_revoke",
+            ),
+            *super().get_urls(),
+        ]
+
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
+        """Revoke this one token, as the list action would."""
+        token = get_object_or_404(self, request, object_id)
+        if not self.has_revoke_permission(request):
+            raise PermissionDenied
+        if token.revoked is not None:
+            self.message_user(request, "This token was already revoked.", messages.INFO)
+        else:
+            self.revoke_selected_tokens(request, self.model._default_manager.filter(pk=token.pk))
+        return HttpResponseRedirect(change_url(self, token))
+
+
+TOKEN_DETAILS = ("reference_id", "authorization_code_id", "resources")
+
 
 @admin.register(OAuthAccessToken)
 class OAuthAccessTokenAdmin(_TokenAdmin):
-    list_display = ("id", "client", "user", "scopes", "expires_at", "revoked", "created_at")
+    list_display = ("state", "client", "user", "scopes", "created_at")
     raw_id_fields = ("client", "user", "session", "oauth_refresh_token")
+    list_filter = (
+        *_TokenAdmin.list_filter,
+        ("oauth_refresh_token", ExactValueFilter.titled("refresh token")),
+    )
+    fieldsets: ClassVar[Any] = (
+        (None, {"fields": ("client", "user", "scopes", "expires_at", "revoked")}),
+        ("Issued with", {"fields": ("session", "refresh_token")}),
+        ("Details", {"classes": ["collapse"], "fields": TOKEN_DETAILS}),
+    )
+    readonly_fields: ClassVar[Any] = (*AUDIT_FIELDS, "refresh_token")
+
+    @admin.display(description="refresh token")
+    def refresh_token(self, obj: OAuthAccessToken) -> str:
+        if obj.oauth_refresh_token_id is None:
+            return "none"
+        url = reverse(
+            "admin:beep_iam_oauthrefreshtoken_change", args=[quote(obj.oauth_refresh_token_id)]
+        )
+        return format_html('<a href="{}">{}</a>', url, obj.oauth_refresh_token_id)
 
 
 @admin.register(OAuthRefreshToken)
 class OAuthRefreshTokenAdmin(_TokenAdmin):
-    list_display = (
-        "id",
-        "client",
-        "user",
-        "scopes",
-        "expires_at",
-        "revoked",
-        "rotated_at",
-        "created_at",
-    )
+    list_display = ("state", "client", "user", "scopes", "created_at")
     raw_id_fields = ("client", "user", "session")
+    fieldsets: ClassVar[Any] = (
+        (None, {"fields": ("client", "user", "scopes", "expires_at", "revoked", "rotated_at")}),
+        ("Issued with", {"fields": ("session", "auth_time")}),
+        ("Details", {"classes": ["collapse"], "fields": TOKEN_DETAILS}),
+    )
+    related_links = (
+        RelatedLink("Access tokens it minted", "beep_iam.OAuthAccessToken", "oauth_refresh_token"),
+    )
 
     @admin.action(
         description="Revoke selected tokens and the access tokens they minted",
@@ -175,8 +439,19 @@ class OAuthRefreshTokenAdmin(_TokenAdmin):
 class OAuthConsentAdmin(TableAdmin):
     list_display = ("client", "user", "scopes", "updated_at")
     list_select_related = ("client", "user")
+    list_filter = (("client", ExactValueFilter), ("user", ExactValueFilter))
     search_fields = ("=client__client_id", "client__name", "=user__email")
     raw_id_fields = ("client", "user")
+    form = OAuthConsentForm
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = super().get_readonly_fields(request, obj)
+        # One consent per (client, user): changing either would be another consent.
+        return readonly if obj is None else (*readonly, "client", "user")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # OAuthConsentForm saved it through grant_consent while validating.
+        return None
 
 
 @admin.register(OAuthResource)

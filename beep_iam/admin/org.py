@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 
 from beep_iam.models import (
     ApiKey,
@@ -19,23 +21,35 @@ from beep_iam.models import (
     TeamMember,
 )
 from beep_shared import secrets
+from beep_shared.admin.filters import ExactValueFilter
+from beep_shared.admin.one_time import hold_secrets, one_time_secret_response, take_secrets
 from beep_shared.admin.tenant import OrgModelAdmin
 
 
 @admin.register(Member)
 class MemberAdmin(OrgModelAdmin):
-    list_display = ("user", "organization", "role", "status", "joined_at", "last_active_at")
+    # The role links to the membership; the user and organization cells to their rows.
+    list_display = ("role", "user", "organization", "status", "joined_at", "last_active_at")
     list_select_related = ("user", "organization")
-    list_filter = ("role", "status")
-    search_fields = ("id", "user__email", "user__name")
+    list_filter = ("role", "status", ("user", ExactValueFilter))
+    # Exact values through their indexes (the name and slug of an organization included).
+    exact_search_fields = ("id", "user__email", "organization__name", "organization__slug")
+    search_help_text = "A member id, a user's email address, or an organization's name or slug."
     raw_id_fields = ("organization", "user", "invited_by")
+    fieldsets = (
+        (None, {"fields": ("user", "organization", "role", "status")}),
+        ("Invitation", {"fields": ("invited_by", "invited_at", "joined_at", "last_active_at")}),
+        ("Permissions", {"classes": ["collapse"], "fields": ("permissions",)}),
+    )
 
 
 @admin.register(TeamMember)
 class TeamMemberAdmin(OrgModelAdmin):
     list_display = ("user", "team", "organization", "created_at")
     list_select_related = ("user", "team", "organization")
-    search_fields = ("id", "user__email", "team__name")
+    list_filter = (("team", ExactValueFilter), ("user", ExactValueFilter))
+    exact_search_fields = ("id", "user__email", "team__name")
+    search_help_text = "A team member id, a user's email address, or a team's name."
     raw_id_fields = ("organization", "team", "user")
 
 
@@ -43,7 +57,7 @@ class TeamMemberAdmin(OrgModelAdmin):
 class InvitationAdmin(OrgModelAdmin):
     list_display = ("email", "organization", "team", "role", "status", "expires_at", "inviter")
     list_select_related = ("organization", "team", "inviter")
-    list_filter = ("status",)
+    list_filter = ("status", ("inviter", ExactValueFilter))
     search_fields = ("id", "email")
     raw_id_fields = ("organization", "team", "inviter")
 
@@ -57,12 +71,15 @@ class OrganizationRoleAdmin(OrgModelAdmin):
 @admin.register(Subscription)
 class SubscriptionAdmin(OrgModelAdmin):
     list_display = ("plan", "organization", "status", "seats", "period_end", "cancel_at_period_end")
+    list_select_related = ("organization",)
     list_filter = ("status", "cancel_at_period_end")
     search_fields = ("id", "plan", "reference_id", "stripe_customer_id", "stripe_subscription_id")
 
 
 class DigestCreatingAdmin(OrgModelAdmin):
-    """Generates the secret of a new row, stores its digest, shows the raw value once."""
+    """Generates the secret of a new row, stores its digest, shows the raw value once: in
+    the response to the add form's POST itself (``beep_shared.admin.one_time``), never in a
+    message, which Django's default storage would put in a cookie."""
 
     secret_field = ""
     secret_label = "secret"
@@ -70,17 +87,24 @@ class DigestCreatingAdmin(OrgModelAdmin):
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
         return (*(super().get_exclude(request, obj) or ()), self.secret_field)
 
+    @method_decorator(sensitive_variables("raw"))
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        raw = None
-        if not change:
-            raw = self.new_secret(obj)
+        raw = None if change else self.new_secret(obj)
         super().save_model(request, obj, form, change)
         if raw is not None:
-            self.message_user(
-                request,
-                f"The {self.secret_label} is {raw} — copy it now: only its digest is stored.",
-                messages.WARNING,
-            )
+            hold_secrets(obj, (f"The {self.secret_label}", raw))
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        secrets_shown = take_secrets(obj)
+        if not secrets_shown:
+            return super().response_add(request, obj, post_url_continue)
+        return one_time_secret_response(
+            self,
+            request,
+            obj,
+            secrets_shown,
+            title=f"{self.secret_label[0].upper()}{self.secret_label[1:]} created: {obj}",
+        )
 
     def new_secret(self, obj: Any) -> str:
         raw = secrets.generate_token()
@@ -94,7 +118,7 @@ class ApiKeyAdmin(DigestCreatingAdmin):
     secret_label = "API key"
     list_display = ("name", "start", "user", "organization", "enabled", "expires_at")
     list_select_related = ("user", "organization")
-    list_filter = ("enabled", "rate_limit_enabled")
+    list_filter = ("enabled", "rate_limit_enabled", ("user", ExactValueFilter))
     search_fields = ("id", "name", "start", "user__email")
     raw_id_fields = ("organization", "user")
     actions = ("disable_keys",)

@@ -13,6 +13,7 @@ from beep_iam.better_auth.hashers import (
 )
 from beep_iam.conf import iam_settings
 from beep_shared.db.fields import ForeignKey
+from beep_shared.labels import related_label
 from beep_shared.models import Table
 
 # better-auth's provider id of email-and-password accounts.
@@ -57,7 +58,7 @@ class Account(Table):
         ]
 
     def __str__(self) -> str:
-        return f"{self.provider_id} account {self.account_id}"
+        return f"{self.provider_id} account of {related_label(self, 'user', 'email')}"
 
     def set_password(self, raw_password: str | None) -> None:
         """Store a hash of ``raw_password`` (not saved yet); ``None`` removes the credential.

@@ -18,6 +18,7 @@ from django.db.models import Q
 from beep_shared.db.choices import choices_check
 from beep_shared.db.fields import ForeignKey
 from beep_shared.db.indexes import Index
+from beep_shared.labels import related_label
 from beep_shared.models import Table
 
 __all__ = [
@@ -84,6 +85,12 @@ def _array_within(
         name=f"{table}_{field}_valid",
         violation_error_message=f"{field} may only contain: {', '.join(choices.values)}.",
     )
+
+
+def token_label(kind: str, token: OAuthRefreshToken | OAuthAccessToken) -> str:
+    """``access token of alice@example.com for Acme``: tokens have no name of their own."""
+    owner = f" of {related_label(token, 'user', 'email')}" if token.user_id else ""
+    return f"{kind}{owner} for {related_label(token, 'client')}"
 
 
 class OAuthClient(Table):
@@ -223,7 +230,7 @@ class OAuthRefreshToken(Table):
         ]
 
     def __str__(self) -> str:
-        return f"refresh token {self.pk} of {self.client_id}"
+        return token_label("refresh token", self)
 
 
 # better-auth 1.4 has no access-token ``revoked`` column (it deletes on revoke) and judges a
@@ -308,7 +315,7 @@ class OAuthAccessToken(Table):
         ]
 
     def __str__(self) -> str:
-        return f"access token {self.pk} of {self.client_id}"
+        return token_label("access token", self)
 
 
 class OAuthConsent(Table):
@@ -347,7 +354,7 @@ class OAuthConsent(Table):
         ]
 
     def __str__(self) -> str:
-        return f"consent of {self.user_id} for {self.client_id}"
+        return f"{related_label(self, 'user', 'email')} for {related_label(self, 'client')}"
 
 
 class OAuthResource(Table):

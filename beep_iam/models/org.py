@@ -18,6 +18,7 @@ from django.db.models import Q
 from beep_shared import secrets
 from beep_shared.db.choices import choices_check
 from beep_shared.db.fields import ForeignKey
+from beep_shared.labels import related_label
 from beep_shared.models import OrgModel
 from beep_shared.rls import NULLABLE
 
@@ -165,7 +166,8 @@ class Member(OrgModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} in {self.organization_id} ({self.role})"
+        organization = related_label(self, "organization", "name")
+        return f"{related_label(self, 'user', 'email')} in {organization}"
 
     @classmethod
     def tenant_memberships(cls, user: Any) -> models.QuerySet[Member]:
@@ -196,7 +198,9 @@ class TeamMember(OrgModel):
         indexes = [models.Index(fields=["user"], name="team_member_user_id_idx")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} in {self.team_id}"
+        return (
+            f"{related_label(self, 'user', 'email')} in team {related_label(self, 'team', 'name')}"
+        )
 
     def clean(self) -> None:
         super().clean()
@@ -248,7 +252,7 @@ class Invitation(OrgModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.email} to {self.organization_id} ({self.status})"
+        return f"{self.email} to {related_label(self, 'organization', 'name')}"
 
     def clean(self) -> None:
         super().clean()
@@ -265,6 +269,7 @@ class OrganizationRole(OrgModel):
 
     class Meta:
         db_table = "organization_role"
+        verbose_name = "organization role"
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "role"], name="organization_role_org_role_key"
@@ -307,7 +312,7 @@ class Subscription(OrgModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.plan} ({self.status})"
+        return f"{self.plan} plan of {related_label(self, 'organization', 'name')}"
 
 
 class ApiKeyManager(models.Manager["ApiKey"]):
@@ -352,6 +357,8 @@ class ApiKey(OrgModel):
 
     class Meta:
         db_table = "apikey"
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
         constraints = [
             models.UniqueConstraint(fields=["key"], name="apikey_key_key"),
             *(
@@ -408,6 +415,8 @@ class SsoProvider(OrgModel):
 
     class Meta:
         db_table = "sso_provider"
+        verbose_name = "SSO provider"
+        verbose_name_plural = "SSO providers"
         constraints = [
             models.UniqueConstraint(fields=["provider_id"], name="sso_provider_provider_id_key"),
         ]
@@ -443,6 +452,8 @@ class ScimProvider(OrgModel):
 
     class Meta:
         db_table = "scim_provider"
+        verbose_name = "SCIM provider"
+        verbose_name_plural = "SCIM providers"
         constraints = [
             models.UniqueConstraint(fields=["provider_id"], name="scim_provider_provider_id_key"),
             models.UniqueConstraint(fields=["scim_token"], name="scim_provider_scim_token_key"),

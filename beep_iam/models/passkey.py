@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from beep_shared.db.fields import ForeignKey
+from beep_shared.labels import related_label
 from beep_shared.models import Table
 
 
@@ -40,4 +41,4 @@ class Passkey(Table):
         indexes = [models.Index(fields=["user"], name="passkey_user_id_idx")]
 
     def __str__(self) -> str:
-        return self.name or f"passkey of {self.user_id}"
+        return self.name or f"passkey of {related_label(self, 'user', 'email')}"

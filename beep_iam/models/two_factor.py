@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from beep_shared.db.fields import ForeignKey
+from beep_shared.labels import related_label
 from beep_shared.models import Table
 
 
@@ -35,4 +36,4 @@ class TwoFactor(Table):
         ]
 
     def __str__(self) -> str:
-        return f"two-factor of {self.user_id}"
+        return f"two-factor of {related_label(self, 'user', 'email')}"

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core import checks
-from django.core.exceptions import FieldDoesNotExist
-from django.db import models
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from .changelist import TableChangeList
 from .checks import unbounded_list_filters
-from .columns import datetime_column
+from .columns import QuickDateColumnsMixin
+from .errors import BadChangelistQuery, bad_request_page
 from .pagination import LargeTablePaginator
+from .related import RelatedLinksMixin, related_link_problems
 from .search import exact_search
+from .widgets import BeepFormFieldsMixin
 
 AUDIT_FIELDS = (
     "id",
@@ -33,7 +36,16 @@ AUDIT_FIELDS = (
 )
 
 
-class TableAdmin(admin.ModelAdmin):
+@dataclass(frozen=True)
+class ObjectButton:
+    """A POST button beside History on a change page (CSRF token and ``next`` included)."""
+
+    label: str
+    url: str
+    name: str = "_confirm"
+
+
+class TableAdmin(RelatedLinksMixin, BeepFormFieldsMixin, QuickDateColumnsMixin, admin.ModelAdmin):
     """Admin of a beep table, built to stay fast on tables of millions of rows.
 
     - Newest rows first by ``row_id`` (unique, indexed): the first page is an index scan.
@@ -47,6 +59,11 @@ class TableAdmin(admin.ModelAdmin):
     - ``exact_search_fields`` (instead of ``search_fields``): the search box matches those
       fields exactly, each through its own index (see ``beep_shared.admin.search``).
     - Audit columns are read-only, in their own collapsed fieldset.
+    - One-line inputs for short text, one item per line for lists, empty JSON as empty
+      (``beep_shared.admin.widgets``); links to the rows that point here (``related_links``,
+      ``beep_shared.admin.related``).
+    - A filter value the column cannot hold is a 400 page naming the parameter and the rule,
+      not a server error nor a silently unfiltered list.
     """
 
     readonly_fields = AUDIT_FIELDS
@@ -55,6 +72,7 @@ class TableAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     paginator = LargeTablePaginator
     change_list_template = "admin/beep_shared/table_change_list.html"
+    change_form_template = "admin/beep_shared/table_change_form.html"
     list_per_page = 50
     # Relations of small tables that may be rendered as a plain <select>.
     dropdown_fields: ClassVar[tuple[str, ...]] = ()
@@ -81,30 +99,6 @@ class TableAdmin(admin.ModelAdmin):
             ),
         )
 
-    def get_list_display(self, request: Any) -> Any:
-        return tuple(self._list_column(name) for name in super().get_list_display(request))
-
-    def get_list_display_links(self, request: Any, list_display: Any) -> Any:
-        links = super().get_list_display_links(request, list_display)
-        if not links:
-            return links
-        return tuple(self._list_column(name) for name in links)
-
-    def _list_column(self, name: Any) -> Any:
-        """The list column for ``name``: a quick date-time column for a DateTimeField."""
-        if not isinstance(name, str) or name in self.list_editable:
-            return name
-        columns = self.__dict__.setdefault("_datetime_columns", {})
-        if name not in columns:
-            try:
-                field = self.model._meta.get_field(name)
-            except FieldDoesNotExist:
-                field = None
-            columns[name] = (
-                datetime_column(field) if isinstance(field, models.DateTimeField) else name
-            )
-        return columns[name]
-
     def get_search_fields(self, request: Any) -> Any:
         return self.exact_search_fields or super().get_search_fields(request)
 
@@ -113,8 +107,24 @@ class TableAdmin(admin.ModelAdmin):
             return super().get_search_results(request, queryset, search_term)
         return exact_search(queryset, self.exact_search_fields, search_term), False
 
+    class Media:
+        css = {"all": ("beep_shared/admin.css",)}
+
     def get_changelist(self, request: Any, **kwargs: Any) -> type[TableChangeList]:
         return TableChangeList
+
+    def get_changelist_instance(self, request: Any) -> Any:
+        try:
+            return super().get_changelist_instance(request)
+        except IncorrectLookupParameters as exc:
+            # Django would redirect to the unfiltered list ("?e=1"): the filter silently gone.
+            raise BadChangelistQuery(exc) from exc
+
+    def changelist_view(self, request: Any, extra_context: Any = None) -> Any:
+        try:
+            return super().changelist_view(request, extra_context)
+        except BadChangelistQuery as exc:
+            return bad_request_page(self, request, exc.message)
 
     def action_checkbox(self, obj: Any) -> SafeString:
         # Same markup as Django's, without rendering a form widget through the template
@@ -135,16 +145,37 @@ class TableAdmin(admin.ModelAdmin):
         return readonly
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if len(fieldsets) != 1:
-            return fieldsets
-        fields = [f for f in fieldsets[0][1]["fields"] if f not in AUDIT_FIELDS]
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if len(fieldsets) == 1 or obj is None:
+            # The audit columns go last, in their own fieldset (none on the add page).
+            fieldsets = [
+                (name, {**options, "fields": kept})
+                for name, options in fieldsets
+                if (kept := [f for f in options["fields"] if f not in AUDIT_FIELDS])
+            ]
         if obj is None:
-            return [(None, {"fields": fields})]
-        return [
-            (None, {"fields": fields}),
-            ("Record", {"classes": ["collapse"], "fields": AUDIT_FIELDS}),
-        ]
+            return fieldsets
+        shown = {f for _, options in fieldsets for f in options["fields"]}
+        missing: Any = [f for f in AUDIT_FIELDS if f not in shown]
+        if missing:
+            fieldsets.append(("Record", {"classes": ["collapse"], "fields": missing}))
+        return self.with_related_rows(request, obj, fieldsets)
+
+    def get_object_buttons(self, request: Any, obj: Any) -> list[ObjectButton]:
+        """POST buttons for the change page of ``obj`` (rotate, revoke, switch...)."""
+        return []
+
+    def render_change_form(
+        self, request: Any, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        obj = kwargs.get("obj")
+        if obj is not None:
+            context = {**context, "object_buttons": self.get_object_buttons(request, obj)}
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
-        return [*super().check(**kwargs), *unbounded_list_filters(self)]
+        return [
+            *super().check(**kwargs),
+            *unbounded_list_filters(self),
+            *related_link_problems(self),
+        ]

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import PAGE_VAR
+from django.core.exceptions import ValidationError
 
 
 class ExactValueFilter(admin.FieldListFilter):
@@ -22,6 +24,13 @@ class ExactValueFilter(admin.FieldListFilter):
     of the column it holds, i.e. the related row's id or ``to_field``)."""
 
     template = "admin/beep_shared/exact_value_filter.html"
+    # The sidebar's "By ..." title; the field's verbose name when empty.
+    fixed_title = ""
+
+    @classmethod
+    def titled(cls, title: str) -> type[ExactValueFilter]:
+        """This filter with its own title, e.g. ``ExactValueFilter.titled("refresh token")``."""
+        return type(f"{cls.__name__}Titled", (cls,), {"fixed_title": title})
 
     def __init__(
         self,
@@ -32,16 +41,45 @@ class ExactValueFilter(admin.FieldListFilter):
         model_admin: Any,
         field_path: str,
     ) -> None:
-        if field.is_relation:
-            self.lookup_kwarg = f"{field_path}__{field.target_field.name}__exact"
-        else:
-            self.lookup_kwarg = f"{field_path}__exact"
+        self.lookup_kwarg = self.parameter_for(field, field_path)
         value = params.get(self.lookup_kwarg)
         self.lookup_val = (value[-1] if isinstance(value, list) else value) or ""
         super().__init__(field, request, params, model, model_admin, field_path)
         if not self.lookup_val:
             # An empty box means "no filter", not "equals the empty string".
             self.used_parameters.pop(self.lookup_kwarg, None)
+        else:
+            self.lookup_val = checked_value(self.column_field, self.lookup_kwarg, self.lookup_val)
+        if self.fixed_title:
+            self.title = self.fixed_title
+
+    @staticmethod
+    def parameter_for(field: Any, field_path: str) -> str:
+        """The query-string parameter that filters ``field_path`` (a ``field``) exactly."""
+        if field.is_relation and field.target_field.primary_key:
+            return f"{field_path}__{field.target_field.name}__exact"
+        # A foreign key to another column (``to_field``) compares that column's value as is;
+        # naming the column would be a lookup through the relation, which the admin refuses.
+        return f"{field_path}__exact"
+
+    @property
+    def column_field(self) -> Any:
+        """The field whose column holds the value: for a foreign key, the one it points at."""
+        field: Any = self.field
+        return field.target_field if field.is_relation else field
+
+    def related_label(self) -> str | None:
+        """The name of the row a foreign key value points at (one indexed lookup)."""
+        field: Any = self.field
+        if not (self.lookup_val and field.is_relation):
+            return None
+        target = field.target_field
+        row = (
+            field.related_model._default_manager.filter(**{target.name: self.lookup_val})
+            .order_by()
+            .first()
+        )
+        return None if row is None else str(row)
 
     def expected_parameters(self) -> list[str | None]:
         return [self.lookup_kwarg]
@@ -61,4 +99,18 @@ class ExactValueFilter(admin.FieldListFilter):
             "hidden": hidden,
             "clear_url": changelist.get_query_string(remove=[self.lookup_kwarg]),
             "display": self.lookup_val,
+            "label": self.related_label(),
         }
+
+
+def checked_value(field: Any, parameter: str, value: str) -> str:
+    """``value`` if ``field`` could hold it, else IncorrectLookupParameters naming the rule.
+
+    Some columns accept any string up to the database (an ``inet`` column fails only when
+    the query runs, as a server error), so the value is checked the way a form would.
+    """
+    try:
+        field.run_validators(field.to_python(value))
+    except ValidationError as exc:
+        raise IncorrectLookupParameters(f"{parameter}: {'; '.join(exc.messages)}") from None
+    return value

@@ -3,57 +3,130 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
-from beep_shared.admin.base import TableAdmin
-from beep_shared.admin.tenant import OrgModelAdmin, active_organization_id, switch_link
+from beep_shared.admin.base import ObjectButton, TableAdmin
+from beep_shared.admin.errors import one_line
+from beep_shared.admin.filters import ExactValueFilter
+from beep_shared.admin.related import RelatedLink
+from beep_shared.admin.switching import (
+    SWITCH_FORM_ID,
+    activate_url,
+    active_organization_id,
+    deactivate_url,
+    leave_form,
+    may_work_in,
+    workable_organization_ids,
+)
+from beep_shared.admin.tenant import OrgModelAdmin
 from beep_shared.models import Organization, Team
-from beep_shared.rls.access import organizations_for_user
 from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
 
 
 @admin.register(Organization)
 class OrganizationAdmin(TableAdmin):
-    list_display = (
-        "name",
-        "slug",
-        "type",
-        "owner_user",
-        "subscription_tier",
-        "created_at",
-        "work_here",
-    )
+    # The "admin scope" column comes second (get_list_display): where to switch, at a glance.
+    list_display = ("name", "type", "owner_user", "created_at")
     list_select_related = ("owner_user",)
-    list_filter = ("type", "subscription_tier", "subscription_status", "is_personal")
+    list_filter = (
+        "type",
+        "subscription_tier",
+        "subscription_status",
+        "is_personal",
+        ("owner_user", ExactValueFilter),
+    )
     search_fields = ("name", "slug", "id")
     raw_id_fields = ("owner_user",)
     prepopulated_fields = {"slug": ("name",)}
+    change_list_template = "admin/beep_shared/organization/change_list.html"
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "type", "owner_user", "is_personal")}),
+        (
+            "Subscription",
+            {"fields": ("subscription_tier", "subscription_status", "max_members")},
+        ),
+        (
+            "Details",
+            {"classes": ["collapse"], "fields": ("logo", "metadata", "features", "settings")},
+        ),
+    )
+    related_links = (
+        RelatedLink("Members", "beep_iam.Member", "organization"),
+        RelatedLink("Teams", "beep_shared.Team", "organization"),
+        RelatedLink("Invitations", "beep_iam.Invitation", "organization"),
+        RelatedLink("Subscriptions", "beep_iam.Subscription", "organization"),
+        RelatedLink("Roles", "beep_iam.OrganizationRole", "organization"),
+        RelatedLink("API keys", "beep_iam.ApiKey", "organization"),
+        RelatedLink("SSO providers", "beep_iam.SsoProvider", "organization"),
+        RelatedLink("SCIM providers", "beep_iam.ScimProvider", "organization"),
+    )
 
-    @admin.display(description="admin scope")
-    def work_here(self, obj: Organization) -> str:
-        return switch_link(obj)
+    def get_list_display(self, request: HttpRequest) -> Any:
+        name, *rest = super().get_list_display(request)
+        return (name, self.scope_column(request), *rest)
+
+    def scope_column(self, request: HttpRequest) -> Any:
+        """The "admin scope" column, made for this request: it knows the active organization
+        and which of the page's organizations the user may work in."""
+        active = active_organization_id(request)
+        cache: dict[str, set[str]] = {}
+
+        def allowed(pk: str) -> bool:
+            page = getattr(request, "_beep_organization_page", None)
+            if page is None or pk not in page:
+                return pk in workable_organization_ids(request.user, [pk])
+            if "ids" not in cache:
+                # One query for the whole page.
+                cache["ids"] = workable_organization_ids(request.user, page)
+            return pk in cache["ids"]
+
+        @admin.display(description="admin scope")
+        def admin_scope(obj: Organization) -> str:
+            if obj.pk == active:
+                return format_html(
+                    '<span class="beep-active-marker">Active</span>{}', leave_form(request)
+                )
+            if not allowed(obj.pk):
+                return ""
+            return format_html(
+                '<button type="submit" form="{}" formaction="{}" class="beep-inline-button">'
+                "Work here</button>",
+                SWITCH_FORM_ID,
+                activate_url(obj.pk),
+            )
+
+        return admin_scope
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        # The page's organization ids, for the scope column's one permission query.
+        request._beep_organization_page = [row.pk for row in changelist.result_list]  # type: ignore[attr-defined]
+        return changelist
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
         return [
             path(
                 "<path:object_id>/activate/",
-                view(self.activate_view),
+                view(require_POST(self.activate_view)),
                 name="beep_shared_organization_activate",
             ),
             path(
                 "deactivate/",
-                view(self.deactivate_view),
+                view(require_POST(self.deactivate_view)),
                 name="beep_shared_organization_deactivate",
             ),
             *super().get_urls(),
         ]
 
     def _back(self, request: HttpRequest) -> HttpResponseRedirect:
-        target = request.GET.get("next") or request.META.get("HTTP_REFERER") or ""
+        target = request.POST.get("next") or request.META.get("HTTP_REFERER") or ""
         if not url_has_allowed_host_and_scheme(
             target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         ):
@@ -62,8 +135,13 @@ class OrganizationAdmin(TableAdmin):
 
     def activate_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
         """Make ``object_id`` the organization the admin works in (this session)."""
-        organization = get_object_or_404(Organization, pk=object_id)
-        if not organizations_for_user(request.user).filter(pk=organization.pk).exists():
+        try:
+            organization = Organization.objects.filter(pk=unquote(object_id)).first()
+        except ValidationError as exc:
+            raise Http404(one_line(exc)) from None
+        if organization is None:
+            raise Http404(f"No organization {one_line(object_id)}.")
+        if not may_work_in(request.user, organization.pk):
             self.message_user(
                 request,
                 f"You are neither a member nor the owner of {organization}; its rows stay hidden.",
@@ -77,8 +155,19 @@ class OrganizationAdmin(TableAdmin):
     def deactivate_view(self, request: HttpRequest) -> HttpResponseRedirect:
         if active_organization_id(request) is not None:
             del request.session[ACTIVE_ORGANIZATION_SESSION_KEY]
-        self.message_user(request, "No organization chosen.")
+        if request.user.is_superuser:
+            self.message_user(request, "No organization chosen: admin pages show all of them.")
+        else:
+            self.message_user(request, "No organization chosen: organization rows are hidden.")
         return self._back(request)
+
+    def get_object_buttons(self, request: HttpRequest, obj: Any) -> list[ObjectButton]:
+        buttons = super().get_object_buttons(request, obj)
+        if obj.pk == active_organization_id(request):
+            return [*buttons, ObjectButton("Leave this organization", deactivate_url())]
+        if may_work_in(request.user, obj.pk):
+            return [*buttons, ObjectButton("Work here", activate_url(obj.pk))]
+        return buttons
 
 
 @admin.register(Team)
@@ -87,3 +176,4 @@ class TeamAdmin(OrgModelAdmin):
     list_select_related = ("organization",)
     search_fields = ("name", "slug", "id")
     raw_id_fields = ("organization",)
+    related_links = (RelatedLink("Team members", "beep_iam.TeamMember", "team"),)

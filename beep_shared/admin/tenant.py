@@ -2,8 +2,8 @@
 
 What a changelist shows is decided by the database: ``TenantMiddleware`` runs admin
 requests of a superuser with no organization chosen through the bypass role (all
-tenants, when ``BEEP_RLS_BYPASS_ROLE`` is set) and every other admin request as the
-organization chosen with the switcher (Organizations → "work here"). This class only
+tenants, when a bypass is configured) and every other admin request as the
+organization chosen with the switcher (Organizations → "Work here", a POST). This class only
 explains the scope on the page and keeps forms inside it.
 """
 
@@ -11,19 +11,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.db import models
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.html import format_html
 
 from beep_shared.admin.base import TableAdmin
+from beep_shared.admin.filters import ExactValueFilter
 from beep_shared.rls.context import current_scope
-from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
-
-
-def active_organization_id(request: HttpRequest) -> str | None:
-    session = getattr(request, "session", None)
-    return session.get(ACTIVE_ORGANIZATION_SESSION_KEY) if session is not None else None
 
 
 def scope_description(request: HttpRequest) -> str:
@@ -35,7 +27,7 @@ def scope_description(request: HttpRequest) -> str:
 
         org = Organization.objects.filter(pk=scope.organization_id).first()
         return f"Organization: {org or scope.organization_id}"
-    return "No organization chosen: pick one under Organizations (“work here”) to see its rows"
+    return "No organization chosen: pick one under Organizations (“Work here”) to see its rows"
 
 
 class OrgModelAdmin(TableAdmin):
@@ -43,6 +35,13 @@ class OrgModelAdmin(TableAdmin):
 
     raw_id_fields: ClassVar[tuple[str, ...]] = ("organization",)
     list_select_related: ClassVar[bool | tuple[str, ...]] = ("organization",)
+
+    def __init__(self, model: Any, admin_site: Any) -> None:
+        super().__init__(model, admin_site)
+        by_organization = ("organization", ExactValueFilter)
+        if by_organization not in [tuple(f) for f in self.list_filter if isinstance(f, tuple)]:
+            # The organization page links here (``related_links``) through this filter.
+            self.list_filter = (*self.list_filter, by_organization)  # type: ignore[misc]
 
     def get_list_display(self, request: HttpRequest) -> Any:
         fields = tuple(super().get_list_display(request))
@@ -67,8 +66,3 @@ class OrgModelAdmin(TableAdmin):
                 pk=organization
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
-def switch_link(organization: models.Model) -> str:
-    url = reverse("admin:beep_shared_organization_activate", args=[organization.pk])
-    return format_html('<a href="{}">work here</a>', url)

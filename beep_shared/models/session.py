@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from beep_shared import secrets
 from beep_shared.db.fields import ForeignKey, TextIPAddressField
+from beep_shared.labels import related_label
 
 from .base import Table
 
@@ -124,4 +125,5 @@ class Session(Table):
         ]
 
     def __str__(self) -> str:
-        return f"session of {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+        until = f" until {self.expires_at:%Y-%m-%d %H:%M}" if self.expires_at else ""
+        return f"session of {related_label(self, 'user', 'email')}{until}"

@@ -1,4 +1,5 @@
-"""Changelist pieces that know about approximate counts (see ``beep_shared.admin.pagination``).
+"""Changelist pieces that know about approximate counts (see ``beep_shared.admin.pagination``),
+and the admin scope marker of the page header.
 
 Both tags reuse Django's own context builders and templates where the count is not involved,
 so the admin's markup, styles and per-app template overrides stay as Django ships them.
@@ -65,3 +66,15 @@ def table_search_form_tag(parser: Any, token: Any) -> InclusionAdminNode:
     return inclusion_admin_node(
         "table_search_form", parser, token, table_search_form, "search_form.html"
     )
+
+
+@register.simple_tag(takes_context=True)
+def beep_scope_marker(context: Any) -> str:
+    """The organization admin pages show right now, with a "Leave" button (header)."""
+    from beep_shared.admin.switching import scope_marker
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if request is None or not getattr(user, "is_authenticated", False):
+        return ""
+    return scope_marker(request)

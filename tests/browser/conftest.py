@@ -49,6 +49,8 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # Generous: the machine may be busy with other jobs; waits end as soon as the page is ready.
 TIMEOUT_MS = 30_000
+# The window a support engineer's laptop gives the admin.
+VIEWPORT = (1280, 800)
 ADMIN_EMAIL = "browser-admin@example.com"
 ADMIN_PASSWORD = "browser-admin-password"
 
@@ -74,6 +76,13 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Any:
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
+
+
+def horizontal_overflow(page: Any) -> int:
+    """How many pixels the page is wider than the window (0: it fits)."""
+    return int(
+        page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    )
 
 
 def screenshot(page: Any, name: str) -> Path:
@@ -127,7 +136,9 @@ class LiveAdmin:
 
 
 def new_context(chromium: Any, url: str, **options: Any) -> Any:
-    context = chromium.new_context(base_url=url, viewport={"width": 1600, "height": 900}, **options)
+    context = chromium.new_context(
+        base_url=url, viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]}, **options
+    )
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(2 * TIMEOUT_MS)
     return context

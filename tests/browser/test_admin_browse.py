@@ -12,7 +12,14 @@ from playwright.sync_api import expect
 from tests.factories import OrganizationFactory, UserFactory
 from tests.test_admin_pages import factory_for
 
-from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, log_in
+from .conftest import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    VIEWPORT,
+    horizontal_overflow,
+    log_in,
+    screenshot,
+)
 
 BEEP_MODELS = sorted(
     (model for model in admin.site._registry if model._meta.app_label.startswith("beep_")),
@@ -48,7 +55,8 @@ def test_secret_columns_are_known():
 def rows(live_admin, django_db_blocker):
     """One row of each model, committed for the server to see."""
     with django_db_blocker.unblock():
-        return {model: factory_for(model)() for model in BEEP_MODELS}
+        made = {model: factory_for(model)() for model in BEEP_MODELS}
+    return {**made, "superuser": live_admin.user}
 
 
 def test_login_form_rejects_a_wrong_password_then_logs_in(anonymous_page):
@@ -63,12 +71,45 @@ def test_login_form_rejects_a_wrong_password_then_logs_in(anonymous_page):
     expect(page.locator("#content h1")).to_have_text("Site administration")
 
 
+# An entity id such as "member__01a232dc-...": what a title must not show where a name exists.
+ENTITY_ID = re.compile(r"[a-z_]+__[0-9a-f]{8}-[0-9a-f]{4}-")
+# Rows whose only name is their id, or a key the admin is about (no other identity).
+NAMED_BY_ID = {"beep_iam.Jwks"}
+
+
+# Whether the text of the page's heading overlaps the object tools (History, ...).
+HEADING_UNDER_TOOLS = """() => {
+  const heading = document.querySelector("#content h2");
+  const tools = document.querySelector(".object-tools");
+  if (!heading || !tools) return false;
+  const range = document.createRange();
+  range.selectNodeContents(heading);
+  const a = range.getBoundingClientRect(), b = tools.getBoundingClientRect();
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}"""
+
+
+def assert_fits_the_window(page, what):
+    overflow = horizontal_overflow(page)
+    assert overflow <= 0, f"{what} is {overflow} px wider than the {VIEWPORT[0]} px window"
+
+
+def assert_named(page, obj, label):
+    title = page.title()
+    heading = page.locator("#content h2").first.inner_text()
+    if label not in NAMED_BY_ID:
+        assert not ENTITY_ID.search(title), f"{label}: raw id in the title {title!r}"
+        assert not ENTITY_ID.search(heading), f"{label}: raw id in the heading {heading!r}"
+    assert heading == str(obj)
+
+
 @pytest.mark.parametrize("model", BEEP_MODELS, ids=lambda model: model._meta.label)
-def test_changelist_and_change_page(admin_page, rows, model):
+def test_changelist_add_and_change_page(admin_page, rows, model):
     opts = model._meta
     obj = rows[model]
     page = admin_page
     name = re.escape(str(opts.verbose_name))
+    slug = opts.label.replace(".", "-").lower()
 
     page.goto(f"/admin/{opts.app_label}/{opts.model_name}/")
     expect(page.locator("#content h1")).to_have_text(re.compile(rf"Select {name} to (change|view)"))
@@ -77,13 +118,36 @@ def test_changelist_and_change_page(admin_page, rows, model):
     secrets = secret_values(obj)
     listed = page.content()
     assert not [s for s in secrets if s in listed], f"{opts.label}: a secret in the list"
+    assert not ENTITY_ID.search(page.title())
+    assert_fits_the_window(page, f"the {opts.label} list")
+    screenshot(page, f"pages/{slug}-list")
 
+    model_admin = admin.site._registry[model]
+    if model_admin.has_add_permission(_request_of(rows["superuser"])):
+        page.goto(f"/admin/{opts.app_label}/{opts.model_name}/add/")
+        expect(page.locator("#content h1")).to_have_text(re.compile(rf"Add {name}"))
+        assert_fits_the_window(page, f"the {opts.label} add page")
+        screenshot(page, f"pages/{slug}-add")
+
+    page.goto(f"/admin/{opts.app_label}/{opts.model_name}/")
     link.click()
     expect(page.locator("#content h1")).to_have_text(re.compile(rf"(Change|View) {name}"))
-    expect(page.locator("#content h2").first).to_have_text(str(obj))
+    assert_named(page, obj, opts.label)
     html = page.content()
     assert obj.pk in html  # the collapsed audit fieldset shows the entity id
     assert not [s for s in secrets if s in html], f"{opts.label}: a secret on the change page"
+    # The heading stays clear of the History button.
+    assert not page.evaluate(HEADING_UNDER_TOOLS), f"{opts.label}: the heading runs under History"
+    assert_fits_the_window(page, f"the {opts.label} change page")
+    screenshot(page, f"pages/{slug}-change")
+
+
+def _request_of(user):
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    return request
 
 
 def result_rows(page):

@@ -6,11 +6,15 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
-from beep_iam.models import OAuthAccessToken
+from beep_iam.models import OAuthAccessToken, OAuthClient
+from beep_iam.services.oauth_clients import authenticate_client
+from beep_iam.services.oauth_errors import InvalidClient
 from beep_shared import secrets
+from beep_shared.models import Organization
 from tests.factories import (
     MemberFactory,
     OAuthAccessTokenFactory,
@@ -34,7 +38,7 @@ def result_rows(page):
 def switch_to(page, organization_name):
     page.goto("/admin/beep_shared/organization/")
     row = result_rows(page).filter(has_text=organization_name)
-    row.get_by_role("link", name="work here").click()
+    row.get_by_role("button", name="Work here").click()
 
 
 def test_staff_user_sees_only_the_chosen_organizations_rows(anonymous_page):
@@ -83,14 +87,31 @@ def test_staff_user_sees_only_the_chosen_organizations_rows(anonymous_page):
     expect(result_rows(page)).to_have_count(1)
     expect(result_rows(page)).to_contain_text("Beta Green")
 
-    # Not a member of Gamma: refused, and the scope stays where it was.
-    switch_to(page, "Gamma Corp")
-    expect(page.locator("ul.messagelist")).to_contain_text(
-        re.compile("neither a member nor the owner of Gamma Corp")
+    # The list marks the active organization and offers Gamma, which is not theirs, nothing.
+    page.goto("/admin/beep_shared/organization/")
+    expect(
+        result_rows(page).filter(has_text="Beta Labs").locator(".beep-active-marker")
+    ).to_have_text("Active")
+    gamma = result_rows(page).filter(has_text="Gamma Corp")
+    expect(gamma.get_by_role("button")).to_have_count(0)
+    screenshot(page, "admin-organizations-switcher")
+
+    # A forged switch (no CSRF token) is refused and changes nothing.
+    gamma_id = Organization.objects.get(name="Gamma Corp").pk
+    status = page.evaluate(
+        "url => fetch(url, {method: 'POST', credentials: 'same-origin'}).then(r => r.status)",
+        f"/admin/beep_shared/organization/{gamma_id}/activate/",
     )
+    assert status == 403
     page.goto("/admin/beep_shared/team/")
-    expect(page.locator("#content")).to_contain_text("Organization: Beta Labs")
+    expect(page.locator("#beep-scope")).to_contain_text("Organization: Beta Labs")
     expect(result_rows(page)).to_have_count(1)
+
+    # Leaving, from the header of any list: no organization, no tenant rows.
+    page.locator("#beep-scope").get_by_role("button", name="Leave").click()
+    expect(page.locator("ul.messagelist")).to_contain_text("No organization chosen")
+    expect(page.locator("#beep-scope")).to_have_text("No organization")
+    expect(result_rows(page)).to_have_count(0)
 
 
 @pytest.fixture(scope="module")
@@ -148,18 +169,18 @@ def test_client_and_token_pages_show_no_secret(admin_page, oauth_rows):
     assert_no_secret(page, oauth_rows["never_shown"])
 
     page.goto("/admin/beep_iam/oauthaccesstoken/")
-    expect(page.locator("#result_list tbody tr", has_text=token.pk)).to_have_count(1)
+    expect(page.locator(f'#result_list input.action-select[value="{token.pk}"]')).to_have_count(1)
     screenshot(page, "admin-oauth-access-tokens")
     assert_no_secret(page, oauth_rows["never_shown"])
 
-    page.locator("#result_list a", has_text=token.pk).click()
+    page.locator(f'#result_list a[href*="{quote(token.pk)}"]').first.click()
     expect(page.locator("#content h1")).to_have_text(re.compile("View OAuth access token", re.I))
-    expect(page.locator("#content")).to_contain_text("acme-dashboard")
+    expect(page.locator("#content")).to_contain_text("Acme Dashboard")
     screenshot(page, "admin-oauth-access-token-view")
     assert_no_secret(page, oauth_rows["never_shown"])
 
     page.goto("/admin/beep_iam/oauthrefreshtoken/")
-    page.locator("#result_list a", has_text=oauth_rows["refresh"].pk).click()
+    page.locator(f'#result_list a[href*="{quote(oauth_rows["refresh"].pk)}"]').first.click()
     expect(page.locator("#content h1")).to_have_text(re.compile("View OAuth refresh token", re.I))
     assert_no_secret(page, oauth_rows["never_shown"])
 
@@ -172,7 +193,7 @@ def test_revoke_tokens_action(admin_page, oauth_rows):
     rows = page.locator("#result_list tbody tr")
     expect(rows).to_have_count(3)
     for token in (first, second):
-        rows.filter(has_text=token.pk).locator("input.action-select").check()
+        page.locator(f'input.action-select[value="{token.pk}"]').check()
     expect(page.locator(".action-counter")).to_have_text(re.compile(r"2 of 3 selected"))
     page.select_option("select[name=action]", label="Revoke selected tokens")
     page.click(".actions button[name=index]")
@@ -185,4 +206,137 @@ def test_revoke_tokens_action(admin_page, oauth_rows):
     page.locator('#changelist-filter a:text-is("Revoked")').click()
     expect(page).to_have_url(re.compile(r"state=revoked"))
     expect(rows).to_have_count(2)
-    expect(rows.filter(has_text=third.pk)).to_have_count(0)
+    expect(page.locator(f'input.action-select[value="{third.pk}"]')).to_have_count(0)
+
+
+# -- one-time secrets ---------------------------------------------------------------------
+
+
+def secret_shown(page):
+    box = page.locator("code.beep-secret")
+    expect(box).to_have_count(1)
+    return box.inner_text().strip()
+
+
+def assert_in_no_cookie(page, raw):
+    cookies = page.context.cookies()
+    assert cookies, "the logged-in browser has cookies"
+    assert not [c["name"] for c in cookies if raw in c["value"]], "a cookie carries the secret"
+
+
+def assert_gone_on_reload(page, raw):
+    """Reload and going back show the object's page (the history entry was replaced), and
+    the secret is nowhere in it."""
+    page.reload()
+    expect(page.locator("#content h1")).to_have_text(re.compile("^Change "))
+    expect(page.locator(".field-id")).to_be_attached()  # the change page itself
+    assert raw not in page.content()
+    page.go_back()
+    page.wait_for_load_state()
+    assert raw not in page.content()
+    assert_in_no_cookie(page, raw)
+
+
+def test_register_a_client_and_see_its_secret_once(admin_page):
+    page = admin_page
+    page.goto("/admin/beep_iam/oauthclient/add/")
+    page.fill("#id_name", "Browser Registered App")
+    page.fill("#id_redirect_uris", "https://app.example.com/callback\nhttps://app.example.com/cb2")
+    page.check('input[name=grant_types][value="refresh_token"]')
+    page.fill("#id_scopes", "openid\nprofile")
+    page.click("input[name=_save]")
+
+    expect(page.locator("#content h1")).to_contain_text("OAuth client registered")
+    raw = secret_shown(page)
+    client = OAuthClient.objects.get(name="Browser Registered App")
+    expect(page.locator("#content")).to_contain_text(client.client_id)
+    assert authenticate_client(client.client_id, raw) == client
+    assert client.redirect_uris == [
+        "https://app.example.com/callback",
+        "https://app.example.com/cb2",
+    ]
+    assert_in_no_cookie(page, raw)
+    screenshot(page, "admin-oauth-client-registered")
+    assert_gone_on_reload(page, raw)
+
+
+def test_registration_refuses_what_the_service_refuses(admin_page):
+    page = admin_page
+    page.goto("/admin/beep_iam/oauthclient/add/")
+    page.fill("#id_name", "Insecure App")
+    page.fill("#id_redirect_uris", "http://insecure.example.com/cb")
+    page.click("input[name=_save]")
+    expect(page.locator(".errornote")).to_be_visible()
+    expect(page.locator(".field-redirect_uris .errorlist")).to_contain_text("must use https")
+    assert not OAuthClient.objects.filter(name="Insecure App").exists()
+
+
+def test_rotate_a_client_secret_from_its_page(admin_page):
+    client = OAuthClientFactory(name="Rotated App", raw_secret="secret-before-rotation")
+    page = admin_page
+    page.goto(f"/admin/beep_iam/oauthclient/{quote(client.pk)}/change/")
+    page.get_by_role("button", name="Rotate secret").click()
+    expect(page.locator("#content h1")).to_contain_text("Secret rotated")
+    raw = secret_shown(page)
+    assert raw != "secret-before-rotation"
+    assert authenticate_client(client.client_id, raw) == client
+    with pytest.raises(InvalidClient):
+        authenticate_client(client.client_id, "secret-before-rotation")
+    assert_in_no_cookie(page, raw)
+    screenshot(page, "admin-oauth-client-secret-rotated")
+    assert_gone_on_reload(page, raw)
+
+
+def test_api_key_is_shown_once_and_never_in_a_cookie(admin_page, live_admin):
+    organization = OrganizationFactory(name="Key Holder Org")
+    page = admin_page
+    page.goto("/admin/beep_iam/apikey/add/")
+    page.fill("#id_name", "Deploy key")
+    page.fill("#id_user", live_admin.user.pk)
+    page.fill("#id_organization", organization.pk)
+    page.click("input[name=_save]")
+    expect(page.locator("#content h1")).to_contain_text("API key created")
+    raw = secret_shown(page)
+    assert_in_no_cookie(page, raw)
+    assert_gone_on_reload(page, raw)
+
+
+# -- revoking and navigating ---------------------------------------------------------------
+
+
+def test_revoke_a_token_from_its_page(admin_page):
+    token = OAuthAccessTokenFactory()
+    page = admin_page
+    page.goto(f"/admin/beep_iam/oauthaccesstoken/{quote(token.pk)}/change/")
+    screenshot(page, "admin-oauth-access-token-view")
+    page.get_by_role("button", name="Revoke").click()
+    expect(page.locator("ul.messagelist")).to_contain_text("Revoked 1 token(s).")
+    expect(page.get_by_role("button", name="Revoke")).to_have_count(0)
+    token.refresh_from_db()
+    assert token.revoked is not None
+
+
+def test_follow_links_from_an_organization_to_a_members_tokens(admin_page):
+    acme = OrganizationFactory(name="Acme Navigation")
+    alice = UserFactory(email="alice-navigation@example.com", name="Alice Navigation")
+    MemberFactory(organization=acme, user=alice, role="admin")
+    MemberFactory(organization=OrganizationFactory(name="Other Navigation"))
+    token = OAuthAccessTokenFactory(user=alice, client=OAuthClientFactory(name="Alice's App"))
+    OAuthAccessTokenFactory()
+
+    page = admin_page
+    page.goto(f"/admin/beep_shared/organization/{quote(acme.pk)}/change/")
+    screenshot(page, "admin-organization-change")
+    page.locator(".beep-related").get_by_role("link", name="Members").click()
+    expect(result_rows(page)).to_have_count(1)
+    expect(page.locator("#changelist-filter")).to_contain_text("Acme Navigation")
+    screenshot(page, "admin-organization-members")
+
+    result_rows(page).get_by_role("link", name="alice-navigation@example.com").click()
+    expect(page.locator("#content h2").first).to_have_text("alice-navigation@example.com")
+    screenshot(page, "admin-user-change")
+    page.locator(".beep-related").get_by_role("link", name="Access tokens").click()
+    expect(result_rows(page)).to_have_count(1)
+    expect(page.locator(f'input.action-select[value="{token.pk}"]')).to_have_count(1)
+    expect(result_rows(page)).to_contain_text("Alice's App")
+    screenshot(page, "admin-user-access-tokens")

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("beep_shared", "0005_i9_better_auth"),
+        ("beep_shared", "0005_better_auth"),
     ]
 
     operations = [

@@ -17,7 +17,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("beep_iam", "0001_initial"),
-        ("beep_shared", "0005_i9_better_auth"),
+        ("beep_shared", "0005_better_auth"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

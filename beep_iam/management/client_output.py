@@ -1,0 +1,52 @@
+"""What the OAuth client commands share: service errors as CommandErrors, and the output
+that shows a new secret once (plain text for people, ``--json`` for scripts)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.management.base import CommandError
+from django.views.decorators.debug import sensitive_variables
+
+from beep_iam.models import OAuthClient
+
+SECRET_NOTE = "Shown once: only its digest is stored. Keep it somewhere safe now."
+
+
+def command_error(error: ValidationError) -> CommandError:
+    """``field: rule`` lines from a service's ValidationError."""
+    if hasattr(error, "error_dict"):
+        lines = [
+            f"{field}: {message}" if field != NON_FIELD_ERRORS else message
+            for field, errors in error.error_dict.items()
+            for message in ValidationError(errors).messages
+        ]
+    else:
+        lines = list(error.messages)
+    return CommandError("\n".join(lines))
+
+
+@sensitive_variables("secret")
+def client_report(client: OAuthClient, secret: str | None, *, as_json: bool, heading: str) -> str:
+    if as_json:
+        return json.dumps(
+            {
+                "client_id": client.client_id,
+                "client_secret": secret,
+                "name": client.name,
+                "token_endpoint_auth_method": client.token_endpoint_auth_method,
+                "grant_types": client.grant_types,
+                "response_types": client.response_types,
+                "redirect_uris": client.redirect_uris,
+                "scopes": client.scopes,
+                "public": client.public,
+            }
+        )
+    lines: list[Any] = [heading, f"client_id:     {client.client_id}"]
+    if secret:
+        lines += [f"client_secret: {secret}", SECRET_NOTE]
+    else:
+        lines.append("client_secret: none (this client authenticates without a secret)")
+    return "\n".join(lines)

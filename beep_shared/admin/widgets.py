@@ -1,0 +1,112 @@
+"""Form fields and widgets of the beep admin forms.
+
+- Short text (names, URIs, slugs, ids) is a one-line input; only the columns an admin names
+  in ``multiline_fields`` (statements, keys, descriptions) keep a textarea.
+- A list column (``text[]``: redirect URIs, scopes, contacts) is edited one item per line.
+- A JSON column shows an empty box, not ``null``, when it holds nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.admin import widgets as admin_widgets
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+# Columns that hold long or structured text wherever they occur.
+MULTILINE_FIELDS = frozenset(
+    {
+        "description",
+        "software_statement",
+        "jwks",
+        "public_key",
+        "permission",
+        "permissions",
+        "oidc_config",
+        "saml_config",
+        "metadata",
+        "ban_reason",
+    }
+)
+
+LINES_HELP = "One per line."
+
+
+class LinesField(forms.Field):
+    """A list of strings edited as lines of a textarea (blank lines are dropped)."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField beep-lines"})
+
+    def __init__(self, *, empty_value: list[str] | None = None, **kwargs: Any) -> None:
+        self.empty_value = empty_value
+        kwargs.pop("max_length", None)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return "\n".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str] | None:
+        if isinstance(value, (list, tuple)):
+            items = [str(item).strip() for item in value]
+        else:
+            items = [line.strip() for line in str(value or "").splitlines()]
+        items = [item for item in items if item]
+        return items or self.empty_value
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return (self.to_python(initial) or []) != (self.to_python(data) or [])
+
+
+class EmptyNullJSONField(forms.JSONField):
+    """Django's JSON form field, showing NULL as an empty box rather than ``null``."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if value is None:
+            return ""
+        return super().prepare_value(value)
+
+
+def one_line_input() -> forms.TextInput:
+    return admin_widgets.AdminTextInputWidget(attrs={"class": "vTextField beep-wide"})
+
+
+def lines_field(db_field: ArrayField, **kwargs: Any) -> LinesField:
+    help_text = str(db_field.help_text or "")
+    return LinesField(
+        required=not db_field.blank,
+        label=kwargs.get("label", db_field.verbose_name.capitalize()),
+        help_text=f"{help_text} {LINES_HELP}".strip(),
+        empty_value=None if db_field.null else [],
+    )
+
+
+class BeepFormFieldsMixin:
+    """``formfield_for_dbfield`` choosing the widgets above; for any ModelAdmin."""
+
+    multiline_fields: frozenset[str] | tuple[str, ...] = MULTILINE_FIELDS
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        if isinstance(db_field, ArrayField) and isinstance(db_field.base_field, models.TextField):
+            if not db_field.editable:
+                return None
+            return lines_field(db_field, **kwargs)
+        if isinstance(db_field, models.JSONField):
+            kwargs.setdefault("form_class", EmptyNullJSONField)
+            kwargs.setdefault(
+                "widget", forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField"})
+            )
+        elif (
+            isinstance(db_field, models.TextField)
+            and not db_field.choices
+            and db_field.name not in self.multiline_fields
+        ):
+            kwargs.setdefault("widget", one_line_input())
+        elif isinstance(db_field, models.TextField) and not db_field.choices:
+            kwargs.setdefault(
+                "widget", forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField"})
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]

@@ -1,0 +1,137 @@
+"""``register_oauth_client`` and ``rotate_oauth_client_secret``: the services' rules, the
+secret printed once, bad input as a CommandError naming the field and the rule."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from beep_iam.models import OAuthClient
+from beep_iam.services.oauth_clients import authenticate_client
+from beep_shared import secrets
+from tests.factories import OAuthClientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_register_prints_the_id_and_the_secret_that_authenticates():
+    owner = UserFactory(email="owner@example.com")
+    out = run(
+        "register_oauth_client",
+        "--name",
+        "Acme Dashboard",
+        "--redirect-uri",
+        "https://acme.example.com/callback",
+        "--scope",
+        "openid profile",
+        "--scope",
+        "email",
+        "--user",
+        "Owner@Example.com",
+        "--contact",
+        "ops@acme.example.com",
+    )
+    client_id = out.split("client_id:", 1)[1].split()[0]
+    secret = out.split("client_secret:", 1)[1].split()[0]
+    client = OAuthClient.objects.get(client_id=client_id)
+    assert client.name == "Acme Dashboard" and client.user == owner
+    assert client.scopes == ["openid", "profile", "email"]
+    assert client.contacts == ["ops@acme.example.com"]
+    assert client.client_secret == secrets.digest(secret) and secret not in client.client_secret
+    assert authenticate_client(client_id, secret) == client
+    assert "Shown once" in out
+
+
+def test_register_json_for_scripts_and_a_public_client_without_secret():
+    data = json.loads(
+        run(
+            "register_oauth_client",
+            "--name",
+            "Mobile",
+            "--redirect-uri",
+            "http://127.0.0.1:8765/cb",
+            "--auth-method",
+            "none",
+            "--require-pkce",
+            "--json",
+        )
+    )
+    assert data["client_secret"] is None and data["public"] is True
+    client = OAuthClient.objects.get(client_id=data["client_id"])
+    assert client.token_endpoint_auth_method == "none" and client.require_pkce is True
+    assert data["grant_types"] == ["authorization_code"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--redirect-uri", "http://evil.example.com/cb"], "redirect_uris: 'http://evil"),
+        ([], "redirect_uris: at least one redirect URI is required"),
+        (
+            ["--redirect-uri", "https://a.example.com/cb", "--auth-method", "magic"],
+            "token_endpoint_auth_method: unknown value 'magic'",
+        ),
+        (
+            ["--redirect-uri", "https://a.example.com/cb", "--grant-type", "password"],
+            "grant_types: unknown value(s) 'password'",
+        ),
+        (
+            [
+                "--redirect-uri",
+                "https://a.example.com/cb",
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-uri",
+                "http://keys.example.com/jwks.json",
+            ],
+            "jwks_uri: 'http://keys.example.com/jwks.json' must be an https URI",
+        ),
+        (
+            ["--redirect-uri", "https://a.example.com/cb", "--scope", 'bad"scope'],
+            "scopes: scope 'bad\"scope' must be printable ASCII",
+        ),
+        (
+            ["--redirect-uri", "https://a.example.com/cb", "--user", "nobody@example.com"],
+            "user: no user has the email address 'nobody@example.com'",
+        ),
+    ],
+    ids=["http", "no-redirect", "method", "grant", "jwks-http", "scope", "user"],
+)
+def test_register_refuses_bad_arguments_naming_field_and_rule(arguments, expected):
+    with pytest.raises(CommandError) as raised:
+        run("register_oauth_client", "--name", "Bad", *arguments)
+    assert expected in str(raised.value)
+    assert not OAuthClient.objects.filter(name="Bad").exists()
+
+
+def test_rotate_prints_a_new_secret_and_the_old_one_stops_working():
+    client = OAuthClientFactory(raw_secret="old-secret", client_id="rotate-me")
+    out = run("rotate_oauth_client_secret", "rotate-me")
+    new = out.split("client_secret:", 1)[1].split()[0]
+    assert new != "old-secret"
+    assert authenticate_client("rotate-me", new) == client
+    client.refresh_from_db()
+    assert not secrets.matches("old-secret", client.client_secret)
+
+    data = json.loads(run("rotate_oauth_client_secret", "rotate-me", "--json"))
+    assert data["client_id"] == "rotate-me" and data["client_secret"] not in (None, new)
+
+
+def test_rotate_refuses_unknown_and_public_clients():
+    OAuthClientFactory(public_client=True, client_id="public-app")
+    with pytest.raises(CommandError, match=r"client_id: no OAuth client has the client_id 'x+…'"):
+        run("rotate_oauth_client_secret", "x" * 500)
+    with pytest.raises(
+        CommandError, match="token_endpoint_auth_method: 'none' clients have no secret to rotate"
+    ):
+        run("rotate_oauth_client_secret", "public-app")
