@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from beep_shared.admin.base import TableAdmin
 from beep_shared.admin.tenant import OrgModelAdmin, active_organization_id, switch_link
 from beep_shared.models import Organization, Team
-from beep_shared.rls.access import organizations_for_user
+from beep_shared.rls.access import may_work_in
 from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
 
 
@@ -63,7 +63,7 @@ class OrganizationAdmin(TableAdmin):
     def activate_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
         """Make ``object_id`` the organization the admin works in (this session)."""
         organization = get_object_or_404(Organization, pk=object_id)
-        if not organizations_for_user(request.user).filter(pk=organization.pk).exists():
+        if not may_work_in(request.user, organization):
             self.message_user(
                 request,
                 f"You are neither a member nor the owner of {organization}; its rows stay hidden.",
