@@ -15,7 +15,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.test import RequestFactory
 from django.urls import path
 
@@ -239,3 +239,85 @@ def test_admin_creates_a_scim_provider_showing_the_token_once(client):
     assert secrets.matches(raw, stored.scim_token) and stored.scim_token != raw
     page = client.get(f"/admin/beep_iam/scimprovider/{stored.pk}/change/").content.decode()
     assert stored.scim_token not in page and raw not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lose", ["suspended", "deleted", "user deactivated"])
+def test_admin_choice_is_dropped_once_the_membership_no_longer_holds(client, two_orgs, lose):
+    a, _, _, _ = two_orgs
+    staff = staff_user()
+    membership = MemberFactory.create(organization=a, user=staff)
+    client.force_login(staff)
+    client.get(f"/admin/beep_shared/organization/{a.pk}/activate/")
+    assert "Alpha team" in client.get("/admin/beep_shared/team/").content.decode()
+
+    with tenant_context(a):
+        if lose == "suspended":
+            membership.status = "suspended"
+            membership.save()
+        elif lose == "deleted":
+            membership.delete()
+    if lose == "user deactivated":
+        staff.is_active = False
+        staff.save()
+        client.force_login(staff)  # (an inactive user is logged out; log in as if allowed)
+    page = client.get("/admin/beep_shared/team/").content.decode()
+    assert "Alpha team" not in page
+    assert ACTIVE_ORGANIZATION_SESSION_KEY not in client.session
+
+    # A refused re-activation leaves nothing behind either.
+    client.get(f"/admin/beep_shared/organization/{a.pk}/activate/")
+    assert ACTIVE_ORGANIZATION_SESSION_KEY not in client.session
+    assert "Alpha team" not in client.get("/admin/beep_shared/team/").content.decode()
+
+
+@pytest.mark.django_db
+def test_may_work_in_is_the_one_rule_for_organizations(two_orgs):
+    from beep_shared.rls.access import may_work_in
+
+    a, b, _, _ = two_orgs
+    staff = staff_user()
+    MemberFactory.create(organization=a, user=staff)
+    owner = UserFactory.create()
+    b.owner_user = owner
+    b.save()
+    superuser = UserFactory.create(is_staff=True, is_superuser=True)
+    assert may_work_in(staff, a) and not may_work_in(staff, b)
+    assert may_work_in(owner, b.pk) and not may_work_in(owner, a)
+    assert may_work_in(superuser, a) and may_work_in(superuser, b)
+    assert not may_work_in(superuser, "organization__not-an-id")
+    assert not may_work_in(None, a)
+
+
+def streamed_teams(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(
+        f"{name}\n" for name in Team.objects.order_by("name").values_list("name", flat=True)
+    )
+
+
+urlpatterns.append(path("stream/", streamed_teams))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_streamed_content_runs_as_the_requests_tenant():
+    a, b = OrganizationFactory.create(), OrganizationFactory.create()
+    TeamFactory.create(organization=a, name="Alpha team")
+    TeamFactory.create(organization=b, name="Beta team")
+    environ_cookie = session_cookie(a)
+    handler = WSGIHandler()
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/stream/",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": BytesIO(b""),
+        "wsgi.errors": BytesIO(),
+        "HTTP_COOKIE": environ_cookie,
+    }
+    result = handler(environ, lambda *args: (lambda data: None))
+    try:
+        body = b"".join(result)
+    finally:
+        result.close()
+    assert body == b"Alpha team\n"
