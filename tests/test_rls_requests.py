@@ -315,7 +315,7 @@ def test_streamed_content_runs_as_the_requests_tenant():
         "wsgi.errors": BytesIO(),
         "HTTP_COOKIE": environ_cookie,
     }
-    result = handler(environ, lambda *args: (lambda data: None))
+    result = handler(environ, lambda *args: lambda data: None)
     try:
         body = b"".join(result)
     finally:

@@ -21,7 +21,7 @@ from beep_shared.models import Team
 from beep_shared.rls import current_scope
 from tests.factories import OrganizationFactory, TeamFactory
 from tests.test_rls_pgbouncer import PGBOUNCER
-from tests.test_rls_pgbouncer import pgbouncer as pgbouncer  # noqa: PLC0414 (fixture)
+from tests.test_rls_pgbouncer import pgbouncer as pgbouncer
 from tests.test_rls_requests import session_cookie
 from tests.test_rls_requests import wsgi_get as _wsgi_get
 

@@ -6,7 +6,6 @@ from contextlib import contextmanager
 from io import StringIO
 
 import psycopg
-
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
