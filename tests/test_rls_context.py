@@ -258,9 +258,9 @@ def test_leaving_a_scope_restores_the_outer_one_at_once(orgs, leave):
                 visible_teams()
         raw = connection.connection
         assert raw.execute("SELECT current_setting('app.current_org_id')").fetchone()[0] == a.pk
-        with connection.cursor() as cursor:
-            with cursor.copy("COPY (SELECT id FROM team) TO STDOUT") as copy:
-                rows = {bytes(row).decode().strip() for row in copy}
+        copy_sql = "COPY (SELECT id FROM team) TO STDOUT"
+        with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            rows = {bytes(row).decode().strip() for row in copy}
         assert rows == {team_a.pk}
 
 
