@@ -106,6 +106,10 @@ DATABASE_ROUTERS = ["beep_shared.rls.routing.BypassRouter"]
 
 AUTH_USER_MODEL = "beep_shared.User"
 
+# Secrets marked with sensitive_variables / sensitive_post_parameters stay hidden on error
+# pages and in error reports even with DEBUG on.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "beep_shared.error_reports.AlwaysSafeExceptionReporterFilter"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
