@@ -35,6 +35,7 @@ def test_bootstrap_repairs_a_cluster_of_the_older_role_design():
             row = su.execute(ROLES_SQL, [APP_ROLE, APP_ROLE, BYPASS_ROLE]).fetchone()
             su.execute(f'ALTER ROLE "{BYPASS_ROLE}" LOGIN')
             su.execute(f'REVOKE "{BYPASS_ROLE}" FROM "{APP_ROLE}"')
+    assert row is not None
     can_login, bypassrls, superuser, app_reaches_bypass, bypass_reaches_app = row
     assert can_login and bypassrls and not superuser
     assert not app_reaches_bypass and not bypass_reaches_app

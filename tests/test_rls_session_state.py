@@ -57,7 +57,7 @@ def wsgi_get(handler: WSGIHandler, path_: str, cookie: str | None) -> tuple[str,
         return result
 
     try:
-        return _wsgi_get(run, path_, cookie)  # type: ignore[arg-type]
+        return _wsgi_get(run, path_, cookie)
     finally:
         for result in closing:
             result.close()
