@@ -197,8 +197,12 @@ def test_admin_superuser_without_a_bypass_role_sees_the_chosen_organization(
     client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
     page = client.get("/admin/beep_shared/team/").content.decode()
     assert "Alpha team" not in page and "Beta team" not in page
-    client.get(f"/admin/beep_shared/organization/{b.pk}/activate/")
-    page = client.get("/admin/beep_shared/team/").content.decode()
+    activated = client.get(f"/admin/beep_shared/organization/{b.pk}/activate/")
+    assert activated.status_code == 302
+    assert client.session[ACTIVE_ORGANIZATION_SESSION_KEY] == b.pk
+    response = client.get("/admin/beep_shared/team/")
+    assert response.status_code == 200, response
+    page = response.content.decode()
     assert "Beta team" in page and "Alpha team" not in page
 
 

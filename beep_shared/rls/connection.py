@@ -47,6 +47,8 @@ _CONTROL_RE = re.compile(
 # unless nothing was sent in this transaction (then they can only restore the defaults).
 _UNSETTLING_RE = re.compile(r"\s*(ROLLBACK|SET|RESET|DISCARD)\b", re.IGNORECASE)
 _UNSETTLING_WORDS = ("ROLLBACK", "SET", "RESET", "DISCARD")
+# set_config(name, value, true): transaction-local, like SET LOCAL.
+_LOCAL_SET_CONFIG_RE = re.compile(r"set_config\s*\([^;]*,\s*true\s*\)")
 # Statements PostgreSQL refuses inside a transaction block: never prefixed (a prefix would
 # make the message one implicit transaction). None of them reads rows of a table.
 _NO_TRANSACTION_RE = re.compile(
@@ -191,7 +193,10 @@ _dirty: weakref.WeakSet[Any] = weakref.WeakSet()
 def _note_unsettling(current: _State, raw: Any, text: str) -> None:
     if current.touched:
         current.applied = UNKNOWN
-    if _SESSION_SET_RE.match(text) or "set_config" in text.lower():
+    lowered = text.lower()
+    if _SESSION_SET_RE.match(text) or (
+        "set_config" in lowered and _LOCAL_SET_CONFIG_RE.search(lowered) is None
+    ):
         _dirty.add(raw)
 
 
