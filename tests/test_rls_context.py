@@ -254,8 +254,8 @@ def test_leaving_a_scope_restores_the_outer_one_at_once(orgs, leave):
         assert visible_teams() == {team_a.pk}
         inner = tenant_context(b) if leave == "tenant" else bypass_rls()
         with inner:
-            if leave == "tenant":
-                visible_teams()
+            visible_teams()
+            db_value("SELECT 1")  # the web connection, inside the inner scope
         raw = connection.connection
         assert raw.execute("SELECT current_setting('app.current_org_id')").fetchone()[0] == a.pk
         copy_sql = "COPY (SELECT id FROM team) TO STDOUT"
