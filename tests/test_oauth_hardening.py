@@ -256,3 +256,21 @@ def test_error_pages_and_reports_never_show_raw_tokens_or_secrets(settings, debu
     for report in reports:
         assert issued.refresh_token not in report
         assert str(registered.client_secret) not in report
+
+
+@pytest.mark.django_db(transaction=True)
+def test_token_validation_stays_one_statement_with_no_tenant_prefix(monkeypatch, settings):
+    from beep_shared.rls import connection as rls_connection
+
+    settings.BEEP_IAM = {"PREPARED_LOOKUPS": True}
+    issued = issue()
+    sent: list[list[str]] = []
+    original = rls_connection._send
+    monkeypatch.setattr(
+        rls_connection,
+        "_send",
+        lambda raw, statements: (sent.append(statements), original(raw, statements)),
+    )
+    for _ in range(3):
+        assert oauth_tokens.validate_access_token(issued.access_token) is not None
+    assert sent == []  # no SET LOCAL round trip (nor BEGIN/COMMIT) around the lookup
