@@ -266,11 +266,12 @@ def test_token_validation_stays_one_statement_with_no_tenant_prefix(monkeypatch,
     issued = issue()
     sent: list[list[str]] = []
     original = rls_connection._send
-    monkeypatch.setattr(
-        rls_connection,
-        "_send",
-        lambda raw, statements: (sent.append(statements), original(raw, statements)),
-    )
+
+    def recording_send(raw, statements):
+        sent.append(statements)
+        original(raw, statements)
+
+    monkeypatch.setattr(rls_connection, "_send", recording_send)
     for _ in range(3):
         assert oauth_tokens.validate_access_token(issued.access_token) is not None
     assert sent == []  # no SET LOCAL round trip (nor BEGIN/COMMIT) around the lookup
