@@ -13,7 +13,8 @@ would do), so their Python work is identical and only row level security differs
 
 Variants:
 
-- ``plain``: no RLS; one transaction per request (``ATOMIC_REQUESTS``).
+- ``plain``: no RLS (and no RLS execute wrapper); one transaction per request
+  (``ATOMIC_REQUESTS``).
 - ``rls``: ``TenantMiddleware`` opens the request's transaction and the tenant rides on
   its first statement (this project's design).
 - ``rls-extra-roundtrip``: RLS, the tenant sent with its own ``SELECT set_config(...)``
@@ -61,6 +62,7 @@ from django.urls import path  # noqa: E402
 from beep_shared.db.fields import EntityIdField  # noqa: E402
 from beep_shared.models import Organization, OrgModel, User  # noqa: E402
 from beep_shared.rls import bypass_rls, tenant_context  # noqa: E402
+from beep_shared.rls import connection as rls_connection  # noqa: E402
 from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY  # noqa: E402
 
 BENCH_DB = "beep_bench"
@@ -259,11 +261,22 @@ def build_handlers() -> dict[str, WSGIHandler]:
     return handlers
 
 
+def use_rls_wrapper(on: bool) -> None:
+    """The plain variants run as a project without beep's RLS wrapper would: it states a
+    tenant (or none) in every transaction, which costs the parse of one ``SET LOCAL``."""
+    connection.ensure_connection()
+    if on:
+        rls_connection.install(connection)
+    elif rls_connection.apply_scope in connection.execute_wrappers:
+        connection.execute_wrappers.remove(rls_connection.apply_scope)
+
+
 def run_batch(
     handler: WSGIHandler, variant: dict[str, Any], requests: list[tuple[str, str]]
 ) -> float:
     """Seconds per request for ``requests`` (path suffix, cookie)."""
     connection.settings_dict["ATOMIC_REQUESTS"] = variant["atomic"]
+    use_rls_wrapper(variant["prefix"] == "rls")
     prefix = variant["prefix"]
     started = time.perf_counter()
     for suffix, cookie in requests:
@@ -280,6 +293,7 @@ def check_answers(handler_by_name: dict[str, WSGIHandler], orgs: list[str], cook
     for name, handler in handler_by_name.items():
         variant = VARIANTS[name]
         connection.settings_dict["ATOMIC_REQUESTS"] = variant["atomic"]
+        use_rls_wrapper(variant["prefix"] == "rls")
         for org in orgs[:3]:
             out = b"".join(
                 handler(environ(f"/{variant['prefix']}/lookup/k7/", cookies[org]), start_response)
