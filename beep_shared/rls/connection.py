@@ -1,8 +1,9 @@
 """Applies the wanted scope to each transaction without a round trip of its own.
 
-An execute wrapper, installed on every Django connection, compares the scope the code
+An execute wrapper, installed on every Django connection, compares the tenant the code
 wants (:mod:`beep_shared.rls.scope`) with the one already applied in the current
-transaction. When they differ it prefixes the statement with
+transaction; every transaction starts as "unknown", so each one states its tenant (or
+``''`` for none) whatever the session carries. When they differ it prefixes the statement with
 ``SET LOCAL app.current_org_id = '<org>';`` (``set_config(..., true)`` in SQL syntax) so
 both travel in one simple-protocol message, then moves the cursor past the ``SET`` result.
 ``LOCAL`` limits the value to the transaction: a pooled or persistent connection never
@@ -43,8 +44,8 @@ _CONTROL_RE = re.compile(
     r"\s*(BEGIN|START|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE)\b", re.IGNORECASE
 )
 # After these the settings of the transaction may have changed under us (a rollback to a
-# savepoint restores older values; SET/RESET/DISCARD from raw SQL): apply again next time,
-# unless nothing was sent in this transaction (then they can only restore the defaults).
+# savepoint restores older values; SET/RESET/DISCARD/set_config from raw SQL): apply again
+# with the next statement.
 _UNSETTLING_RE = re.compile(r"\s*(ROLLBACK|SET|RESET|DISCARD)\b", re.IGNORECASE)
 _UNSETTLING_WORDS = ("ROLLBACK", "SET", "RESET", "DISCARD")
 # set_config(name, value, true): transaction-local, like SET LOCAL.
