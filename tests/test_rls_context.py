@@ -272,3 +272,15 @@ def test_composed_sql_gets_the_tenant_too(orgs):
     with tenant_context(a), connection.cursor() as cursor:
         cursor.execute(sql.SQL("SELECT id FROM {}").format(sql.Identifier("team")))
         assert {row[0] for row in cursor.fetchall()} == {team_a.pk}
+
+
+@pytest.mark.django_db
+def test_cleaning_session_state_never_ends_an_open_transaction(orgs):
+    from beep_shared.rls.connection import clean_sessions
+
+    a, _, team_a, _ = orgs
+    db_value("SELECT set_config('app.current_org_id', %s, false)", [a.pk])  # marks it
+    clean_sessions()  # request_finished while a caller's transaction (this test's) is open
+    with tenant_context(a):
+        assert visible_teams() == {team_a.pk}  # nothing was rolled back
+    db_value("RESET app.current_org_id")

@@ -247,13 +247,13 @@ def clean_session(connection: Any) -> None:
     raw = connection.connection
     if raw is None or raw not in _dirty:
         return
+    if connection.in_atomic_block or _transaction_status(connection) != _IDLE:
+        return  # someone's transaction is open (a test's): never end it; clean later
     _dirty.discard(raw)
     role = connection.settings_dict.get("OPTIONS", {}).get("assume_role")
     statements = [f"RESET {rls_sql.TENANT_SETTING}"]
     statements.append(f"SET ROLE {rls_sql.quote_role(role)}" if role else "RESET ROLE")
     try:
-        if _transaction_status(connection) != _IDLE:
-            raw.rollback()
         _send(raw, statements)
         if not connection.get_autocommit():
             raw.commit()
