@@ -11,6 +11,7 @@ import uuid
 from django.core.exceptions import ValidationError
 
 SEPARATOR = "__"
+ECHO_LIMIT = 100  # characters of a rejected value repeated in its error message
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 _lock = threading.Lock()
@@ -57,11 +58,14 @@ def validate_id(prefix: str, value: object) -> str:
     """Return ``value`` if it is an id of ``prefix``; raise ``ValidationError`` otherwise."""
     if is_valid_id(prefix, value):
         return value  # type: ignore[return-value]
+    shown = repr(value)
+    if len(shown) > ECHO_LIMIT:  # a 10 MB value must not become a 10 MB message
+        shown = f"{shown[: ECHO_LIMIT - 3]}..."
     raise ValidationError(
-        "%(value)r is not a valid %(prefix)s id: expected '%(prefix)s__<uuid>' "
+        "%(value)s is not a valid %(prefix)s id: expected '%(prefix)s__<uuid>' "
         "with a lower-case hyphenated UUID.",
         code="invalid_entity_id",
-        params={"value": value, "prefix": prefix},
+        params={"value": shown, "prefix": prefix},
     )
 
 

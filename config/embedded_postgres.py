@@ -22,8 +22,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 APP_ROLE = "beep_app"
 APP_DATABASE = "beep"
-# Role with BYPASSRLS for explicit cross-tenant maintenance. NOLOGIN: the application's
-# connection reaches it only through ``SET LOCAL ROLE`` inside one transaction.
+# Role with BYPASSRLS for explicit cross-tenant work, with its own login (the "bypass"
+# database alias); the application's role is not a member of it (docs/rls.md).
 BYPASS_ROLE = "beep_bypass"
 # The better-auth server's role (docs/better-auth.md): BYPASSRLS because better-auth works
 # across organizations and sets no tenant; a member of no role and no role is a member of it.
@@ -79,7 +79,7 @@ def database_settings(base_dir: Path) -> dict[str, Any]:
 
 
 def _bootstrap(host: str, port: str) -> None:
-    """Create the application role, the bypass role and the database once."""
+    """Create the application role, the bypass role and the database; repair the roles."""
     import psycopg
 
     with psycopg.connect(
@@ -100,17 +100,18 @@ def _bootstrap(host: str, port: str) -> None:
                     f'CREATE ROLE "{APP_ROLE}" LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOCREATEROLE'
                 )
             if BYPASS_ROLE not in roles:
-                conn.execute(f'CREATE ROLE "{BYPASS_ROLE}" NOLOGIN BYPASSRLS NOSUPERUSER')
-            # The application switches to it per transaction (``bypass_rls()``); its table
-            # privileges come from migration beep_shared.0003 (GRANT beep_app TO it would
-            # be circular membership).
-            granted = conn.execute(
-                "SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
-                "JOIN pg_roles u ON u.oid = m.member WHERE r.rolname = %s AND u.rolname = %s",
-                [BYPASS_ROLE, APP_ROLE],
-            ).fetchone()
-            if not granted:
-                conn.execute(f'GRANT "{BYPASS_ROLE}" TO "{APP_ROLE}"')
+                conn.execute(f'CREATE ROLE "{BYPASS_ROLE}" LOGIN BYPASSRLS NOSUPERUSER')
+            # Its own login, used by DATABASES["bypass"] only; the web role must never be
+            # able to SET ROLE to it. Repairs clusters created with the older design
+            # (NOLOGIN, granted to the application's role).
+            conn.execute(f'ALTER ROLE "{BYPASS_ROLE}" LOGIN BYPASSRLS NOSUPERUSER')
+            for member, group in conn.execute(
+                "SELECT u.rolname, r.rolname FROM pg_auth_members m "
+                "JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member "
+                "WHERE (r.rolname = %s AND u.rolname = %s) OR (r.rolname = %s AND u.rolname = %s)",
+                [BYPASS_ROLE, APP_ROLE, APP_ROLE, BYPASS_ROLE],
+            ).fetchall():
+                conn.execute(f'REVOKE "{group}" FROM "{member}"')
             auth_role = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [AUTH_ROLE])
             if not auth_role.fetchone():
                 conn.execute(

@@ -32,26 +32,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def database_from_url(url: str) -> dict[str, Any]:
-    """Parse ``DATABASE_URL`` into a Django database dict, PostgreSQL only."""
+def database_from_url(url: str, name: str = "DATABASE_URL") -> dict[str, Any]:
+    """Parse ``DATABASE_URL`` (or the variable ``name``) into a Django database dict,
+    PostgreSQL only."""
     import dj_database_url
 
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in {"postgres", "postgresql", "pgsql", "postgis"}:
         raise ImproperlyConfigured(
-            "DATABASE_URL must be a PostgreSQL URL such as "
+            f"{name} must be a PostgreSQL URL such as "
             "postgres://user:password@host:5432/dbname; "
             f"got {_redact(url)!r}."
         )
     try:
         config = dict(dj_database_url.parse(url))
     except Exception as exc:
-        raise ImproperlyConfigured(
-            f"DATABASE_URL {_redact(url)!r} could not be parsed ({exc})."
-        ) from exc
+        raise ImproperlyConfigured(f"{name} {_redact(url)!r} could not be parsed ({exc}).") from exc
     if not config.get("NAME"):
         raise ImproperlyConfigured(
-            f"DATABASE_URL {_redact(url)!r} names no database; add it after the host, "
+            f"{name} {_redact(url)!r} names no database; add it after the host, "
             "as in postgres://user@host:5432/dbname."
         )
     config["ENGINE"] = "django.db.backends.postgresql"

@@ -4,8 +4,10 @@
 - ``SECRET_KEY``: required unless ``DEBUG`` is on.
 - ``DEBUG``: off unless set to a true value.
 - ``ALLOWED_HOSTS``: comma separated; defaults to localhost only.
-- ``BEEP_RLS_BYPASS_ROLE``: PostgreSQL role with BYPASSRLS for cross-tenant maintenance
-  (``beep_bypass`` with the embedded server; unset means no bypass, see docs/rls.md).
+- ``BYPASS_DATABASE_URL``: the same database through a login role with BYPASSRLS, for
+  cross-tenant maintenance and superuser browsing in the admin (``DATABASES["bypass"]``;
+  built automatically with the embedded server; unset means no bypass, see docs/rls.md,
+  "Database roles").
 - ``BETTER_AUTH_SECRET``: the secret of a better-auth server sharing the database; set, it turns
   on co-tenancy (docs/better-auth.md): sessions stored as better-auth stores them, its session
   cookie accepted, one password for both. ``BETTER_AUTH_COOKIE_PREFIX``: its cookie prefix.
@@ -81,19 +83,35 @@ WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
 _database_url = os.environ.get("DATABASE_URL", "").strip()
+_bypass_url = os.environ.get("BYPASS_DATABASE_URL", "").strip()
+_bypass_db: dict | None = None
 if _database_url:
     _default_db = database_from_url(_database_url)
-    BEEP_RLS_BYPASS_ROLE: str | None = os.environ.get("BEEP_RLS_BYPASS_ROLE") or None
+    if _bypass_url:
+        _bypass_db = database_from_url(_bypass_url, name="BYPASS_DATABASE_URL")
 else:
     from config.embedded_postgres import BYPASS_ROLE, database_settings
 
     _default_db = database_settings(BASE_DIR)
-    BEEP_RLS_BYPASS_ROLE = os.environ.get("BEEP_RLS_BYPASS_ROLE", BYPASS_ROLE) or None
+    # Same server and database, the bypass role's own login (docs/rls.md, "Database roles").
+    _bypass_db = {**_default_db, "USER": BYPASS_ROLE}
 _default_db.setdefault("CONN_MAX_AGE", int(os.environ.get("CONN_MAX_AGE", "0")))
 _default_db.setdefault("CONN_HEALTH_CHECKS", True)
 DATABASES = {"default": _default_db}
+if _bypass_db is not None:
+    _bypass_db.setdefault("CONN_MAX_AGE", _default_db["CONN_MAX_AGE"])
+    _bypass_db.setdefault("CONN_HEALTH_CHECKS", True)
+    # Tests: the same test database as "default", through the bypass login.
+    _bypass_db["TEST"] = {"MIRROR": "default"}
+    DATABASES["bypass"] = _bypass_db
+# Sends the ORM to DATABASES["bypass"] inside beep_shared.rls.bypass_rls().
+DATABASE_ROUTERS = ["beep_shared.rls.routing.BypassRouter"]
 
 AUTH_USER_MODEL = "beep_shared.User"
+
+# Secrets marked with sensitive_variables / sensitive_post_parameters stay hidden on error
+# pages and in error reports even with DEBUG on.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "beep_shared.error_reports.AlwaysSafeExceptionReporterFilter"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

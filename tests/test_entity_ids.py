@@ -72,3 +72,12 @@ def test_database_default_generates_a_valid_uuid7_id():
         )
         (raw_id,) = cursor.fetchone()
     assert parse_id("user", raw_id).version == 7
+
+
+def test_a_huge_invalid_id_is_not_echoed_whole():
+    with pytest.raises(ValidationError) as caught:
+        validate_id("user", "x" * 10_000_000)
+    (message,) = caught.value.messages
+    assert len(message) < 250 and message.startswith("'xxx") and "..." in message
+    with pytest.raises(ValidationError, match="'user__nope' is not a valid user id"):
+        validate_id("user", "user__nope")

@@ -10,6 +10,7 @@ from django.db import connection
 from beep_iam.models import OAuthAccessToken, OAuthRefreshToken
 from beep_iam.services import oauth_tokens
 from beep_iam.services.oauth_errors import RefreshTokenReused
+from beep_iam.services.oauth_tokens import ANY_CLIENT
 from tests.factories import OAuthClientFactory, UserFactory
 
 ROUNDS = 30
@@ -25,7 +26,10 @@ def _race(raw: str) -> list[tuple[str, object]]:
     def worker() -> None:
         try:
             barrier.wait(timeout=10)
-            outcome: tuple[str, object] = ("ok", oauth_tokens.rotate_refresh_token(raw))
+            outcome: tuple[str, object] = (
+                "ok",
+                oauth_tokens.rotate_refresh_token(raw, client_id=ANY_CLIENT),
+            )
         except Exception as exc:  # every outcome is reported; unexpected ones fail the test
             outcome = ("error", exc)
         finally:

@@ -18,6 +18,7 @@ from beep_iam.services.oauth_errors import (
     RefreshTokenReused,
     UnauthorizedClient,
 )
+from beep_iam.services.oauth_tokens import ANY_CLIENT
 from beep_shared import secrets
 from tests.factories import (
     OAuthAccessTokenFactory,
@@ -184,11 +185,11 @@ def test_presenting_a_rotated_token_again_revokes_the_whole_family():
     user = UserFactory()
     client = OAuthClientFactory()
     first = _issue(client=client, user=user)
-    second = oauth_tokens.rotate_refresh_token(first.refresh_token)
+    second = oauth_tokens.rotate_refresh_token(first.refresh_token, client_id=ANY_CLIENT)
     parallel = _issue(client=client, user=user)  # another grant of the same client and user
     bystander = _issue(client=client)  # another user
     with pytest.raises(RefreshTokenReused):
-        oauth_tokens.rotate_refresh_token(first.refresh_token)
+        oauth_tokens.rotate_refresh_token(first.refresh_token, client_id=ANY_CLIENT)
     family = {"client_id": client.client_id, "user_id": user.pk}
     assert not _live(OAuthRefreshToken, **family).exists()
     assert not _live(OAuthAccessToken, **family).exists()
@@ -196,33 +197,33 @@ def test_presenting_a_rotated_token_again_revokes_the_whole_family():
         assert oauth_tokens.validate_access_token(issued.access_token) is None
     assert oauth_tokens.validate_access_token(bystander.access_token) is not None
     with pytest.raises(RefreshTokenReused):
-        oauth_tokens.rotate_refresh_token(second.refresh_token)
+        oauth_tokens.rotate_refresh_token(second.refresh_token, client_id=ANY_CLIENT)
 
 
 def test_presenting_a_revoked_token_is_reuse_too():
     issued = _issue()
-    oauth_tokens.revoke_token(issued.refresh_token)
+    oauth_tokens.revoke_token(issued.refresh_token, client_id=ANY_CLIENT)
     other = oauth_tokens.issue_tokens(
         issued.access.client, user=issued.access.user, scopes=["openid"], with_refresh=True
     )
     with pytest.raises(RefreshTokenReused):
-        oauth_tokens.rotate_refresh_token(issued.refresh_token)
+        oauth_tokens.rotate_refresh_token(issued.refresh_token, client_id=ANY_CLIENT)
     assert oauth_tokens.validate_access_token(other.access_token) is None
 
 
 def test_rotation_errors_are_domain_errors_and_change_nothing():
     with pytest.raises(InvalidGrant, match="unknown"):
-        oauth_tokens.rotate_refresh_token("never-issued")
+        oauth_tokens.rotate_refresh_token("never-issued", client_id=ANY_CLIENT)
     expired = OAuthRefreshTokenFactory(
         raw_token="expired", expires_at=timezone.now() - timedelta(seconds=1)
     )
     with pytest.raises(InvalidGrant, match="expired"):
-        oauth_tokens.rotate_refresh_token("expired")
+        oauth_tokens.rotate_refresh_token("expired", client_id=ANY_CLIENT)
     expired.refresh_from_db()
     assert expired.revoked is None
     OAuthRefreshTokenFactory(raw_token="disabled", client=OAuthClientFactory(disabled=True))
     with pytest.raises(InvalidClient):
-        oauth_tokens.rotate_refresh_token("disabled")
+        oauth_tokens.rotate_refresh_token("disabled", client_id=ANY_CLIENT)
     mine = OAuthRefreshTokenFactory(raw_token="mine")
     with pytest.raises(InvalidGrant, match="another client"):
         oauth_tokens.rotate_refresh_token("mine", client_id="someone-else")
@@ -233,13 +234,19 @@ def test_rotation_errors_are_domain_errors_and_change_nothing():
 
 def test_rotation_can_narrow_but_not_widen_scopes():
     issued = _issue(scopes=["openid", "email", "profile"])
-    narrowed = oauth_tokens.rotate_refresh_token(issued.refresh_token, scopes=["email"])
+    narrowed = oauth_tokens.rotate_refresh_token(
+        issued.refresh_token, scopes=["email"], client_id=ANY_CLIENT
+    )
     assert narrowed.access.scopes == ["email"]
     assert narrowed.refresh.scopes == ["openid", "email", "profile"]
     with pytest.raises(InvalidScope, match="admin"):
-        oauth_tokens.rotate_refresh_token(narrowed.refresh_token, scopes=["email", "admin"])
+        oauth_tokens.rotate_refresh_token(
+            narrowed.refresh_token, scopes=["email", "admin"], client_id=ANY_CLIENT
+        )
     # A refused request does not consume the token.
-    assert oauth_tokens.rotate_refresh_token(narrowed.refresh_token).access.scopes == [
+    assert oauth_tokens.rotate_refresh_token(
+        narrowed.refresh_token, client_id=ANY_CLIENT
+    ).access.scopes == [
         "openid",
         "email",
         "profile",
@@ -252,7 +259,9 @@ def test_rotation_can_narrow_but_not_widen_scopes():
 def test_revoking_a_refresh_token_revokes_the_access_tokens_it_minted():
     issued = _issue()
     unrelated = _issue(client=issued.access.client, user=issued.access.user)
-    assert oauth_tokens.revoke_token(issued.refresh_token, token_type_hint="refresh_token")
+    assert oauth_tokens.revoke_token(
+        issued.refresh_token, token_type_hint="refresh_token", client_id=ANY_CLIENT
+    )
     assert oauth_tokens.validate_access_token(issued.access_token) is None
     assert OAuthRefreshToken.objects.get(pk=issued.refresh.pk).revoked is not None
     assert oauth_tokens.validate_access_token(unrelated.access_token) is not None
@@ -260,18 +269,24 @@ def test_revoking_a_refresh_token_revokes_the_access_tokens_it_minted():
 
 def test_revoking_an_access_token_leaves_its_refresh_token():
     issued = _issue()
-    assert oauth_tokens.revoke_token(issued.access_token, token_type_hint="refresh_token")
+    assert oauth_tokens.revoke_token(
+        issued.access_token, token_type_hint="refresh_token", client_id=ANY_CLIENT
+    )
     assert oauth_tokens.validate_access_token(issued.access_token) is None
     assert OAuthRefreshToken.objects.get(pk=issued.refresh.pk).revoked is None
 
 
 def test_revocation_is_idempotent_and_unknown_tokens_are_not_an_error():
     issued = _issue()
-    assert oauth_tokens.revoke_token(issued.access_token, token_type_hint="access_token")
+    assert oauth_tokens.revoke_token(
+        issued.access_token, token_type_hint="access_token", client_id=ANY_CLIENT
+    )
     first = OAuthAccessToken.objects.get(pk=issued.access.pk).revoked
-    assert oauth_tokens.revoke_token(issued.access_token, token_type_hint="bogus_hint")
+    assert oauth_tokens.revoke_token(
+        issued.access_token, token_type_hint="bogus_hint", client_id=ANY_CLIENT
+    )
     assert OAuthAccessToken.objects.get(pk=issued.access.pk).revoked == first
-    assert oauth_tokens.revoke_token("never-issued") is False
+    assert oauth_tokens.revoke_token("never-issued", client_id=ANY_CLIENT) is False
 
 
 def test_a_client_cannot_revoke_another_clients_token():
@@ -327,7 +342,7 @@ def test_introspection_of_refresh_tokens_and_inactive_tokens():
     assert claims["active"] is True
     assert claims["token_type"] == "refresh_token"
     assert claims["sub"] == issued.refresh.user_id
-    oauth_tokens.revoke_token(issued.refresh_token)
+    oauth_tokens.revoke_token(issued.refresh_token, client_id=ANY_CLIENT)
     assert oauth_tokens.introspect(issued.refresh_token) == {"active": False}
     assert oauth_tokens.introspect(issued.access_token) == {"active": False}
     assert oauth_tokens.introspect("never-issued") == {"active": False}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -40,10 +41,10 @@ def visible_teams() -> set[str]:
     return set(Team.objects.values_list("pk", flat=True))
 
 
-def db_value(sql: str) -> object:
+def db_value(sql: str, params: list | None = None) -> object:
     with connection.cursor() as cursor:
-        cursor.execute(sql)
-        return cursor.fetchone()[0]
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0] if cursor.description else None
 
 
 def setting() -> object:
@@ -156,26 +157,53 @@ def test_statements_that_cannot_carry_a_prefix_get_the_setting_first(orgs):
         assert Team.objects.filter(slug__startswith="m-").count() == 2
 
 
-@pytest.mark.django_db
-def test_bypass_sees_every_tenant_as_the_bypass_role_and_switches_back(orgs, settings):
+@pytest.mark.django_db(transaction=True)
+def test_bypass_runs_on_its_own_login_and_sees_every_tenant(orgs):
     _, b, team_a, team_b = orgs
-    with bypass_rls():
+    with bypass_rls() as bypass:
         assert visible_teams() == {team_a.pk, team_b.pk}
-        assert db_value("SELECT current_user") == settings.BEEP_RLS_BYPASS_ROLE
+        with bypass.cursor() as cursor:
+            cursor.execute("SELECT current_user")
+            assert cursor.fetchone()[0] == "beep_bypass"
+        # The web connection itself gains nothing: no tenant, its own role.
+        assert db_value("SELECT current_user") == "beep_app"
+        assert db_value("SELECT count(*) FROM team") == 0
         with tenant_context(b):
             assert visible_teams() == {team_b.pk}
-            assert db_value("SELECT current_user") == "beep_app"
         # Writes in any organization: maintenance across tenants.
-        Team.objects.create(organization=b, name="ops", slug="ops-team")
-    assert db_value("SELECT current_user") == "beep_app"
+        ops = Team.objects.create(organization=b, name="ops", slug="ops-team")
+    assert ops._state.db == "bypass"
     assert visible_teams() == set()
+    ops.name = "ops renamed"
+    # Outside the block a row loaded there goes through the RLS alias again, no tenant:
+    with pytest.raises(ProgrammingError, match="row-level security"), transaction.atomic():
+        ops.save()
+    with tenant_context(b):
+        assert Team.objects.get(pk=ops.pk).name == "ops"
 
 
 @pytest.mark.django_db
-def test_bypass_is_refused_when_no_role_is_configured(settings):
-    settings.BEEP_RLS_BYPASS_ROLE = None
-    with pytest.raises(ImproperlyConfigured, match="BEEP_RLS_BYPASS_ROLE"):
-        bypass_rls()
+def test_the_web_role_cannot_become_the_bypass_role():
+    with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
+        db_value("SET ROLE beep_bypass")
+    reachable = db_value(
+        "SELECT count(*) FROM pg_roles r WHERE (r.rolsuper OR r.rolbypassrls) "
+        "AND pg_has_role(current_user, r.oid, 'MEMBER')"
+    )
+    assert reachable == 0
+
+
+@pytest.mark.django_db
+def test_bypass_is_refused_when_no_alias_is_configured(settings):
+    settings.BEEP_RLS_BYPASS_DATABASE = "no_such_alias"
+    with pytest.raises(ImproperlyConfigured, match="not in DATABASES"), bypass_rls():
+        pass
+    del settings.BEEP_RLS_BYPASS_DATABASE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Overriding setting DATABASES": only read here
+        settings.DATABASES = {"default": settings.DATABASES["default"]}
+    with pytest.raises(ImproperlyConfigured, match="BYPASSRLS"), bypass_rls():
+        pass
 
 
 @pytest.mark.django_db(transaction=True)
@@ -204,27 +232,36 @@ def test_own_transaction_is_opened_and_the_setting_ends_with_it(orgs):
 
 
 @pytest.mark.django_db
-def test_code_that_never_used_a_tenant_gets_no_prefix_after_a_rollback():
-    with CaptureQueriesContext(connection) as queries:
-        with pytest.raises(Boom), transaction.atomic():
+def test_every_transaction_states_its_tenant_even_without_one(orgs):
+    a, _, _, _ = orgs
+    # A session-level setting on the connection (raw SQL, another pgbouncer client) ...
+    db_value("SELECT set_config('app.current_org_id', %s, false)", [a.pk])
+    try:
+        with transaction.atomic():
+            assert visible_teams() == set()  # ... is overridden: no tenant, no rows
+        assert visible_teams() == set()  # autocommit statements too
+    finally:
+        db_value("RESET app.current_org_id")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("leave", ["tenant", "bypass"])
+def test_leaving_a_scope_restores_the_outer_one_at_once(orgs, leave):
+    """COPY and the raw psycopg connection skip the wrapper: they must not keep the inner
+    scope after the block (they used to, until the next ordinary statement)."""
+    a, b, team_a, _ = orgs
+    with tenant_context(a):
+        assert visible_teams() == {team_a.pk}
+        inner = tenant_context(b) if leave == "tenant" else bypass_rls()
+        with inner:
             visible_teams()
-            raise Boom
-        visible_teams()
-    assert not any("SET LOCAL" in q["sql"] for q in queries.captured_queries)
-
-
-def test_leaving_the_bypass_returns_to_the_connections_own_role(settings):
-    from beep_shared.rls.connection import prefix_statements
-    from beep_shared.rls.scope import Scope
-
-    class FakeConnection:
-        settings_dict: dict = {"OPTIONS": {}}
-
-    bypass = Scope(role="beep_bypass")
-    assert prefix_statements(FakeConnection, NO_SCOPE, bypass) == ["SET LOCAL ROLE NONE"]
-    FakeConnection.settings_dict = {"OPTIONS": {"assume_role": "app_writer"}}  # Django 5.2+
-    assert prefix_statements(FakeConnection, NO_SCOPE, bypass) == ['SET LOCAL ROLE "app_writer"']
-    assert prefix_statements(FakeConnection, bypass, NO_SCOPE) == ['SET LOCAL ROLE "beep_bypass"']
+            db_value("SELECT 1")  # the web connection, inside the inner scope
+        raw = connection.connection
+        assert raw.execute("SELECT current_setting('app.current_org_id')").fetchone()[0] == a.pk
+        copy_sql = "COPY (SELECT id FROM team) TO STDOUT"
+        with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            rows = {bytes(row).decode().strip() for row in copy}
+        assert rows == {team_a.pk}
 
 
 @pytest.mark.django_db
@@ -235,3 +272,15 @@ def test_composed_sql_gets_the_tenant_too(orgs):
     with tenant_context(a), connection.cursor() as cursor:
         cursor.execute(sql.SQL("SELECT id FROM {}").format(sql.Identifier("team")))
         assert {row[0] for row in cursor.fetchall()} == {team_a.pk}
+
+
+@pytest.mark.django_db
+def test_cleaning_session_state_never_ends_an_open_transaction(orgs):
+    from beep_shared.rls.connection import clean_sessions
+
+    a, _, team_a, _ = orgs
+    db_value("SELECT set_config('app.current_org_id', %s, false)", [a.pk])  # marks it
+    clean_sessions()  # request_finished while a caller's transaction (this test's) is open
+    with tenant_context(a):
+        assert visible_teams() == {team_a.pk}  # nothing was rolled back
+    db_value("RESET app.current_org_id")

@@ -187,7 +187,7 @@ def test_tenants_alternating_over_shared_pooled_server_connections_never_leak(pg
     assert not failures, failures[:5]
 
     # Control: the pool really hands one client's server session to another, so a
-    # session-level SET (the reference's mistake) would leak; the test can see a leak.
+    # session-level SET (raw SQL of another client) reaches this client's session ...
     first, second = (
         connections.create_connection("default"),
         connections.create_connection("default"),
@@ -195,9 +195,13 @@ def test_tenants_alternating_over_shared_pooled_server_connections_never_leak(pg
     try:
         with first.cursor() as cursor:
             cursor.execute(f"SET app.current_org_id = '{orgs[0].pk}'")
+        second.ensure_connection()
+        leaked = second.connection.execute("SELECT current_setting('app.current_org_id', true)")
+        assert leaked.fetchone()[0] == orgs[0].pk
+        # ... yet no statement through Django sees its rows: each transaction states its own.
         with second.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM team")
-            assert cursor.fetchone()[0] == 2
+            assert cursor.fetchone()[0] == 0
             cursor.execute("RESET app.current_org_id")
     finally:
         first.close()

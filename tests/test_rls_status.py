@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from io import StringIO
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, connections
 
-from beep_shared.rls import bypass_rls
-from beep_shared.rls.checks import check_row_level_security
+from beep_shared.rls.checks import (
+    bypass_warnings,
+    check_row_level_security,
+    configuration_errors,
+    role_warnings,
+)
 from beep_shared.rls.status import org_models
 
 pytestmark = pytest.mark.django_db
@@ -25,27 +31,60 @@ def test_the_check_is_quiet_for_the_application_role():
 
 
 def test_the_check_warns_when_the_connection_bypasses_rls():
-    with bypass_rls():  # the transaction now runs as a BYPASSRLS role
-        messages = check_row_level_security(None, databases=["default"])
+    messages = role_warnings(connections["bypass"])
     assert [m.id for m in messages] == ["beep_shared.W010"]
     assert "tenant isolation is silently off" in messages[0].msg
 
 
-@pytest.mark.parametrize(
-    ("role", "problem"),
-    [("no_such_role", "does not exist"), ("beep_app", "lacks the BYPASSRLS attribute")],
-)
-def test_the_check_warns_about_an_unusable_bypass_role(settings, role, problem):
-    settings.BEEP_RLS_BYPASS_ROLE = role
-    (message,) = check_row_level_security(None, databases=["default"])
-    assert message.id == "beep_shared.W011" and problem in message.msg
+@contextmanager
+def superuser_connection():
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        yield conn
 
 
-def test_the_check_warns_when_the_bypass_role_lacks_table_privileges(settings):
+def test_the_check_warns_when_the_role_can_reach_a_bypassrls_role():
+    with superuser_connection() as su:
+        su.execute("CREATE ROLE beep_test_reachable NOLOGIN BYPASSRLS")
+        su.execute("CREATE ROLE beep_test_group NOLOGIN")
+        su.execute("GRANT beep_test_reachable TO beep_test_group")
+        su.execute("GRANT beep_test_group TO beep_app")  # reachable through two hops
+        try:
+            messages = check_row_level_security(None, databases=["default"])
+        finally:
+            su.execute("DROP ROLE beep_test_group")
+            su.execute("DROP ROLE beep_test_reachable")
+    (message,) = messages
+    assert message.id == "beep_shared.W010"
+    assert "can SET ROLE to 'beep_test_reachable' (BYPASSRLS)" in message.msg
+
+
+def test_the_check_warns_when_the_bypass_alias_cannot_bypass(settings):
+    settings.BEEP_RLS_BYPASS_DATABASE = "default"  # logs in as beep_app
+    (message,) = bypass_warnings()
+    assert message.id == "beep_shared.W011" and "lacks the BYPASSRLS attribute" in message.msg
+
+
+def test_the_check_warns_when_the_bypass_role_lacks_table_privileges():
     with connection.cursor() as cursor:  # rolled back with the test's transaction
-        cursor.execute(f"REVOKE DELETE ON team FROM {settings.BEEP_RLS_BYPASS_ROLE}")
+        cursor.execute("REVOKE DELETE ON team FROM beep_bypass")
     (message,) = check_row_level_security(None, databases=["default"])
     assert message.id == "beep_shared.W011" and "lacks privileges on team;" in message.msg
+
+
+def test_the_retired_bypass_role_setting_is_an_error(settings):
+    settings.BEEP_RLS_BYPASS_ROLE = "beep_bypass"
+    (error,) = configuration_errors()
+    assert error.id == "beep_shared.E011" and "no longer supported" in error.msg
+    assert "DATABASES['bypass']" in str(error.hint)
+
+
+def test_a_bypass_alias_without_the_router_is_an_error(settings):
+    settings.DATABASE_ROUTERS = []
+    (error,) = configuration_errors()
+    assert error.id == "beep_shared.E012"
 
 
 def test_rls_status_lists_every_org_model_table_and_passes():

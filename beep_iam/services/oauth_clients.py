@@ -7,16 +7,19 @@ Only the SHA-256 digest of a client secret is stored; the raw secret is returned
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from beep_iam.models import OAuthClient
 from beep_iam.models.oauth import GrantType, ResponseType, TokenEndpointAuthMethod
 from beep_iam.services import oauth_validation as rules
-from beep_iam.services.oauth_errors import InvalidClient
+from beep_iam.services.oauth_errors import InvalidClient, InvalidRequest
 from beep_shared import secrets
 
 CLIENT_ID_BYTES = 24  # 32 URL-safe characters
@@ -104,6 +107,7 @@ def _check_consistency(
             raise ValidationError({"jwks_uri": f"{uri!r} must be an https URI."})
 
 
+@sensitive_variables("raw_secret")
 def register_client(
     *,
     redirect_uris: list[str],
@@ -154,6 +158,7 @@ def register_client(
     return RegisteredClient(client=client, client_secret=raw_secret)
 
 
+@sensitive_variables("raw_secret")
 def verify_client_secret(client: OAuthClient, raw_secret: str | None) -> bool:
     """Constant-time check of a presented secret; a client without a secret never matches."""
     if not raw_secret:
@@ -161,6 +166,7 @@ def verify_client_secret(client: OAuthClient, raw_secret: str | None) -> bool:
     return secrets.matches(raw_secret, client.client_secret)
 
 
+@sensitive_variables("raw_secret")
 def authenticate_client(client_id: str, raw_secret: str | None) -> OAuthClient:
     """The enabled client ``client_id``, authenticated by its secret if it has one.
 
@@ -183,6 +189,7 @@ def authenticate_client(client_id: str, raw_secret: str | None) -> OAuthClient:
     return client
 
 
+@sensitive_variables("raw")
 def rotate_client_secret(client: OAuthClient) -> str:
     """Replace a confidential client's secret; return the new raw secret (shown once)."""
     if not _secret_based(client.token_endpoint_auth_method or ""):
@@ -205,3 +212,43 @@ def disable_clients(client_ids: list[str]) -> int:
         return OAuthClient.objects.filter(client_id__in=client_ids, disabled=False).update(
             disabled=True
         )
+
+
+def match_redirect_uri(client: OAuthClient, requested: str | None) -> str:
+    """The redirect URI an authorization request may use, by exact match (RFC 9700 2.1).
+
+    ``requested`` must equal one of the client's registered URIs character for character
+    (no prefix, wildcard, case or normalisation tolerance). The one exception is RFC 8252
+    7.3: for a registered loopback IP literal (``http://127.0.0.1/...``, ``http://[::1]/...``)
+    a native app may pick any port. Without ``requested`` the client must have exactly one
+    registered URI, which is returned. Raises ``InvalidRequest`` (never redirect then: show
+    the error to the user, RFC 6749 4.1.2.1).
+    """
+    registered = list(client.redirect_uris or [])
+    if requested is None:
+        if len(registered) == 1:
+            return registered[0]
+        raise InvalidRequest("redirect_uri is required: the client registered several or none")
+    if requested in registered:
+        return requested
+    if isinstance(requested, str) and len(requested) <= rules.MAX_URI_LENGTH:
+        for uri in registered:
+            if _same_loopback_uri_but_port(uri, requested):
+                return requested
+    raise InvalidRequest("redirect_uri does not match a registered redirect URI")
+
+
+def _same_loopback_uri_but_port(registered: str, requested: str) -> bool:
+    try:
+        a, b = urlsplit(registered), urlsplit(requested)
+        if a.scheme != "http" or b.scheme != "http" or a.hostname != b.hostname:
+            return False
+        ipaddress.ip_address(a.hostname or "")
+        b.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        return False
+    if "@" in b.netloc or "\\" in requested:
+        return False
+    return (a.path, a.query, a.fragment) == (b.path, b.query, b.fragment) and ipaddress.ip_address(
+        a.hostname or ""
+    ).is_loopback

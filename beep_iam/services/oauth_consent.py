@@ -33,9 +33,10 @@ def grant_consent(
     """
     if user is None:
         raise ValueError("grant_consent() needs a user.")
-    granted = rules.validate_scopes(list(scopes))
+    granted = rules.validate_scopes(scopes)
     if client.scopes:
-        extra = [s for s in granted if s not in client.scopes]
+        allowed = set(client.scopes)
+        extra = [s for s in granted if s not in allowed]
         if extra:
             raise InvalidScope(
                 f"scope(s) {', '.join(extra)} not allowed for client {client.client_id}"
@@ -61,7 +62,7 @@ def consent_covers(client: OAuthClient | str, user: Any, scopes: Iterable[str]) 
     return OAuthConsent.objects.filter(
         client_id=client_id,
         user_id=getattr(user, "pk", user),
-        scopes__contains=rules.validate_scopes(list(scopes), allow_empty=True),
+        scopes__contains=rules.validate_scopes(scopes, allow_empty=True),
     ).exists()
 
 

@@ -38,3 +38,9 @@ class RefreshTokenReused(InvalidGrant):
 
 class InvalidScope(OAuthError):
     error = "invalid_scope"
+
+
+class InvalidRequest(OAuthError):
+    """A malformed request, e.g. a redirect URI that matches no registered one."""
+
+    error = "invalid_request"

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthRefreshToken
@@ -43,6 +44,27 @@ FAMILY_LOCK_NAMESPACE = 0x6F617574  # "oaut"
 
 ACCESS_TOKEN = "access_token"
 REFRESH_TOKEN = "refresh_token"
+
+
+class _AnyClient:
+    def __repr__(self) -> str:
+        return "ANY_CLIENT"
+
+
+#: ``client_id=ANY_CLIENT``: trusted server-side code (the admin, support tools) acting on a
+#: token of whichever client holds it. Endpoints pass the authenticated client's id.
+ANY_CLIENT: Any = _AnyClient()
+
+
+def _check_caller(client_id: object) -> None:
+    if client_id is ANY_CLIENT:
+        return
+    if not isinstance(client_id, str) or not client_id:
+        raise TypeError(
+            "client_id must name the authenticated client presenting the token, or be "
+            "oauth_tokens.ANY_CLIENT for trusted code acting on any client's token; "
+            f"got {client_id!r}."
+        )
 
 
 @dataclass(frozen=True)
@@ -78,9 +100,10 @@ def _db_for_write() -> str:
 
 
 def _allowed_scopes(client: OAuthClient, scopes: Iterable[str]) -> list[str]:
-    requested = rules.validate_scopes(list(scopes))
+    requested = rules.validate_scopes(scopes)
     if client.scopes:
-        extra = [s for s in requested if s not in client.scopes]
+        allowed = set(client.scopes)
+        extra = [s for s in requested if s not in allowed]
         if extra:
             raise InvalidScope(
                 f"scope(s) {', '.join(extra)} not allowed for client {client.client_id}"
@@ -94,6 +117,7 @@ def _check_grant(client: OAuthClient, grant: str) -> None:
         raise UnauthorizedClient(f"client {client.client_id} may not use the {str(grant)!r} grant")
 
 
+@sensitive_variables("raw_refresh", "raw_access")
 def _mint(
     client: OAuthClient,
     *,
@@ -163,8 +187,10 @@ def issue_tokens(
     Lifetimes come from ``BEEP_IAM`` (defaults 1 hour and 30 days). A refresh token needs a
     user and a client allowed to use the ``refresh_token`` grant.
     """
-    if client.disabled:
+    if client.disabled or client.deleted_at is not None:
         raise InvalidClient(f"client {client.client_id} is disabled")
+    if hasattr(user, "is_active") and not _user_may_hold_tokens(user, timezone.now()):
+        raise InvalidGrant("the user is inactive, banned or deleted")
     granted = _allowed_scopes(client, scopes)
     if with_refresh:
         if user is None:
@@ -192,20 +218,36 @@ def issue_tokens(
 # through its unique client_id index. Written as SQL once rather than built by the ORM per
 # call, and run as a prepared statement: building or planning it would cost more than
 # executing it.
-_VALID_ACCESS_TOKEN_SQL = """
+# What makes a token valid, shared by validation, introspection and (in Python) rotation:
+# not revoked, expired or soft-deleted; its client enabled and not soft-deleted; its user
+# (when it has one) active, not banned (a ban with an expiry ends then), not soft-deleted.
+# The user is joined through its primary key: still one statement on unique indexes.
+_VALIDITY = """
+  AND t.revoked IS NULL
+  AND t.deleted_at IS NULL
+  AND (t.expires_at IS NULL OR t.expires_at > now())
+  AND NOT c.disabled
+  AND c.deleted_at IS NULL
+  AND (t.user_id IS NULL OR (
+        u.is_active AND u.deleted_at IS NULL
+        AND NOT (u.banned AND (u.ban_expires IS NULL OR u.ban_expires > now()))))
+"""
+_VALID_ACCESS_TOKEN_SQL = (
+    """
 SELECT t.id, t.client_id, t.user_id, t.session_id, t.reference_id, t.scopes, t.expires_at
 FROM oauth_access_token t
 JOIN oauth_client c ON c.client_id = t.client_id
-WHERE t.token = %s
-  AND t.revoked IS NULL
-  AND (t.expires_at IS NULL OR t.expires_at > now())
-  AND NOT c.disabled
-"""
+LEFT JOIN "user" u ON u.id = t.user_id
+WHERE t.token = %s"""
+    + _VALIDITY
+)
 
 
+@sensitive_variables("raw_token")
 def validate_access_token(raw_token: str | None) -> AccessTokenInfo | None:
-    """The valid access token ``raw_token``, or ``None`` if it is unknown, expired, revoked or
-    its client is disabled. One indexed query."""
+    """The valid access token ``raw_token``, or ``None`` if it is unknown, expired, revoked
+    or soft-deleted, its client is disabled or soft-deleted, or its user is inactive,
+    banned or soft-deleted. One indexed query."""
     if not raw_token:
         return None
     row = fetch_one(
@@ -235,17 +277,21 @@ def _revoke_family(client_id: str, user_id: str, now: dt.datetime, using: str) -
     ).update(revoked=now)
 
 
+@sensitive_variables("raw_token", "digest", "issued")
 def rotate_refresh_token(
     raw_token: str,
     *,
-    client_id: str | None = None,
+    client_id: str,
     scopes: Iterable[str] | None = None,
 ) -> IssuedTokens:
     """Exchange a refresh token for a new access and refresh token, atomically.
 
-    ``client_id``: the authenticated client presenting the token (it must own it).
-    ``scopes``: optional narrower scopes for the new access token (RFC 6749 section 6); the
-    new refresh token keeps the original scopes.
+    ``client_id``: the authenticated client presenting the token (it must own it), or
+    ``ANY_CLIENT`` for trusted code. ``scopes``: optional narrower scopes for the new access
+    token (RFC 6749 section 6). The new refresh token keeps the original scopes, cut to
+    those the client is still allowed (its ``scopes``, when set); none left: ``InvalidScope``.
+    A token of an inactive, banned or soft-deleted user, a soft-deleted token or client is
+    refused with ``InvalidGrant`` / ``InvalidClient``.
 
     Raises ``InvalidGrant`` (unknown, expired, other client's token), ``InvalidClient``
     (disabled client), ``UnauthorizedClient``, ``InvalidScope``, or ``RefreshTokenReused``
@@ -254,6 +300,7 @@ def rotate_refresh_token(
     transaction (``ATOMIC_REQUESTS``) must catch the exception and let that transaction
     commit, or the revocation is rolled back with it.
     """
+    _check_caller(client_id)
     digest = secrets.digest(raw_token or "")
     using = _db_for_write()
     reused = False
@@ -263,13 +310,13 @@ def rotate_refresh_token(
             found = cursor.fetchone()
         if found is None:
             raise InvalidGrant("unknown refresh token")
-        if client_id is not None and found[0] != client_id:
+        if client_id is not ANY_CLIENT and found[0] != client_id:
             raise InvalidGrant("refresh token was issued to another client")
         # Under the family lock: a concurrent rotation has either committed or not started.
         current = (
             OAuthRefreshToken.objects.using(using)
             .select_for_update(of=("self",))
-            .select_related("client")
+            .select_related("client", "user")
             .filter(token=digest)
             .first()
         )
@@ -282,14 +329,28 @@ def rotate_refresh_token(
         else:
             if current.expires_at is not None and current.expires_at <= now:
                 raise InvalidGrant("refresh token expired")
+            if current.deleted_at is not None:
+                raise InvalidGrant("unknown refresh token")
             client = current.client
-            if client.disabled:
+            if client.disabled or client.deleted_at is not None:
                 raise InvalidClient(f"client {client.client_id} is disabled")
+            if not _user_may_hold_tokens(current.user, now):
+                raise InvalidGrant("the token's user is inactive, banned or deleted")
             _check_grant(client, GrantType.REFRESH_TOKEN)
-            access_scopes = list(current.scopes)
+            kept = list(current.scopes)
+            if client.scopes:  # the client's allowed scopes may have been cut since
+                allowed = set(client.scopes)
+                kept = [s for s in kept if s in allowed]
+                if not kept:
+                    raise InvalidScope(
+                        f"none of the refresh token's scopes is still allowed for client "
+                        f"{client.client_id}"
+                    )
+            access_scopes = kept
             if scopes is not None:
-                access_scopes = rules.validate_scopes(list(scopes))
-                wider = [s for s in access_scopes if s not in current.scopes]
+                access_scopes = rules.validate_scopes(scopes)
+                held = set(kept)
+                wider = [s for s in access_scopes if s not in held]
                 if wider:
                     raise InvalidScope(
                         f"scope(s) {', '.join(wider)} exceed the refresh token's scopes"
@@ -301,7 +362,7 @@ def rotate_refresh_token(
                 client,
                 user_id=current.user_id,
                 session_id=current.session_id,
-                scopes=list(current.scopes),
+                scopes=kept,
                 access_scopes=access_scopes,
                 with_refresh=True,
                 reference_id=current.reference_id,
@@ -317,6 +378,13 @@ def rotate_refresh_token(
     return issued
 
 
+def _user_may_hold_tokens(user: Any, now: dt.datetime) -> bool:
+    """Python twin of the user part of ``_VALIDITY``."""
+    if not user.is_active or user.deleted_at is not None:
+        return False
+    return not (user.banned and (user.ban_expires is None or user.ban_expires > now))
+
+
 # --- revoking ------------------------------------------------------------------------------
 
 
@@ -324,19 +392,22 @@ def _lookup(model: type[OAuthAccessToken | OAuthRefreshToken], digest: str, usin
     return model.objects.using(using).filter(token=digest).values_list("pk", "client_id").first()
 
 
+@sensitive_variables("raw_token", "digest")
 def revoke_token(
     raw_token: str,
     *,
+    client_id: str,
     token_type_hint: str | None = None,
-    client_id: str | None = None,
 ) -> bool:
     """Revoke an access or refresh token (RFC 7009).
 
     Revoking a refresh token also revokes the access tokens it minted. An unknown token is
     not an error (the RFC answers 200 either way); the return value says whether one was
-    found. ``client_id``, if given, must own the token, else ``UnauthorizedClient``.
+    found. ``client_id`` (required) must own the token, else ``UnauthorizedClient``;
+    ``ANY_CLIENT`` lets trusted code revoke any client's token.
     Revoking twice keeps the first revocation time.
     """
+    _check_caller(client_id)
     if token_type_hint not in (None, ACCESS_TOKEN, REFRESH_TOKEN):
         # RFC 7009 2.1: an unknown hint is ignored, the search covers both kinds.
         token_type_hint = None
@@ -355,7 +426,7 @@ def revoke_token(
             if found is None:
                 continue
             pk, owner = found
-            if client_id is not None and owner != client_id:
+            if client_id is not ANY_CLIENT and owner != client_id:
                 raise UnauthorizedClient("token was issued to another client")
             model.objects.using(using).filter(pk=pk, revoked__isnull=True).update(revoked=now)
             if model is OAuthRefreshToken:
@@ -417,17 +488,17 @@ def revoke_client_tokens(client_ids: Iterable[str]) -> tuple[int, int]:
 # --- introspecting -------------------------------------------------------------------------
 
 # Same validity rules as _VALID_ACCESS_TOKEN_SQL; times come back as epoch seconds.
-_INTROSPECT_SQL = """
+_INTROSPECT_SQL = (
+    """
 SELECT t.client_id, t.user_id, t.scopes,
        floor(extract(epoch FROM t.expires_at))::bigint,
        floor(extract(epoch FROM t.created_at))::bigint
 FROM {table} t
 JOIN oauth_client c ON c.client_id = t.client_id
-WHERE t.token = %s
-  AND t.revoked IS NULL
-  AND (t.expires_at IS NULL OR t.expires_at > now())
-  AND NOT c.disabled
-"""
+LEFT JOIN "user" u ON u.id = t.user_id
+WHERE t.token = %s"""
+    + _VALIDITY
+)
 _INTROSPECT = {
     ACCESS_TOKEN: (OAuthAccessToken, _INTROSPECT_SQL.format(table="oauth_access_token"), "Bearer"),
     REFRESH_TOKEN: (
@@ -438,6 +509,7 @@ _INTROSPECT = {
 }
 
 
+@sensitive_variables("raw_token", "digest")
 def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[str, Any]:
     """RFC 7662 response body: ``{"active": False}`` unless the token is valid, else
     ``active``, ``scope``, ``client_id``, ``sub`` (when there is a user), ``exp`` (when it

@@ -40,6 +40,10 @@ class PreparingCursor(psycopg.Cursor):
     loader Django installs is pure Python and would cost more than the rest of the call.
     """
 
+    # Its statements read tables without row level security: with no tenant wished the RLS
+    # wrapper sends nothing before them (beep_shared.rls.connection).
+    rls_tenant_free = True
+
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         kwargs["prepare"] = True
         kwargs.setdefault("binary", True)

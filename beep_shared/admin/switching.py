@@ -4,7 +4,7 @@ The choice is the session key ``ACTIVE_ORGANIZATION_SESSION_KEY``; ``TenantMiddl
 turns it into the request's tenant. Switching in and out are POSTs (CSRF-protected), offered
 only for organizations the user may work in. :func:`may_work_in` and
 :func:`workable_organization_ids` are the one place that decides it, through
-``beep_shared.rls.access.organizations_for_user``.
+``beep_shared.rls.access`` (``may_work_in``, ``organizations_for_user``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from beep_shared.rls import access
 from beep_shared.rls.access import organizations_for_user
 from beep_shared.rls.context import current_scope
 from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
@@ -34,7 +35,8 @@ def active_organization_id(request: HttpRequest) -> str | None:
 
 
 def may_work_in(user: Any, organization_id: str) -> bool:
-    return organizations_for_user(user).filter(pk=organization_id).exists()
+    # The middleware re-checks every admin request with the same rule.
+    return access.may_work_in(user, organization_id)
 
 
 def workable_organization_ids(user: Any, candidates: Iterable[str]) -> set[str]:

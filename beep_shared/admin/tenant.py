@@ -1,8 +1,8 @@
 """Admin for tenant (``OrgModel``) tables and the organization switcher's session key.
 
 What a changelist shows is decided by the database: ``TenantMiddleware`` runs admin
-requests of a superuser with no organization chosen through the bypass role (all
-tenants, when a bypass is configured) and every other admin request as the
+requests of a superuser with no organization chosen on the bypass alias (all tenants,
+when ``DATABASES["bypass"]`` exists) and every other admin request as the
 organization chosen with the switcher (Organizations → "Work here", a POST). This class only
 explains the scope on the page and keeps forms inside it.
 """

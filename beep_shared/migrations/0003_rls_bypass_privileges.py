@@ -1,4 +1,4 @@
-# Hand-written: grants the BYPASSRLS role (settings.BEEP_RLS_BYPASS_ROLE) DML on the tables
+# Hand-written: grants the BYPASSRLS role (the bypass alias's USER) DML on the tables
 # of the current schema, and the same on tables later migrations create (default
 # privileges of the migrating role). A no-op when the role is not configured or missing.
 

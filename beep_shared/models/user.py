@@ -2,12 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pgtrigger
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from beep_shared.db.choices import choices_check
-from beep_shared.models.base import Table
+from beep_shared.models.base import TOUCH_ROW, Table
 
 
 class UserRole(models.TextChoices):
@@ -20,14 +24,39 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def valid_email(email: object) -> str:
+    """``email`` normalised, or ``ValidationError`` on the ``email`` field."""
+    if not isinstance(email, str) or not email.strip():
+        raise ValidationError({"email": "A user needs an email address."}, code="required")
+    normalized = normalize_email(email)
+    try:
+        validate_email(normalized)
+    except ValidationError:
+        shown = normalized if len(normalized) <= 100 else normalized[:97] + "..."
+        raise ValidationError(
+            {"email": f"{shown!r} is not a valid email address."}, code="invalid"
+        ) from None
+    return normalized
+
+
+# Every write path, raw SQL and other services included: the column holds the normalised
+# form that logins look up (Python's str.lower and PostgreSQL's lower agree on ASCII; the
+# database's result is the one stored).
+NORMALIZE_EMAIL = pgtrigger.Trigger(
+    name="normalize_email",
+    operation=pgtrigger.Insert | pgtrigger.Update,
+    when=pgtrigger.Before,
+    func="NEW.email := lower(btrim(NEW.email)); RETURN NEW;",
+)
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra: Any) -> User:
-        if not email:
-            raise ValueError("A user needs an email address.")
+        email = valid_email(email)
         extra.setdefault("name", email.split("@", 1)[0])
-        user = self.model(email=normalize_email(email), **extra)
+        user = self.model(email=email, **extra)
         user.set_password(password)  # None gives an unusable password
         user.save(using=self._db)
         return user
@@ -93,6 +122,8 @@ class User(AbstractBaseUser, PermissionsMixin, Table):
 
     objects = UserManager()
 
+    base_triggers = [TOUCH_ROW, NORMALIZE_EMAIL]
+
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = ["name"]
@@ -103,6 +134,11 @@ class User(AbstractBaseUser, PermissionsMixin, Table):
         verbose_name_plural = "users"
         constraints = [
             models.UniqueConstraint(fields=["email"], name="user_email_key"),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_ci_key",
+                violation_error_message="A user with this email address already exists.",
+            ),
             models.UniqueConstraint(fields=["phone_number"], name="user_phone_number_key"),
             models.UniqueConstraint(fields=["username"], name="user_username_key"),
             choices_check("user", "role", UserRole),
@@ -132,3 +168,9 @@ class User(AbstractBaseUser, PermissionsMixin, Table):
         super().clean()
         if self.email:
             self.email = normalize_email(self.email)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The trigger stores the normalised form; keep the instance equal to the row.
+        if isinstance(self.email, str):
+            self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)

@@ -1,18 +1,20 @@
 """Row level security for tenant-scoped (``OrgModel``) tables.
 
 - :func:`tenant_context` / :func:`for_tenant`: run code as one organization (transaction-local).
-- :func:`bypass_rls`: cross-tenant maintenance through a ``BYPASSRLS`` role.
+- :func:`bypass_rls`: cross-tenant work on the bypass alias (its own ``BYPASSRLS`` login).
 - :class:`~beep_shared.rls.constraints.RowLevelSecurity`: the policy migrations install.
 
 See ``docs/rls.md``.
 """
 
+from django.core.signals import request_finished
 from django.db.backends.signals import connection_created
 
 from beep_shared.rls import checks as _checks  # noqa: F401  (registers system checks)
-from beep_shared.rls.connection import on_connection_created
+from beep_shared.rls.connection import clean_sessions, on_connection_created
 from beep_shared.rls.context import (
     bypass_configured,
+    bypass_database,
     bypass_rls,
     bypass_role,
     current_scope,
@@ -24,6 +26,7 @@ from beep_shared.rls.scope import Scope
 from beep_shared.rls.sql import MODES, NONE, NULLABLE, STANDARD, TENANT_SETTING
 
 connection_created.connect(on_connection_created, dispatch_uid="beep_shared.rls.install")
+request_finished.connect(clean_sessions, dispatch_uid="beep_shared.rls.clean_sessions")
 
 __all__ = [
     "MODES",
@@ -33,6 +36,7 @@ __all__ = [
     "TENANT_SETTING",
     "Scope",
     "bypass_configured",
+    "bypass_database",
     "bypass_rls",
     "bypass_role",
     "current_scope",

@@ -1,19 +1,56 @@
-"""Which organizations a user may work in from the admin's organization switcher."""
+"""Which organizations a user may work in (the admin's organization switcher).
+
+:func:`may_work_in` is the one rule: the middleware re-checks a chosen organization with it
+on every admin request, and the admin offers "work here" where it holds.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from beep_shared.rls.context import bypass_configured, bypass_rls
+from beep_shared.rls.context import bypass_configured, bypass_rls, organization_id, tenant_context
+
+
+def may_work_in(user: Any, organization: Any) -> bool:
+    """Whether ``user`` may work in ``organization`` (an Organization or its id) now.
+
+    Superusers: any existing organization. Other active users: organizations they own or
+    hold a membership of (``OrgModel.tenant_memberships``, e.g. an active ``member`` row).
+    One statement, run as that organization, so its membership rows are visible without
+    the bypass alias (and the answer sees the caller's uncommitted rows).
+    """
+    from beep_shared.models import Organization
+    from beep_shared.rls.status import org_models
+
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    try:
+        org_id = organization_id(organization)
+    except ValidationError:
+        return False
+    if org_id is None:
+        return False
+    rows = Organization.objects.filter(pk=org_id)
+    if not user.is_superuser:
+        allowed = Q(owner_user=user)
+        for model in org_models():
+            memberships = model.tenant_memberships(user)  # type: ignore[attr-defined]
+            if memberships is not None:
+                allowed |= Q(Exists(memberships.filter(organization_id=OuterRef("pk"))))
+        rows = rows.filter(allowed)
+    with tenant_context(org_id):
+        return rows.exists()
 
 
 def organizations_for_user(user: Any) -> QuerySet[Any]:
     """Superusers: all. Others: owned organizations and those of their memberships.
 
-    Memberships (``OrgModel.tenant_memberships``, e.g. ``member``) span tenants, so they
-    are read through the bypass role; without one only owned organizations are offered.
+    Memberships span tenants, so they are read through the bypass alias (committed rows
+    only); without one only owned organizations are offered. :func:`may_work_in` decides
+    for one organization without the bypass.
     """
     from beep_shared.models import Organization
     from beep_shared.rls.status import org_models

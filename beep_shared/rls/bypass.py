@@ -1,11 +1,10 @@
 """Privileges of the ``BYPASSRLS`` role on the application's tables.
 
-``bypass_rls()`` switches the transaction to that role with ``SET LOCAL ROLE``;
-from then on PostgreSQL checks *its* privileges. The application's role owns the tables
-and is a member of the bypass role (so it may switch to it); making the bypass role a
-member of the application role in return would be circular membership, which
-PostgreSQL forbids. So the bypass role gets plain DML privileges on the schema's tables
-and sequences, now and (through default privileges) on tables migrations create later.
+``bypass_rls()`` runs on the bypass alias, which logs in as that role (``USER`` of the
+alias); PostgreSQL checks *its* privileges. The application's role owns the tables (single
+role setup) and is a member of no role, so the bypass role gets plain DML privileges on
+the schema's tables and sequences, now and (through default privileges of the migrating
+role) on tables migrations create later.
 """
 
 from __future__ import annotations
@@ -57,7 +56,7 @@ def _target(connection: Any) -> tuple[str, str] | None:
 class GrantBypassPrivileges(Operation):
     """Grant the bypass role DML on the current schema's tables, now and in the future.
 
-    Does nothing when ``BEEP_RLS_BYPASS_ROLE`` is unset or the role does not exist (on
+    Does nothing when no bypass alias is configured or its role does not exist (on
     such servers run the SQL of docs/rls.md once the role is created).
     """
 

@@ -7,68 +7,133 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import DatabaseError
 
-from beep_shared.rls.context import bypass_role
+from beep_shared.rls.context import bypass_database_or_none
+from beep_shared.rls.routing import ROUTER
 
 ROLE_SQL = "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
-BYPASS_SQL = (
-    "SELECT rolbypassrls, pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = %s"
-)
+# Superuser or BYPASSRLS roles the current role can become with SET ROLE (membership).
+REACHABLE_SQL = """
+SELECT r.rolname, r.rolsuper FROM pg_roles r
+WHERE (r.rolsuper OR r.rolbypassrls) AND r.rolname <> current_user
+  AND pg_has_role(current_user, r.oid, 'MEMBER')
+ORDER BY r.rolname
+"""
 
 
 def role_warnings(connection: Any) -> list[checks.CheckMessage]:
-    """W010 when the connection's role ignores row level security."""
+    """W010 when the connection's role ignores row level security or can become one that
+    does (``SET ROLE`` through membership: one SQL injection away)."""
     with connection.cursor() as cursor:
         cursor.execute(ROLE_SQL)
         row = cursor.fetchone()
+        cursor.execute(REACHABLE_SQL)
+        reachable = cursor.fetchall()
     if row is None:
         return []
     user, superuser, bypassrls = row
-    if not (superuser or bypassrls):
-        return []
-    what = "a superuser" if superuser else "a role with BYPASSRLS"
-    return [
-        checks.Warning(
-            f"Database {connection.alias!r} connects as {user!r}, {what}: PostgreSQL skips "
-            "every row level security policy for it, so tenant isolation is silently off.",
-            hint="Connect as an ordinary role that owns the tables (FORCE ROW LEVEL SECURITY "
-            "covers the owner) and use beep_shared.rls.bypass_rls() for cross-tenant work.",
-            id="beep_shared.W010",
+    hint = (
+        "Connect as an ordinary role that is a member of no superuser or BYPASSRLS role "
+        "and use beep_shared.rls.bypass_rls() (the bypass alias, its own login) for "
+        "cross-tenant work; see docs/rls.md, 'Database roles'."
+    )
+    messages: list[checks.CheckMessage] = []
+    if superuser or bypassrls:
+        what = "a superuser" if superuser else "a role with BYPASSRLS"
+        messages.append(
+            checks.Warning(
+                f"Database {connection.alias!r} connects as {user!r}, {what}: PostgreSQL "
+                "skips every row level security policy for it, so tenant isolation is "
+                "silently off.",
+                hint=hint,
+                id="beep_shared.W010",
+            )
         )
-    ]
+    if reachable:
+        names = ", ".join(
+            f"{name!r} ({'superuser' if is_super else 'BYPASSRLS'})" for name, is_super in reachable
+        )
+        messages.append(
+            checks.Warning(
+                f"Database {connection.alias!r} connects as {user!r}, which can SET ROLE to "
+                f"{names}: any raw or injected SQL can switch off tenant isolation.",
+                hint=f"REVOKE those roles FROM {user}. {hint}",
+                id="beep_shared.W010",
+            )
+        )
+    return messages
 
 
-def bypass_warnings(connection: Any) -> list[checks.CheckMessage]:
-    """W011 when BEEP_RLS_BYPASS_ROLE is set but unusable by the connection's role."""
+BYPASS_SQL = (
+    "SELECT current_user, rolbypassrls, rolsuper FROM pg_roles WHERE rolname = current_user"
+)
+
+
+def bypass_warnings() -> list[checks.CheckMessage]:
+    """W011 when the bypass alias cannot bypass row level security or lacks privileges."""
     try:
-        role = bypass_role()
+        alias = bypass_database_or_none()
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="beep_shared.E011")]
-    if role is None:
+    if alias is None:
         return []
+    connection = connections[alias]
     with connection.cursor() as cursor:
-        cursor.execute(BYPASS_SQL, [role])
+        cursor.execute(BYPASS_SQL)
         row = cursor.fetchone()
-    if row is not None and row[0] and row[1]:
-        return _bypass_privilege_warnings(connection, role)
-    if row is None:
-        problem = "does not exist"
-    elif not row[0]:
-        problem = "lacks the BYPASSRLS attribute"
+    if row is not None and row[1] and not row[2]:
+        return _bypass_privilege_warnings(row[0])
+    if row is not None and row[2]:
+        problem = "is a superuser (it needs only BYPASSRLS and DML)"
     else:
-        problem = "is not granted to the application's role"
+        problem = "lacks the BYPASSRLS attribute: cross-tenant admin and maintenance see no rows"
     return [
         checks.Warning(
-            f"BEEP_RLS_BYPASS_ROLE {role!r} {problem}; cross-tenant admin and maintenance "
-            "will fail.",
-            hint="Create it as described in docs/rls.md ('Bypass role') or unset the setting.",
+            f"Database alias {alias!r} (BEEP_RLS_BYPASS_DATABASE) logs in as "
+            f"{row[0] if row else '?'!r}, which {problem}.",
+            hint="Create the bypass role as described in docs/rls.md ('Database roles').",
             id="beep_shared.W011",
         )
     ]
+
+
+def configuration_errors() -> list[checks.CheckMessage]:
+    """E011: settings of the retired role-switching design; E012: the router is missing."""
+    errors: list[checks.CheckMessage] = []
+    if getattr(settings, "BEEP_RLS_BYPASS_ROLE", None) is not None:
+        errors.append(
+            checks.Error(
+                "BEEP_RLS_BYPASS_ROLE is no longer supported: the web role must not be able "
+                "to switch to a BYPASSRLS role.",
+                hint="Remove it; give the bypass role its own login and add it as "
+                "DATABASES['bypass'] (or name the alias in BEEP_RLS_BYPASS_DATABASE), then "
+                "REVOKE the bypass role FROM the application's role. See docs/rls.md, "
+                "'Database roles'.",
+                id="beep_shared.E011",
+            )
+        )
+    try:
+        configured = bypass_database_or_none() is not None
+    except ImproperlyConfigured as exc:
+        return [*errors, checks.Error(str(exc), id="beep_shared.E011")]
+    if configured and ROUTER not in [
+        r if isinstance(r, str) else f"{type(r).__module__}.{type(r).__qualname__}"
+        for r in settings.DATABASE_ROUTERS
+    ]:
+        errors.append(
+            checks.Error(
+                "A bypass database alias is configured but DATABASE_ROUTERS lacks "
+                f"{ROUTER!r}: bypass_rls() would not reach it.",
+                hint=f"Add {ROUTER!r} to DATABASE_ROUTERS.",
+                id="beep_shared.E012",
+            )
+        )
+    return errors
 
 
 PRIVILEGES_SQL = """
@@ -80,37 +145,46 @@ ORDER BY t
 """
 
 
-def _bypass_privilege_warnings(connection: Any, role: str) -> list[checks.CheckMessage]:
+def _bypass_privilege_warnings(role: str) -> list[checks.CheckMessage]:
     from beep_shared.rls.status import org_models
 
     tables = [model._meta.db_table for model in org_models()]
-    with connection.cursor() as cursor:
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(PRIVILEGES_SQL, [tables, role])
         missing = [row[0] for row in cursor.fetchall()]
     if not missing:
         return []
     return [
         checks.Warning(
-            f"BEEP_RLS_BYPASS_ROLE {role!r} lacks privileges on {', '.join(missing)}; "
+            f"The bypass role {role!r} lacks privileges on {', '.join(missing)}; "
             "cross-tenant admin and maintenance will fail on them.",
-            hint="Run the GRANT statements of docs/rls.md ('Bypass role') as the role that "
+            hint="Run the GRANT statements of docs/rls.md ('Database roles') as the role that "
             "owns the tables (the migration grants them only if the role existed then).",
             id="beep_shared.W011",
         )
     ]
 
 
+@checks.register()
+def check_bypass_configuration(app_configs: Any, **kwargs: Any) -> list:
+    return configuration_errors()
+
+
 @checks.register(checks.Tags.database)
 def check_row_level_security(app_configs: Any, databases: Any = None, **kwargs: Any) -> list:
     messages: list[checks.CheckMessage] = []
+    try:
+        bypass_alias = bypass_database_or_none()
+    except ImproperlyConfigured:
+        bypass_alias = None  # reported by check_bypass_configuration
     for alias in databases or []:
         connection = connections[alias]
-        if connection.vendor != "postgresql":
+        if connection.vendor != "postgresql" or alias == bypass_alias:
             continue
         try:
             messages += role_warnings(connection)
             if alias == DEFAULT_DB_ALIAS:
-                messages += bypass_warnings(connection)
+                messages += bypass_warnings()
         except DatabaseError:
             continue  # unreachable: beep_shared.E001 reports it
     return messages

@@ -1,4 +1,4 @@
-"""Run code as one tenant, or across tenants through the bypass role.
+"""Run code as one tenant, or across tenants through the bypass alias.
 
 Both context managers make their wish current for the database alias and make sure a
 transaction is open (Django's ``atomic`` when none is), because the setting is
@@ -23,7 +23,6 @@ from beep_shared.ids import validate_id
 from beep_shared.rls import connection as rls_connection
 from beep_shared.rls import scope as rls_scope
 from beep_shared.rls.scope import Scope
-from beep_shared.rls.sql import validate_role_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,19 +37,45 @@ def organization_id(organization: Any) -> str | None:
     return validate_id(ORGANIZATION_PREFIX, value)
 
 
+BYPASS_ALIAS = "bypass"
+
+
+def bypass_database_or_none() -> str | None:
+    """The alias of ``settings.BEEP_RLS_BYPASS_DATABASE`` (default ``"bypass"`` when that
+    alias exists), or None when cross-tenant access is not configured."""
+    alias = getattr(settings, "BEEP_RLS_BYPASS_DATABASE", None)
+    if alias is None:
+        return BYPASS_ALIAS if BYPASS_ALIAS in settings.DATABASES else None
+    if alias not in settings.DATABASES:
+        raise ImproperlyConfigured(
+            f"BEEP_RLS_BYPASS_DATABASE is {alias!r}, which is not in DATABASES; add that alias "
+            "(its login role needs BYPASSRLS, see docs/rls.md, 'Database roles')."
+        )
+    return alias
+
+
+def bypass_database() -> str:
+    """The bypass alias; ``ImproperlyConfigured`` when there is none."""
+    alias = bypass_database_or_none()
+    if alias is None:
+        raise ImproperlyConfigured(
+            "Cross-tenant access needs a database alias whose login role has BYPASSRLS: add "
+            f"DATABASES[{BYPASS_ALIAS!r}] (BYPASS_DATABASE_URL in this project's settings) or "
+            "set BEEP_RLS_BYPASS_DATABASE (see docs/rls.md, 'Database roles')."
+        )
+    return alias
+
+
 def bypass_role() -> str | None:
-    """The ``BYPASSRLS`` role of ``settings.BEEP_RLS_BYPASS_ROLE``, or None."""
-    role = getattr(settings, "BEEP_RLS_BYPASS_ROLE", None)
-    if not role:
+    """The login role of the bypass alias (``USER`` of its settings), or None."""
+    alias = bypass_database_or_none()
+    if alias is None:
         return None
-    try:
-        return validate_role_name(role)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"BEEP_RLS_BYPASS_ROLE: {exc}") from None
+    return settings.DATABASES[alias].get("USER") or None
 
 
 def bypass_configured() -> bool:
-    return bypass_role() is not None
+    return bypass_database_or_none() is not None
 
 
 def current_scope(using: str = DEFAULT_DB_ALIAS) -> Scope:
@@ -73,6 +98,7 @@ def scope_context(scope: Scope, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[Sc
                 yield scope
     finally:
         rls_scope.pop(token)
+        rls_connection.restore(connection)
 
 
 def tenant_context(organization: Any, *, using: str = DEFAULT_DB_ALIAS) -> Any:
@@ -85,20 +111,25 @@ def tenant_context(organization: Any, *, using: str = DEFAULT_DB_ALIAS) -> Any:
     return scope_context(Scope(organization_id=organization_id(organization)), using=using)
 
 
-def bypass_rls(*, using: str = DEFAULT_DB_ALIAS) -> Any:
-    """Run the block across all tenants as the ``BYPASSRLS`` role (maintenance, admin).
+@contextmanager
+def bypass_rls(*, using: str = DEFAULT_DB_ALIAS, tenant_tables_only: bool = False) -> Iterator[Any]:
+    """Run the block across all tenants on the bypass alias (maintenance, admin).
 
-    The role is switched with a transaction-local ``SET LOCAL ROLE`` and
-    switched back when the block ends or the transaction does. Raises
-    ``ImproperlyConfigured`` when ``BEEP_RLS_BYPASS_ROLE`` is not set.
+    The ORM is routed to the bypass alias (its own login role, with ``BYPASSRLS``) inside
+    one ``transaction.atomic`` on it; the block gets that connection for raw SQL. Code on
+    ``using`` itself (raw SQL through ``connection``) runs with no tenant meanwhile. The
+    bypass alias is a separate connection: it does not see uncommitted rows of ``using``'s
+    transaction. Raises ``ImproperlyConfigured`` when no bypass alias is configured.
+    ``tenant_tables_only``: route only row-level-secured models (the admin uses it).
     """
-    role = bypass_role()
-    if role is None:
-        raise ImproperlyConfigured(
-            "Cross-tenant access needs a PostgreSQL role with BYPASSRLS: set "
-            "BEEP_RLS_BYPASS_ROLE (see docs/rls.md, 'Bypass role')."
-        )
-    return scope_context(Scope(role=role), using=using)
+    alias = bypass_database()
+    token = rls_scope.push(using, Scope(bypass=alias, tenant_tables_only=tenant_tables_only))
+    try:
+        with transaction.atomic(using=alias):
+            yield connections[alias]
+    finally:
+        rls_scope.pop(token)
+        rls_connection.restore(connections[using])
 
 
 def for_tenant(

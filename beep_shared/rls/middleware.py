@@ -18,33 +18,46 @@ response is returned and rolled back when the view raises.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 
-from beep_shared.rls.context import bypass_role, organization_id, scope_context
+from beep_shared.rls.access import may_work_in
+from beep_shared.rls.context import (
+    bypass_database_or_none,
+    bypass_rls,
+    organization_id,
+    scope_context,
+)
 from beep_shared.rls.scope import NO_SCOPE, Scope
 
 ACTIVE_ORGANIZATION_SESSION_KEY = "beep_active_organization_id"
 _SCOPED = "_beep_rls_scoped"
+_ACCESS = "_beep_rls_access"
 
 
 def session_organization_id(request: HttpRequest) -> str | None:
     """The active organization of the request's session, validated, or None."""
+    return _chosen(request)[0]
+
+
+def _chosen(request: HttpRequest) -> tuple[str | None, bool]:
+    """(organization id or None, whether it came from the Django session key)."""
     beep_session = getattr(request, "beep_session", None)
     value = getattr(beep_session, "active_organization_id", None)
-    if value is None:
+    from_django_session = value is None
+    if from_django_session:
         session = getattr(request, "session", None)
         value = session.get(ACTIVE_ORGANIZATION_SESSION_KEY) if session is not None else None
     try:
-        return organization_id(value)
+        return organization_id(value), from_django_session
     except ValidationError:
-        return None
+        return None, from_django_session
 
 
 def admin_prefix() -> str | None:
@@ -58,10 +71,20 @@ def admin_scope(request: HttpRequest, chosen: str | None) -> Scope:
     """Superusers without a chosen organization work across tenants, when possible."""
     user = getattr(request, "user", None)
     if chosen is None and user is not None and user.is_active and user.is_superuser:
-        role = bypass_role()
-        if role is not None:
-            return Scope(role=role)
+        alias = bypass_database_or_none()
+        if alias is not None:
+            return Scope(bypass=alias, tenant_tables_only=True)
     return Scope(organization_id=chosen) if chosen else NO_SCOPE
+
+
+def still_allowed(request: HttpRequest, chosen: str) -> bool:
+    """Whether the request's user may still work in ``chosen`` (once per request)."""
+    cached = getattr(request, _ACCESS, None)
+    if cached is not None and cached[0] == chosen:
+        return cached[1]
+    allowed = may_work_in(getattr(request, "user", None), chosen)
+    setattr(request, _ACCESS, (chosen, allowed))
+    return allowed
 
 
 class TenantMiddleware:
@@ -79,8 +102,13 @@ class TenantMiddleware:
         return isinstance(prefix, str) and request.path_info.startswith(prefix)
 
     def scope_for(self, request: HttpRequest) -> Scope:
-        chosen = session_organization_id(request)
+        chosen, from_django_session = _chosen(request)
         if self.is_admin_request(request):
+            if chosen is not None and from_django_session and not still_allowed(request, chosen):
+                # The switcher's choice no longer holds (membership suspended or deleted,
+                # organization gone, user deactivated): forget it.
+                request.session.pop(ACTIVE_ORGANIZATION_SESSION_KEY, None)
+                chosen = None
             return admin_scope(request, chosen)
         return Scope(organization_id=chosen) if chosen else NO_SCOPE
 
@@ -89,19 +117,53 @@ class TenantMiddleware:
         request.rls_scope = scope  # type: ignore[attr-defined]
         if scope == NO_SCOPE:
             return self.get_response(request)
-        setattr(request, _SCOPED, True)
+        alias = scope.bypass or self.using
+        setattr(request, _SCOPED, alias)
         # Inside a caller's transaction (tests) a savepoint of our own keeps a rollback
         # for the view's exception from spoiling the caller's.
-        nested = connections[self.using].in_atomic_block
-        with scope_context(scope, using=self.using):
+        nested = connections[alias].in_atomic_block
+        with self.enter(scope):
             if nested:
-                with transaction.atomic(using=self.using):
-                    return self.get_response(request)
-            return self.get_response(request)
+                with transaction.atomic(using=alias):
+                    response = self.get_response(request)
+            else:
+                response = self.get_response(request)
+        if response.streaming:
+            response = self.stream_in_scope(request, response, scope)
+        return response
+
+    def enter(self, scope: Scope) -> Any:
+        if scope.bypass is not None:
+            return bypass_rls(using=self.using, tenant_tables_only=scope.tenant_tables_only)
+        return scope_context(scope, using=self.using)
+
+    def stream_in_scope(
+        self, request: HttpRequest, response: HttpResponse, scope: Scope
+    ) -> HttpResponse:
+        """Produce streamed content in the request's scope, in a transaction of its own.
+
+        The content is iterated after the request's transaction has ended; without this
+        it would run with no tenant and stream no (or, in nullable tables, other) rows.
+        """
+        if getattr(response, "is_async", False):
+            raise ImproperlyConfigured(
+                f"{request.path} streams an asynchronous iterator inside a tenant scope; "
+                "TenantMiddleware cannot run it as the tenant. Stream a synchronous "
+                "iterator, or build the content in the view."
+            )
+        content = response.streaming_content  # type: ignore[attr-defined]
+
+        def scoped() -> Iterator[bytes]:
+            with self.enter(scope):
+                yield from content
+
+        response.streaming_content = scoped()  # type: ignore[attr-defined]
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
         # Django turns the view's exception into a 500 response before it reaches
         # __call__, which would then commit: mark the request's transaction instead.
-        if getattr(request, _SCOPED, False):
-            transaction.set_rollback(True, using=self.using)
+        alias = getattr(request, _SCOPED, None)
+        if alias:
+            transaction.set_rollback(True, using=alias)
         return None

@@ -1,8 +1,9 @@
-"""What the current code asks the database to be: a tenant, the bypass role, or nothing.
+"""What the current code asks the database to be: a tenant, cross-tenant, or nothing.
 
 The wish lives in a context variable (per thread and per asyncio task, copied into
 ``sync_to_async`` calls), keyed by database alias. :mod:`beep_shared.rls.connection`
-applies it to each transaction lazily, on the transaction's first statement.
+applies the tenant to each transaction on its first statement;
+:mod:`beep_shared.rls.routing` sends the ORM to the bypass alias while a bypass is wished.
 """
 
 from __future__ import annotations
@@ -16,14 +17,20 @@ from types import MappingProxyType
 @dataclass(frozen=True)
 class Scope:
     """``organization_id``: the tenant (None: no tenant, no rows of standard tables).
-    ``role``: a role to switch to for the transaction (the bypass role) or None."""
+
+    ``bypass``: the database alias (its own login, with ``BYPASSRLS``) the ORM is routed
+    to for cross-tenant work, or None. ``tenant_tables_only``: route only the models that
+    row level security protects (the admin's superuser browsing, so other tables stay on
+    the request's own connection and transaction).
+    """
 
     organization_id: str | None = None
-    role: str | None = None
+    bypass: str | None = None
+    tenant_tables_only: bool = False
 
     @property
     def is_bypass(self) -> bool:
-        return self.role is not None
+        return self.bypass is not None
 
 
 NO_SCOPE = Scope()

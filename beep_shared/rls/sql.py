@@ -76,28 +76,14 @@ def validate_role_name(role: str) -> str:
     return role
 
 
-def set_local_statements(
-    org_id: str | None = None,
-    role: str | None = None,
-    *,
-    tenant: bool = True,
-    set_role: bool = False,
-    login_role: str | None = None,
-) -> list[str]:
-    """``SET LOCAL`` statements for the tenant and/or the role, local to the transaction.
+def quote_role(role: str) -> str:
+    return f'"{validate_role_name(role)}"'
+
+
+def set_local_statements(org_id: str | None = None) -> list[str]:
+    """The ``SET LOCAL`` statement for the tenant, local to the transaction.
 
     ``SET LOCAL name = value`` is ``set_config(name, value, true)`` without a query plan or
-    a result row, the cheapest way to send it. ``org_id=None`` clears the tenant (''),
-    ``role=None`` returns to ``login_role`` (the connection's own role: Django's
-    ``assume_role`` option, or the login role when that is None).
+    a result row, the cheapest way to send it. ``org_id=None`` clears the tenant ('').
     """
-    statements = []
-    if tenant:
-        statements.append(f"SET LOCAL {TENANT_SETTING} = {literal(org_id or '')}")
-    if set_role:
-        target = role or login_role
-        quoted = f'"{validate_role_name(target)}"' if target else "NONE"
-        statements.append(f"SET LOCAL ROLE {quoted}")
-    if not statements:
-        raise ValueError("set_local_statements needs the tenant, the role or both")
-    return statements
+    return [f"SET LOCAL {TENANT_SETTING} = {literal(org_id or '')}"]

@@ -1,0 +1,41 @@
+"""The embedded bootstrap's roles: the bypass role logs in itself, the web role reaches none.
+
+Runs ``_bootstrap`` against the test run's own embedded server, after breaking its roles
+the way clusters of the older design were set up (bypass role NOLOGIN, granted to the
+application's role).
+"""
+
+import psycopg
+import pytest
+from django.db import connection
+
+from config.embedded_postgres import APP_ROLE, BYPASS_ROLE, SUPERUSER, _bootstrap
+
+ROLES_SQL = """
+SELECT r.rolcanlogin, r.rolbypassrls, r.rolsuper,
+       pg_has_role(%s, r.oid, 'MEMBER'), pg_has_role(r.oid, %s::regrole, 'MEMBER')
+FROM pg_roles r WHERE r.rolname = %s
+"""
+
+
+@pytest.mark.django_db
+def test_bootstrap_repairs_a_cluster_of_the_older_role_design():
+    db = connection.settings_dict
+    host, port = db["HOST"], db["PORT"]
+    if not str(host).startswith("/"):
+        pytest.skip("needs the embedded server")
+    with psycopg.connect(
+        host=host, port=port, user=SUPERUSER, dbname="postgres", autocommit=True
+    ) as su:
+        su.execute(f'ALTER ROLE "{BYPASS_ROLE}" NOLOGIN')
+        su.execute(f'GRANT "{BYPASS_ROLE}" TO "{APP_ROLE}"')
+        try:
+            _bootstrap(str(host), str(port))
+        finally:
+            row = su.execute(ROLES_SQL, [APP_ROLE, APP_ROLE, BYPASS_ROLE]).fetchone()
+            su.execute(f'ALTER ROLE "{BYPASS_ROLE}" LOGIN')
+            su.execute(f'REVOKE "{BYPASS_ROLE}" FROM "{APP_ROLE}"')
+    assert row is not None
+    can_login, bypassrls, superuser, app_reaches_bypass, bypass_reaches_app = row
+    assert can_login and bypassrls and not superuser
+    assert not app_reaches_bypass and not bypass_reaches_app
