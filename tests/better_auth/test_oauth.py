@@ -111,7 +111,9 @@ def test_django_client_and_tokens_through_better_auth(better_auth):
     assert oauth_tokens.introspect(refreshed.body["access_token"])["active"] is True
 
     # Revoked by Django: inactive for better-auth, 1.4 (no revoked column there) included.
-    assert oauth_tokens.revoke_token(refreshed.body["access_token"])
+    assert oauth_tokens.revoke_token(
+        refreshed.body["access_token"], client_id=registered.client.client_id
+    )
     assert not oauth.is_active(better_auth, client, refreshed.body["access_token"])
     userinfo = better_auth.request(
         "GET",
@@ -120,7 +122,9 @@ def test_django_client_and_tokens_through_better_auth(better_auth):
     )
     # Refused (1.7: 401; 1.4 finds no active token, so no openid scope: 400 invalid_scope).
     assert userinfo.status in (400, 401) and "sub" not in userinfo.body, userinfo.body
-    assert oauth_tokens.revoke_token(refreshed.body["refresh_token"])
+    assert oauth_tokens.revoke_token(
+        refreshed.body["refresh_token"], client_id=registered.client.client_id
+    )
     again = oauth.token(
         better_auth,
         client,

@@ -99,7 +99,7 @@ def test_invitation_accepts_better_auths_canceled():
 def test_revoking_an_access_token_also_ends_it():
     """better-auth 1.4 judges access tokens by expires_at alone (it has no revoked column)."""
     token = OAuthAccessTokenFactory(raw_token="raw-access-token")
-    assert oauth_tokens.revoke_token("raw-access-token")
+    assert oauth_tokens.revoke_token("raw-access-token", client_id=token.client_id)
     token.refresh_from_db()
     assert token.revoked is not None and token.expires_at == token.revoked
     # An expiry already earlier than the revocation stays as it was.
@@ -112,7 +112,7 @@ def test_revoking_an_access_token_also_ends_it():
 
 def test_revoked_access_tokens_keep_the_retention_after_the_trigger_ends_them():
     token = OAuthAccessTokenFactory(raw_token="kept")
-    oauth_tokens.revoke_token("kept")
+    oauth_tokens.revoke_token("kept", client_id=token.client_id)
     call_command("purge_expired_tokens", stdout=StringIO())
     assert OAuthAccessToken.objects.filter(pk=token.pk).exists()
 
