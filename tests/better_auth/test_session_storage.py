@@ -56,4 +56,4 @@ def test_the_admin_never_shows_a_session_token(client, settings, storage):
         assert response.status_code == 200, url
         page = response.content.decode()
         assert raw not in page and stored(session) not in page, url
-        assert session.user_id in page, url  # the page is about this session
+        assert session.user.email in page, url  # the page is about this session
