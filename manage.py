@@ -7,6 +7,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    if len(sys.argv) > 1 and sys.argv[1].startswith("embedded_pg_"):
+        # These inspect, stop or upgrade the embedded server: settings must not start it.
+        os.environ["BEEP_EMBEDDED_PG_NO_START"] = "1"
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
     from django.db.utils import OperationalError

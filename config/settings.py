@@ -4,6 +4,7 @@
 - ``SECRET_KEY``: required unless ``DEBUG`` is on.
 - ``DEBUG``: off unless set to a true value.
 - ``ALLOWED_HOSTS``: comma separated; defaults to localhost only.
+- Static files, HTTPS and cookie settings for ``check --deploy``: see the README's table.
 - ``BEEP_RLS_BYPASS_ROLE``: PostgreSQL role with BYPASSRLS for cross-tenant maintenance
   (``beep_bypass`` with the embedded server; unset means no bypass, see docs/rls.md).
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import database_from_url, env_bool, env_list
+from config.env import database_from_url, env_bool, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,10 +44,13 @@ INSTALLED_APPS = [
     "pgtrigger",
     "beep_shared",
     "beep_iam",
+    "config",  # the embedded_pg_* management commands
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves collectstatic's files (the admin's styles) when DEBUG is off.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -84,7 +88,8 @@ if _database_url:
 else:
     from config.embedded_postgres import BYPASS_ROLE, database_settings
 
-    _default_db = database_settings(BASE_DIR)
+    # manage.py sets BEEP_EMBEDDED_PG_NO_START for the embedded_pg_* commands.
+    _default_db = database_settings(BASE_DIR, start=not env_bool("BEEP_EMBEDDED_PG_NO_START"))
     BEEP_RLS_BYPASS_ROLE = os.environ.get("BEEP_RLS_BYPASS_ROLE", BYPASS_ROLE) or None
 _default_db.setdefault("CONN_MAX_AGE", int(os.environ.get("CONN_MAX_AGE", "0")))
 _default_db.setdefault("CONN_HEALTH_CHECKS", True)
@@ -105,10 +110,22 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names (cache forever) and compressed copies, made by collectstatic.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=True)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

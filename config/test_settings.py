@@ -8,3 +8,6 @@ from config.settings import *  # noqa: F403
 
 # Password hashing strength is not under test; PBKDF2's cost would dominate the suite.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# collectstatic's manifest is not built for tests; the finders serve the apps' files.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
