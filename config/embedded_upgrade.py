@@ -86,18 +86,15 @@ def upgrade(
         say(f"Starting the PostgreSQL {old} server of {pgdata} with {bindir} ...")
         info = _start_old(pgdata, bindir)
     say(f"Dumping PostgreSQL {old} (pid {info.pid}) to {dump} ...")
-    _run(
-        [str(embedded_server.bin_dir() / "pg_dumpall"), "-h", info.host, "-p", str(info.port)]
-        + ["-U", SUPERUSER, "-f", str(dump)]
-    )
+    pg_dumpall = str(embedded_server.bin_dir() / "pg_dumpall")
+    _run([pg_dumpall, "-h", info.host, "-p", str(info.port), "-U", SUPERUSER, "-f", str(dump)])
     _stop_old(info)
     pgdata.rename(moved_to)
     say(f"Kept the old folder as {moved_to}; starting PostgreSQL {new} in {pgdata} ...")
     fresh = embedded_server.start(pgdata)
-    result = _run(
-        [str(embedded_server.bin_dir() / "psql"), "-X", "-q", "-h", fresh.host]
-        + ["-p", str(fresh.port), "-U", SUPERUSER, "-d", "postgres", "-f", str(dump)]
-    )
+    psql = str(embedded_server.bin_dir() / "psql")
+    where = ["-h", fresh.host, "-p", str(fresh.port), "-U", SUPERUSER, "-d", "postgres"]
+    result = _run([psql, "-X", "-q", *where, "-f", str(dump)])
     errors = [
         line
         for line in result.stderr.splitlines()
@@ -127,8 +124,10 @@ def _start_old(pgdata: Path, bindir: Path) -> Running:
     owner = embedded_server._folder_owner(pgdata)
     try:
         subprocess.run(
-            [str(bindir / "pg_ctl"), "-D", str(pgdata), "-w", "-t", "60"]
-            + ["-l", str(socket_dir / "log"), "-o", f'-h "" -k {socket_dir}', "start"],
+            [
+                *(str(bindir / "pg_ctl"), "-D", str(pgdata), "-w", "-t", "60"),
+                *("-l", str(socket_dir / "log"), "-o", f'-h "" -k {socket_dir}', "start"),
+            ],
             capture_output=True,
             text=True,
             check=True,

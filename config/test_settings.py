@@ -11,6 +11,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # collectstatic's manifest is not built for tests; the finders serve the apps' files.
 STORAGES = {
-    **STORAGES,
+    **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}  # noqa: F405
+}

@@ -64,10 +64,12 @@ def test_the_server_is_a_current_postgresql_18_with_200_connections(pgdata):
     info = embedded_server.running(pgdata)
     assert info is not None
     with psycopg.connect(host=info.host, port=info.port, user="postgres", dbname="postgres") as c:
-        version, connections = c.execute(
+        row = c.execute(
             "SELECT current_setting('server_version_num')::int, "
             "current_setting('max_connections')::int"
         ).fetchone()
+    assert row is not None
+    version, connections = row
     assert version >= 180006  # 18.6: the November 2026 security release or later
     assert connections >= embedded_server.MAX_CONNECTIONS
 
