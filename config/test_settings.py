@@ -14,3 +14,8 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Tests that change the schema connect as the tables' owner (tests/owner.py): the role of
+# MIGRATION_DATABASE_URL when set, else the application's own role. tests/conftest.py gives
+# it the owner's login after pytest-django pointed it at the test database.
+DATABASES["owner"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405

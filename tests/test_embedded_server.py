@@ -17,6 +17,7 @@ import pytest
 
 from config import embedded_server
 
+pytestmark = pytest.mark.embedded
 ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = """

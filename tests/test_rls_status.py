@@ -12,6 +12,7 @@ from django.db import connection
 from beep_shared.rls import bypass_rls
 from beep_shared.rls.checks import check_row_level_security
 from beep_shared.rls.status import org_models
+from tests.owner import OWNER_ALIAS, owner_commit, owner_cursor
 
 pytestmark = pytest.mark.django_db
 
@@ -33,18 +34,27 @@ def test_the_check_warns_when_the_connection_bypasses_rls():
 
 @pytest.mark.parametrize(
     ("role", "problem"),
-    [("no_such_role", "does not exist"), ("beep_app", "lacks the BYPASSRLS attribute")],
+    [("no_such_role", "does not exist"), (None, "lacks the BYPASSRLS attribute")],
 )
 def test_the_check_warns_about_an_unusable_bypass_role(settings, role, problem):
-    settings.BEEP_RLS_BYPASS_ROLE = role
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        app_role = cursor.fetchone()[0]  # whatever DATABASE_URL names
+    settings.BEEP_RLS_BYPASS_ROLE = role or app_role
     (message,) = check_row_level_security(None, databases=["default"])
     assert message.id == "beep_shared.W011" and problem in message.msg
 
 
+@pytest.mark.django_db(databases=["default", OWNER_ALIAS])
 def test_the_check_warns_when_the_bypass_role_lacks_table_privileges(settings):
-    with connection.cursor() as cursor:  # rolled back with the test's transaction
-        cursor.execute(f"REVOKE DELETE ON team FROM {settings.BEEP_RLS_BYPASS_ROLE}")
-    (message,) = check_row_level_security(None, databases=["default"])
+    role = settings.BEEP_RLS_BYPASS_ROLE
+    # Only the tables' owner may revoke; committed so the check sees it, so granted back after.
+    with owner_commit() as owner:
+        owner.execute(f"REVOKE DELETE ON team FROM {role}")
+        try:
+            (message,) = check_row_level_security(None, databases=["default"])
+        finally:
+            owner.execute(f"GRANT DELETE ON team TO {role}")
     assert message.id == "beep_shared.W011" and "lacks privileges on team;" in message.msg
 
 
@@ -74,10 +84,11 @@ def test_rls_status_lists_every_org_model_table_and_passes():
         ("ALTER TABLE sso_provider ALTER organization_id SET NOT NULL", "wants NULL"),
     ],
 )
+@pytest.mark.django_db(databases=["default", OWNER_ALIAS])
 def test_rls_status_fails_on_drift(sql, problem):
-    with connection.cursor() as cursor:
-        cursor.execute(sql)  # rolled back with the test's transaction
     out = StringIO()
-    with pytest.raises(CommandError, match=f"1 of {len(org_models())} OrgModel tables drift"):
-        call_command("rls_status", stdout=out)
+    with owner_cursor() as cursor:  # only the tables' owner may alter them; rolled back
+        cursor.execute(sql)
+        with pytest.raises(CommandError, match=f"1 of {len(org_models())} OrgModel tables drift"):
+            call_command("rls_status", database=OWNER_ALIAS, stdout=out)
     assert problem in out.getvalue()
