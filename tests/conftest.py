@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.management.commands.flush import Command as FlushCommand
 from django.db import connections
 
 from tests.owner import OWNER_ALIAS, owner_credentials
@@ -31,6 +32,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if embedded:
         config.hook.pytest_deselected(items=embedded)
         items[:] = [item for item in items if not item.get_closest_marker("embedded")]
+
+
+def runtime_grants(role: str) -> list[str]:
+    """What the README's default privileges give the runtime role, here on the test database
+    (default privileges belong to one database), and on tables that tests re-create."""
+    dml, seq = "SELECT, INSERT, UPDATE, DELETE", "USAGE, SELECT"
+    return [
+        f"GRANT {dml} ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT {seq} ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT {dml} ON TABLES TO {role}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT {seq} ON SEQUENCES TO {role}",
+    ]
 
 
 def _swap(settings_dict: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -55,31 +68,40 @@ def django_db_modify_db_settings(django_db_modify_db_settings: None) -> Iterator
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    default = connections["default"]
     owner = owner_credentials()
+    # The owner alias mirrors default: point it at the test database (with the owner's login
+    # where there is one) in the dict that connections of other threads and contexts are
+    # built from too; pytest-django only fixed this thread's, leaving the others on the
+    # real database.
+    shared = connections.settings[OWNER_ALIAS]
+    shared.update({**default.settings_dict, **(owner or {})})
+    connections[OWNER_ALIAS].close()
+    connections[OWNER_ALIAS].settings_dict = shared
     if owner is None:
         yield
         return
-    default = connections["default"]
-    runtime_role = os.environ["DATABASE_URL"]  # the role of the runtime credentials below
     with django_db_blocker.unblock():
         from config.env import database_from_url
 
-        runtime = {key: database_from_url(runtime_role).get(key) for key in CREDENTIALS}
+        url = database_from_url(os.environ["DATABASE_URL"])
+        runtime = {key: url.get(key) for key in CREDENTIALS}
         with default.cursor() as cursor:  # still the owner here
-            role = default.ops.quote_name(runtime["USER"])
-            # TRUNCATE only because pytest-django empties the tables after transactional
-            # tests with it (flush); the README's production grants stop at DML.
-            cursor.execute(
-                "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public "
-                f"TO {role}"
-            )
-            cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+            for sql in runtime_grants(default.ops.quote_name(runtime["USER"])):
+                cursor.execute(sql)
         default.close()
-    # The owner alias mirrors default's settings dict: give it a copy with the owner's login.
-    connections[OWNER_ALIAS].close()
-    connections[OWNER_ALIAS].settings_dict = {**default.settings_dict, **owner}
     default.settings_dict.update(runtime)
-    yield
+    with pytest.MonkeyPatch.context() as patch:
+        # Transactional tests end with a flush (TRUNCATE): the owner's job, not the runtime's.
+        flush = FlushCommand.handle
+
+        def flush_as_owner(self: FlushCommand, *args: Any, **options: Any) -> Any:
+            if options.get("database") == "default":
+                options["database"] = OWNER_ALIAS
+            return flush(self, *args, **options)
+
+        patch.setattr(FlushCommand, "handle", flush_as_owner)
+        yield
     connections[OWNER_ALIAS].close()
     default.close()
     default.settings_dict.update(owner)  # the owner drops the test database

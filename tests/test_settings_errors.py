@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def manage(*args, env_overrides, unset=()):
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    if "DATABASE_URL" in env_overrides:  # manage.py migrate would use this one instead
+        env.pop("MIGRATION_DATABASE_URL", None)
     env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "manage.py", *args],

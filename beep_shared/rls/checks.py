@@ -15,8 +15,10 @@ from django.db.utils import DatabaseError
 from beep_shared.rls.context import bypass_role
 
 ROLE_SQL = "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+# session_user: SET ROLE is allowed by the login role's memberships, also when Django's
+# OPTIONS["assume_role"] has switched current_user to a role that is a member of nothing.
 BYPASS_SQL = (
-    "SELECT rolbypassrls, pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = %s"
+    "SELECT rolbypassrls, pg_has_role(session_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = %s"
 )
 
 
@@ -35,8 +37,10 @@ def role_warnings(connection: Any) -> list[checks.CheckMessage]:
         checks.Warning(
             f"Database {connection.alias!r} connects as {user!r}, {what}: PostgreSQL skips "
             "every row level security policy for it, so tenant isolation is silently off.",
-            hint="Connect as an ordinary role that owns the tables (FORCE ROW LEVEL SECURITY "
-            "covers the owner) and use beep_shared.rls.bypass_rls() for cross-tenant work.",
+            hint="Serve requests as an ordinary role (NOSUPERUSER NOBYPASSRLS): best one with "
+            "DML only while migrations run as the tables' owner (MIGRATION_DATABASE_URL, "
+            "README 'Your own server'), or the owner itself (FORCE ROW LEVEL SECURITY covers "
+            "it); use beep_shared.rls.bypass_rls() for cross-tenant work.",
             id="beep_shared.W010",
         )
     ]
