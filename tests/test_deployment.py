@@ -16,11 +16,11 @@ django.setup()
 from django.test import Client
 client = Client()
 page = client.get("/admin/login/")
-css = next(u for u in __import__("re").findall(r'href="([^"]+\\\\.css)"', page.content.decode()))
+css = __import__("re").findall(r'href="([^"]+[.]css)"', page.content.decode())[0]
 response = client.get(css)
 body = b"".join(response.streaming_content) if response.streaming else response.content
 print(page.status_code, css, response.status_code, response["Content-Type"],
-      response.get("Cache-Control"), len(body))
+      response.get("Cache-Control"), len(body), sep="|")
 """
 
 
@@ -47,12 +47,12 @@ def test_the_admin_is_styled_with_debug_off_after_collectstatic(tmp_path):
         DJANGO_SETTINGS_MODULE="config.settings",
     )
     assert served.returncode == 0, served.stderr
-    page, css, status, content_type, cache, size = served.stdout.split(maxsplit=5)
+    page, css, status, content_type, cache, size = served.stdout.strip().split("|")
     assert page == "200"
     assert re.fullmatch(r"/static/admin/css/\w+\.[0-9a-f]{12}\.css", css), css
-    assert (status, content_type) == ("200", "text/css; charset=utf-8")
+    assert status == "200" and content_type.startswith("text/css")
     assert "max-age=315360000" in cache and "immutable" in cache  # hashed: cached for good
-    assert int(size.split()[-1]) > 1000
+    assert int(size) > 1000
 
 
 def test_check_deploy_warnings_are_cleared_from_the_environment():
