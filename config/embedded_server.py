@@ -138,6 +138,9 @@ def start(pgdata: Path) -> Running:
 
 def _get_server(pgdata: Path) -> Any:
     package = _package()
+    # The package caches one handle per folder and trusts it: after a stop it would hand out
+    # the dead server's. We only get here when no server runs, so always start afresh.
+    package.PostgresServer._instances.pop(pgdata, None)
     try:
         return package.get_server(pgdata, cleanup_mode=None)
     except Exception as exc:
@@ -201,7 +204,7 @@ def _folder_owner(pgdata: Path) -> str | None:
 @contextlib.contextmanager
 def _start_lock(pgdata: Path) -> Iterator[None]:
     """Serialise initdb, start and restart between the project's processes."""
-    lock_path = pgdata.parent / f".{pgdata.name}.lock"
+    lock_path = pgdata.parent / f"{pgdata.name}.lock"
     with open(lock_path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
