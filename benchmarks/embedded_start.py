@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from config import embedded_server  # noqa: E402
-from config.embedded_postgres import _bootstrap  # noqa: E402
+from config import embedded_server
+from config.embedded_postgres import _bootstrap
 
 
 def settings_start(pgdata: Path) -> float:
