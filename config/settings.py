@@ -1,6 +1,7 @@
 """Settings of the beep-iam project, read from the environment.
 
 - ``DATABASE_URL``: a PostgreSQL server; without it an embedded server is started.
+  (``MIGRATION_DATABASE_URL``, the tables' owner, is read by manage.py for ``migrate``.)
 - ``SECRET_KEY``: required unless ``DEBUG`` is on.
 - ``DEBUG``: off unless set to a true value.
 - ``ALLOWED_HOSTS``: comma separated; defaults to localhost only.

@@ -45,7 +45,9 @@ def pgdata(tmp_path_factory):
 
 
 def run(args, pgdata, **env_overrides):
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MIGRATION_DATABASE_URL")
+    }
     env.update(
         BEEP_PGDATA=str(pgdata),
         DJANGO_SETTINGS_MODULE="config.settings",

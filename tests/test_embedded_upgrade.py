@@ -110,7 +110,9 @@ def make_old_cluster(pgdata: Path, bindir: Path) -> None:
 
 
 def manage(pgdata, *args):
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MIGRATION_DATABASE_URL")
+    }
     env.update(
         BEEP_PGDATA=str(pgdata),
         DJANGO_SETTINGS_MODULE="config.settings",
