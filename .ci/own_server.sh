@@ -12,7 +12,8 @@ own_server_start() {
   DB_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   OWNER_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
   APP_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-  export DB_HOST DB_PORT OWNER_PASSWORD APP_PASSWORD
+  BYPASS_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+  export DB_HOST DB_PORT OWNER_PASSWORD APP_PASSWORD BYPASS_PASSWORD
   [ "$(id -u)" = 0 ] && chown postgres: "$OWN_PG_ROOT"
   as_postgres "$bindir/initdb" -D "$OWN_PG_ROOT/data" -U postgres --auth-local=peer \
     --auth-host=scram-sha-256 >/dev/null
@@ -39,7 +40,10 @@ own_server_psql() {  # the superuser, over the unix socket
 own_server_setup_as_readme() {
   python3 .ci/readme_block.py own-server-roles \
     | own_server_psql -v owner_password="$OWNER_PASSWORD" -v app_password="$APP_PASSWORD" -f -
-  python3 .ci/readme_block.py own-server-bypass | own_server_psql -d beep -f -
+  # bypass_password: for a LOGIN bypass role (BYPASS_DATABASE_URL); unused by a NOLOGIN one.
+  python3 .ci/readme_block.py own-server-bypass \
+    | own_server_psql -d beep -v bypass_password="$BYPASS_PASSWORD" -f -
+  eval "$(python3 .ci/readme_block.py own-server-bypass-env)"
   eval "$(python3 .ci/readme_block.py own-server-env)"
   bash -euxo pipefail -c "$(python3 .ci/readme_block.py own-server-migrate)"
 }

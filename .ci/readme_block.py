@@ -8,8 +8,10 @@ from pathlib import Path
 name = sys.argv[1]
 readme = Path(__file__).resolve().parent.parent / "README.md"
 match = re.search(
-    rf"^<!-- ci:{re.escape(name)} -->\n```[a-z]*\n(.*?)^```$", readme.read_text(), re.M | re.S
+    rf"^<!-- ci:{re.escape(name)}( \([^)]*\))? -->\n```[a-z]*\n(.*?)^```$",
+    readme.read_text(),
+    re.M | re.S,
 )
 if match is None:
     sys.exit(f"README.md has no block marked <!-- ci:{name} -->")
-sys.stdout.write(match.group(1))
+sys.stdout.write(match.group(2))
