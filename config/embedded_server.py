@@ -184,14 +184,21 @@ def _ensure_max_connections(pgdata: Path, server: Any) -> None:
 def pg_ctl(pgdata: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the packaged pg_ctl on ``pgdata`` as the folder's owner (PostgreSQL refuses root)."""
     user = _folder_owner(pgdata)
-    return subprocess.run(
-        [str(bin_dir() / "pg_ctl"), "-D", str(pgdata), "-l", str(pgdata / "log"), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=START_TIMEOUT + 10,
-        user=user,
-    )
+    try:
+        return subprocess.run(
+            [str(bin_dir() / "pg_ctl"), "-D", str(pgdata), "-l", str(pgdata / "log"), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=START_TIMEOUT + 10,
+            user=user,
+        )
+    except subprocess.CalledProcessError as exc:
+        said = " ".join((exc.stderr or exc.stdout or "").split()) or f"exit {exc.returncode}"
+        raise ImproperlyConfigured(
+            f"pg_ctl {args[-1]} failed on the embedded PostgreSQL server in {pgdata}: {said} "
+            f"(see {pgdata / 'log'})."
+        ) from exc
 
 
 def _folder_owner(pgdata: Path) -> str | None:
