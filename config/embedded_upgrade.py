@@ -9,11 +9,8 @@ old folder is moved aside (never deleted) and a new one restored from the dump.
 from __future__ import annotations
 
 import importlib.util
-import os
-import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +85,7 @@ def upgrade(
     say(f"Dumping PostgreSQL {old} (pid {info.pid}) to {dump} ...")
     pg_dumpall = str(embedded_server.bin_dir() / "pg_dumpall")
     _run([pg_dumpall, "-h", info.host, "-p", str(info.port), "-U", SUPERUSER, "-f", str(dump)])
-    _stop_old(info)
+    embedded_server.stop_pid(info.pid)
     pgdata.rename(moved_to)
     say(f"Kept the old folder as {moved_to}; starting PostgreSQL {new} in {pgdata} ...")
     fresh = embedded_server.start(pgdata)
@@ -143,19 +140,3 @@ def _start_old(pgdata: Path, bindir: Path) -> Running:
     if info is None:
         raise CommandError(f"The PostgreSQL server in {pgdata} did not become ready.")
     return info
-
-
-def _stop_old(info: Running) -> None:
-    """Fast shutdown by signal: works without the old server's pg_ctl."""
-    import psutil
-
-    os.kill(info.pid, signal.SIGINT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(info.pid).status() == psutil.STATUS_ZOMBIE:
-                return
-        except psutil.NoSuchProcess:
-            return
-        time.sleep(0.1)
-    raise CommandError(f"The old PostgreSQL server (pid {info.pid}) did not stop within 60 s.")
