@@ -9,7 +9,10 @@ from config.settings import *  # noqa: F403
 # Password hashing strength is not under test; PBKDF2's cost would dominate the suite.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# collectstatic's manifest is not built for tests; the finders serve the apps' files.
+# collectstatic's manifest is not built for tests: WhiteNoise serves the apps' files through
+# the finders (and finds no missing STATIC_ROOT to warn about).
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
 STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
