@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.management.commands.flush import Command as FlushCommand
 from django.db import connections
+from django.db.backends.postgresql.operations import DatabaseOperations
 
-from tests.owner import OWNER_ALIAS, owner_credentials
+from tests.owner import OWNER_ALIAS, owner_commit, owner_credentials
 
 CREDENTIALS = ("USER", "PASSWORD", "HOST", "PORT")
 
@@ -93,14 +93,18 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
     default.settings_dict.update(runtime)
     with pytest.MonkeyPatch.context() as patch:
         # Transactional tests end with a flush (TRUNCATE): the owner's job, not the runtime's.
-        flush = FlushCommand.handle
+        # Through a connection of its own, since such a test may only use the default alias.
+        flush = DatabaseOperations.execute_sql_flush
 
-        def flush_as_owner(self: FlushCommand, *args: Any, **options: Any) -> Any:
-            if options.get("database") == "default":
-                options["database"] = OWNER_ALIAS
-            return flush(self, *args, **options)
+        def flush_as_owner(self: DatabaseOperations, sql_list: list[str]) -> None:
+            if self.connection.alias != "default":
+                return flush(self, sql_list)
+            with owner_commit() as conn:
+                for sql in sql_list:
+                    conn.execute(sql)
+            return None
 
-        patch.setattr(FlushCommand, "handle", flush_as_owner)
+        patch.setattr(DatabaseOperations, "execute_sql_flush", flush_as_owner)
         yield
     connections[OWNER_ALIAS].close()
     default.close()

@@ -44,7 +44,7 @@ def owner_commit() -> Iterator[Any]:
     """A psycopg connection as the owner in autocommit mode: every statement commits at once."""
     import psycopg
 
-    db = connections[OWNER_ALIAS].settings_dict
+    db = connections.settings[OWNER_ALIAS]  # the same in every thread
     with psycopg.connect(
         host=db["HOST"],
         port=db["PORT"] or 5432,
