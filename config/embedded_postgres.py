@@ -1,24 +1,17 @@
 """Embedded PostgreSQL for machines without a database server.
 
 When ``DATABASE_URL`` is not set, settings call :func:`database_settings`, which starts (or
-reuses) a ``pgserver`` instance whose data lives in a git-ignored folder of the project, and
-returns Django ``DATABASES`` settings for a *non-superuser* login role that owns the app's
-database. Row level security does not apply to superusers, so the application must never
-connect as one.
-
-The server is left running when the process exits (``cleanup_mode=None``): ``runserver``'s
-autoreloader, several shells and pytest-django's workers all share it, and the next start
-only checks that it is still up.
+reuses, see :mod:`config.embedded_server`) a PostgreSQL 18 server whose data lives in a
+git-ignored folder of the project, and returns Django ``DATABASES`` settings for a
+*non-superuser* login role that owns the app's database. Row level security does not apply to
+superusers, so the application must never connect as one.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any
-
-from django.core.exceptions import ImproperlyConfigured
 
 APP_ROLE = "beep_app"
 APP_DATABASE = "beep"
@@ -37,37 +30,20 @@ def data_dir(base_dir: Path) -> Path:
     return Path(os.environ.get("BEEP_PGDATA", str(base_dir / ".pgdata"))).resolve()
 
 
-def database_settings(base_dir: Path) -> dict[str, Any]:
-    """Start or reuse the embedded server and return a ``DATABASES['default']`` dict."""
-    try:
-        with warnings.catch_warnings():
-            # platformdirs warns about XDG_RUNTIME_DIR on servers; pgserver copes without it.
-            warnings.simplefilter("ignore")
-            import pgserver
-    except ImportError as exc:  # pragma: no cover - pgserver is a hard dependency
-        raise ImproperlyConfigured(
-            "DATABASE_URL is not set and the 'pgserver' package is not installed; "
-            "install beep-iam with its dependencies or set DATABASE_URL."
-        ) from exc
+def database_settings(base_dir: Path, *, start: bool = True) -> dict[str, Any]:
+    """Start or reuse the embedded server and return a ``DATABASES['default']`` dict.
+
+    ``start=False`` (the ``embedded_pg_*`` commands) only describes the server: they
+    inspect, stop or upgrade it, and must work on a folder the server would refuse.
+    """
+    from config import embedded_server
 
     pgdata = data_dir(base_dir)
-    if not pgdata.parent.is_dir():
-        raise ImproperlyConfigured(
-            f"Embedded PostgreSQL data folder {pgdata} cannot be created: "
-            f"{pgdata.parent} does not exist (set BEEP_PGDATA to another folder)."
-        )
-    try:
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
-    except Exception as exc:
-        raise ImproperlyConfigured(
-            f"The embedded PostgreSQL server in {pgdata} did not start ({exc}); "
-            f"see {pgdata / 'log'} or set DATABASE_URL to use another server."
-        ) from exc
-
-    info = server.get_postmaster_info()
-    host = str(info.socket_dir) if info.socket_dir else (info.hostname or "127.0.0.1")
-    port = str(info.port or 5432)
-    _bootstrap(host, port)
+    info = embedded_server.start(pgdata) if start else embedded_server.running(pgdata)
+    host = info.host if info else str(pgdata)
+    port = str(info.port if info else 5432)
+    if start:
+        _bootstrap(host, port)
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": APP_DATABASE,

@@ -1,9 +1,11 @@
 """Settings of the beep-iam project, read from the environment.
 
 - ``DATABASE_URL``: a PostgreSQL server; without it an embedded server is started.
+  (``MIGRATION_DATABASE_URL``, the tables' owner, is read by manage.py for ``migrate``.)
 - ``SECRET_KEY``: required unless ``DEBUG`` is on.
 - ``DEBUG``: off unless set to a true value.
 - ``ALLOWED_HOSTS``: comma separated; defaults to localhost only.
+- Static files, HTTPS and cookie settings for ``check --deploy``: see the README's table.
 - ``BYPASS_DATABASE_URL``: the same database through a login role with BYPASSRLS, for
   cross-tenant maintenance and superuser browsing in the admin (``DATABASES["bypass"]``;
   built automatically with the embedded server; unset means no bypass, see docs/rls.md,
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import database_from_url, env_bool, env_list
+from config.env import database_from_url, env_bool, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,10 +50,13 @@ INSTALLED_APPS = [
     "pgtrigger",
     "beep_shared",
     "beep_iam",
+    "config",  # the embedded_pg_* management commands
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves collectstatic's files (the admin's styles) when DEBUG is off.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -92,7 +97,8 @@ if _database_url:
 else:
     from config.embedded_postgres import BYPASS_ROLE, database_settings
 
-    _default_db = database_settings(BASE_DIR)
+    # manage.py sets BEEP_EMBEDDED_PG_NO_START for the embedded_pg_* commands.
+    _default_db = database_settings(BASE_DIR, start=not env_bool("BEEP_EMBEDDED_PG_NO_START"))
     # Same server and database, the bypass role's own login (docs/rls.md, "Database roles").
     _bypass_db = {**_default_db, "USER": BYPASS_ROLE}
 _default_db.setdefault("CONN_MAX_AGE", int(os.environ.get("CONN_MAX_AGE", "0")))
@@ -126,7 +132,12 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT: Path | None = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names (cache forever) and compressed copies, made by collectstatic.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -146,6 +157,13 @@ if _better_auth_secret:
     )
     AUTHENTICATION_BACKENDS = ["beep_iam.better_auth.backends.CredentialAccountBackend"]
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=True)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

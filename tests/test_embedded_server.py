@@ -1,17 +1,23 @@
-"""The embedded PostgreSQL default: bootstrap races, non-superuser role, repeated migrate.
+"""The embedded PostgreSQL default: bootstrap races, non-superuser role, repeated migrate,
+the status and stop commands, max_connections.
 
 Uses a server of its own in a temporary folder, stopped and deleted at the end.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from config import embedded_server
+
+pytestmark = pytest.mark.embedded
 ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = """
@@ -29,22 +35,19 @@ with connection.cursor() as cursor:
 
 @pytest.fixture(scope="module")
 def pgdata(tmp_path_factory):
-    import pgserver
-
     path = tmp_path_factory.mktemp("embedded") / "pgdata"
-    # initdb and the first start happen here, once: pgserver gives pg_ctl only 10 s, which a
-    # loaded machine can exceed. What the tests race is our bootstrap (roles, database).
-    pgserver.get_server(path, cleanup_mode=None)
+    # initdb and the first start happen here, once: what the tests race is our bootstrap
+    # (roles, database), not initdb.
+    embedded_server.start(path)
     yield path
-    if (path / "PG_VERSION").exists():
-        server = pgserver.get_server(path, cleanup_mode="delete")
-        # get_server() returns this process's cached handle, whose mode a test may have set.
-        server.cleanup_mode = "delete"
-        server.cleanup()
+    embedded_server.stop(path)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def run(args, pgdata, **env_overrides):
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MIGRATION_DATABASE_URL")
+    }
     env.update(
         BEEP_PGDATA=str(pgdata),
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -56,6 +59,24 @@ def run(args, pgdata, **env_overrides):
     )
 
 
+def manage(pgdata, *args, **env_overrides):
+    return run([sys.executable, "manage.py", *args], pgdata, **env_overrides)
+
+
+def test_the_server_is_a_current_postgresql_18_with_200_connections(pgdata):
+    info = embedded_server.running(pgdata)
+    assert info is not None
+    with psycopg.connect(host=info.host, port=info.port, user="postgres", dbname="postgres") as c:
+        row = c.execute(
+            "SELECT current_setting('server_version_num')::int, "
+            "current_setting('max_connections')::int"
+        ).fetchone()
+    assert row is not None
+    version, connections = row
+    assert version >= 180006  # 18.6 or a later 18.x
+    assert connections >= embedded_server.MAX_CONNECTIONS
+
+
 def test_processes_bootstrapping_together_share_one_server_and_role(pgdata):
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: run([sys.executable, "-c", PROBE], pgdata), range(4)))
@@ -65,18 +86,49 @@ def test_processes_bootstrapping_together_share_one_server_and_role(pgdata):
 
 
 def test_migrate_twice_then_through_database_url_as_the_owner_role(pgdata):
-    first = run([sys.executable, "manage.py", "migrate", "--noinput"], pgdata)
+    first = manage(pgdata, "migrate", "--noinput")
     assert first.returncode == 0, first.stderr
     assert "Applying beep_shared.0001_initial... OK" in first.stdout
-    second = run([sys.executable, "manage.py", "migrate", "--noinput"], pgdata)
+    second = manage(pgdata, "migrate", "--noinput")
     assert second.returncode == 0, second.stderr
     assert "No migrations to apply" in second.stdout
 
-    import pgserver
-
-    info = pgserver.get_server(pgdata, cleanup_mode=None).get_postmaster_info()
-    host = urllib.parse.quote(str(info.socket_dir), safe="")
-    url = f"postgres://beep_app@{host}:{info.port or 5432}/beep"
-    third = run([sys.executable, "manage.py", "migrate", "--noinput"], pgdata, DATABASE_URL=url)
+    info = embedded_server.running(pgdata)
+    host = urllib.parse.quote(info.socket_dir, safe="")
+    url = f"postgres://beep_app@{host}:{info.port}/beep"
+    third = manage(pgdata, "migrate", "--noinput", DATABASE_URL=url)
     assert third.returncode == 0, third.stderr
     assert "No migrations to apply" in third.stdout
+
+
+def test_status_names_version_folder_pid_and_socket_then_stop_and_restart(pgdata):
+    status = manage(pgdata, "embedded_pg_status")
+    assert status.returncode == 0, status.stderr
+    info = embedded_server.running(pgdata)
+    assert f"data folder:     {pgdata}" in status.stdout
+    assert "server:          running PostgreSQL 18." in status.stdout
+    assert f"pid:             {info.pid}" in status.stdout
+    assert f"socket:          {info.socket_dir}/.s.PGSQL.{info.port}" in status.stdout
+
+    stop = manage(pgdata, "embedded_pg_stop")
+    assert stop.returncode == 0, stop.stderr
+    assert "Stopped the embedded PostgreSQL server" in stop.stdout
+    assert embedded_server.running(pgdata) is None
+    # Neither command starts the server again.
+    again = manage(pgdata, "embedded_pg_stop")
+    assert "No embedded PostgreSQL server is running" in again.stdout
+    stopped = manage(pgdata, "embedded_pg_status")
+    assert "server:          not running (PostgreSQL 18 installed)" in stopped.stdout
+    assert embedded_server.running(pgdata) is None
+
+    # Any other command starts it again, with its data.
+    probe = run([sys.executable, "-c", PROBE], pgdata)
+    assert probe.returncode == 0, probe.stderr
+    assert embedded_server.running(pgdata) is not None
+
+
+def test_server_commands_refuse_to_run_when_database_url_is_set(pgdata):
+    result = manage(pgdata, "embedded_pg_stop", DATABASE_URL="postgres://x@127.0.0.1:9/x")
+    assert result.returncode != 0
+    assert "DATABASE_URL is set, so the embedded PostgreSQL server is not in use" in result.stderr
+    assert embedded_server.running(pgdata) is not None

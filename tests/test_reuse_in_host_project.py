@@ -12,6 +12,8 @@ import pytest
 from django.apps import apps
 from django.conf import settings
 
+from tests.owner import owner_credentials
+
 ROOT = Path(__file__).resolve().parent.parent
 
 HOST_SETTINGS = """
@@ -75,7 +77,8 @@ def _connect(db, name):
 
 @pytest.fixture
 def host_database():
-    db = settings.DATABASES["default"]
+    # Creating a database and migrating it is the owner role's job where roles are split.
+    db = {**settings.DATABASES["default"], **(owner_credentials() or {})}
     name = f"beep_host_{uuid.uuid4().hex[:10]}"
     with _connect(db, "postgres") as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import ProgrammingError, connection, transaction
+from django.db import ProgrammingError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from beep_shared.models import Team
@@ -160,19 +160,21 @@ def test_statements_that_cannot_carry_a_prefix_get_the_setting_first(orgs):
 @pytest.mark.django_db(transaction=True)
 def test_bypass_runs_on_its_own_login_and_sees_every_tenant(orgs):
     _, b, team_a, team_b = orgs
+    app_role = db_value("SELECT current_user")  # whatever DATABASE_URL names
     with bypass_rls() as bypass:
         assert visible_teams() == {team_a.pk, team_b.pk}
         with bypass.cursor() as cursor:
             cursor.execute("SELECT current_user")
-            assert cursor.fetchone()[0] == "beep_bypass"
+            assert cursor.fetchone()[0] == bypass.settings_dict["USER"]
         # The web connection itself gains nothing: no tenant, its own role.
-        assert db_value("SELECT current_user") == "beep_app"
+        assert db_value("SELECT current_user") == app_role
         assert db_value("SELECT count(*) FROM team") == 0
         with tenant_context(b):
             assert visible_teams() == {team_b.pk}
         # Writes in any organization: maintenance across tenants.
         ops = Team.objects.create(organization=b, name="ops", slug="ops-team")
     assert ops._state.db == "bypass"
+    assert db_value("SELECT current_user") == app_role
     assert visible_teams() == set()
     ops.name = "ops renamed"
     # Outside the block a row loaded there goes through the RLS alias again, no tenant:
@@ -185,7 +187,7 @@ def test_bypass_runs_on_its_own_login_and_sees_every_tenant(orgs):
 @pytest.mark.django_db
 def test_the_web_role_cannot_become_the_bypass_role():
     with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
-        db_value("SET ROLE beep_bypass")
+        db_value(f'SET ROLE "{connections["bypass"].settings_dict["USER"]}"')
     reachable = db_value(
         "SELECT count(*) FROM pg_roles r WHERE (r.rolsuper OR r.rolbypassrls) "
         "AND pg_has_role(current_user, r.oid, 'MEMBER')"

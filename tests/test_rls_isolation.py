@@ -1,7 +1,8 @@
 """Tenant isolation of every org-scoped table, through the ORM and through raw SQL.
 
-Everything runs as the application's own role (``beep_app``, the tables' owner, not a
-superuser): FORCE ROW LEVEL SECURITY makes the policy apply to it.
+Everything runs as the application's own role, never a superuser: on the embedded server
+``beep_app``, the tables' owner (FORCE ROW LEVEL SECURITY makes the policy apply to it); on a
+server set up as the README says, a role with DML only (CI runs both).
 """
 
 from __future__ import annotations

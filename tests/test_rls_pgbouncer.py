@@ -82,16 +82,17 @@ def _wait_for(port: int, process: subprocess.Popen, log: Path, seconds: float = 
 def pgbouncer() -> Iterator[int]:
     """A transaction-pooling pgbouncer with ONE server connection; yields its port."""
     db = connection.settings_dict
-    socket_dir = db["HOST"]
-    if not socket_dir.startswith("/"):
-        pytest.skip("the pgbouncer test needs the embedded server's unix socket")
+    server_host = db["HOST"] or "127.0.0.1"
     port = _free_port()
     workdir = Path(tempfile.mkdtemp(prefix="beep-pgbouncer-"))
     workdir.chmod(0o755)
-    (workdir / "users.txt").write_text(f'"{db["USER"]}" ""\n')
+    # Clients are trusted; towards the server pgbouncer logs in with the auth file's password
+    # (DATABASE_URL's; the embedded server's unix socket needs none).
+    password = db.get("PASSWORD") or ""
+    (workdir / "users.txt").write_text(f'"{db["USER"]}" "{password}"\n')
     (workdir / "pgbouncer.ini").write_text(
         f"""[databases]
-* = host={socket_dir} port={db["PORT"]}
+* = host={server_host} port={db["PORT"] or 5432}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -107,12 +108,21 @@ ignore_startup_parameters = extra_float_digits,options
 """
     )
     for name in ("users.txt", "pgbouncer.ini"):
-        (workdir / name).chmod(0o644)
+        (workdir / name).chmod(0o600 if password else 0o644)
     assert PGBOUNCER is not None
     command = [PGBOUNCER, str(workdir / "pgbouncer.ini")]
     if os.geteuid() == 0:
-        # pgbouncer refuses to run as root; run it as the owner of the socket directory.
-        command[1:1] = ["-u", pwd.getpwuid(os.stat(socket_dir).st_uid).pw_name]
+        # pgbouncer refuses to run as root; run it as the owner of the socket directory
+        # (the embedded server's user), or as nobody over TCP.
+        user = (
+            pwd.getpwuid(os.stat(server_host).st_uid).pw_name
+            if server_host.startswith("/")
+            else "nobody"
+        )
+        command[1:1] = ["-u", user]
+        if password:
+            for name in ("users.txt", "pgbouncer.ini"):
+                shutil.chown(workdir / name, user)
     # Every thread's default connection shares this settings dict: point it at pgbouncer
     # (persistent client connections, no server-side cursors as pgbouncer requires).
     pooled = {

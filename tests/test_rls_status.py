@@ -18,6 +18,7 @@ from beep_shared.rls.checks import (
     role_warnings,
 )
 from beep_shared.rls.status import org_models
+from tests.owner import OWNER_ALIAS, owner_commit, owner_cursor
 
 pytestmark = pytest.mark.django_db
 
@@ -45,12 +46,14 @@ def superuser_connection():
         yield conn
 
 
+@pytest.mark.embedded  # creates roles: the embedded server's superuser does it
 def test_the_check_warns_when_the_role_can_reach_a_bypassrls_role():
+    app_role = connection.settings_dict["USER"]
     with superuser_connection() as su:
         su.execute("CREATE ROLE beep_test_reachable NOLOGIN BYPASSRLS")
         su.execute("CREATE ROLE beep_test_group NOLOGIN")
         su.execute("GRANT beep_test_reachable TO beep_test_group")
-        su.execute("GRANT beep_test_group TO beep_app")  # reachable through two hops
+        su.execute(f'GRANT beep_test_group TO "{app_role}"')  # reachable through two hops
         try:
             messages = check_row_level_security(None, databases=["default"])
         finally:
@@ -62,15 +65,21 @@ def test_the_check_warns_when_the_role_can_reach_a_bypassrls_role():
 
 
 def test_the_check_warns_when_the_bypass_alias_cannot_bypass(settings):
-    settings.BEEP_RLS_BYPASS_DATABASE = "default"  # logs in as beep_app
+    settings.BEEP_RLS_BYPASS_DATABASE = "default"  # the application's role: no BYPASSRLS
     (message,) = bypass_warnings()
     assert message.id == "beep_shared.W011" and "lacks the BYPASSRLS attribute" in message.msg
 
 
+@pytest.mark.django_db(databases=["default", OWNER_ALIAS])
 def test_the_check_warns_when_the_bypass_role_lacks_table_privileges():
-    with connection.cursor() as cursor:  # rolled back with the test's transaction
-        cursor.execute("REVOKE DELETE ON team FROM beep_bypass")
-    (message,) = check_row_level_security(None, databases=["default"])
+    role = connections["bypass"].settings_dict["USER"]
+    # Only the tables' owner may revoke; committed so the check sees it, so granted back after.
+    with owner_commit() as owner:
+        owner.execute(f'REVOKE DELETE ON team FROM "{role}"')
+        try:
+            (message,) = check_row_level_security(None, databases=["default"])
+        finally:
+            owner.execute(f'GRANT DELETE ON team TO "{role}"')
     assert message.id == "beep_shared.W011" and "lacks privileges on team;" in message.msg
 
 
@@ -113,10 +122,11 @@ def test_rls_status_lists_every_org_model_table_and_passes():
         ("ALTER TABLE sso_provider ALTER organization_id SET NOT NULL", "wants NULL"),
     ],
 )
+@pytest.mark.django_db(databases=["default", OWNER_ALIAS])
 def test_rls_status_fails_on_drift(sql, problem):
-    with connection.cursor() as cursor:
-        cursor.execute(sql)  # rolled back with the test's transaction
     out = StringIO()
-    with pytest.raises(CommandError, match=f"1 of {len(org_models())} OrgModel tables drift"):
-        call_command("rls_status", stdout=out)
+    with owner_cursor() as cursor:  # only the tables' owner may alter them; rolled back
+        cursor.execute(sql)
+        with pytest.raises(CommandError, match=f"1 of {len(org_models())} OrgModel tables drift"):
+            call_command("rls_status", database=OWNER_ALIAS, stdout=out)
     assert problem in out.getvalue()

@@ -17,11 +17,12 @@ from beep_shared.rls.context import bypass_database_or_none
 from beep_shared.rls.routing import ROUTER
 
 ROLE_SQL = "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
-# Superuser or BYPASSRLS roles the current role can become with SET ROLE (membership).
+# Superuser or BYPASSRLS roles the connection can become with SET ROLE: the login role's
+# memberships decide, also when Django's OPTIONS["assume_role"] switched current_user.
 REACHABLE_SQL = """
 SELECT r.rolname, r.rolsuper FROM pg_roles r
 WHERE (r.rolsuper OR r.rolbypassrls) AND r.rolname <> current_user
-  AND pg_has_role(current_user, r.oid, 'MEMBER')
+  AND pg_has_role(session_user, r.oid, 'MEMBER')
 ORDER BY r.rolname
 """
 
@@ -38,9 +39,11 @@ def role_warnings(connection: Any) -> list[checks.CheckMessage]:
         return []
     user, superuser, bypassrls = row
     hint = (
-        "Connect as an ordinary role that is a member of no superuser or BYPASSRLS role "
-        "and use beep_shared.rls.bypass_rls() (the bypass alias, its own login) for "
-        "cross-tenant work; see docs/rls.md, 'Database roles'."
+        "Serve requests as an ordinary role (NOSUPERUSER NOBYPASSRLS) that is a member of no "
+        "superuser or BYPASSRLS role, best one with DML only while migrations run as the "
+        "tables' owner (MIGRATION_DATABASE_URL, README 'Your own server'); use "
+        "beep_shared.rls.bypass_rls() (the bypass alias, its own login) for cross-tenant "
+        "work; see docs/rls.md, 'Database roles'."
     )
     messages: list[checks.CheckMessage] = []
     if superuser or bypassrls:
