@@ -99,8 +99,19 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
     shared.update({**default.settings_dict, **(owner or {})})
     connections[OWNER_ALIAS].close()
     connections[OWNER_ALIAS].settings_dict = shared
+    if "bypass" in connections.settings:
+        # Likewise the bypass alias (its own login, the test database), or superuser pages
+        # served by the live server's thread would read the real database.
+        bypass = connections.settings["bypass"]
+        bypass["NAME"] = default.settings_dict["NAME"]
+        connections["bypass"].close()
+        connections["bypass"].settings_dict = bypass
     if owner is None:
         yield
+        # Their sessions would keep the test database from being dropped.
+        connections[OWNER_ALIAS].close()
+        if "bypass" in connections.settings:
+            connections["bypass"].close()
         return
     with django_db_blocker.unblock():
         from config.env import database_from_url

@@ -70,7 +70,6 @@ def test_the_check_warns_when_the_bypass_alias_cannot_bypass(settings):
     assert message.id == "beep_shared.W011" and "lacks the BYPASSRLS attribute" in message.msg
 
 
-@pytest.mark.django_db(databases=["default", OWNER_ALIAS])
 def test_the_check_warns_when_the_bypass_role_lacks_table_privileges():
     role = connections["bypass"].settings_dict["USER"]
     # Only the tables' owner may revoke; committed so the check sees it, so granted back after.
