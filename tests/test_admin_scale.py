@@ -46,7 +46,7 @@ def admin_client(client, superuser):
 
 # ANALYZE is the tables' owner's (PostgreSQL < 17 has no MAINTAIN privilege): the tests
 # that need fresh statistics commit their rows, so the owner's connection sees them.
-ANALYZED = pytest.mark.django_db(transaction=True, databases=["default", OWNER_ALIAS])
+ANALYZED = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def analyze(table):
@@ -89,7 +89,7 @@ def test_count_above_the_limit_is_the_planner_estimate(small_limit):
     assert count == 12  # ANALYZE just counted the table: the estimate is exact here
     assert paginator.count_qualifier == "about" and not paginator.count_is_exact
     assert unbounded_counts(captured, "session") == []
-    assert any(q["sql"].startswith("EXPLAIN") for q in captured)
+    assert any(re.search(r"(^|;\s*)EXPLAIN ", q["sql"]) for q in captured)
 
 
 def test_an_underestimated_count_is_reported_as_a_lower_bound(small_limit, monkeypatch):
