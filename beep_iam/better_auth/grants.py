@@ -9,11 +9,12 @@ is a member of it (the web role must never reach a BYPASSRLS role).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db.migrations.operations.base import Operation
+
+from beep_shared.db.role_grants import Quote, RoleGrantOperation
 
 DEFAULT_ROLE = "beep_auth"
 TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
@@ -23,9 +24,6 @@ ROW_ID_SEQUENCE = "beep_row_id_seq"
 def auth_role() -> str | None:
     """``settings.BEEP_BETTER_AUTH_ROLE`` (default ``beep_auth``); None or '' turns grants off."""
     return getattr(settings, "BEEP_BETTER_AUTH_ROLE", DEFAULT_ROLE) or None
-
-
-Quote = Callable[[str], str]
 
 
 def _on(tables: Sequence[str], qn: Quote) -> str:
@@ -58,47 +56,24 @@ def setup_script(role: str, schema: str, tables: Sequence[str], qn: Quote) -> st
     return "\n".join([create, *(f"{s};" for s in grant_statements(role, schema, tables, qn))])
 
 
-class GrantBetterAuthPrivileges(Operation):
+class GrantBetterAuthPrivileges(RoleGrantOperation):
     """Grant the better-auth role DML on ``tables`` (the mapping's tables at this migration).
 
     A no-op when the role is turned off or does not exist yet; then run the SQL of
     ``python manage.py better_auth_grants`` once the role exists.
     """
 
-    reversible = True
-    reduces_to_sql = True
-    elidable = False
-
     def __init__(self, tables: Sequence[str]) -> None:
         self.tables = list(tables)
 
-    def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
+    def role(self) -> str | None:
+        return auth_role()
 
-    def database_forwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        self._run(schema_editor, grant_statements)
+    def grants(self, role: str, schema: str, qn: Quote) -> list[str]:
+        return grant_statements(role, schema, self.tables, qn)
 
-    def database_backwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        self._run(schema_editor, revoke_statements)
-
-    def _run(self, schema_editor: Any, statements: Any) -> None:
-        role = auth_role()
-        if schema_editor.connection.vendor != "postgresql" or role is None:
-            return
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT current_schema(), EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)",
-                [role],
-            )
-            schema, exists = cursor.fetchone()
-        if not exists:
-            return
-        for statement in statements(role, schema, self.tables, schema_editor.quote_name):
-            schema_editor.execute(statement)
+    def revokes(self, role: str, schema: str, qn: Quote) -> list[str]:
+        return revoke_statements(role, schema, self.tables, qn)
 
     def describe(self) -> str:
         return f"Grant the better-auth role DML on {len(self.tables)} tables"

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.migrations.operations.base import Operation
-
+from beep_shared.db.role_grants import Quote, RoleGrantOperation
 from beep_shared.rls.context import bypass_role
 
 TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
@@ -40,51 +39,21 @@ def revoke_statements(role: str, schema: str, qn: Any) -> list[str]:
     ]
 
 
-def _target(connection: Any) -> tuple[str, str] | None:
-    """(bypass role, current schema) when the role is configured and exists, else None."""
-    role = bypass_role()
-    if role is None:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_schema(), EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)", [role]
-        )
-        schema, exists = cursor.fetchone()
-    return (role, schema) if exists else None
-
-
-class GrantBypassPrivileges(Operation):
+class GrantBypassPrivileges(RoleGrantOperation):
     """Grant the bypass role DML on the current schema's tables, now and in the future.
 
     Does nothing when no bypass alias is configured or its role does not exist (on
     such servers run the SQL of docs/rls.md once the role is created).
     """
 
-    reversible = True
-    reduces_to_sql = True
-    elidable = False
+    def role(self) -> str | None:
+        return bypass_role()
 
-    def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
+    def grants(self, role: str, schema: str, qn: Quote) -> list[str]:
+        return grant_statements(role, schema, qn)
 
-    def database_forwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        self._run(schema_editor, grant_statements)
-
-    def database_backwards(
-        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
-    ) -> None:
-        self._run(schema_editor, revoke_statements)
-
-    def _run(self, schema_editor: Any, statements: Any) -> None:
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        target = _target(schema_editor.connection)
-        if target is None:
-            return
-        for statement in statements(*target, schema_editor.quote_name):
-            schema_editor.execute(statement)
+    def revokes(self, role: str, schema: str, qn: Quote) -> list[str]:
+        return revoke_statements(role, schema, qn)
 
     def describe(self) -> str:
         return "Grant the RLS bypass role DML privileges on the schema's tables"
