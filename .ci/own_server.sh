@@ -13,7 +13,8 @@ own_server_start() {
   OWNER_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
   APP_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
   BYPASS_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-  export DB_HOST DB_PORT OWNER_PASSWORD APP_PASSWORD BYPASS_PASSWORD
+  AUTH_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+  export DB_HOST DB_PORT OWNER_PASSWORD APP_PASSWORD BYPASS_PASSWORD AUTH_PASSWORD
   [ "$(id -u)" = 0 ] && chown postgres: "$OWN_PG_ROOT"
   as_postgres "$bindir/initdb" -D "$OWN_PG_ROOT/data" -U postgres --auth-local=peer \
     --auth-host=scram-sha-256 >/dev/null
@@ -44,6 +45,9 @@ own_server_setup_as_readme() {
   python3 .ci/readme_block.py own-server-bypass \
     | own_server_psql -d beep -v bypass_password="$BYPASS_PASSWORD" -f -
   eval "$(python3 .ci/readme_block.py own-server-bypass-env)"
+  python3 .ci/readme_block.py own-server-better-auth \
+    | own_server_psql -d beep -v auth_password="$AUTH_PASSWORD" -f -
+  export BEEP_BETTER_AUTH_PASSWORD="$AUTH_PASSWORD"  # the interop tests log in as beep_auth
   eval "$(python3 .ci/readme_block.py own-server-env)"
   bash -euxo pipefail -c "$(python3 .ci/readme_block.py own-server-migrate)"
 }

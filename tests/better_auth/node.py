@@ -60,6 +60,14 @@ class Response:
         return {k: v[0] for k, v in parse_qs(urlsplit(self.location).query).items()}
 
 
+def inherited_environment() -> dict[str, str]:
+    """This process's environment less the URLs of Django's own databases: the harness
+    prefers ``DATABASE_URL`` to the libpq variables, and must reach the test database as the
+    better-auth role, never the real one as the application's role."""
+    django_urls = {"DATABASE_URL", "MIGRATION_DATABASE_URL", "BYPASS_DATABASE_URL"}
+    return {key: value for key, value in os.environ.items() if key not in django_urls}
+
+
 class BetterAuth:
     """A running better-auth server of one line ("1.7" or "1.4")."""
 
@@ -69,7 +77,7 @@ class BetterAuth:
         self._process = subprocess.Popen(
             ["node", "harness.mjs"],
             cwd=INTEROP,
-            env={**os.environ, **env, "BEEP_BETTER_AUTH_LINE": line},
+            env={**inherited_environment(), **env, "BEEP_BETTER_AUTH_LINE": line},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
