@@ -22,8 +22,10 @@ from typing import Any
 
 import pytest
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql.operations import DatabaseOperations
 
+from tests import guard
 from tests.owner import OWNER_ALIAS, owner_commit, owner_credentials
 
 CREDENTIALS = ("USER", "PASSWORD", "HOST", "PORT")
@@ -88,7 +90,60 @@ def django_db_modify_db_settings(django_db_modify_db_settings: None) -> Iterator
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+def _test_databases(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_use_migrations: bool,
+    django_db_keepdb: bool,
+    django_db_createdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """Every test database, as soon as any test or fixture asks for one (tests/guard.py).
+
+    In place of pytest-django's ``django_db_setup``, which creates only the databases that the
+    selected tests declare: the browser tests declare none (they share committed rows through
+    their own fixture), so a run of them alone got no test database.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    if not django_db_use_migrations:
+        raise pytest.UsageError("--nomigrations: triggers and policies are made by migrations")
+    keepdb = django_db_keepdb and not django_db_createdb
+    with django_db_blocker.unblock():
+        created = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            keepdb=keepdb,
+            aliases=set(connections),
+            serialized_aliases=set(),
+        )
+    guard.TEST_DATABASES.update(
+        str(connections[alias].settings_dict["NAME"]) for alias in connections
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        connect = BaseDatabaseWrapper.connect
+
+        def guarded_connect(self: BaseDatabaseWrapper) -> None:
+            guard.require_test_database_to_connect(self)
+            connect(self)
+
+        patch.setattr(BaseDatabaseWrapper, "connect", guarded_connect)
+        flush = DatabaseOperations.execute_sql_flush
+
+        def guarded_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+            guard.require_test_database(self.connection, "flush")
+            return flush(self, sql_list)
+
+        patch.setattr(DatabaseOperations, "execute_sql_flush", guarded_flush)
+        yield
+    if not keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(created, verbosity=request.config.option.verbose)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(_test_databases: None, django_db_blocker: Any) -> Iterator[None]:
     default = connections["default"]
     owner = owner_credentials()
     # The owner alias mirrors default: point it at the test database (with the owner's login
@@ -129,6 +184,7 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
         flush = DatabaseOperations.execute_sql_flush
 
         def flush_as_owner(self: DatabaseOperations, sql_list: list[str]) -> None:
+            guard.require_test_database(self.connection, "flush")
             if self.connection.alias != "default":
                 return flush(self, sql_list)
             with owner_commit() as conn:

@@ -201,7 +201,9 @@ def wait_for_other_connections_to_close(timeout: float = 30.0) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _committed_db_access(django_db_blocker: Any, request: Any) -> Iterator[None]:
+def _committed_db_access(
+    django_db_setup: None, django_db_blocker: Any, request: Any
+) -> Iterator[None]:
     # Rows a browser test creates must be committed for the server thread to see them, so
     # these tests must not run inside pytest-django's rolled-back test transaction.
     if {"db", "transactional_db"} & set(request.fixturenames):
