@@ -72,9 +72,11 @@ def seeded_checkout(tmp_path):
 )
 def test_browser_tests_leave_the_real_database_alone(seeded_checkout, selection):
     tests = run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *selection], seeded_checkout
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", *selection],
+        seeded_checkout,
     )
-    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:]
+    server_log = (seeded_checkout / "log").read_text(errors="replace")[-3000:]
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:] + server_log
     assert " 1 passed" in tests.stdout
     counted = run([sys.executable, "manage.py", "shell", "-c", COUNT], seeded_checkout)
     assert counted.stdout.splitlines()[-1].split() == ["1", "1"], counted.stdout + counted.stderr
