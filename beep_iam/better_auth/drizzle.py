@@ -1,7 +1,9 @@
 """Renders the mapping (:mod:`.mapping`) as an ES module for a better-auth server.
 
 The module exports the Drizzle schema (one ``pgTable`` per table, keyed by better-auth's model
-keys, each column under its field key with its real PostgreSQL type), the model and field
+keys, each of better-auth's columns under its field key with its real PostgreSQL type; Django's
+own user columns are left out, as Drizzle names every column of its schema in an INSERT and
+the better-auth role may not write them), the model and field
 names for adapters without a Drizzle schema, and ``betterAuthOptions()`` with the id generator
 (``<table>__<uuidv7>``, the form ``beep_shared.ids`` makes). ``python manage.py
 generate_better_auth`` writes it; nothing in it is edited by hand.
@@ -60,7 +62,7 @@ def _builder(column: Column) -> str:
 
 def _table(table: Table) -> str:
     lines = [f"export const {table.model_key} = pgTable({json.dumps(table.name)}, {{"]
-    lines += [f"  {column.key}: {_builder(column)}," for column in table.columns]
+    lines += [f"  {column.key}: {_builder(column)}," for column in table.better_auth_columns]
     lines.append("});")
     return "\n".join(lines)
 
@@ -69,7 +71,7 @@ def _names(tables: list[Table]) -> str:
     names = {
         table.model_key: {
             "modelName": table.name,
-            "fields": {c.key: c.name for c in table.columns if c.key != c.name},
+            "fields": {c.key: c.name for c in table.better_auth_columns if c.key != c.name},
         }
         for table in tables
     }

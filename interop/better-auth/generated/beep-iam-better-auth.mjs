@@ -560,11 +560,6 @@ export const user = pgTable("user", {
   stripeCustomerId: text("stripe_customer_id"),
   lastLoginMethod: text("last_login_method"),
   uploadLimit: integer("upload_limit").notNull().default(sql.raw("100000000")),
-  password: varchar("password", { length: 128 }).notNull().default(sql.raw("'!'")),
-  lastLogin: timestamp("last_login", { withTimezone: true, mode: "date" }),
-  isStaff: boolean("is_staff").notNull().default(sql.raw("false")),
-  isSuperuser: boolean("is_superuser").notNull().default(sql.raw("false")),
-  isActive: boolean("is_active").notNull().default(sql.raw("true")),
 });
 
 export const verification = pgTable("verification", {
@@ -1052,11 +1047,7 @@ export const modelNames = {
       "displayUsername": "display_username",
       "stripeCustomerId": "stripe_customer_id",
       "lastLoginMethod": "last_login_method",
-      "uploadLimit": "upload_limit",
-      "lastLogin": "last_login",
-      "isStaff": "is_staff",
-      "isSuperuser": "is_superuser",
-      "isActive": "is_active"
+      "uploadLimit": "upload_limit"
     }
   },
   "verification": {
