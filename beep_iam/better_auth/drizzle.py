@@ -54,9 +54,11 @@ def _builder(column: Column) -> str:
     if column.default_sql is not None:
         expr += f".default(sql.raw({json.dumps(column.default_sql)}))"
     elif column.derived is not None:
-        # No SQL default: a trigger fills the column in. Marked as defaulted so better-auth's
-        # schema check knows an INSERT without it is fine; Drizzle still sends DEFAULT (NULL).
-        expr += f'.default(sql.raw("NULL")) /* {column.derived} */'
+        # The trigger replaces the column's database default; without one the database and
+        # this schema would disagree on what an INSERT must name.
+        raise ValueError(f"column {column.name} is derived but has no database default")
+    if column.derived is not None:
+        expr += f" /* {column.derived} */"
     return expr
 
 

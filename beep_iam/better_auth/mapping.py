@@ -39,7 +39,7 @@ DJANGO_COLUMNS = frozenset(
 )
 
 # NOT NULL columns better-auth never writes that a trigger fills in on INSERT (see the models),
-# replacing the column's database default.
+# replacing the column's database default ('': the database itself says an INSERT may omit them).
 DERIVED_COLUMNS = {
     ("team", "slug"): "trigger team_derive_slug: the name, slugified, plus 8 id characters",
     ("team_member", "organization_id"): "trigger team_member_derive_org: the team's organization",
@@ -56,10 +56,6 @@ class Column:
     default_sql: str | None  # the column's database default, or None
     derived: str | None  # how the database fills it in when better-auth leaves it out
     django_only: bool = False  # one of DJANGO_COLUMNS: outside better-auth's reach
-
-    @property
-    def has_default(self) -> bool:
-        return self.default_sql is not None or self.derived is not None
 
 
 @dataclass(frozen=True)
