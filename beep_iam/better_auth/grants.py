@@ -19,7 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from beep_iam.conf import iam_settings
+from django.core import checks
+from django.db import connections
+from django.db.utils import DatabaseError
+
+from beep_iam.conf import SETTING_NAME, iam_settings
 from beep_shared.db.role_grants import Quote, RoleGrantOperation
 
 # The name the embedded server and the README create; the project's settings name it.
@@ -178,3 +182,53 @@ class LimitBetterAuthColumns(RoleGrantOperation):
             [],
             {"columns": self.columns},
         )
+
+
+@checks.register(checks.Tags.database)
+def check_unnamed_role_privileges(
+    app_configs: Any, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Before the setting existed, migrations granted any role named beep_auth; say so where
+    such a role still holds privileges that the settings no longer ask for."""
+    if auth_role() is not None:
+        return []
+    from beep_iam.better_auth import mapping
+
+    messages: list[checks.CheckMessage] = []
+    for alias in databases or []:
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """
+                    SELECT count(*) FROM pg_class c
+                    WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+                      AND c.relname = ANY(%s)
+                      AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)
+                      AND (has_table_privilege(%s, c.oid, 'DELETE')
+                           OR has_any_column_privilege(%s, c.oid, 'SELECT, INSERT, UPDATE'))
+                    """,
+                    [mapping.table_names(), DEFAULT_ROLE, DEFAULT_ROLE, DEFAULT_ROLE],
+                )
+                row = cursor.fetchone()
+        except DatabaseError:
+            continue  # beep_shared.E001 reports an unreachable database
+        if row and row[0]:
+            messages.append(
+                checks.Warning(
+                    f"The role {DEFAULT_ROLE!r} holds privileges on {row[0]} of better-auth's "
+                    f"tables in database {connection.settings_dict.get('NAME')!r}, but "
+                    f"{SETTING_NAME}['BETTER_AUTH_ROLE'] names no role (earlier versions "
+                    "granted a role of that name without being asked).",
+                    hint=(
+                        f"If a better-auth server logs in as it, set {SETTING_NAME}"
+                        f"['BETTER_AUTH_ROLE'] = {DEFAULT_ROLE!r}; otherwise revoke them: "
+                        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {DEFAULT_ROLE}; "
+                        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {DEFAULT_ROLE};"
+                    ),
+                    id="beep_iam.W030",
+                )
+            )
+    return messages

@@ -283,3 +283,13 @@ def test_host_project_grants_nothing_to_a_role_merely_named_beep_auth(
         # USAGE on public is PUBLIC's; the sequence is the package's own.
         row = cursor.fetchone()
         assert row is not None and row[1] is False
+
+
+@pytest.mark.django_db
+def test_check_warns_of_a_beep_auth_role_granted_without_the_setting(settings):
+    """Databases migrated before the setting existed: the role keeps what it was granted."""
+    assert grants.check_unnamed_role_privileges(None, databases=["default"]) == []
+    settings.BEEP_IAM = {}
+    messages = grants.check_unnamed_role_privileges(None, databases=["default"])
+    assert [m.id for m in messages] == ["beep_iam.W030"]
+    assert "BETTER_AUTH_ROLE'] = 'beep_auth'" in (messages[0].hint or "")
