@@ -14,6 +14,7 @@ BEEP_IAM = {
     "BETTER_AUTH_SESSION_COOKIE": None,             # advanced.cookies.session_token.name
     "BETTER_AUTH_SECURE_COOKIES": None,             # advanced.useSecureCookies
     "BETTER_AUTH_PASSWORDS": False,                 # keep the credential account in step
+    "BETTER_AUTH_ROLE": None,                       # the better-auth server's database role
 }
 ```
 
@@ -41,6 +42,10 @@ BEEP_IAM = {
   prefix. ``None``: when the request is over HTTPS (better-auth's default follows its base URL).
 - ``BETTER_AUTH_PASSWORDS``: write the password of every user Django saves with a new password
   into the ``credential`` account in better-auth's scrypt form, so better-auth signs them in.
+- ``BETTER_AUTH_ROLE``: the database role a better-auth server logs in as (``"beep_auth"`` in
+  the project's own settings). ``migrate`` grants it exactly better-auth's tables and columns
+  (:mod:`beep_iam.better_auth.grants`) when the role exists. ``None`` (default): no role gets
+  anything, whatever roles the server has.
 
 Unknown keys and bad values raise ``ImproperlyConfigured`` naming the key; ``manage.py check``
 reports them as well.
@@ -61,6 +66,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 SETTING_NAME = "BEEP_IAM"
+FORMER_ROLE_SETTING = "BEEP_BETTER_AUTH_ROLE"
 
 DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(hours=1),
@@ -74,12 +80,16 @@ DEFAULTS: dict[str, Any] = {
     "BETTER_AUTH_SESSION_COOKIE": None,
     "BETTER_AUTH_SECURE_COOKIES": None,
     "BETTER_AUTH_PASSWORDS": False,
+    "BETTER_AUTH_ROLE": None,
 }
 
 MAX_PURGE_BATCH_SIZE = 1_000_000
 SESSION_TOKEN_STORAGES = ("digest", "plain")
 _COOKIE_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
 MIN_SECRET_LENGTH = 32
+# PostgreSQL keeps 63 bytes of a name; pg_* names are reserved for the server's own roles.
+MAX_ROLE_NAME_BYTES = 63
+_ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]*$")
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,7 @@ class IamSettings:
     better_auth_session_cookie: str | None = None
     better_auth_secure_cookies: bool | None = None
     better_auth_passwords: bool = False
+    better_auth_role: str | None = None
 
 
 def _duration(key: str, value: Any, *, allow_zero: bool = False) -> timedelta:
@@ -172,6 +183,23 @@ def _cookie_name(key: str, value: Any, *, optional: bool = False) -> str | None:
     return value
 
 
+def _role_name(key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not _ROLE_NAME.match(value)
+        or len(value.encode()) > MAX_ROLE_NAME_BYTES
+        or value.lower().startswith("pg_")
+    ):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be None or a database role name (a letter or _, "
+            f"then letters, digits, _, $ or -, at most {MAX_ROLE_NAME_BYTES} bytes, not "
+            f"starting with pg_), got {value!r}."
+        )
+    return value
+
+
 def load(user_settings: Any) -> IamSettings:
     """Validate ``user_settings`` (the ``BEEP_IAM`` value) over the defaults."""
     if user_settings is None:
@@ -211,6 +239,7 @@ def load(user_settings: Any) -> IamSettings:
             "BETTER_AUTH_SECURE_COOKIES", merged["BETTER_AUTH_SECURE_COOKIES"]
         ),
         better_auth_passwords=_bool("BETTER_AUTH_PASSWORDS", merged["BETTER_AUTH_PASSWORDS"]),
+        better_auth_role=_role_name("BETTER_AUTH_ROLE", merged["BETTER_AUTH_ROLE"]),
     )
 
 
@@ -234,8 +263,19 @@ def _reset_cache(*, setting: str, **kwargs: Any) -> None:
 
 @checks.register(checks.Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    messages: list[checks.CheckMessage] = []
     try:
         load(getattr(settings, SETTING_NAME, None))
     except ImproperlyConfigured as exc:
-        return [checks.Error(str(exc), id="beep_iam.E001")]
-    return []
+        messages.append(checks.Error(str(exc), id="beep_iam.E001"))
+    if hasattr(settings, FORMER_ROLE_SETTING):
+        # Its old default granted a role by its name alone; ignoring it quietly would leave a
+        # role it named without grants after the next migration.
+        messages.append(
+            checks.Error(
+                f"{FORMER_ROLE_SETTING} is no longer read: name the better-auth role in "
+                f"{SETTING_NAME}['BETTER_AUTH_ROLE'] (None: no role is granted anything).",
+                id="beep_iam.E002",
+            )
+        )
+    return messages

@@ -10,6 +10,9 @@
   cross-tenant maintenance and superuser browsing in the admin (``DATABASES["bypass"]``;
   built automatically with the embedded server; unset means no bypass, see docs/rls.md,
   "Database roles").
+- ``BEEP_BETTER_AUTH_ROLE``: the database role of a better-auth server sharing the database
+  (default ``beep_auth``, the role the embedded server creates; empty: none), which migrations
+  grant better-auth's tables and columns (``BEEP_IAM["BETTER_AUTH_ROLE"]``).
 - ``BETTER_AUTH_SECRET``: the secret of a better-auth server sharing the database; set, it turns
   on co-tenancy (docs/better-auth.md): sessions stored as better-auth stores them, its session
   cookie accepted, one password for both. ``BETTER_AUTH_COOKIE_PREFIX``: its cookie prefix.
@@ -142,9 +145,13 @@ STORAGES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Sharing the database with a better-auth server (docs/better-auth.md).
+BEEP_IAM: dict[str, object] = {
+    # The role migrations grant better-auth's tables to (the package's default is none).
+    "BETTER_AUTH_ROLE": os.environ.get("BEEP_BETTER_AUTH_ROLE", "beep_auth").strip() or None,
+}
 _better_auth_secret = os.environ.get("BETTER_AUTH_SECRET", "")
 if _better_auth_secret:
-    BEEP_IAM = {
+    BEEP_IAM |= {
         "SESSION_TOKEN_STORAGE": "plain",
         "BETTER_AUTH_SECRET": _better_auth_secret,
         "BETTER_AUTH_COOKIE_PREFIX": os.environ.get("BETTER_AUTH_COOKIE_PREFIX", "better-auth"),

@@ -1,7 +1,9 @@
 """Renders the mapping (:mod:`.mapping`) as an ES module for a better-auth server.
 
 The module exports the Drizzle schema (one ``pgTable`` per table, keyed by better-auth's model
-keys, each column under its field key with its real PostgreSQL type), the model and field
+keys, each of better-auth's columns under its field key with its real PostgreSQL type; Django's
+own user columns are left out, as Drizzle names every column of its schema in an INSERT and
+the better-auth role may not write them), the model and field
 names for adapters without a Drizzle schema, and ``betterAuthOptions()`` with the id generator
 (``<table>__<uuidv7>``, the form ``beep_shared.ids`` makes). ``python manage.py
 generate_better_auth`` writes it; nothing in it is edited by hand.
@@ -52,15 +54,17 @@ def _builder(column: Column) -> str:
     if column.default_sql is not None:
         expr += f".default(sql.raw({json.dumps(column.default_sql)}))"
     elif column.derived is not None:
-        # No SQL default: a trigger fills the column in. Marked as defaulted so better-auth's
-        # schema check knows an INSERT without it is fine; Drizzle still sends DEFAULT (NULL).
-        expr += f'.default(sql.raw("NULL")) /* {column.derived} */'
+        # The trigger replaces the column's database default; without one the database and
+        # this schema would disagree on what an INSERT must name.
+        raise ValueError(f"column {column.name} is derived but has no database default")
+    if column.derived is not None:
+        expr += f" /* {column.derived} */"
     return expr
 
 
 def _table(table: Table) -> str:
     lines = [f"export const {table.model_key} = pgTable({json.dumps(table.name)}, {{"]
-    lines += [f"  {column.key}: {_builder(column)}," for column in table.columns]
+    lines += [f"  {column.key}: {_builder(column)}," for column in table.better_auth_columns]
     lines.append("});")
     return "\n".join(lines)
 
@@ -69,7 +73,7 @@ def _names(tables: list[Table]) -> str:
     names = {
         table.model_key: {
             "modelName": table.name,
-            "fields": {c.key: c.name for c in table.columns if c.key != c.name},
+            "fields": {c.key: c.name for c in table.better_auth_columns if c.key != c.name},
         }
         for table in tables
     }

@@ -4,9 +4,11 @@ better-auth addresses a table by a model key (``oauthClient``) and a column by a
 (``clientId``). Every concrete model of ``beep_shared`` and ``beep_iam`` is one better-auth
 model: its key is the camel-cased table name and each column's key the camel-cased column name
 (foreign keys use the column, ``user_id`` -> ``userId``), except the few spellings better-auth
-chose otherwise (:data:`FIELD_KEYS`). Columns better-auth does not know (Django's auth
-columns, the audit columns) are part of the mapping too, so the generated Drizzle schema
-describes every column and better-auth's schema check sees which ones have defaults.
+chose otherwise (:data:`FIELD_KEYS`). The audit columns better-auth does not know are part of
+its schema too (with their database defaults, so better-auth's schema check accepts them).
+Django's own user columns (:data:`DJANGO_COLUMNS`) are in the mapping but not in better-auth's
+view of it (:attr:`Table.better_auth_columns`): the generated Drizzle schema leaves them out and
+the better-auth role may not read or write them (:mod:`.grants`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,17 @@ FIELD_KEYS = {
     ("passkey", "credential_id"): "credentialID",
 }
 
-# NOT NULL columns better-auth never writes that a trigger fills in on INSERT (see the models);
-# for better-auth's schema check they count as having a default.
+# Django's own columns on the user model: authentication and admin rights. better-auth never
+# reads or writes them and must not be able to (a better-auth server that could set
+# is_superuser would make Django superusers); their database defaults fill them in for the
+# users better-auth inserts.
+DJANGO_COLUMNS = frozenset(
+    ("user", column)
+    for column in ("password", "last_login", "is_staff", "is_superuser", "is_active")
+)
+
+# NOT NULL columns better-auth never writes that a trigger fills in on INSERT (see the models),
+# replacing the column's database default ('': the database itself says an INSERT may omit them).
 DERIVED_COLUMNS = {
     ("team", "slug"): "trigger team_derive_slug: the name, slugified, plus 8 id characters",
     ("team_member", "organization_id"): "trigger team_member_derive_org: the team's organization",
@@ -44,10 +55,7 @@ class Column:
     primary_key: bool
     default_sql: str | None  # the column's database default, or None
     derived: str | None  # how the database fills it in when better-auth leaves it out
-
-    @property
-    def has_default(self) -> bool:
-        return self.default_sql is not None or self.derived is not None
+    django_only: bool = False  # one of DJANGO_COLUMNS: outside better-auth's reach
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,11 @@ class Table:
 
     def column(self, name: str) -> Column:
         return next(column for column in self.columns if column.name == name)
+
+    @property
+    def better_auth_columns(self) -> tuple[Column, ...]:
+        """The columns better-auth's schema has, and its role may read and write."""
+        return tuple(column for column in self.columns if not column.django_only)
 
 
 def camel(name: str) -> str:
@@ -106,6 +119,7 @@ def table_for(model: type[models.Model], connection: Any = None) -> Table:
                 primary_key=field.primary_key,
                 default_sql=_default_sql(field, connection),
                 derived=DERIVED_COLUMNS.get((table, column)),
+                django_only=(table, column) in DJANGO_COLUMNS,
             )
         )
     return Table(model_key=camel(table), name=table, columns=tuple(columns))

@@ -110,7 +110,7 @@ DERIVE_TEAM_MEMBER_COLUMNS = pgtrigger.Trigger(
     operation=pgtrigger.Insert | pgtrigger.UpdateOf("team_id", "user_id"),
     when=pgtrigger.Before,
     func=(
-        "IF NEW.organization_id IS NULL THEN "
+        "IF NEW.organization_id IS NULL OR NEW.organization_id = '' THEN "
         "NEW.organization_id := (SELECT organization_id FROM team WHERE id = NEW.team_id); "
         "END IF; "
         "IF TG_OP = 'INSERT' AND NEW.membership_key IS NULL OR TG_OP = 'UPDATE' THEN "
@@ -177,6 +177,17 @@ class Member(OrgModel):
 class TeamMember(OrgModel):
     """A user's membership of a team; its organization is the team's."""
 
+    # better-auth never writes organization_id: an INSERT without it gets the database default
+    # '' (so the column does not claim to need a value), which the trigger replaces with the
+    # team's organization. Django inserts the value it has (None, or the team's from save()).
+    organization = ForeignKey(
+        "beep_shared.Organization",
+        on_delete=models.CASCADE,
+        related_name="teammembers",
+        default=None,
+        # A plain '' would be checked as an organization id; the column is text.
+        db_default=models.Value("", output_field=models.TextField()),
+    )
     team = ForeignKey("beep_shared.Team", on_delete=models.CASCADE, related_name="team_members")
     user = ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"

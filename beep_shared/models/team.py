@@ -8,8 +8,9 @@ from django.db.models import Q
 
 from beep_shared.models.org_model import OrgModel
 
-# better-auth never writes a slug: an INSERT without one gets the name, slugified, plus the
-# last 8 characters of the id (slugs are unique across organizations; names only within one).
+# better-auth never writes a slug: an INSERT without one (the column's database default '')
+# gets the name, slugified, plus the last 8 characters of the id (slugs are unique across
+# organizations; names only within one).
 DERIVE_SLUG = pgtrigger.Trigger(
     name="team_derive_slug",
     operation=pgtrigger.Insert,
@@ -26,7 +27,12 @@ DERIVE_SLUG = pgtrigger.Trigger(
 class Team(OrgModel):
     name = models.TextField()
     description = models.TextField(null=True, blank=True)
-    slug = models.SlugField(max_length=255, help_text="Derived from the name when left empty.")
+    slug = models.SlugField(
+        max_length=255,
+        default="",
+        db_default="",
+        help_text="Derived from the name when left empty.",
+    )
     metadata = models.TextField(null=True, blank=True)
     logo = models.TextField(null=True, blank=True)
     # better-auth 1.7's seat counter; it keeps it itself (rows Django adds are not counted

@@ -8,6 +8,7 @@ import readline from "node:readline";
 import pg from "pg";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { betterAuthOptions, drizzleSchema } from "./generated/beep-iam-better-auth.mjs";
+import { schemaFromDatabase } from "./introspected.mjs";
 
 const line = process.env.BEEP_BETTER_AUTH_LINE ?? "1.7";
 const ba = await import(line === "1.4" ? "./line-1.4/index.mjs" : "./line-1.7.mjs");
@@ -18,7 +19,11 @@ const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 })
 
 // BEEP_OMIT_MODEL=<model key> leaves that table out of the Drizzle schema handed to
 // better-auth: the tests prove that 1.7's schema check then refuses to start.
-const schema = { ...drizzleSchema };
+// BEEP_SCHEMA_FROM_DATABASE=1: the schema is read from the database instead of the generated
+// module (introspected.mjs), as a user who pulls it from the database gets it.
+const schema = process.env.BEEP_SCHEMA_FROM_DATABASE
+  ? await schemaFromDatabase(pool)
+  : { ...drizzleSchema };
 if (process.env.BEEP_OMIT_MODEL) delete schema[process.env.BEEP_OMIT_MODEL];
 const db = drizzle(pool, { schema });
 

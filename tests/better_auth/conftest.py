@@ -36,6 +36,11 @@ def better_auth(
 def server_env() -> dict[str, str]:
     """libpq variables for the test database as the better-auth role, and better-auth's."""
     db = connection.settings_dict
+    if auth_role() is None:
+        pytest.fail(
+            "The interop tests log in as the better-auth role, and the settings name none: "
+            "unset BEEP_BETTER_AUTH_ROLE (beep_auth) or set it to the role's name."
+        )
     env = {
         "PGHOST": str(db["HOST"] or "localhost"),
         "PGPORT": str(db["PORT"] or 5432),

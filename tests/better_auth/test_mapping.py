@@ -8,9 +8,14 @@ from django.db import connection
 
 from beep_iam.better_auth import drizzle, grants, mapping
 from beep_iam.management.commands.generate_better_auth import default_output
+from beep_iam.models import TeamMember
+from beep_shared.models import Team, User
 
+from .checks import loads
 from .conftest import LINES, server_env
 from .node import BetterAuth, BetterAuthError
+from .test_accounts import sign_up
+from .test_organizations import create_organization
 
 
 def test_committed_module_is_what_the_models_generate():
@@ -63,7 +68,9 @@ def test_mapping_has_every_model_and_field_better_auth_uses(
         used = server.call("tables")
     finally:
         server.close()
-    mapped = {table.model_key: {c.key for c in table.columns} for table in mapping.tables()}
+    mapped = {
+        table.model_key: {c.key for c in table.better_auth_columns} for table in mapping.tables()
+    }
     missing = {
         model: sorted(set(fields) - mapped.get(model, set()))
         for model, fields in used.items()
@@ -80,8 +87,53 @@ def test_better_auth_17_refuses_a_schema_missing_a_table(django_db_setup, intero
         BetterAuth("1.7", {**server_env(), "BEEP_OMIT_MODEL": "jwks"})
 
 
+@pytest.mark.django_db(transaction=True)
+def test_better_auth_17_runs_on_the_schema_the_database_describes(interop_packages):
+    """A Drizzle schema read from information_schema as the better-auth role (NOT NULL and
+    defaults as the database has them; interop/better-auth/introspected.mjs): 1.7's schema
+    check accepts it, and the rows whose NOT NULL columns better-auth never writes (a team's
+    slug, a team member's organization) are completed by the database."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name, column_default FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND is_nullable = 'NO' AND "
+            "(table_name, column_name) IN (('team', 'slug'), ('team_member', 'organization_id'))"
+        )
+        assert {(t, c): d for t, c, d in cursor} == {
+            ("team", "slug"): "''::character varying",
+            ("team_member", "organization_id"): "''::text",
+        }
+    server = BetterAuth("1.7", {**server_env(), "BEEP_SCHEMA_FROM_DATABASE": "1"})
+    try:
+        assert set(server.call("tables")) >= {"user", "team", "teamMember", "oauthClient"}
+        owner, owner_body = sign_up(server, "owner@example.com", "Owner")
+        _, member_body = sign_up(server, "member@example.com", "Member")
+        org = create_organization(owner)
+        server.api(
+            "addMember",
+            body={"userId": member_body["id"], "role": "member", "organizationId": org["id"]},
+        )
+        team_body = owner.post(
+            "/api/auth/organization/create-team",
+            json={"name": "Core", "organizationId": org["id"]},
+        )
+        assert team_body.status == 200, team_body.body
+        added = owner.post(
+            "/api/auth/organization/add-team-member",
+            json={"teamId": team_body.body["id"], "userId": member_body["id"]},
+        )
+        assert added.status == 200, added.body
+    finally:
+        server.close()
+    team = loads(Team, team_body.body["id"], tenant=org["id"])
+    assert team.slug == f"core-{team.pk[-8:]}"
+    team_member = loads(TeamMember, added.body["id"], tenant=org["id"])
+    assert team_member.organization_id == org["id"]
+    assert loads(User, owner_body["id"]).password == "!"  # Django's own column: its default
+
+
 @pytest.mark.django_db
-def test_auth_role_can_use_exactly_the_mapped_tables():
+def test_auth_role_is_a_bypassrls_login_of_no_role():
     role = grants.auth_role()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -96,38 +148,8 @@ def test_auth_role_can_use_exactly_the_mapped_tables():
             [role],
         )
         assert cursor.fetchone() == (0,), "beep_auth is a member of a role, or has members"
-        cursor.execute(
-            """
-            SELECT c.relname FROM pg_class c
-            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
-              AND has_table_privilege(%s, c.oid, 'SELECT, INSERT, UPDATE, DELETE')
-            """,
-            [role],
-        )
-        reachable = sorted(name for (name,) in cursor)
-        cursor.execute(
-            """
-            SELECT c.relname FROM pg_class c
-            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
-              AND has_table_privilege(%s, c.oid, 'SELECT')
-              AND has_table_privilege(%s, c.oid, 'INSERT')
-              AND has_table_privilege(%s, c.oid, 'UPDATE')
-              AND has_table_privilege(%s, c.oid, 'DELETE')
-            """,
-            [role] * 4,
-        )
-        full = sorted(name for (name,) in cursor)
-    assert reachable == full == mapping.table_names()
-    assert "django_migrations" not in reachable and "django_session" not in reachable
+    # Its tables and columns: tests/better_auth/test_role_grants.py.
 
 
-def test_grants_command_prints_the_setup_sql():
-    from io import StringIO
-
-    out = StringIO()
-    call_command("better_auth_grants", "--role", "auth_srv", stdout=out)
-    sql = out.getvalue()
-    assert 'CREATE ROLE "auth_srv" LOGIN' in sql and "BYPASSRLS" in sql
-    assert 'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "account", ' in sql
-    assert '"wallet_address" TO "auth_srv";' in sql
+def test_default_output_is_the_interop_folder():
     assert default_output().name == "generated"

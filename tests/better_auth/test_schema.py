@@ -56,6 +56,27 @@ def test_team_member_gets_its_team_organization_and_better_auth_key():
     assert member.membership_key == better_auth_membership_key(team.pk, user.pk)
 
 
+def test_derived_columns_default_to_empty_and_the_trigger_replaces_it():
+    """What Drizzle sends for the columns better-auth leaves out (DEFAULT), and the ORM."""
+    team = TeamFactory.create()
+    user = UserFactory.create()
+    with tenant_context(team.organization):
+        raw(
+            "INSERT INTO team (organization_id, name, slug) VALUES (%s, 'Ops', DEFAULT)",
+            [team.organization_id],
+        )
+        raw(
+            "INSERT INTO team_member (team_id, user_id, organization_id) VALUES (%s, %s, DEFAULT)",
+            [team.pk, user.pk],
+        )
+        ops = Team.objects.get(name="Ops")
+        member = TeamMember.objects.get(team=team, user=user)
+        created = Team.objects.create(organization=team.organization, name="Sales")
+    assert ops.slug == f"ops-{ops.pk[-8:]}"
+    assert member.organization_id == team.organization_id
+    assert created.slug == f"sales-{created.pk[-8:]}"  # returned by the INSERT
+
+
 def test_owner_membership_fills_in_the_organization_owner():
     user = UserFactory.create()
     raw("INSERT INTO organization (name, slug) VALUES ('Acme', 'acme')")

@@ -1,4 +1,4 @@
-"""Print the SQL that creates the better-auth role and grants it the mapping's tables."""
+"""Print the SQL that creates the better-auth role and grants it better-auth's tables."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from beep_iam.better_auth import grants, mapping
+from beep_iam.conf import SETTING_NAME
 
 
 class Command(BaseCommand):
     help = (
         "Print the SQL (for a superuser) that creates the better-auth database role and grants "
-        "it DML on exactly the tables of the generated mapping."
+        "it DML on exactly the tables and columns of the generated mapping."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -21,6 +22,16 @@ class Command(BaseCommand):
         parser.add_argument("--schema", default="public", help="Schema of the tables.")
 
     def handle(self, *args: Any, role: str | None, schema: str, **options: Any) -> None:
-        name = role or grants.auth_role() or grants.DEFAULT_ROLE
+        configured = grants.auth_role()
+        name = role or configured or grants.DEFAULT_ROLE
+        if name != configured:
+            # Later grant migrations reach only the configured role.
+            self.stderr.write(
+                f"-- Set {SETTING_NAME}['BETTER_AUTH_ROLE'] = {name!r} so that migrations "
+                "keep this role's privileges up to date."
+            )
         qn = connections[DEFAULT_DB_ALIAS].ops.quote_name
-        self.stdout.write(grants.setup_script(name, schema, mapping.table_names(), qn))
+        script = grants.setup_script(
+            name, schema, mapping.table_names(), qn, grants.column_limits()
+        )
+        self.stdout.write(script)

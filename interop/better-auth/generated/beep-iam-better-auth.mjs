@@ -493,7 +493,7 @@ export const team = pgTable("team", {
   organizationId: text("organization_id").notNull(),
   name: text("name").notNull(),
   description: text("description"),
-  slug: varchar("slug", { length: 255 }).notNull().default(sql.raw("NULL")) /* trigger team_derive_slug: the name, slugified, plus 8 id characters */,
+  slug: varchar("slug", { length: 255 }).notNull().default(sql.raw("''")) /* trigger team_derive_slug: the name, slugified, plus 8 id characters */,
   metadata: text("metadata"),
   logo: text("logo"),
   memberCount: integer("member_count").notNull().default(sql.raw("0")),
@@ -510,7 +510,7 @@ export const teamMember = pgTable("team_member", {
   deletedBy: text("deleted_by"),
   version: integer("version").notNull().default(sql.raw("1")),
   source: text("source"),
-  organizationId: text("organization_id").notNull().default(sql.raw("NULL")) /* trigger team_member_derive_org: the team's organization */,
+  organizationId: text("organization_id").notNull().default(sql.raw("''")) /* trigger team_member_derive_org: the team's organization */,
   teamId: text("team_id").notNull(),
   userId: text("user_id").notNull(),
   membershipKey: text("membership_key"),
@@ -560,11 +560,6 @@ export const user = pgTable("user", {
   stripeCustomerId: text("stripe_customer_id"),
   lastLoginMethod: text("last_login_method"),
   uploadLimit: integer("upload_limit").notNull().default(sql.raw("100000000")),
-  password: varchar("password", { length: 128 }).notNull().default(sql.raw("'!'")),
-  lastLogin: timestamp("last_login", { withTimezone: true, mode: "date" }),
-  isStaff: boolean("is_staff").notNull().default(sql.raw("false")),
-  isSuperuser: boolean("is_superuser").notNull().default(sql.raw("false")),
-  isActive: boolean("is_active").notNull().default(sql.raw("true")),
 });
 
 export const verification = pgTable("verification", {
@@ -1052,11 +1047,7 @@ export const modelNames = {
       "displayUsername": "display_username",
       "stripeCustomerId": "stripe_customer_id",
       "lastLoginMethod": "last_login_method",
-      "uploadLimit": "upload_limit",
-      "lastLogin": "last_login",
-      "isStaff": "is_staff",
-      "isSuperuser": "is_superuser",
-      "isActive": "is_active"
+      "uploadLimit": "upload_limit"
     }
   },
   "verification": {
