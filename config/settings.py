@@ -10,6 +10,8 @@
   cross-tenant maintenance and superuser browsing in the admin (``DATABASES["bypass"]``;
   built automatically with the embedded server; unset means no bypass, see docs/rls.md,
   "Database roles").
+- ``OAUTH2_ISSUER``: the issuer of the OAuth endpoints (docs/oauth2.md), e.g.
+  ``http://localhost:8000``.
 - ``BETTER_AUTH_SECRET``: the secret of a better-auth server sharing the database; set, it turns
   on co-tenancy (docs/better-auth.md): sessions stored as better-auth stores them, its session
   cookie accepted, one password for both. ``BETTER_AUTH_COOKIE_PREFIX``: its cookie prefix.
@@ -141,10 +143,15 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+BEEP_IAM: dict = {}
+# The OAuth endpoints' issuer (docs/oauth2.md).
+if os.environ.get("OAUTH2_ISSUER"):
+    BEEP_IAM["OAUTH2_ISSUER"] = os.environ["OAUTH2_ISSUER"]
+
 # Sharing the database with a better-auth server (docs/better-auth.md).
 _better_auth_secret = os.environ.get("BETTER_AUTH_SECRET", "")
 if _better_auth_secret:
-    BEEP_IAM = {
+    BEEP_IAM |= {
         "SESSION_TOKEN_STORAGE": "plain",
         "BETTER_AUTH_SECRET": _better_auth_secret,
         "BETTER_AUTH_COOKIE_PREFIX": os.environ.get("BETTER_AUTH_COOKIE_PREFIX", "better-auth"),
