@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
 from authlib.oauth2.rfc6749 import errors
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
@@ -36,7 +38,7 @@ BASIC = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC.value
 POST = TokenEndpointAuthMethod.CLIENT_SECRET_POST.value
 NONE = TokenEndpointAuthMethod.NONE.value
 
-OAuth2Error = errors.OAuth2Error
+__all__ = ["OAuth2Error"]
 
 
 def issuer() -> str:
@@ -55,12 +57,14 @@ def endpoint_url(name: str) -> str:
     return origin + reverse(f"beep_iam_oauth2:{name}")
 
 
-def json_response(body: dict[str, Any], status: int = 200, **headers: str) -> HttpResponse:
+def json_response(
+    body: dict[str, Any], status: int = 200, *, headers: Mapping[str, str] | None = None
+) -> HttpResponse:
     response = HttpResponse(
         json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
     )
-    for key, value in headers.items():
-        response[key.replace("_", "-")] = value
+    for key, value in (headers or {}).items():
+        response[key] = value
     return response
 
 

@@ -19,7 +19,7 @@ import struct
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from django.core.exceptions import ImproperlyConfigured
@@ -32,7 +32,7 @@ from beep_iam.conf import iam_settings
 from beep_iam.models import Jwks
 
 ALG = "EdDSA"
-CRV = "Ed25519"
+CRV: Final = "Ed25519"
 GRACE_PERIOD = timedelta(days=30)
 
 # better-auth's jwt plugin signs with "EdDSA" (RFC 8037); RFC 9864 prefers "Ed25519", but the

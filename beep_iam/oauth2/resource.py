@@ -62,7 +62,7 @@ def require_oauth(*scopes: str) -> Callable[[View], View]:
                 response["WWW-Authenticate"] += f', scope="{" ".join(scopes)}"'
                 return response
             request.oauth_token = info  # type: ignore[attr-defined]
-            request.user = SimpleLazyObject(lambda: _user(info.user_id))
+            request.user = SimpleLazyObject(lambda: _user(info.user_id))  # type: ignore[assignment]
             try:
                 tenant = organization_id(info.reference_id)
             except ValidationError:

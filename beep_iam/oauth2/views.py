@@ -51,7 +51,7 @@ OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 CONSENT_TEMPLATE = "beep_iam/oauth2/consent.html"
 ERROR_TEMPLATE = "beep_iam/oauth2/error.html"
-NO_STORE = {"Cache_Control": "no-store", "Pragma": "no-cache"}
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 # --- token endpoint -------------------------------------------------------------------------
@@ -78,7 +78,7 @@ def token(request: HttpRequest) -> HttpResponse:
         return error_response(error)
     except oauth_errors.OAuthError as exc:
         return error_response(from_service(exc))
-    return json_response(body, **NO_STORE)
+    return json_response(body, headers=NO_STORE)
 
 
 def _token_body(issued: oauth_tokens.IssuedTokens) -> dict[str, Any]:
@@ -442,7 +442,7 @@ def _bearer_challenge(error: str | None, description: str | None, status: int) -
         if description:
             challenge += f', error_description="{description}"'
     body = {"error": error, "error_description": description} if error else {}
-    response = json_response(body, status=status, **NO_STORE)
+    response = json_response(body, status=status, headers=NO_STORE)
     response["WWW-Authenticate"] = challenge
     return response
 
@@ -469,7 +469,7 @@ def userinfo(request: HttpRequest) -> HttpResponse:
     if "openid" not in info.scopes:
         return _bearer_challenge("insufficient_scope", "the openid scope is required", 403)
     user = get_user_model().objects.get(pk=info.user_id)
-    return json_response(claims.user_claims(user, info.scopes), **NO_STORE)
+    return json_response(claims.user_claims(user, info.scopes), headers=NO_STORE)
 
 
 @csrf_exempt
@@ -492,7 +492,7 @@ def revoke(request: HttpRequest) -> HttpResponse:
             )
     except OAuth2Error as error:
         return error_response(error)
-    return json_response({}, **NO_STORE)
+    return json_response({}, headers=NO_STORE)
 
 
 @csrf_exempt
@@ -518,7 +518,7 @@ def introspect(request: HttpRequest) -> HttpResponse:
         body = {"active": False}
     elif body.get("active"):
         body["iss"] = issuer()
-    return json_response(body, **NO_STORE)
+    return json_response(body, headers=NO_STORE)
 
 
 # --- discovery and keys -------------------------------------------------------------------
@@ -579,12 +579,12 @@ def openid_metadata() -> dict[str, Any]:
 
 @require_GET
 def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
-    return json_response(server_metadata(), Cache_Control=METADATA_CACHE_CONTROL)
+    return json_response(server_metadata(), headers={"Cache-Control": METADATA_CACHE_CONTROL})
 
 
 @require_GET
 def openid_configuration(request: HttpRequest) -> HttpResponse:
-    return json_response(openid_metadata(), Cache_Control=METADATA_CACHE_CONTROL)
+    return json_response(openid_metadata(), headers={"Cache-Control": METADATA_CACHE_CONTROL})
 
 
 @require_GET
@@ -593,5 +593,6 @@ def jwks(request: HttpRequest) -> HttpResponse:
     if not keys.published_keys():
         keys.create_key()
     return json_response(
-        {"keys": keys.published_keys()}, Cache_Control="public, max-age=300, must-revalidate"
+        {"keys": keys.published_keys()},
+        headers={"Cache-Control": "public, max-age=300, must-revalidate"},
     )

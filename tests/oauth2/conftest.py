@@ -21,7 +21,9 @@ REDIRECT_URI = "https://client.example.com/callback"
 
 
 def with_issuer(issuer: str) -> Any:
-    return override_settings(BEEP_IAM={**getattr(settings, "BEEP_IAM", {}), "OAUTH2_ISSUER": issuer})
+    return override_settings(
+        BEEP_IAM={**getattr(settings, "BEEP_IAM", {}), "OAUTH2_ISSUER": issuer}
+    )
 
 
 @pytest.fixture(autouse=True)

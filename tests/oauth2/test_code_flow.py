@@ -102,7 +102,11 @@ def test_public_client_with_pkce(signed_in, spa):
 
     verifier, challenge = pkce()
     code = get_code(
-        signed_in, spa.client.client_id, challenge, redirect_uri="http://127.0.0.1/cb", scope="openid"
+        signed_in,
+        spa.client.client_id,
+        challenge,
+        redirect_uri="http://127.0.0.1/cb",
+        scope="openid",
     )
     body = {
         "grant_type": "authorization_code",

@@ -211,9 +211,13 @@ def test_xchacha20_poly1305_test_vector():
 
 
 def test_rotation_keeps_the_old_public_key_published(client, web, user):
-    old_token = id_token(user=user, client_id=web.client.client_id, scopes=["openid"], access_token="a")
+    old_token = id_token(
+        user=user, client_id=web.client.client_id, scopes=["openid"], access_token="a"
+    )
     call_command("rotate_signing_key", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    new_token = id_token(user=user, client_id=web.client.client_id, scopes=["openid"], access_token="a")
+    new_token = id_token(
+        user=user, client_id=web.client.client_id, scopes=["openid"], access_token="a"
+    )
     published = KeySet.import_key_set(client.get("/jwks").json())
     assert len(published.keys) == 2
     old = jwt.decode(old_token, published, algorithms=["EdDSA"])

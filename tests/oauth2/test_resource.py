@@ -60,7 +60,11 @@ def test_machine_token_has_no_user_and_no_tenant(machine):
     issued = issue_tokens(machine.client, scopes=["invoices:read"])
     response = call(issued.access_token)
     assert response.status_code == 200
-    assert json.loads(response.content) == {"client": machine.client.client_id, "user": None, "tenant": None}
+    assert json.loads(response.content) == {
+        "client": machine.client.client_id,
+        "user": None,
+        "tenant": None,
+    }
 
 
 def test_user_token_for_an_organization_runs_as_that_tenant(web, user):

@@ -203,7 +203,10 @@ def test_missing_grant_type(client, machine):
 def test_json_bodies_and_get_are_refused(client, machine):
     auth = {"HTTP_AUTHORIZATION": basic(machine.client.client_id, machine.client_secret)}
     response = client.post(
-        "/oauth2/token", {"grant_type": "client_credentials"}, content_type="application/json", **auth
+        "/oauth2/token",
+        {"grant_type": "client_credentials"},
+        content_type="application/json",
+        **auth,
     )
     assert_error(response, 400, "invalid_request")
     assert client.get("/oauth2/token?grant_type=client_credentials", **auth).status_code == 405
