@@ -83,11 +83,10 @@ def issue_code(
     return code
 
 
+# A concurrent redemption of the same code waits on the row lock until the first one's
+# transaction ends, then finds the row gone: it is a replay and revokes what the first issued.
 _CONSUME_SQL = """
-DELETE FROM verification WHERE id = (
-    SELECT id FROM verification WHERE identifier = %s ORDER BY created_at LIMIT 1
-    FOR UPDATE SKIP LOCKED
-)
+DELETE FROM verification WHERE identifier = %s
 RETURNING value, expires_at > now()
 """
 
@@ -95,7 +94,11 @@ RETURNING value, expires_at > now()
 @sensitive_variables("code", "digest")
 def redeem_code(code: str) -> CodeGrant | None:
     """The grant of ``code``, deleting it; ``None`` if it is unknown, used, expired or
-    malformed. An unknown or used code revokes the tokens issued for it."""
+    malformed. An unknown or used code revokes the tokens issued for it.
+
+    Call it inside the transaction that issues the code's tokens, and commit that transaction
+    whatever the outcome: the row stays locked until then, so a concurrent replay waits for
+    the tokens it must revoke, and a failed redemption still uses the code up."""
     digest = secrets.digest(code)
     using = router.db_for_write(Verification)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:

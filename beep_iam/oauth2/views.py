@@ -17,6 +17,7 @@ from authlib.oauth2.rfc6749 import errors
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
+from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
@@ -26,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from beep_iam.models import OAuthClient
+from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
 from beep_iam.oauth2 import claims, codes, keys
 from beep_iam.oauth2.endpoint import (
@@ -131,15 +132,30 @@ def _client_credentials(client: OAuthClient, params: dict[str, str]) -> dict[str
     return _token_body(oauth_tokens.issue_tokens(client, scopes=scopes))
 
 
-@sensitive_variables("params", "grant", "issued", "body")
+@sensitive_variables("params", "code")
 def _authorization_code(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
     _check_grant(client, GrantType.AUTHORIZATION_CODE)
     code = params.get("code")
     if code is None:
         raise errors.InvalidRequestError(description="code is required")
-    grant = codes.redeem_code(code)
-    if grant is None:
-        raise errors.InvalidGrantError(description="invalid, expired or already used code")
+    failure: Exception | None = None
+    # One transaction from redemption to issued tokens (see codes.redeem_code), committed even
+    # when the redemption fails: the code is used up, a replay's revocations stand.
+    with transaction.atomic(using=router.db_for_write(Verification)):
+        grant = codes.redeem_code(code)
+        if grant is None:
+            failure = errors.InvalidGrantError(description="invalid, expired or already used code")
+        else:
+            try:
+                return _redeem(client, params, grant)
+            except (OAuth2Error, oauth_errors.OAuthError) as exc:
+                failure = exc
+    assert failure is not None
+    raise failure
+
+
+@sensitive_variables("params", "grant", "issued", "body")
+def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant) -> dict[str, Any]:
     if grant.client_id != client.client_id:
         raise errors.InvalidGrantError(description="the code was issued to another client")
     if params.get("redirect_uri") != grant.query.get("redirect_uri"):
