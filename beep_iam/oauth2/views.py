@@ -392,10 +392,11 @@ def authorize(request: HttpRequest) -> HttpResponse:
                 redirect_uri, errors.OAuth2Error(error="consent_required"), state
             )
         return _consent_page(request, client, scopes)
-    query = {**params, "redirect_uri": redirect_uri}
     beep_session = getattr(request, "beep_session", None)
+    # The request as sent: a redirect_uri it named must be repeated at the token endpoint,
+    # one it left out must not (RFC 6749 4.1.3), as better-auth checks it.
     code = codes.issue_code(
-        query,
+        dict(params),
         user_id=str(user.pk),
         session_id=str(getattr(beep_session, "pk", "") or ""),
         auth_time_ms=int(_auth_time(request).timestamp() * 1000),

@@ -232,3 +232,13 @@ def test_the_code_value_is_what_better_auth_parses(signed_in, web, user):
     assert isinstance(value["sessionId"], str)
     assert isinstance(value["userId"], str)
     assert "referenceId" not in value or isinstance(value["referenceId"], str)
+
+
+def test_redirect_uri_left_out_of_the_request_is_left_out_at_the_token_endpoint(signed_in, web):
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge, redirect_uri="")
+    assert exchange(signed_in, web, code, verifier, redirect_uri=None).status_code == 200
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge, redirect_uri="")
+    response = exchange(signed_in, web, code, verifier)  # names one the request did not
+    assert response.json()["error"] == "invalid_grant"
