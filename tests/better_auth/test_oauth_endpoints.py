@@ -62,6 +62,7 @@ def django_client_registered() -> dict[str, str]:
         grant_types=["authorization_code", "refresh_token"],
         scopes=oauth.SCOPE.split(),
     )
+    assert registered.client_secret is not None
     return {"client_id": registered.client.client_id, "client_secret": registered.client_secret}
 
 
