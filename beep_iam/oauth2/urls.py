@@ -16,6 +16,7 @@ urlpatterns = [
     path("oauth2/userinfo", views.userinfo, name="userinfo"),
     path("oauth2/revoke", views.revoke, name="revoke"),
     path("oauth2/introspect", views.introspect, name="introspect"),
+    path("oauth2/end-session", views.end_session, name="end-session"),
     path("jwks", views.jwks, name="jwks"),
     path(
         ".well-known/openid-configuration",

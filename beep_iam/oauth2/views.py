@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import errors
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, logout
 from django.contrib.auth.views import redirect_to_login
 from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -26,6 +26,9 @@ from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
@@ -540,6 +543,72 @@ def introspect(request: HttpRequest) -> HttpResponse:
     return json_response(body, headers=NO_STORE)
 
 
+# --- end session (OpenID Connect RP-Initiated Logout 1.0) -------------------------------------
+
+SIGNED_OUT_TEMPLATE = "beep_iam/oauth2/signed_out.html"
+
+
+def _hinted_claims(hint: str) -> dict[str, Any]:
+    """The claims of an ID token this server signed (expired ones too: a logout often comes
+    after the token's lifetime); ``ValueError`` otherwise."""
+    try:
+        token = jwt.decode(
+            hint, KeySet.import_key_set({"keys": keys.published_keys()}), algorithms=[keys.ALG]
+        )
+    except (JoseError, ValueError) as exc:
+        raise ValueError("id_token_hint is not an ID token this server signed") from exc
+    claims: dict[str, Any] = token.claims
+    if claims.get("iss") != issuer() or not isinstance(claims.get("sub"), str):
+        raise ValueError("id_token_hint is not an ID token this server issued")
+    return claims
+
+
+@never_cache
+@xframe_options_deny
+@require_http_methods(["GET", "POST"])
+def end_session(request: HttpRequest) -> HttpResponse:
+    """Sign the user out for a client that registered ``enable_end_session``, given an ID
+    token of that user (``id_token_hint``), and return to a registered
+    ``post_logout_redirect_uri`` (exact match) with ``state``. Anything unproven is shown on a
+    page, never redirected; a hint for another user than the signed-in one signs no one out."""
+    try:
+        params = single_values(request.POST if request.method == "POST" else request.GET)
+    except OAuth2Error as error:
+        return _error_page(request, error.description or "Malformed request.")
+    hint = params.get("id_token_hint")
+    if hint is None:
+        return _error_page(request, "id_token_hint is required to sign out.")
+    try:
+        hinted = _hinted_claims(hint)
+    except ValueError as exc:
+        return _error_page(request, f"{exc}.")
+    audience = hinted.get("aud")
+    client_id = audience if isinstance(audience, str) else None
+    if params.get("client_id", client_id) != client_id:
+        return _error_page(request, "client_id differs from the ID token's audience.")
+    client = OAuthClient.objects.filter(
+        client_id=client_id, disabled=False, deleted_at__isnull=True
+    ).first()
+    if client is None or not client.enable_end_session:
+        return _error_page(request, "This application may not sign you out.")
+    target = params.get("post_logout_redirect_uri")
+    if target is not None and target not in (client.post_logout_redirect_uris or []):
+        return _error_page(request, "post_logout_redirect_uri is not registered.")
+    if request.user.is_authenticated:
+        if str(request.user.pk) != hinted["sub"]:
+            return _error_page(request, "The sign-out request is for another account.")
+        beep_session = getattr(request, "beep_session", None)
+        if beep_session is not None and beep_session.pk == hinted.get("sid"):
+            beep_session.delete()  # better-auth's session, in co-tenancy
+        logout(request)
+    if target is None:
+        response = render(request, SIGNED_OUT_TEMPLATE, {"client": client})
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+        return response
+    state = params.get("state")
+    return _redirect(target, {"state": state} if state is not None else {})
+
+
 # --- discovery and keys -------------------------------------------------------------------
 
 METADATA_CACHE_CONTROL = "public, max-age=15, stale-while-revalidate=15, stale-if-error=86400"
@@ -588,6 +657,7 @@ def openid_metadata() -> dict[str, Any]:
             "email_verified",
         ],
         "userinfo_endpoint": endpoint_url("userinfo"),
+        "end_session_endpoint": endpoint_url("end-session"),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [keys.ALG],
         "request_parameter_supported": False,
