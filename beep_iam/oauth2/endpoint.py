@@ -25,6 +25,7 @@ from django.views.decorators.debug import sensitive_variables
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient
 from beep_iam.models.oauth import TokenEndpointAuthMethod
+from beep_iam.oauth2 import client_assertion
 from beep_iam.services import oauth_errors
 from beep_iam.services import oauth_validation as rules
 from beep_iam.services.oauth_clients import authenticate_client
@@ -37,6 +38,7 @@ MAX_VALUE_LENGTH = 4_096
 BASIC = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC.value
 POST = TokenEndpointAuthMethod.CLIENT_SECRET_POST.value
 NONE = TokenEndpointAuthMethod.NONE.value
+PRIVATE_KEY_JWT = TokenEndpointAuthMethod.PRIVATE_KEY_JWT.value
 
 __all__ = ["OAuth2Error"]
 
@@ -156,8 +158,8 @@ def scope_list(value: str | None) -> list[str] | None:
 
 @sensitive_variables("secret", "header", "decoded")
 def authenticate(request: HttpRequest, params: dict[str, str]) -> tuple[OAuthClient, str]:
-    """The client authenticated by ``client_secret_basic``, ``client_secret_post`` or
-    ``none`` (a public client naming itself), and the method used.
+    """The client authenticated by ``client_secret_basic``, ``client_secret_post``,
+    ``private_key_jwt`` or ``none`` (a public client naming itself), and the method used.
 
     One method per request (RFC 6749 2.3); the method must be the client's registered one
     (a NULL method, from other tools, allows either secret method). The secret check itself
@@ -187,7 +189,13 @@ def authenticate(request: HttpRequest, params: dict[str, str]) -> tuple[OAuthCli
             )
         method = BASIC
     elif "client_assertion" in params or "client_assertion_type" in params:
-        raise invalid_client("private_key_jwt is not supported by this server yet")
+        if "client_secret" in params:
+            raise errors.InvalidRequestError(
+                description="use one client authentication method, not an assertion and a secret"
+            )
+        view = request.resolver_match.url_name if request.resolver_match else "token"
+        audiences = {endpoint_url(str(view)), issuer()}
+        return client_assertion.authenticate(params, audiences), PRIVATE_KEY_JWT
     elif "client_id" in params:
         client_id = params["client_id"]
         secret = params.get("client_secret")

@@ -32,7 +32,7 @@ from joserfc.jwk import KeySet
 
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
-from beep_iam.oauth2 import claims, codes, keys
+from beep_iam.oauth2 import claims, client_assertion, codes, keys
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
@@ -616,7 +616,8 @@ METADATA_CACHE_CONTROL = "public, max-age=15, stale-while-revalidate=15, stale-i
 
 def server_metadata() -> dict[str, Any]:
     """RFC 8414 metadata, the fields better-auth's oauth-provider publishes that apply here."""
-    auth_methods = ["client_secret_basic", "client_secret_post"]
+    auth_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    signing = client_assertion.ALGORITHMS
     return {
         "scopes_supported": list(OIDC_SCOPES),
         "issuer": issuer(),
@@ -629,8 +630,11 @@ def server_metadata() -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
         "token_endpoint_auth_methods_supported": ["none", *auth_methods],
+        "token_endpoint_auth_signing_alg_values_supported": signing,
         "introspection_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": signing,
         "revocation_endpoint_auth_methods_supported": ["none", *auth_methods],
+        "revocation_endpoint_auth_signing_alg_values_supported": signing,
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
     }
