@@ -1,10 +1,14 @@
 """Django's OAuth endpoints and stock better-auth 1.7 on one database: authorization codes
 issued by either server redeem at the other, a replayed code revokes what the other issued,
-signing keys and ID tokens verify across (better-auth 1.4 has no verification-row codes of
-this form nor the jwks columns, so the line is 1.7 only)."""
+signing keys and ID tokens verify across, a client assertion is used once across both
+(better-auth 1.4 has no verification-row codes of this form nor the jwks columns, so the line
+is 1.7 only)."""
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
@@ -12,7 +16,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import ECKey, KeySet
 
 from beep_iam.oauth2 import keys
 from beep_iam.services import oauth_clients, oauth_tokens
@@ -167,3 +171,39 @@ def test_django_code_redeems_at_better_auth_and_keys_cross(better_auth_17):
     assert not oauth.is_active(
         better_auth_17, client, issued.body["refresh_token"], "refresh_token"
     )
+
+
+def test_a_client_assertion_used_at_django_is_refused_at_better_auth(better_auth_17):
+    key = ECKey.generate_key("P-256", parameters={"kid": "k1"})
+    registered = oauth_clients.register_client(
+        redirect_uris=[],
+        name="Signed robot",
+        token_endpoint_auth_method="private_key_jwt",
+        grant_types=["client_credentials"],
+        response_types=[],
+        client_credentials_scopes=["invoices:read"],
+        jwks=json.dumps({"keys": [key.as_dict(private=False)]}),
+    )
+    client_id = registered.client.client_id
+    now = int(time.time())
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": ISSUER,  # the issuer: an audience both servers accept
+        "iat": now,
+        "exp": now + 60,
+        "jti": str(uuid.uuid4()),
+    }
+    signed = jwt.encode({"alg": "ES256", "kid": "k1"}, claims, key, algorithms=["ES256"])
+    form = {
+        "grant_type": "client_credentials",
+        "scope": "invoices:read",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": signed,
+    }
+    response = Client().post("/oauth2/token", urlencode(form), content_type=FORM)
+    assert response.status_code == 200, response.content
+    replay = better_auth_17.request("POST", "/api/auth/oauth2/token", form=form)
+    assert replay.status >= 400, replay.body
+    assert replay.body["error"] == "invalid_client"
+    assert "already been used" in replay.body["error_description"]
