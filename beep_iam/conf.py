@@ -15,6 +15,9 @@ BEEP_IAM = {
     "BETTER_AUTH_SECURE_COOKIES": None,             # advanced.useSecureCookies
     "BETTER_AUTH_PASSWORDS": False,                 # keep the credential account in step
     "BETTER_AUTH_ROLE": None,                       # the better-auth server's database role
+    # The OAuth 2.1 / OpenID Connect endpoints (beep_iam.oauth2, docs/oauth2.md):
+    "OAUTH2_ISSUER": None,                          # e.g. "https://auth.example.com"
+    "ID_TOKEN_LIFETIME": timedelta(hours=10),
 }
 ```
 
@@ -47,6 +50,13 @@ BEEP_IAM = {
   (:mod:`beep_iam.better_auth.grants`) when the role exists. ``None`` (default): no role gets
   anything, whatever roles the server has.
 
+- ``OAUTH2_ISSUER``: the issuer identifier of the OAuth endpoints (``iss`` of ID tokens and of
+  authorization responses, the base of the discovery documents' endpoint URLs). An absolute
+  ``https`` URL without query or fragment (``http`` only for ``localhost`` and loopback
+  addresses), no trailing slash; better-auth's ``baseURL`` (or ``jwt.issuer``) when both
+  servers share the database. ``None``: the endpoints answer with ``ImproperlyConfigured``.
+- ``ID_TOKEN_LIFETIME``: lifetime of ID tokens (better-auth's ``idTokenExpiresIn``, 10 hours).
+
 Unknown keys and bad values raise ``ImproperlyConfigured`` naming the key; ``manage.py check``
 reports them as well.
 """
@@ -58,6 +68,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
@@ -81,6 +92,8 @@ DEFAULTS: dict[str, Any] = {
     "BETTER_AUTH_SECURE_COOKIES": None,
     "BETTER_AUTH_PASSWORDS": False,
     "BETTER_AUTH_ROLE": None,
+    "OAUTH2_ISSUER": None,
+    "ID_TOKEN_LIFETIME": timedelta(hours=10),
 }
 
 MAX_PURGE_BATCH_SIZE = 1_000_000
@@ -106,6 +119,8 @@ class IamSettings:
     better_auth_secure_cookies: bool | None = None
     better_auth_passwords: bool = False
     better_auth_role: str | None = None
+    oauth2_issuer: str | None = None
+    id_token_lifetime: timedelta = timedelta(hours=10)
 
 
 def _duration(key: str, value: Any, *, allow_zero: bool = False) -> timedelta:
@@ -200,6 +215,43 @@ def _role_name(key: str, value: Any) -> str | None:
     return value
 
 
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _issuer(key: str, value: Any) -> str | None:
+    # RFC 8414 section 2: https, no query or fragment; a trailing slash would make the
+    # endpoint URLs built on it differ from better-auth's.
+    if value is None:
+        return None
+    rule = (
+        "an absolute https URL without query, fragment or trailing slash (http only for "
+        "localhost and loopback addresses)"
+    )
+    if not isinstance(value, str):
+        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be {rule}, got {value!r}.")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be {rule}, got {value!r}."
+        ) from None
+    host = parts.hostname or ""
+    secure = parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK_HOSTS)
+    if (
+        not secure
+        or not parts.netloc
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+        or "?" in value
+        or "#" in value
+        or value.endswith("/")
+    ):
+        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be {rule}, got {value!r}.")
+    return value
+
+
 def load(user_settings: Any) -> IamSettings:
     """Validate ``user_settings`` (the ``BEEP_IAM`` value) over the defaults."""
     if user_settings is None:
@@ -240,6 +292,8 @@ def load(user_settings: Any) -> IamSettings:
         ),
         better_auth_passwords=_bool("BETTER_AUTH_PASSWORDS", merged["BETTER_AUTH_PASSWORDS"]),
         better_auth_role=_role_name("BETTER_AUTH_ROLE", merged["BETTER_AUTH_ROLE"]),
+        oauth2_issuer=_issuer("OAUTH2_ISSUER", merged["OAUTH2_ISSUER"]),
+        id_token_lifetime=_duration("ID_TOKEN_LIFETIME", merged["ID_TOKEN_LIFETIME"]),
     )
 
 

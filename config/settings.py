@@ -13,6 +13,8 @@
 - ``BEEP_BETTER_AUTH_ROLE``: the database role of a better-auth server sharing the database
   (default ``beep_auth``, the role the embedded server creates; empty: none), which migrations
   grant better-auth's tables and columns (``BEEP_IAM["BETTER_AUTH_ROLE"]``).
+- ``OAUTH2_ISSUER``: the issuer of the OAuth endpoints (docs/oauth2.md), e.g.
+  ``http://localhost:8000``.
 - ``BETTER_AUTH_SECRET``: the secret of a better-auth server sharing the database; set, it turns
   on co-tenancy (docs/better-auth.md): sessions stored as better-auth stores them, its session
   cookie accepted, one password for both. ``BETTER_AUTH_COOKIE_PREFIX``: its cookie prefix.
@@ -144,11 +146,15 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Sharing the database with a better-auth server (docs/better-auth.md).
 BEEP_IAM: dict[str, object] = {
     # The role migrations grant better-auth's tables to (the package's default is none).
     "BETTER_AUTH_ROLE": os.environ.get("BEEP_BETTER_AUTH_ROLE", "beep_auth").strip() or None,
 }
+# The OAuth endpoints' issuer (docs/oauth2.md).
+if os.environ.get("OAUTH2_ISSUER"):
+    BEEP_IAM["OAUTH2_ISSUER"] = os.environ["OAUTH2_ISSUER"]
+
+# Sharing the database with a better-auth server (docs/better-auth.md).
 _better_auth_secret = os.environ.get("BETTER_AUTH_SECRET", "")
 if _better_auth_secret:
     BEEP_IAM |= {

@@ -1,6 +1,14 @@
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The sign-in page the OAuth authorization endpoint sends users to (settings.LOGIN_URL).
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(template_name="admin/login.html"),
+        name="login",
+    ),
+    path("", include("beep_iam.oauth2.urls")),
 ]

@@ -130,6 +130,7 @@ def _mint(
     resources: list[str] | None,
     auth_time: dt.datetime | None,
     using: str,
+    authorization_code_id: str | None = None,
 ) -> IssuedTokens:
     conf = iam_settings()
     now = timezone.now()
@@ -148,6 +149,7 @@ def _mint(
             scopes=scopes,
             auth_time=auth_time,
             resources=resources,
+            authorization_code_id=authorization_code_id,
         )
     raw_access = secrets.generate_token(TOKEN_BYTES)
     access = OAuthAccessToken.objects.using(using).create(
@@ -160,6 +162,7 @@ def _mint(
         expires_at=now + conf.access_token_lifetime,
         scopes=access_scopes,
         resources=resources,
+        authorization_code_id=authorization_code_id,
     )
     return IssuedTokens(
         access_token=raw_access,
@@ -181,11 +184,13 @@ def issue_tokens(
     reference_id: str | None = None,
     resources: list[str] | None = None,
     auth_time: dt.datetime | None = None,
+    authorization_code_id: str | None = None,
 ) -> IssuedTokens:
     """Issue an access token (and a refresh token if ``with_refresh``) for ``client``.
 
     Lifetimes come from ``BEEP_IAM`` (defaults 1 hour and 30 days). A refresh token needs a
-    user and a client allowed to use the ``refresh_token`` grant.
+    user and a client allowed to use the ``refresh_token`` grant. ``authorization_code_id``:
+    the digest of the code they are issued for, so a replay of it can revoke them.
     """
     if client.disabled or client.deleted_at is not None:
         raise InvalidClient(f"client {client.client_id} is disabled")
@@ -209,6 +214,7 @@ def issue_tokens(
             resources=resources,
             auth_time=auth_time,
             using=using,
+            authorization_code_id=authorization_code_id,
         )
 
 
@@ -369,6 +375,7 @@ def rotate_refresh_token(
                 resources=current.resources,
                 auth_time=current.auth_time,
                 using=using,
+                authorization_code_id=current.authorization_code_id,
             )
     # Raised after the block so that the family revocation above is committed.
     if reused:

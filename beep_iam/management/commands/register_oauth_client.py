@@ -65,6 +65,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scope", action="append", dest="scopes", metavar="SCOPE", help="Allowed scopes."
         )
+        parser.add_argument(
+            "--client-credentials-scope",
+            action="append",
+            dest="client_credentials_scopes",
+            metavar="SCOPE",
+            help="Scopes the client may get for itself (client_credentials grant).",
+        )
         parser.add_argument("--user", metavar="EMAIL", help="The client's owner (an email).")
         parser.add_argument("--uri", help="The client's home page.")
         parser.add_argument("--icon", metavar="URI")
@@ -97,6 +104,8 @@ class Command(BaseCommand):
             "scopes": _words(options["scopes"]),
             "user": self.owner(options["user"]),
         }
+        if options["client_credentials_scopes"]:
+            arguments["client_credentials_scopes"] = _words(options["client_credentials_scopes"])
         for name in (
             "uri",
             "icon",

@@ -1,0 +1,125 @@
+"""``private_key_jwt`` client authentication (RFC 7523 section 3, OIDC Core section 9), checked
+as better-auth 1.7 checks it, so an assertion is single use across both servers.
+
+The client's keys come from its registered ``jwks``; ``jwks_uri`` (a fetch from a client-given
+URL, with the SSRF hardening that needs) is not supported yet. The assertion must name the
+client in ``iss`` and ``sub``, name this endpoint or the issuer in ``aud``, expire within five
+minutes, and carry a ``jti`` that is recorded in ``oauth_client_assertion`` (id: the first 24
+bytes of SHA-256 of ``private_key_jwt:<client_id>:<jti>``, base64url, as better-auth writes it)
+so a replay is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from authlib.oauth2.rfc6749 import errors
+from django.db import IntegrityError, transaction
+from django.views.decorators.debug import sensitive_variables
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from beep_iam.models import OAuthClient, OAuthClientAssertion
+from beep_iam.models.oauth import TokenEndpointAuthMethod
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ALGORITHMS = [
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+]
+MAX_LIFETIME = 300  # seconds; better-auth's assertionMaxLifetime default
+
+
+def _refuse(description: str) -> errors.InvalidClientError:
+    return errors.InvalidClientError(description=description, status_code=401)
+
+
+def assertion_id(client_id: str, jti: str) -> str:
+    digest = hashlib.sha256(f"private_key_jwt:{client_id}:{jti}".encode()).digest()[:24]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@sensitive_variables("assertion")
+def authenticate(params: dict[str, str], audiences: set[str]) -> OAuthClient:
+    """The client a valid, unused assertion in ``params`` authenticates; records its ``jti``."""
+    if params.get("client_assertion_type") != ASSERTION_TYPE:
+        raise _refuse("unsupported client_assertion_type")
+    assertion = params.get("client_assertion") or ""
+    try:
+        peeked = jws.extract_compact(assertion.encode())
+        unverified = json.loads(peeked.payload)
+        alg = peeked.headers().get("alg")
+    except (JoseError, ValueError, TypeError):
+        raise _refuse("malformed client assertion") from None
+    if alg not in ALGORITHMS:
+        raise _refuse(f"unsupported assertion signing algorithm: {alg}")
+    client_id = (
+        unverified.get("sub") or unverified.get("iss") if isinstance(unverified, dict) else None
+    )
+    if not isinstance(client_id, str):
+        raise _refuse("the assertion names no client in sub or iss")
+    if params.get("client_id", client_id) != client_id:
+        raise _refuse("client_id differs from the assertion's sub/iss")
+    client = OAuthClient.objects.filter(
+        client_id=client_id, disabled=False, deleted_at__isnull=True
+    ).first()
+    if client is None or client.token_endpoint_auth_method != (
+        TokenEndpointAuthMethod.PRIVATE_KEY_JWT
+    ):
+        raise _refuse("client authentication failed")
+    if not client.jwks:
+        raise _refuse(
+            "only clients with registered jwks can use private_key_jwt here (no jwks_uri)"
+        )
+    try:
+        keys = KeySet.import_key_set(json.loads(client.jwks))
+        claims: dict[str, Any] = jwt.decode(assertion, keys, algorithms=ALGORITHMS).claims
+    except (JoseError, ValueError, TypeError):
+        raise _refuse("client assertion signature verification failed") from None
+    _check_claims(claims, client_id, audiences)
+    try:
+        with transaction.atomic():
+            OAuthClientAssertion.objects.create(
+                id=assertion_id(client_id, claims["jti"]),
+                expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
+            )
+    except IntegrityError:
+        raise _refuse("client assertion jti has already been used") from None
+    return client
+
+
+def _check_claims(claims: dict[str, Any], client_id: str, audiences: set[str]) -> None:
+    if claims.get("iss") != client_id or claims.get("sub") != client_id:
+        raise _refuse("the assertion's iss and sub must both be the client_id")
+    aud = claims.get("aud")
+    named = aud if isinstance(aud, list) else [aud]
+    if not audiences.intersection(a for a in named if isinstance(a, str)):
+        raise _refuse("client assertion aud does not match the endpoint")
+    now = int(time.time())
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        raise _refuse("client assertion must include exp claim")
+    if exp <= now:
+        raise _refuse("client assertion has expired")
+    if exp - now > MAX_LIFETIME:
+        raise _refuse(f"client assertion exp is too far in the future (max {MAX_LIFETIME}s)")
+    iat = claims.get("iat")
+    if isinstance(iat, int | float) and now - iat > MAX_LIFETIME:
+        raise _refuse(f"client assertion iat is too far in the past (max {MAX_LIFETIME}s)")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise _refuse("client assertion must include jti claim")

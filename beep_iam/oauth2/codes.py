@@ -1,0 +1,140 @@
+"""Authorization codes, stored as better-auth 1.7's oauth-provider stores them.
+
+A ``verification`` row per code: ``identifier`` is the code's SHA-256 digest (base64url, the
+plugin's "hashed" storage), ``value`` the JSON ``{"type": "authorization_code", "query":
+{...the authorization request...}, "userId", "sessionId", "referenceId", "authTime" (ms),
+"resource"}``, expiring after ten minutes (its ``codeExpiresIn``). A code issued by either
+server therefore redeems at the other.
+
+Redemption deletes the row in the statement that reads it, so a code is used once even under
+concurrent requests. The tokens a code yields carry its digest (``authorization_code_id``);
+presenting a code whose row is gone revokes them (RFC 6749 section 4.1.2), as better-auth does.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets as std_secrets
+import string
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import connections, router, transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from beep_iam.models import OAuthAccessToken, OAuthRefreshToken, Verification
+from beep_iam.services.oauth_tokens import revoke_refresh_tokens
+from beep_shared import secrets
+
+CODE_LIFETIME = timedelta(minutes=10)
+CODE_LENGTH = 32  # better-auth: generateRandomString(32, "a-z", "A-Z", "0-9"), ~190 bits
+_ALPHABET = string.ascii_letters + string.digits
+TYPE = "authorization_code"
+
+
+@dataclass(frozen=True)
+class CodeGrant:
+    """What an authorization code stands for."""
+
+    id: str  # the code's digest; also the tokens' authorization_code_id
+    query: dict[str, Any]
+    user_id: str
+    session_id: str
+    reference_id: str | None
+    auth_time_ms: int | None
+    resource: list[str] | None
+
+    @property
+    def client_id(self) -> str | None:
+        return self.query.get("client_id")
+
+    @property
+    def scopes(self) -> list[str]:
+        return (self.query.get("scope") or "").split()
+
+
+@sensitive_variables("code")
+def issue_code(
+    query: dict[str, Any],
+    *,
+    user_id: str,
+    session_id: str,
+    auth_time_ms: int | None,
+    reference_id: str | None = None,
+) -> str:
+    """Store a new code for the authorization request ``query``; return the raw code."""
+    code = "".join(std_secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
+    value: dict[str, Any] = {
+        "type": TYPE,
+        "query": query,
+        "userId": user_id,
+        "sessionId": session_id,
+        "authTime": auth_time_ms,
+    }
+    if reference_id is not None:
+        value["referenceId"] = reference_id
+    Verification.objects.create(
+        identifier=secrets.digest(code),
+        value=json.dumps(value, separators=(",", ":")),
+        expires_at=timezone.now() + CODE_LIFETIME,
+    )
+    return code
+
+
+# A concurrent redemption of the same code waits on the row lock until the first one's
+# transaction ends, then finds the row gone: it is a replay and revokes what the first issued.
+_CONSUME_SQL = """
+DELETE FROM verification WHERE identifier = %s
+RETURNING value, expires_at > now()
+"""
+
+
+@sensitive_variables("code", "digest")
+def redeem_code(code: str) -> CodeGrant | None:
+    """The grant of ``code``, deleting it; ``None`` if it is unknown, used, expired or
+    malformed. An unknown or used code revokes the tokens issued for it.
+
+    Call it inside the transaction that issues the code's tokens, and commit that transaction
+    whatever the outcome: the row stays locked until then, so a concurrent replay waits for
+    the tokens it must revoke, and a failed redemption still uses the code up."""
+    digest = secrets.digest(code)
+    using = router.db_for_write(Verification)
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute(_CONSUME_SQL, (digest,))
+        row = cursor.fetchone()
+    if row is None:
+        revoke_code_tokens(digest)
+        return None
+    value_text, unexpired = row
+    if not unexpired:
+        return None
+    try:
+        value = json.loads(value_text)
+        if value.get("type") != TYPE or not isinstance(value.get("query"), dict):
+            return None
+        return CodeGrant(
+            id=digest,
+            query=value["query"],
+            user_id=str(value["userId"]),
+            session_id=str(value.get("sessionId") or ""),
+            reference_id=value.get("referenceId"),
+            auth_time_ms=value.get("authTime"),
+            resource=value.get("resource"),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def revoke_code_tokens(code_id: str) -> None:
+    """Revoke what the code ``code_id`` yielded: its refresh tokens with the access tokens they
+    minted (rotations carry the code's id on), and its access tokens."""
+    using = router.db_for_write(OAuthAccessToken)
+    with transaction.atomic(using=using):
+        revoke_refresh_tokens(
+            OAuthRefreshToken.objects.using(using).filter(authorization_code_id=code_id)
+        )
+        OAuthAccessToken.objects.using(using).filter(
+            authorization_code_id=code_id, revoked__isnull=True
+        ).update(revoked=timezone.now())

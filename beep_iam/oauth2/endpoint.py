@@ -1,0 +1,212 @@
+"""What every OAuth endpoint shares: reading parameters, authenticating the client, answering
+with RFC 6749 section 5.2 errors.
+
+Errors are Authlib's (``authlib.oauth2.rfc6749.errors``): their bodies and headers
+(``Cache-Control: no-store``, ``WWW-Authenticate`` for a 401) are the RFC's. The services'
+own errors (``beep_iam.services.oauth_errors``) are translated by :func:`from_service`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote_plus
+
+from authlib.oauth2.rfc6749 import errors
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig, ValidationError
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
+
+from beep_iam.conf import iam_settings
+from beep_iam.models import OAuthClient
+from beep_iam.models.oauth import TokenEndpointAuthMethod
+from beep_iam.oauth2 import client_assertion
+from beep_iam.services import oauth_errors
+from beep_iam.services import oauth_validation as rules
+from beep_iam.services.oauth_clients import authenticate_client
+
+#: Larger token, revocation or introspection requests are refused before they are parsed.
+MAX_BODY_BYTES = 16_384
+#: Longest accepted parameter value (a redirect URI may take rules.MAX_URI_LENGTH).
+MAX_VALUE_LENGTH = 4_096
+
+BASIC = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC.value
+POST = TokenEndpointAuthMethod.CLIENT_SECRET_POST.value
+NONE = TokenEndpointAuthMethod.NONE.value
+PRIVATE_KEY_JWT = TokenEndpointAuthMethod.PRIVATE_KEY_JWT.value
+
+__all__ = ["OAuth2Error"]
+
+
+def issuer() -> str:
+    value = iam_settings().oauth2_issuer
+    if value is None:
+        raise ImproperlyConfigured(
+            "The OAuth endpoints need BEEP_IAM['OAUTH2_ISSUER'] (docs/oauth2.md)."
+        )
+    return value
+
+
+def endpoint_url(name: str) -> str:
+    """Absolute URL of one of this package's views: the issuer's origin and the view's path
+    (the host header plays no part)."""
+    origin = "/".join(issuer().split("/", 3)[:3])
+    return origin + reverse(f"beep_iam_oauth2:{name}")
+
+
+def json_response(
+    body: dict[str, Any], status: int = 200, *, headers: Mapping[str, str] | None = None
+) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
+    )
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+def error_response(error: OAuth2Error) -> HttpResponse:
+    response = json_response(dict(error.get_body()), status=error.status_code)
+    for key, value in error.get_headers():
+        response[key] = value
+    return response
+
+
+_FROM_SERVICE: dict[type[oauth_errors.OAuthError], type[OAuth2Error]] = {
+    oauth_errors.InvalidClient: errors.InvalidClientError,
+    oauth_errors.UnauthorizedClient: errors.UnauthorizedClientError,
+    oauth_errors.InvalidGrant: errors.InvalidGrantError,
+    oauth_errors.InvalidScope: errors.InvalidScopeError,
+    oauth_errors.InvalidRequest: errors.InvalidRequestError,
+}
+
+
+def from_service(exc: oauth_errors.OAuthError) -> OAuth2Error:
+    for kind in type(exc).__mro__:
+        if kind in _FROM_SERVICE:
+            error = _FROM_SERVICE[kind](description=exc.description)
+            if isinstance(error, errors.InvalidClientError):
+                error.status_code = 401
+            return error
+    return errors.InvalidRequestError(description=exc.description)
+
+
+def invalid_client(description: str = "client authentication failed") -> OAuth2Error:
+    # 401 and a Basic challenge always, whichever method the client tried (RFC 6749 5.2).
+    return errors.InvalidClientError(description=description, status_code=401)
+
+
+def single_values(data: QueryDict) -> dict[str, str]:
+    """The parameters of ``data``, each at most once (RFC 6749 3.1, 3.2); empty values count
+    as absent."""
+    params: dict[str, str] = {}
+    for key, values in data.lists():
+        if len(values) > 1:
+            raise errors.InvalidRequestError(description=f"parameter {key!r} is repeated")
+        value = values[0]
+        if len(value) > MAX_VALUE_LENGTH:
+            raise errors.InvalidRequestError(
+                description=f"parameter {key!r} is longer than {MAX_VALUE_LENGTH} characters"
+            )
+        if value != "":
+            params[key] = value
+    return params
+
+
+def post_params(request: HttpRequest) -> dict[str, str]:
+    """The form parameters of a POST to the token, revocation or introspection endpoint.
+
+    Parameters in the query string are refused, not merged (RFC 6749 3.2 "MUST use POST";
+    a query string lands in logs and Referer headers)."""
+    if request.META.get("QUERY_STRING"):
+        raise errors.InvalidRequestError(
+            description="parameters must be sent in the POST body, not in the query string"
+        )
+    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise errors.InvalidRequestError(
+            description="the body must be application/x-www-form-urlencoded"
+        )
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = MAX_BODY_BYTES + 1
+    if length > MAX_BODY_BYTES:
+        raise errors.InvalidRequestError(
+            description=f"the request body is larger than {MAX_BODY_BYTES} bytes"
+        )
+    try:
+        return single_values(request.POST)
+    except RequestDataTooBig:
+        raise errors.InvalidRequestError(description="the request body is too large") from None
+
+
+def scope_list(value: str | None) -> list[str] | None:
+    """A ``scope`` parameter as a list (None when absent), validated by the services' rule."""
+    if value is None:
+        return None
+    try:
+        return rules.validate_scopes(value.split(" "), field="scope")
+    except ValidationError as exc:
+        raise errors.InvalidScopeError(description="; ".join(exc.messages)) from None
+
+
+@sensitive_variables("secret", "header", "decoded")
+def authenticate(request: HttpRequest, params: dict[str, str]) -> tuple[OAuthClient, str]:
+    """The client authenticated by ``client_secret_basic``, ``client_secret_post``,
+    ``private_key_jwt`` or ``none`` (a public client naming itself), and the method used.
+
+    One method per request (RFC 6749 2.3); the method must be the client's registered one
+    (a NULL method, from other tools, allows either secret method). The secret check itself
+    is ``authenticate_client``'s."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    secret: str | None
+    if header:
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "basic":
+            raise invalid_client("unsupported authorization scheme; use Basic")
+        if "client_secret" in params:
+            raise errors.InvalidRequestError(
+                description="use one client authentication method, not Basic and client_secret"
+            )
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise invalid_client("malformed Basic credentials") from None
+        raw_id, colon, raw_secret = decoded.partition(":")
+        if not colon:
+            raise invalid_client("malformed Basic credentials")
+        # RFC 6749 2.3.1: both are form-urlencoded before the Basic encoding.
+        client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+        if params.get("client_id", client_id) != client_id:
+            raise errors.InvalidRequestError(
+                description="client_id in the body differs from the Basic credentials"
+            )
+        method = BASIC
+    elif "client_assertion" in params or "client_assertion_type" in params:
+        if "client_secret" in params:
+            raise errors.InvalidRequestError(
+                description="use one client authentication method, not an assertion and a secret"
+            )
+        view = request.resolver_match.url_name if request.resolver_match else "token"
+        audiences = {endpoint_url(str(view)), issuer()}
+        return client_assertion.authenticate(params, audiences), PRIVATE_KEY_JWT
+    elif "client_id" in params:
+        client_id = params["client_id"]
+        secret = params.get("client_secret")
+        method = POST if secret is not None else NONE
+    else:
+        raise invalid_client("client authentication required")
+    try:
+        client = authenticate_client(client_id, secret)
+    except oauth_errors.InvalidClient:
+        raise invalid_client() from None
+    registered = client.token_endpoint_auth_method
+    if registered != method and not (registered is None and method in (BASIC, POST)):
+        raise invalid_client(f"the client is registered for {registered}, not {method}")
+    return client, method

@@ -1,0 +1,183 @@
+"""Signing keys in the ``jwks`` table, in the form better-auth's jwt plugin writes and reads.
+
+A row holds the public JWK (JSON) and the private JWK: as JSON text, or, when the database is
+shared with a better-auth server (``BEEP_IAM["BETTER_AUTH_SECRET"]`` set), encrypted as that
+plugin encrypts it: XChaCha20-Poly1305 under SHA-256(secret), the 24-byte nonce prepended,
+hex encoded and stored as a JSON string. The key id (``kid``) is the row's id.
+
+Signing uses the newest key that has not expired (``expires_at`` ends signing); JWKS
+publishes every key until ``expires_at`` plus :data:`GRACE_PERIOD`, so tokens signed before a
+rotation keep verifying (better-auth's ``jwks.gracePeriod`` default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import warnings
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Q
+from django.utils import timezone
+from joserfc.errors import SecurityWarning
+from joserfc.jwk import OKPKey
+
+from beep_iam.conf import iam_settings
+from beep_iam.models import Jwks
+
+ALG = "EdDSA"
+CRV: Final = "Ed25519"
+GRACE_PERIOD = timedelta(days=30)
+
+# better-auth's jwt plugin signs with "EdDSA" (RFC 8037); RFC 9864 prefers "Ed25519", but the
+# two servers must name the algorithm alike for either's tokens to verify at the other.
+warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
+
+
+# --- better-auth's symmetricEncrypt (XChaCha20-Poly1305) --------------------------------------
+
+_SIGMA = struct.unpack("<4I", b"expand 32-byte k")
+_MASK = 0xFFFFFFFF
+
+
+def _rotl(v: int, c: int) -> int:
+    return ((v << c) & _MASK) | (v >> (32 - c))
+
+
+def _quarter(s: list[int], a: int, b: int, c: int, d: int) -> None:
+    s[a] = (s[a] + s[b]) & _MASK
+    s[d] = _rotl(s[d] ^ s[a], 16)
+    s[c] = (s[c] + s[d]) & _MASK
+    s[b] = _rotl(s[b] ^ s[c], 12)
+    s[a] = (s[a] + s[b]) & _MASK
+    s[d] = _rotl(s[d] ^ s[a], 8)
+    s[c] = (s[c] + s[d]) & _MASK
+    s[b] = _rotl(s[b] ^ s[c], 7)
+
+
+def _hchacha20(key: bytes, nonce16: bytes) -> bytes:
+    """The XChaCha20 subkey (draft-irtf-cfrg-xchacha section 2.2); ``cryptography`` offers
+    ChaCha20-Poly1305 but not its extended-nonce form."""
+    s = [*_SIGMA, *struct.unpack("<8I", key), *struct.unpack("<4I", nonce16)]
+    for _ in range(10):
+        _quarter(s, 0, 4, 8, 12)
+        _quarter(s, 1, 5, 9, 13)
+        _quarter(s, 2, 6, 10, 14)
+        _quarter(s, 3, 7, 11, 15)
+        _quarter(s, 0, 5, 10, 15)
+        _quarter(s, 1, 6, 11, 12)
+        _quarter(s, 2, 7, 8, 13)
+        _quarter(s, 3, 4, 9, 14)
+    return struct.pack("<8I", *s[0:4], *s[12:16])
+
+
+def _aead(secret: str, nonce: bytes) -> tuple[ChaCha20Poly1305, bytes]:
+    key = hashlib.sha256(secret.encode()).digest()
+    return ChaCha20Poly1305(_hchacha20(key, nonce[:16])), b"\0\0\0\0" + nonce[16:]
+
+
+def encrypt(secret: str, data: str) -> str:
+    """better-auth's ``symmetricEncrypt({key: secret, data})``: hex of nonce + ciphertext."""
+    nonce = os.urandom(24)
+    aead, inner = _aead(secret, nonce)
+    return (nonce + aead.encrypt(inner, data.encode(), None)).hex()
+
+
+def decrypt(secret: str, hex_data: str) -> str:
+    """better-auth's ``symmetricDecrypt``; ``ValueError`` when the data or secret is wrong."""
+    raw = bytes.fromhex(hex_data)
+    if len(raw) < 24 + 16:
+        raise ValueError("ciphertext too short")
+    aead, inner = _aead(secret, raw[:24])
+    try:
+        return aead.decrypt(inner, raw[24:], None).decode()
+    except Exception as exc:  # cryptography's InvalidTag
+        raise ValueError("cannot decrypt: wrong secret or corrupted data") from exc
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    alg: str
+    key: OKPKey
+
+
+def _store_private(private_jwk: dict[str, Any]) -> str:
+    text = json.dumps(private_jwk, separators=(",", ":"))
+    secret = iam_settings().better_auth_secret
+    return json.dumps(encrypt(secret, text)) if secret else text
+
+
+def _load_private(row: Jwks) -> dict[str, Any]:
+    stored = json.loads(row.private_key)
+    if isinstance(stored, dict):  # better-auth's disablePrivateKeyEncryption form
+        return stored
+    secret = iam_settings().better_auth_secret
+    if not secret:
+        raise ImproperlyConfigured(
+            f"Signing key {row.pk} is encrypted (better-auth's form); set "
+            "BEEP_IAM['BETTER_AUTH_SECRET'] to the better-auth secret to use it."
+        )
+    try:
+        data: dict[str, Any] = json.loads(decrypt(secret, stored))
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"Signing key {row.pk} does not decrypt with BEEP_IAM['BETTER_AUTH_SECRET']: the "
+            "secret differs from the one that encrypted it."
+        ) from exc
+    return data
+
+
+def create_key(*, expire_current: bool = False) -> Jwks:
+    """Make a new Ed25519 key pair; ``expire_current`` ends signing with the older keys
+    (they stay published for :data:`GRACE_PERIOD`)."""
+    key = OKPKey.generate_key(CRV)
+    now = timezone.now()
+    if expire_current:
+        Jwks.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).update(
+            expires_at=now
+        )
+    return Jwks.objects.create(
+        public_key=json.dumps(key.as_dict(private=False), separators=(",", ":")),
+        private_key=_store_private(key.as_dict(private=True)),
+        alg=ALG,
+        crv=CRV,
+    )
+
+
+def signing_key() -> SigningKey:
+    """The newest unexpired EdDSA key, created when there is none (as better-auth does)."""
+    now = timezone.now()
+    row = (
+        Jwks.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .filter(Q(alg=ALG) | Q(alg__isnull=True))
+        .order_by("-created_at", "-row_id")
+        .first()
+    )
+    if row is None:
+        row = create_key()
+    return SigningKey(kid=row.pk, alg=row.alg or ALG, key=OKPKey.import_key(_load_private(row)))
+
+
+def published_keys() -> list[dict[str, Any]]:
+    """The public JWKs, as better-auth's ``/jwks`` lists them."""
+    cutoff = timezone.now() - GRACE_PERIOD
+    rows = Jwks.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=cutoff)).order_by(
+        "-created_at", "-row_id"
+    )
+    keys = []
+    for row in rows:
+        public = json.loads(row.public_key)
+        public.pop("d", None)  # never publish private material, whatever the row holds
+        named = {"alg": row.alg or ALG, **({"crv": row.crv} if row.crv else {})}
+        keys.append({**named, **public, "kid": row.pk})
+    return keys

@@ -1,0 +1,31 @@
+"""The OAuth 2.1 / OpenID Connect endpoints; include them where better-auth serves its own
+(its ``baseURL``), e.g. ``path("", include("beep_iam.oauth2.urls"))`` or under ``api/auth/``.
+
+The paths are better-auth's oauth-provider and jwt plugin paths, so a client configured for
+one server works against the other."""
+
+from django.urls import path
+
+from beep_iam.oauth2 import views
+
+app_name = "beep_iam_oauth2"
+
+urlpatterns = [
+    path("oauth2/authorize", views.authorize, name="authorize"),
+    path("oauth2/token", views.token, name="token"),
+    path("oauth2/userinfo", views.userinfo, name="userinfo"),
+    path("oauth2/revoke", views.revoke, name="revoke"),
+    path("oauth2/introspect", views.introspect, name="introspect"),
+    path("oauth2/end-session", views.end_session, name="end-session"),
+    path("jwks", views.jwks, name="jwks"),
+    path(
+        ".well-known/openid-configuration",
+        views.openid_configuration,
+        name="openid-configuration",
+    ),
+    path(
+        ".well-known/oauth-authorization-server",
+        views.authorization_server_metadata,
+        name="oauth-authorization-server",
+    ),
+]

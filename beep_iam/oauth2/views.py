@@ -1,0 +1,691 @@
+"""The OAuth 2.1 / OpenID Connect endpoints, on the paths better-auth's oauth-provider uses.
+
+Protocol pieces come from Authlib's framework-agnostic core (RFC 6749 errors, RFC 7636's S256
+transform, OIDC's ``at_hash``) and joserfc (JWS); every rule about clients, tokens and
+consent is the services' (``beep_iam.services``), called, not copied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hmac
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from authlib.oauth2.rfc6749 import errors
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from django.contrib.auth import get_user_model, logout
+from django.contrib.auth.views import redirect_to_login
+from django.db import router, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_deny
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from beep_iam.models import OAuthClient, Verification
+from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
+from beep_iam.oauth2 import claims, client_assertion, codes, keys
+from beep_iam.oauth2.endpoint import (
+    OAuth2Error,
+    authenticate,
+    endpoint_url,
+    error_response,
+    from_service,
+    issuer,
+    json_response,
+    post_params,
+    scope_list,
+    single_values,
+)
+from beep_iam.services import oauth_errors, oauth_tokens
+from beep_iam.services.oauth_clients import match_redirect_uri
+from beep_iam.services.oauth_consent import consent_covers, grant_consent
+
+#: better-auth's defaults (DEFAULT_OAUTH_SCOPES); scopes a user delegates, never granted to a
+#: client acting for itself (client_credentials).
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+CONSENT_TEMPLATE = "beep_iam/oauth2/consent.html"
+ERROR_TEMPLATE = "beep_iam/oauth2/error.html"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+# --- token endpoint -------------------------------------------------------------------------
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+@sensitive_post_parameters("client_secret", "code", "code_verifier", "refresh_token")
+def token(request: HttpRequest) -> HttpResponse:
+    """RFC 6749 section 3.2: ``authorization_code`` (+PKCE), ``refresh_token``,
+    ``client_credentials``."""
+    try:
+        params = post_params(request)
+        grant_type = params.get("grant_type")
+        if grant_type is None:
+            raise errors.InvalidRequestError(description="grant_type is required")
+        handler = _GRANTS.get(grant_type)
+        if handler is None:
+            raise errors.UnsupportedGrantTypeError(grant_type)
+        client, _ = authenticate(request, params)
+        body = handler(client, params)
+    except OAuth2Error as error:
+        return error_response(error)
+    except oauth_errors.OAuthError as exc:
+        return error_response(from_service(exc))
+    return json_response(body, headers=NO_STORE)
+
+
+def _token_body(issued: oauth_tokens.IssuedTokens) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "access_token": issued.access_token,
+        "token_type": issued.token_type,
+        "expires_in": issued.expires_in,
+        "scope": " ".join(issued.scopes),
+    }
+    if issued.refresh_token is not None:
+        body["refresh_token"] = issued.refresh_token
+    return body
+
+
+def _check_grant(client: OAuthClient, grant: str) -> None:
+    # The services' rule (NULL grant_types: unrestricted), private there until the client
+    # model answers it itself (issue 17); called, not copied.
+    oauth_tokens._check_grant(client, grant)
+
+
+def _may_refresh(client: OAuthClient) -> bool:
+    try:
+        _check_grant(client, GrantType.REFRESH_TOKEN)
+    except oauth_errors.UnauthorizedClient:
+        return False
+    return True
+
+
+def machine_scopes(client: OAuthClient, requested: list[str] | None) -> list[str]:
+    """The scopes a client may get for itself: its ``client_credentials_scopes`` minus the
+    user-delegated ones; none registered means none at all (fail closed)."""
+    allowed = [s for s in (client.client_credentials_scopes or []) if s not in OIDC_SCOPES]
+    if not allowed:
+        raise errors.UnauthorizedClientError(
+            description="the client has no scopes registered for client_credentials"
+        )
+    if requested is None:
+        return allowed
+    extra = [s for s in requested if s not in allowed]
+    if extra:
+        raise errors.InvalidScopeError(
+            description=f"scope(s) {', '.join(extra)} not allowed for client_credentials"
+        )
+    return requested
+
+
+def _client_credentials(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
+    if client.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE:
+        raise errors.UnauthorizedClientError(description="public clients have no own access")
+    _check_grant(client, GrantType.CLIENT_CREDENTIALS)
+    scopes = machine_scopes(client, scope_list(params.get("scope")))
+    return _token_body(oauth_tokens.issue_tokens(client, scopes=scopes))
+
+
+@sensitive_variables("params", "code")
+def _authorization_code(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
+    _check_grant(client, GrantType.AUTHORIZATION_CODE)
+    code = params.get("code")
+    if code is None:
+        raise errors.InvalidRequestError(description="code is required")
+    failure: Exception | None = None
+    # One transaction from redemption to issued tokens (see codes.redeem_code), committed even
+    # when the redemption fails: the code is used up, a replay's revocations stand.
+    with transaction.atomic(using=router.db_for_write(Verification)):
+        grant = codes.redeem_code(code)
+        if grant is None:
+            failure = errors.InvalidGrantError(description="invalid, expired or already used code")
+        else:
+            try:
+                return _redeem(client, params, grant)
+            except (OAuth2Error, oauth_errors.OAuthError) as exc:
+                failure = exc
+    assert failure is not None
+    raise failure
+
+
+@sensitive_variables("params", "grant", "issued", "body")
+def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant) -> dict[str, Any]:
+    if grant.client_id != client.client_id:
+        raise errors.InvalidGrantError(description="the code was issued to another client")
+    if params.get("redirect_uri") != grant.query.get("redirect_uri"):
+        raise errors.InvalidGrantError(description="redirect_uri differs from the request's")
+    challenge = grant.query.get("code_challenge")
+    verifier = params.get("code_verifier")
+    if challenge is not None or verifier is not None:
+        if challenge is None or verifier is None:
+            raise errors.InvalidGrantError(description="PKCE: code_verifier does not match")
+        computed = create_s256_code_challenge(verifier)
+        if grant.query.get("code_challenge_method") != "S256" or not hmac.compare_digest(
+            computed.encode(), str(challenge).encode()
+        ):
+            raise errors.InvalidGrantError(description="PKCE: code_verifier does not match")
+    elif client.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE:
+        raise errors.InvalidGrantError(description="PKCE is required for public clients")
+    user = get_user_model().objects.filter(pk=grant.user_id).first()
+    if user is None:
+        raise errors.InvalidGrantError(description="the code's user no longer exists")
+    auth_time = (
+        dt.datetime.fromtimestamp(grant.auth_time_ms / 1000, tz=dt.UTC)
+        if isinstance(grant.auth_time_ms, int | float)
+        else None
+    )
+    scopes = grant.scopes
+    issued = oauth_tokens.issue_tokens(
+        client,
+        scopes=scopes,
+        user=user,
+        session=grant.session_id or None,
+        with_refresh="offline_access" in scopes and _may_refresh(client),
+        reference_id=grant.reference_id,
+        auth_time=auth_time,
+        authorization_code_id=grant.id,
+    )
+    body = _token_body(issued)
+    if "openid" in scopes:
+        body["id_token"] = claims.id_token(
+            user=user,
+            client_id=client.client_id,
+            scopes=scopes,
+            access_token=issued.access_token,
+            nonce=grant.query.get("nonce"),
+            auth_time=auth_time,
+            session_id=grant.session_id or None,
+        )
+    return body
+
+
+@sensitive_variables("params", "issued", "body")
+def _refresh_token(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
+    raw = params.get("refresh_token")
+    if raw is None:
+        raise errors.InvalidRequestError(description="refresh_token is required")
+    # RefreshTokenReused arrives here after the service committed the family's revocation.
+    issued = oauth_tokens.rotate_refresh_token(
+        raw, client_id=client.client_id, scopes=scope_list(params.get("scope"))
+    )
+    body = _token_body(issued)
+    if "openid" in issued.scopes and issued.refresh is not None:
+        user = get_user_model().objects.get(pk=issued.refresh.user_id)
+        body["id_token"] = claims.id_token(
+            user=user,
+            client_id=client.client_id,
+            scopes=issued.scopes,
+            access_token=issued.access_token,
+            auth_time=issued.refresh.auth_time,
+            session_id=issued.refresh.session_id,
+        )
+    return body
+
+
+_GRANTS = {
+    GrantType.AUTHORIZATION_CODE.value: _authorization_code,
+    GrantType.REFRESH_TOKEN.value: _refresh_token,
+    GrantType.CLIENT_CREDENTIALS.value: _client_credentials,
+}
+
+
+# --- authorization endpoint -----------------------------------------------------------------
+
+
+class _ShowError(Exception):
+    """An error the user sees on a page: the redirect URI is not (yet) trusted."""
+
+    def __init__(self, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.description = description
+        self.status = status
+
+
+def _redirect(uri: str, params: dict[str, str]) -> HttpResponseRedirect:
+    parts = urlsplit(uri)
+    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    response = HttpResponseRedirect(urlunsplit(parts._replace(query=query)))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _error_redirect(uri: str, error: OAuth2Error, state: str | None) -> HttpResponseRedirect:
+    params = {"error": error.error or "invalid_request"}
+    description = error.get_error_description()
+    if description:
+        params["error_description"] = description
+    if state is not None:
+        params["state"] = state
+    params["iss"] = issuer()  # RFC 9207
+    return _redirect(uri, params)
+
+
+def _prove_client(params: dict[str, str]) -> tuple[OAuthClient, str]:
+    """The client and redirect URI of the request; until both are proven errors are shown,
+    never redirected (RFC 6749 4.1.2.1)."""
+    client_id = params.get("client_id")
+    if client_id is None:
+        raise _ShowError("client_id is missing.")
+    client = OAuthClient.objects.filter(
+        client_id=client_id, disabled=False, deleted_at__isnull=True
+    ).first()
+    if client is None:
+        raise _ShowError("The application is unknown or disabled.")
+    try:
+        redirect_uri = match_redirect_uri(client, params.get("redirect_uri"))
+    except oauth_errors.InvalidRequest as exc:
+        raise _ShowError(f"{exc.description}.") from None
+    return client, redirect_uri
+
+
+def _check_request(client: OAuthClient, params: dict[str, str]) -> tuple[list[str], set[str]]:
+    """The request's scopes and prompt values; raises the error to redirect with."""
+    if params.get("response_type") != "code":
+        raise errors.UnsupportedResponseTypeError(params.get("response_type"))
+    _check_grant(client, GrantType.AUTHORIZATION_CODE)
+    for unsupported in ("request", "request_uri"):
+        if unsupported in params:
+            raise errors.OAuth2Error(
+                error=f"{unsupported}_not_supported", description=f"{unsupported} is not supported"
+            )
+    scopes = scope_list(params.get("scope"))
+    if scopes is None:
+        raise errors.InvalidScopeError(description="scope is required")
+    oauth_tokens._allowed_scopes(client, scopes)
+    method = params.get("code_challenge_method")
+    challenge = params.get("code_challenge")
+    if challenge is not None or method is not None:
+        if method != "S256":
+            raise errors.InvalidRequestError(
+                description="code_challenge_method must be S256 (plain is refused)"
+            )
+        if challenge is None or not (43 <= len(challenge) <= 128):
+            raise errors.InvalidRequestError(description="code_challenge is missing or malformed")
+    elif client.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE or (
+        client.require_pkce is not False
+    ):
+        raise errors.InvalidRequestError(description="PKCE (code_challenge, S256) is required")
+    prompts = set((params.get("prompt") or "").split())
+    if not prompts <= PROMPTS or ("none" in prompts and len(prompts) > 1):
+        raise errors.InvalidRequestError(description="unsupported prompt value")
+    if "max_age" in params:
+        try:
+            if int(params["max_age"]) < 0:
+                raise ValueError
+        except ValueError:
+            raise errors.InvalidRequestError(description="max_age must be an integer") from None
+    return scopes, prompts
+
+
+def _auth_time(request: HttpRequest) -> dt.datetime:
+    beep_session = getattr(request, "beep_session", None)
+    if beep_session is not None and beep_session.created_at is not None:
+        return beep_session.created_at
+    return request.user.last_login or timezone.now()  # type: ignore[union-attr]
+
+
+def _login_again(request: HttpRequest, params: dict[str, str]) -> HttpResponse:
+    # The login page returns here without "login" in prompt, or it would ask forever.
+    prompts = set((params.get("prompt") or "").split()) - {"login", "select_account"}
+    again = {k: v for k, v in params.items() if k not in ("prompt", "max_age")}
+    if prompts:
+        again["prompt"] = " ".join(sorted(prompts))
+    return redirect_to_login(f"{request.path}?{urlencode(again)}")
+
+
+@never_cache
+@xframe_options_deny
+@require_http_methods(["GET", "POST"])
+def authorize(request: HttpRequest) -> HttpResponse:
+    """RFC 6749 4.1 with PKCE (RFC 7636, S256 only), OIDC ``nonce``/``prompt``/``max_age``
+    and RFC 9207's ``iss``. GET asks; POST (the consent form, CSRF-protected) answers. The
+    request's parameters are always the query string, validated afresh each time."""
+    try:
+        params = single_values(request.GET)
+    except OAuth2Error as error:
+        return _error_page(request, error.description or "Malformed request.")
+    try:
+        client, redirect_uri = _prove_client(params)
+    except _ShowError as exc:
+        return _error_page(request, exc.description, exc.status)
+    state = params.get("state")
+    try:
+        scopes, prompts = _check_request(client, params)
+    except OAuth2Error as error:
+        return _error_redirect(redirect_uri, error, state)
+    except oauth_errors.OAuthError as exc:
+        return _error_redirect(redirect_uri, from_service(exc), state)
+    user = request.user
+    if not user.is_authenticated:
+        if "none" in prompts:
+            return _error_redirect(redirect_uri, errors.OAuth2Error(error="login_required"), state)
+        return _login_again(request, params)
+    if request.method == "GET":
+        too_old = "max_age" in params and (
+            timezone.now() - _auth_time(request) > dt.timedelta(seconds=int(params["max_age"]))
+        )
+        if prompts & {"login", "select_account"} or too_old:
+            return _login_again(request, params)
+    if request.method == "POST":
+        decision = request.POST.get("decision")
+        if decision != "allow":
+            return _error_redirect(
+                redirect_uri, errors.AccessDeniedError(description="the user denied access"), state
+            )
+        try:
+            grant_consent(client, user, scopes)
+        except oauth_errors.OAuthError as exc:
+            return _error_redirect(redirect_uri, from_service(exc), state)
+    elif not client.skip_consent and (
+        "consent" in prompts or not consent_covers(client, user, scopes)
+    ):
+        if "none" in prompts:
+            return _error_redirect(
+                redirect_uri, errors.OAuth2Error(error="consent_required"), state
+            )
+        return _consent_page(request, client, scopes)
+    beep_session = getattr(request, "beep_session", None)
+    # The request as sent: a redirect_uri it named must be repeated at the token endpoint,
+    # one it left out must not (RFC 6749 4.1.3), as better-auth checks it.
+    code = codes.issue_code(
+        dict(params),
+        user_id=str(user.pk),
+        session_id=str(getattr(beep_session, "pk", "") or ""),
+        auth_time_ms=int(_auth_time(request).timestamp() * 1000),
+    )
+    response_params = {"code": code}
+    if state is not None:
+        response_params["state"] = state
+    response_params["iss"] = issuer()
+    return _redirect(redirect_uri, response_params)
+
+
+SCOPE_DESCRIPTIONS = {
+    "openid": "Know who you are",
+    "profile": "See your name and picture",
+    "email": "See your email address",
+    "offline_access": "Keep access while you are away",
+}
+
+
+def _https(url: str | None) -> str | None:
+    # Client-supplied links: https only, so no javascript: or data: URL reaches the page.
+    return url if url and url.lower().startswith("https://") else None
+
+
+def _consent_page(request: HttpRequest, client: OAuthClient, scopes: list[str]) -> HttpResponse:
+    response = render(
+        request,
+        CONSENT_TEMPLATE,
+        {
+            "client": client,
+            "icon": _https(client.icon),
+            "links": [
+                (label, url)
+                for label, url in (
+                    ("Website", _https(client.uri)),
+                    ("Privacy policy", _https(client.policy)),
+                    ("Terms of service", _https(client.tos)),
+                )
+                if url
+            ],
+            "scopes": [(s, SCOPE_DESCRIPTIONS.get(s, s)) for s in scopes],
+            "action": request.get_full_path(),
+        },
+    )
+    response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return response
+
+
+def _error_page(request: HttpRequest, description: str, status: int = 400) -> HttpResponse:
+    response = render(request, ERROR_TEMPLATE, {"description": description}, status=status)
+    response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return response
+
+
+# --- userinfo, revocation, introspection --------------------------------------------------
+
+
+def _bearer_challenge(error: str | None, description: str | None, status: int) -> HttpResponse:
+    challenge = "Bearer"
+    if error:
+        challenge += f' error="{error}"'
+        if description:
+            challenge += f', error_description="{description}"'
+    body = {"error": error, "error_description": description} if error else {}
+    response = json_response(body, status=status, headers=NO_STORE)
+    response["WWW-Authenticate"] = challenge
+    return response
+
+
+def bearer_token(request: HttpRequest) -> str | None:
+    """The token of an ``Authorization: Bearer`` header (RFC 6750 2.1), or None."""
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def userinfo(request: HttpRequest) -> HttpResponse:
+    """OIDC Core 5.3: the claims of the token's user for its scopes; needs ``openid``."""
+    raw = bearer_token(request)
+    if raw is None:
+        return _bearer_challenge(None, None, 401)
+    info = oauth_tokens.validate_access_token(raw)
+    if info is None or info.user_id is None:
+        return _bearer_challenge("invalid_token", "the access token is invalid", 401)
+    if "openid" not in info.scopes:
+        return _bearer_challenge("insufficient_scope", "the openid scope is required", 403)
+    user = get_user_model().objects.get(pk=info.user_id)
+    return json_response(claims.user_claims(user, info.scopes), headers=NO_STORE)
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+@sensitive_post_parameters("client_secret", "token")
+def revoke(request: HttpRequest) -> HttpResponse:
+    """RFC 7009: the authenticated client's token only; 200 whether or not it existed (or
+    belonged to another client, which is left untouched)."""
+    try:
+        params = post_params(request)
+        client, _ = authenticate(request, params)
+        raw = params.get("token")
+        if raw is None:
+            raise errors.InvalidRequestError(description="token is required")
+        # Another client's token: nothing to revoke, and nothing to reveal.
+        with contextlib.suppress(oauth_errors.UnauthorizedClient):
+            oauth_tokens.revoke_token(
+                raw, client_id=client.client_id, token_type_hint=params.get("token_type_hint")
+            )
+    except OAuth2Error as error:
+        return error_response(error)
+    return json_response({}, headers=NO_STORE)
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+@sensitive_post_parameters("client_secret", "token")
+def introspect(request: HttpRequest) -> HttpResponse:
+    """RFC 7662 for the client the token was issued to; to any other client it is inactive."""
+    try:
+        params = post_params(request)
+        client, method = authenticate(request, params)
+        if method == "none":
+            raise errors.InvalidClientError(
+                description="introspection needs client authentication", status_code=401
+            )
+        raw = params.get("token")
+        if raw is None:
+            raise errors.InvalidRequestError(description="token is required")
+    except OAuth2Error as error:
+        return error_response(error)
+    body = oauth_tokens.introspect(raw, token_type_hint=params.get("token_type_hint"))
+    if body.get("active") and body.get("client_id") != client.client_id:
+        body = {"active": False}
+    elif body.get("active"):
+        body["iss"] = issuer()
+    return json_response(body, headers=NO_STORE)
+
+
+# --- end session (OpenID Connect RP-Initiated Logout 1.0) -------------------------------------
+
+SIGNED_OUT_TEMPLATE = "beep_iam/oauth2/signed_out.html"
+
+
+def _hinted_claims(hint: str) -> dict[str, Any]:
+    """The claims of an ID token this server signed (expired ones too: a logout often comes
+    after the token's lifetime); ``ValueError`` otherwise."""
+    try:
+        token = jwt.decode(
+            hint, KeySet.import_key_set({"keys": keys.published_keys()}), algorithms=[keys.ALG]
+        )
+    except (JoseError, ValueError) as exc:
+        raise ValueError("id_token_hint is not an ID token this server signed") from exc
+    claims: dict[str, Any] = token.claims
+    if claims.get("iss") != issuer() or not isinstance(claims.get("sub"), str):
+        raise ValueError("id_token_hint is not an ID token this server issued")
+    return claims
+
+
+@never_cache
+@xframe_options_deny
+@require_http_methods(["GET", "POST"])
+def end_session(request: HttpRequest) -> HttpResponse:
+    """Sign the user out for a client that registered ``enable_end_session``, given an ID
+    token of that user (``id_token_hint``), and return to a registered
+    ``post_logout_redirect_uri`` (exact match) with ``state``. Anything unproven is shown on a
+    page, never redirected; a hint for another user than the signed-in one signs no one out."""
+    try:
+        params = single_values(request.POST if request.method == "POST" else request.GET)
+    except OAuth2Error as error:
+        return _error_page(request, error.description or "Malformed request.")
+    hint = params.get("id_token_hint")
+    if hint is None:
+        return _error_page(request, "id_token_hint is required to sign out.")
+    try:
+        hinted = _hinted_claims(hint)
+    except ValueError as exc:
+        return _error_page(request, f"{exc}.")
+    audience = hinted.get("aud")
+    client_id = audience if isinstance(audience, str) else None
+    if params.get("client_id", client_id) != client_id:
+        return _error_page(request, "client_id differs from the ID token's audience.")
+    client = OAuthClient.objects.filter(
+        client_id=client_id, disabled=False, deleted_at__isnull=True
+    ).first()
+    if client is None or not client.enable_end_session:
+        return _error_page(request, "This application may not sign you out.")
+    target = params.get("post_logout_redirect_uri")
+    if target is not None and target not in (client.post_logout_redirect_uris or []):
+        return _error_page(request, "post_logout_redirect_uri is not registered.")
+    if request.user.is_authenticated:
+        if str(request.user.pk) != hinted["sub"]:
+            return _error_page(request, "The sign-out request is for another account.")
+        beep_session = getattr(request, "beep_session", None)
+        if beep_session is not None and beep_session.pk == hinted.get("sid"):
+            beep_session.delete()  # better-auth's session, in co-tenancy
+        logout(request)
+    if target is None:
+        response = render(request, SIGNED_OUT_TEMPLATE, {"client": client})
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+        return response
+    state = params.get("state")
+    return _redirect(target, {"state": state} if state is not None else {})
+
+
+# --- discovery and keys -------------------------------------------------------------------
+
+METADATA_CACHE_CONTROL = "public, max-age=15, stale-while-revalidate=15, stale-if-error=86400"
+
+
+def server_metadata() -> dict[str, Any]:
+    """RFC 8414 metadata, the fields better-auth's oauth-provider publishes that apply here."""
+    auth_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    signing = client_assertion.ALGORITHMS
+    return {
+        "scopes_supported": list(OIDC_SCOPES),
+        "issuer": issuer(),
+        "authorization_endpoint": endpoint_url("authorize"),
+        "token_endpoint": endpoint_url("token"),
+        "jwks_uri": endpoint_url("jwks"),
+        "introspection_endpoint": endpoint_url("introspect"),
+        "revocation_endpoint": endpoint_url("revoke"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["none", *auth_methods],
+        "token_endpoint_auth_signing_alg_values_supported": signing,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": signing,
+        "revocation_endpoint_auth_methods_supported": ["none", *auth_methods],
+        "revocation_endpoint_auth_signing_alg_values_supported": signing,
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+def openid_metadata() -> dict[str, Any]:
+    return {
+        **server_metadata(),
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "azp",
+            "sid",
+            "name",
+            "picture",
+            "preferred_username",
+            "email",
+            "email_verified",
+        ],
+        "userinfo_endpoint": endpoint_url("userinfo"),
+        "end_session_endpoint": endpoint_url("end-session"),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [keys.ALG],
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "prompt_values_supported": sorted(PROMPTS),
+    }
+
+
+@require_GET
+def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
+    return json_response(server_metadata(), headers={"Cache-Control": METADATA_CACHE_CONTROL})
+
+
+@require_GET
+def openid_configuration(request: HttpRequest) -> HttpResponse:
+    return json_response(openid_metadata(), headers={"Cache-Control": METADATA_CACHE_CONTROL})
+
+
+@require_GET
+def jwks(request: HttpRequest) -> HttpResponse:
+    """Public keys only; cacheable for as long as a rotated key stays published anyway."""
+    if not keys.published_keys():
+        keys.create_key()
+    return json_response(
+        {"keys": keys.published_keys()},
+        headers={"Cache-Control": "public, max-age=300, must-revalidate"},
+    )

@@ -1,0 +1,244 @@
+"""Redeeming codes, refreshing, ID tokens, and what the token endpoint refuses on the way."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from beep_iam.models import OAuthAccessToken, OAuthRefreshToken, Verification
+from beep_iam.services.oauth_tokens import validate_access_token
+from beep_shared import secrets
+from tests.oauth2.conftest import ISSUER, REDIRECT_URI, basic, get_code, pkce
+
+pytestmark = pytest.mark.django_db
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture
+def signed_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def exchange(http, registered, code, verifier, **extra):
+    body = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+        **extra,
+    }
+    body = {k: v for k, v in body.items() if v is not None}
+    from urllib.parse import urlencode
+
+    return http.post(
+        "/oauth2/token",
+        urlencode(body),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(registered.client.client_id, registered.client_secret),
+    )
+
+
+def refresh(http, registered, token, **extra):
+    from urllib.parse import urlencode
+
+    return http.post(
+        "/oauth2/token",
+        urlencode({"grant_type": "refresh_token", "refresh_token": token, **extra}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(registered.client.client_id, registered.client_secret),
+    )
+
+
+def verify_id_token(http, id_token: str) -> dict:
+    keys = KeySet.import_key_set(http.get("/jwks").json())
+    return jwt.decode(id_token, keys, algorithms=["EdDSA"]).claims
+
+
+def test_code_with_pkce_gives_tokens_and_an_id_token(signed_in, web, user):
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge)
+    response = exchange(signed_in, web, code, verifier)
+    assert response.status_code == 200, response.content
+    assert "no-store" in response["Cache-Control"]
+    body = response.json()
+    assert body["scope"] == "openid email offline_access"
+    info = validate_access_token(body["access_token"])
+    assert info.user_id == user.pk and info.client_id == web.client.client_id
+    assert body["refresh_token"]
+    claims = verify_id_token(signed_in, body["id_token"])
+    assert claims["iss"] == ISSUER
+    assert claims["sub"] == user.pk
+    assert claims["aud"] == web.client.client_id
+    assert claims["azp"] == web.client.client_id
+    assert claims["nonce"] == "n-456"
+    assert claims["email"] == "alice@example.com" and claims["email_verified"] is True
+    assert "name" not in claims  # no profile scope
+    assert claims["exp"] - claims["iat"] == 36_000
+    assert abs(claims["auth_time"] - int(user.last_login.timestamp())) <= 1
+    from authlib.oidc.core.util import create_half_hash
+
+    assert claims["at_hash"] == create_half_hash(body["access_token"], "EdDSA").decode()
+    # Neither the code nor a token is in the database in clear.
+    assert not Verification.objects.filter(identifier=code).exists()
+    assert not OAuthAccessToken.objects.filter(token=body["access_token"]).exists()
+
+
+def test_without_offline_access_no_refresh_token(signed_in, web):
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge, scope="openid")
+    body = exchange(signed_in, web, code, verifier).json()
+    assert "refresh_token" not in body and "id_token" in body
+
+
+def test_public_client_with_pkce(signed_in, spa):
+    from urllib.parse import urlencode
+
+    verifier, challenge = pkce()
+    code = get_code(
+        signed_in,
+        spa.client.client_id,
+        challenge,
+        redirect_uri="http://127.0.0.1/cb",
+        scope="openid",
+    )
+    body = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": "http://127.0.0.1/cb",
+        "code_verifier": verifier,
+        "client_id": spa.client.client_id,
+    }
+    response = signed_in.post("/oauth2/token", urlencode(body), content_type=FORM)
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("verifier", ["wrong" * 10, None])
+def test_wrong_or_missing_verifier(signed_in, web, verifier):
+    _, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge)
+    response = exchange(signed_in, web, code, verifier)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_replayed_code_is_refused_and_revokes_what_it_issued(signed_in, web):
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge)
+    first = exchange(signed_in, web, code, verifier).json()
+    rotated = refresh(signed_in, web, first["refresh_token"]).json()
+    assert validate_access_token(rotated["access_token"]) is not None
+    replay = exchange(signed_in, web, code, verifier)
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
+    assert validate_access_token(first["access_token"]) is None
+    assert validate_access_token(rotated["access_token"]) is None
+    refused = refresh(signed_in, web, rotated["refresh_token"])
+    assert refused.json()["error"] == "invalid_grant"
+
+
+def test_expired_code(signed_in, web):
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge)
+    Verification.objects.filter(identifier=secrets.digest(code)).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    response = exchange(signed_in, web, code, verifier)
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_another_clients_code(signed_in, web):
+    from beep_iam.services.oauth_clients import register_client
+
+    other = register_client(redirect_uris=[REDIRECT_URI], grant_types=["authorization_code"])
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge)
+    response = exchange(signed_in, other, code, verifier)
+    assert response.json()["error"] == "invalid_grant"
+    # Consumed by the attempt: the rightful client cannot use it either (single use).
+    assert exchange(signed_in, web, code, verifier).json()["error"] == "invalid_grant"
+
+
+def test_redirect_uri_must_match_the_requests(signed_in, web):
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge)
+    response = exchange(signed_in, web, code, verifier, redirect_uri="https://client.example.com/x")
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_banned_or_inactive_user_gets_no_tokens(signed_in, web, user):
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge)
+    user.banned = True
+    user.save()
+    response = exchange(signed_in, web, code, verifier)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_refresh_rotates_and_detects_reuse(signed_in, web):
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge)
+    first = exchange(signed_in, web, code, verifier).json()
+    second = refresh(signed_in, web, first["refresh_token"])
+    assert second.status_code == 200, second.content
+    second = second.json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert "id_token" in second
+    # Reuse of the rotated token revokes the family, the fresh pair included.
+    reused = refresh(signed_in, web, first["refresh_token"])
+    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    assert validate_access_token(second["access_token"]) is None
+    assert OAuthRefreshToken.objects.filter(revoked__isnull=True).count() == 0
+
+
+def test_refresh_may_narrow_but_not_widen(signed_in, web):
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge, scope="email offline_access")
+    first = exchange(signed_in, web, code, verifier).json()
+    wider = refresh(signed_in, web, first["refresh_token"], scope="email profile")
+    assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
+    narrower = refresh(signed_in, web, first["refresh_token"], scope="email")
+    assert narrower.status_code == 200 and narrower.json()["scope"] == "email"
+
+
+def test_another_clients_refresh_token(signed_in, web):
+    from beep_iam.services.oauth_clients import register_client
+
+    other = register_client(
+        redirect_uris=[REDIRECT_URI], grant_types=["authorization_code", "refresh_token"]
+    )
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge)
+    first = exchange(signed_in, web, code, verifier).json()
+    response = refresh(signed_in, other, first["refresh_token"])
+    assert response.json()["error"] == "invalid_grant"
+    assert refresh(signed_in, web, first["refresh_token"]).status_code == 200
+
+
+def test_the_code_value_is_what_better_auth_parses(signed_in, web, user):
+    """The fields better-auth 1.7's verificationValueSchema requires, with their types."""
+    _, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge)
+    value = json.loads(Verification.objects.get(identifier=secrets.digest(code)).value)
+    assert value["type"] == "authorization_code"
+    assert isinstance(value["query"], dict)
+    assert isinstance(value["sessionId"], str)
+    assert isinstance(value["userId"], str)
+    assert "referenceId" not in value or isinstance(value["referenceId"], str)
+
+
+def test_redirect_uri_left_out_of_the_request_is_left_out_at_the_token_endpoint(signed_in, web):
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge, redirect_uri="")
+    assert exchange(signed_in, web, code, verifier, redirect_uri=None).status_code == 200
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge, redirect_uri="")
+    response = exchange(signed_in, web, code, verifier)  # names one the request did not
+    assert response.json()["error"] == "invalid_grant"

@@ -1,0 +1,120 @@
+"""panva's oauth4webapi (Node, OpenID-certified RP library) against a live server: discovery,
+client credentials, code + PKCE with a real sign-in and consent, ID token validation (its
+claims by oauth4webapi, its signature here against the JWKS), userinfo, refresh,
+introspection, revocation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from beep_iam.services.oauth_clients import register_client
+from tests.factories import UserFactory
+from tests.oauth2.test_independent_client import PASSWORD, _form_post, server  # noqa: F401
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RP = Path(__file__).resolve().parents[2] / "interop" / "oauth4webapi"
+
+
+@pytest.fixture(scope="session")
+def oauth4webapi() -> Path:
+    if not (RP / "node_modules" / "oauth4webapi").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=RP,
+            check=True,
+            timeout=600,
+        )
+    return RP
+
+
+def rp(directory: Path, **command: Any) -> dict[str, Any]:
+    done = subprocess.run(
+        ["node", "rp.mjs", json.dumps(command)],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_client_credentials(server, oauth4webapi):  # noqa: F811
+    registered = register_client(
+        redirect_uris=[],
+        grant_types=["client_credentials"],
+        response_types=[],
+        client_credentials_scopes=["invoices:read"],
+    )
+    result = rp(
+        oauth4webapi,
+        command="client_credentials",
+        issuer=server.url,
+        client_id=registered.client.client_id,
+        client_secret=registered.client_secret,
+        scope="invoices:read",
+    )
+    assert result["scope"] == "invoices:read"
+    assert result["token_type"] == "bearer"  # oauth4webapi normalises the case
+    assert result["before"]["active"] is True
+    assert result["after"] == {"active": False}
+
+
+def test_code_flow(server, oauth4webapi):  # noqa: F811
+    redirect_uri = "http://127.0.0.1:9/callback"
+    registered = register_client(
+        redirect_uris=[redirect_uri],
+        name="oauth4webapi",
+        grant_types=["authorization_code", "refresh_token"],
+    )
+    user = UserFactory(email="carol@example.com", name="Carol", password=PASSWORD)
+    common = {
+        "issuer": server.url,
+        "client_id": registered.client.client_id,
+        "redirect_uri": redirect_uri,
+    }
+    started = rp(oauth4webapi, command="start", scope="openid email offline_access", **common)
+
+    browser = requests.Session()
+    response = browser.get(started["url"], allow_redirects=False)
+    login_url = server.url + response.headers["Location"]
+    page = browser.get(login_url)
+    response = _form_post(browser, login_url, page, username=user.email, password=PASSWORD)
+    consent_url = server.url + response.headers["Location"]
+    page = browser.get(consent_url, allow_redirects=False)
+    response = _form_post(browser, consent_url, page, decision="allow")
+    callback = response.headers["Location"]
+
+    result = rp(
+        oauth4webapi,
+        command="finish",
+        client_secret=registered.client_secret,
+        callback=callback,
+        state=started["state"],
+        nonce=started["nonce"],
+        code_verifier=started["code_verifier"],
+        **common,
+    )
+    keys = KeySet.import_key_set(requests.get(server.url + "/jwks", timeout=10).json())
+    signed = jwt.decode(result["id_token"], keys, algorithms=["EdDSA"])
+    assert signed.claims["sub"] == result["sub"] == user.pk
+    assert result["iss"] == server.url
+    assert result["nonce"] == started["nonce"]
+    assert result["userinfo"] == {
+        "sub": user.pk,
+        "email": "carol@example.com",
+        "email_verified": False,
+    }
+    assert result["refreshed"] is True
+    assert result["active"] is True
+    assert result["after_revocation"] is False
