@@ -355,6 +355,25 @@ def test_an_iterator_fetches_as_its_tenant_whatever_ran_between_fetches(orgs):
         assert seen == teams_a
 
 
+@pytest.mark.django_db(transaction=True)
+def test_statements_bound_on_the_server_state_the_tenant_too(orgs):
+    """With OPTIONS["server_side_binding"] no statement can carry a prefix: the setting goes
+    first, before every statement, since any of them may have changed it."""
+    a, b, team_a, _ = orgs
+    db = connection.settings_dict
+    saved = db["OPTIONS"]
+    connection.close()
+    db["OPTIONS"] = {**saved, "server_side_binding": True}
+    try:
+        with tenant_context(a):
+            assert visible_teams() == {team_a.pk}
+            db_value(f"/* x */ SET LOCAL app.current_org_id = '{b.pk}'")
+            assert visible_teams() == {team_a.pk}
+    finally:
+        connection.close()
+        db["OPTIONS"] = saved
+
+
 @pytest.mark.django_db
 def test_composed_sql_gets_the_tenant_too(orgs):
     from psycopg import sql
