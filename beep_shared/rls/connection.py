@@ -112,6 +112,7 @@ def install(connection: Any) -> None:
 def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
     # The no-database connection (CREATE/DROP DATABASE of the test runner) reads no tables.
     if connection.vendor == "postgresql" and connection.alias != NO_DB_ALIAS:
+        connection.__dict__.pop(_STATE_ATTR, None)  # settings (assume_role) may have changed
         install(connection)
 
 
