@@ -168,3 +168,17 @@ def test_session_state_set_by_one_request_never_reaches_the_next(request, setup,
         "SELECT current_user, current_setting('app.current_org_id', true)"
     ).fetchone()
     assert row[0] == login and row[1] in ("", None)
+
+
+def test_a_pooled_connection_is_reset_as_it_goes_back(pooled):
+    """Raw psycopg in autocommit mode, the one thing no commit of Django's sees: the pool's
+    reset undoes it before the connection is handed out again."""
+    org = OrganizationFactory.create()
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    connection.connection.execute(f"SET app.current_org_id = '{org.pk}'")
+    connection.close()  # back to the pool (one connection)
+    connection.ensure_connection()
+    assert connection.connection.info.backend_pid == pid
+    row = connection.connection.execute(SESSION_SQL).fetchone()
+    assert list(row) == [connection.settings_dict["USER"], ""]

@@ -15,7 +15,7 @@ assumes any statement may have changed it.
   and every autocommit statement carries it after itself. Whatever raw SQL set for the
   session inside a transaction is undone when that transaction ends, so a persistent,
   pooled or pgbouncer-shared server connection goes back clean. A rolled back transaction
-  undoes its own ``SET``s.
+  undoes its own ``SET``s. Django's pool also resets each connection as it is returned.
 - Entering or leaving a scope inside an open transaction sends the new tenant at once, for
   the statements that skip the wrapper (``cursor.copy()``, the raw psycopg connection).
 - A server-side cursor (``QuerySet.iterator()``) reads its rows as it is fetched, under
@@ -114,6 +114,36 @@ def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
     if connection.vendor == "postgresql" and connection.alias != NO_DB_ALIAS:
         connection.__dict__.pop(_STATE_ATTR, None)  # settings (assume_role) may have changed
         install(connection)
+        _reset_on_checkin(connection)
+
+
+def _reset_on_checkin(connection: Any) -> None:
+    """Django's pool (``OPTIONS["pool"]``): reset every connection as it is returned.
+
+    Commits already reset the session; this also covers what no commit sees (raw psycopg
+    statements in autocommit mode). psycopg_pool runs it in its worker, after the request
+    has returned the connection, so it costs the request nothing. A project's own
+    ``reset`` runs after it.
+    """
+    pool = getattr(connection, "pool", None)  # Django >= 5.1
+    own: Any = getattr(pool, "_reset", _MISSING)
+    if pool is None or own is _MISSING or getattr(own, "beep_rls", False):
+        return
+    reset_sql = state(connection).reset_sql
+
+    def reset(raw: Any) -> None:
+        with raw.cursor() as cursor:
+            cursor.execute(reset_sql)
+        if not raw.autocommit:
+            raw.commit()
+        if own is not None:
+            own(raw)
+
+    reset.beep_rls = True  # type: ignore[attr-defined]
+    pool._reset = reset
+
+
+_MISSING = object()
 
 
 def _transaction_status(connection: Any) -> int:
