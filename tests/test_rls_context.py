@@ -18,6 +18,7 @@ from beep_shared.rls import (
     for_tenant,
     tenant_context,
 )
+from beep_shared.rls.connection import TenantChangedError
 from beep_shared.rls.scope import NO_SCOPE
 from tests.factories import OrganizationFactory, TeamFactory
 
@@ -51,16 +52,44 @@ def setting() -> object:
     return db_value(f"SELECT current_setting('{TENANT_SETTING}', true)")
 
 
-@pytest.mark.django_db
-def test_the_tenant_travels_with_the_first_statement_not_in_a_round_trip_of_its_own(orgs):
+@pytest.mark.django_db(transaction=True)
+def test_every_statement_carries_the_tenant_not_in_a_round_trip_of_its_own(orgs, monkeypatch):
+    from beep_shared.rls import connection as rls_connection
+
     a, _, team_a, _ = orgs
+    sent: list[list[str]] = []
+    monkeypatch.setattr(rls_connection, "_send", lambda raw, statements: sent.append(statements))
     with tenant_context(a), CaptureQueriesContext(connection) as queries:
         assert visible_teams() == {team_a.pk}
         assert visible_teams() == {team_a.pk}
-    assert len(queries) == 2  # two executions: nothing sent besides the two queries
-    first, second = (q["sql"] for q in queries.captured_queries)
-    assert first.startswith(f"SET LOCAL {TENANT_SETTING} = '{a.pk}';\nSELECT ")
-    assert TENANT_SETTING not in second  # already set for this transaction
+    executed = [q["sql"] for q in queries.captured_queries]
+    assert len(executed) == 2  # two executions: nothing sent besides the two queries
+    for sql in executed:
+        # Each statement states it: raw SQL before it may have changed it (no parsing).
+        assert sql.startswith(f"SET LOCAL {TENANT_SETTING} = '{a.pk}';\nSELECT ")
+    assert sent == []
+
+
+RAW_TENANT_CHANGES = {
+    "leading comment": "/* maintenance */ SET LOCAL app.current_org_id = '{org}'",
+    "second statement": "SELECT 1; SET LOCAL app.current_org_id = '{org}'",
+    "set_config false next to true": (
+        "SELECT set_config('app.current_org_id', '{org}', false), "
+        "set_config('application_name', 'x', true)"
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", list(RAW_TENANT_CHANGES))
+def test_raw_sql_changing_the_tenant_does_not_reach_later_orm_statements(orgs, change):
+    a, b, team_a, _ = orgs
+    with tenant_context(a):
+        assert visible_teams() == {team_a.pk}
+        db_value(RAW_TENANT_CHANGES[change].format(org=b.pk))
+        assert visible_teams() == {team_a.pk}
+        assert Team.objects.count() == 1
+    assert visible_teams() == set()
 
 
 @pytest.mark.django_db
@@ -266,6 +295,85 @@ def test_leaving_a_scope_restores_the_outer_one_at_once(orgs, leave):
         assert rows == {team_a.pk}
 
 
+def copied_teams() -> set[str]:
+    with (
+        connection.cursor() as cursor,
+        cursor.copy("COPY (SELECT id FROM team) TO STDOUT") as copy,
+    ):
+        return {bytes(row).decode().strip() for row in copy}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("enter", ["tenant", "bypass"])
+def test_entering_a_scope_applies_it_at_once(orgs, enter):
+    """COPY and the raw psycopg connection skip the wrapper: inside a nested scope they must
+    run with it from its first line, not with the outer scope until the next statement."""
+    a, b, team_a, team_b = orgs
+    with tenant_context(a):
+        assert visible_teams() == {team_a.pk}
+        inner, expected = (tenant_context(b), b.pk) if enter == "tenant" else (bypass_rls(), "")
+        with inner:
+            raw = connection.connection
+            assert raw.execute("SELECT current_setting('app.current_org_id')").fetchone()[0] == (
+                expected
+            )
+            assert copied_teams() == ({team_b.pk} if enter == "tenant" else set())
+        assert copied_teams() == {team_a.pk}
+
+
+def more_teams(org, count: int) -> set[str]:
+    return {TeamFactory.create(organization=org).pk for _ in range(count)}
+
+
+@pytest.mark.django_db
+def test_an_iterator_is_never_fetched_as_another_tenant(orgs):
+    """A server-side cursor reads its rows as it is fetched: under another tenant it would
+    return that tenant's rows (sequential scan) or too few (index scan)."""
+    a, b, team_a, _ = orgs
+    teams_a = more_teams(a, 3) | {team_a.pk}
+    more_teams(b, 3)
+    with tenant_context(a):
+        rows = Team.objects.iterator(chunk_size=1)
+        assert next(rows).pk in teams_a
+        with tenant_context(b), pytest.raises(TenantChangedError, match="declared as tenant"):
+            next(rows)
+
+
+@pytest.mark.django_db
+def test_an_iterator_fetches_as_its_tenant_whatever_ran_between_fetches(orgs):
+    a, b, team_a, _ = orgs
+    teams_a = more_teams(a, 3) | {team_a.pk}
+    more_teams(b, 3)
+    with tenant_context(a):
+        # Other statements between the fetches, even raw SQL changing the tenant: still
+        # only the declaring tenant's rows.
+        rows = Team.objects.iterator(chunk_size=1)
+        seen = {next(rows).pk}
+        db_value(f"/* x */ SET LOCAL app.current_org_id = '{b.pk}'")
+        assert visible_teams() == teams_a
+        seen |= {team.pk for team in rows}
+        assert seen == teams_a
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statements_bound_on_the_server_state_the_tenant_too(orgs):
+    """With OPTIONS["server_side_binding"] no statement can carry a prefix: the setting goes
+    first, before every statement, since any of them may have changed it."""
+    a, b, team_a, _ = orgs
+    db = connection.settings_dict
+    saved = db["OPTIONS"]
+    connection.close()
+    db["OPTIONS"] = {**saved, "server_side_binding": True}
+    try:
+        with tenant_context(a):
+            assert visible_teams() == {team_a.pk}
+            db_value(f"/* x */ SET LOCAL app.current_org_id = '{b.pk}'")
+            assert visible_teams() == {team_a.pk}
+    finally:
+        connection.close()
+        db["OPTIONS"] = saved
+
+
 @pytest.mark.django_db
 def test_composed_sql_gets_the_tenant_too(orgs):
     from psycopg import sql
@@ -276,13 +384,19 @@ def test_composed_sql_gets_the_tenant_too(orgs):
         assert {row[0] for row in cursor.fetchall()} == {team_a.pk}
 
 
-@pytest.mark.django_db
-def test_cleaning_session_state_never_ends_an_open_transaction(orgs):
-    from beep_shared.rls.connection import clean_sessions
-
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_resets_what_raw_sql_set_for_the_session(orgs):
     a, _, team_a, _ = orgs
-    db_value("SELECT set_config('app.current_org_id', %s, false)", [a.pk])  # marks it
-    clean_sessions()  # request_finished while a caller's transaction (this test's) is open
     with tenant_context(a):
-        assert visible_teams() == {team_a.pk}  # nothing was rolled back
-    db_value("RESET app.current_org_id")
+        raw = connection.connection
+        raw.execute("SELECT set_config('app.current_org_id', %s, false)", [a.pk])
+        db_value("/* x */ SET app.current_org_id = %s", [a.pk])
+        assert visible_teams() == {team_a.pk}
+    assert connection.connection.execute(
+        "SELECT current_setting('app.current_org_id', true)"
+    ).fetchone()[0] in ("", None)
+    # Autocommit statements reset the session as they end, too.
+    db_value("SELECT set_config('app.current_org_id', %s, false)", [a.pk])
+    assert connection.connection.execute(
+        "SELECT current_setting('app.current_org_id', true)"
+    ).fetchone()[0] in ("", None)

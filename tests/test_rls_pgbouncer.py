@@ -197,22 +197,28 @@ def test_tenants_alternating_over_shared_pooled_server_connections_never_leak(pg
     assert not failures, failures[:5]
 
     # Control: the pool really hands one client's server session to another, so a
-    # session-level SET (raw SQL of another client) reaches this client's session ...
+    # session-level SET (raw SQL of another client, past Django) reaches this client's
+    # session ...
     first, second = (
         connections.create_connection("default"),
         connections.create_connection("default"),
     )
+    session_tenant = "SELECT current_setting('app.current_org_id', true)"
     try:
-        with first.cursor() as cursor:
-            cursor.execute(f"SET app.current_org_id = '{orgs[0].pk}'")
+        first.ensure_connection()
+        first.connection.execute(f"SET app.current_org_id = '{orgs[0].pk}'")
         second.ensure_connection()
-        leaked = second.connection.execute("SELECT current_setting('app.current_org_id', true)")
-        assert leaked.fetchone()[0] == orgs[0].pk
-        # ... yet no statement through Django sees its rows: each transaction states its own.
+        assert second.connection.execute(session_tenant).fetchone()[0] == orgs[0].pk
+        # ... yet no statement through Django sees its rows: each one states its own tenant,
+        # and resets the session as its (autocommit) transaction ends.
         with second.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM team")
             assert cursor.fetchone()[0] == 0
-            cursor.execute("RESET app.current_org_id")
+        assert second.connection.execute(session_tenant).fetchone()[0] in ("", None)
+        # The same SET through a Django cursor never outlives its statement.
+        with first.cursor() as cursor:
+            cursor.execute(f"SET app.current_org_id = '{orgs[0].pk}'")
+        assert second.connection.execute(session_tenant).fetchone()[0] in ("", None)
     finally:
         first.close()
         second.close()

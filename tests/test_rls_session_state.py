@@ -1,16 +1,19 @@
 """Nothing a request sets for the database session reaches a later request.
 
 Raw (or injected) SQL in one request runs a session-level ``SET app.current_org_id`` or
-``SELECT set_config(..., false)``, or tries ``SET ROLE beep_bypass``. Later requests on the
-same server session, with another tenant or none, must see exactly their own rows: with a
-persistent connection (``CONN_MAX_AGE``), Django's connection pool (``OPTIONS["pool"]``)
-and pgbouncer in transaction mode.
+``SELECT set_config(..., false)`` (also behind a comment, as a second statement, or next to
+a ``set_config(..., true)``), or tries ``SET ROLE beep_bypass``, through a Django cursor or
+the raw psycopg connection. Later requests on the same server session, with another tenant
+or none, must start on a clean session and see exactly their own rows: with a persistent
+connection (``CONN_MAX_AGE``), Django's connection pool (``OPTIONS["pool"]``) and pgbouncer
+in transaction mode.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import ProgrammingError, connection, transaction
@@ -28,20 +31,36 @@ from tests.test_rls_requests import wsgi_get as _wsgi_get
 pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db(transaction=True)]
 
 INJECTED: list[str] = []
+INJECT_VIA: list[str] = ["django"]
+
+SESSION_SQL = "SELECT current_user, current_setting('app.current_org_id', true)"
 
 
 def teams(request: HttpRequest) -> JsonResponse:
+    # What the session carries as the request starts (raw psycopg skips every wrapper).
+    connection.ensure_connection()
+    at_start = list(connection.connection.execute(SESSION_SQL).fetchone())
     with connection.cursor() as cursor:
         for statement in INJECTED:
             try:
                 with transaction.atomic():
-                    cursor.execute(statement)
-            except ProgrammingError:
+                    if INJECT_VIA[0] == "psycopg":
+                        connection.connection.execute(statement)
+                    else:
+                        cursor.execute(statement)
+            except (ProgrammingError, psycopg.ProgrammingError):
                 pass  # e.g. SET ROLE beep_bypass: permission denied
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
     names = sorted(Team.objects.values_list("name", flat=True))
-    return JsonResponse({"tenant": current_scope().organization_id, "teams": names, "pid": pid})
+    return JsonResponse(
+        {
+            "tenant": current_scope().organization_id,
+            "teams": names,
+            "pid": pid,
+            "at_start": at_start,
+        }
+    )
 
 
 urlpatterns = [path("teams/", teams)]
@@ -96,16 +115,27 @@ def pooled():
 SETUPS = ["persistent", "pooled"] + (["pgbouncer"] if PGBOUNCER else [])
 
 ATTACKS = {
-    "session SET": "SET app.current_org_id = '{org}'",
-    "set_config": "SELECT set_config('app.current_org_id', '{org}', false)",
-    "SET ROLE bypass": "SET ROLE beep_bypass",
-    "SET ROLE and tenant": "SET SESSION app.current_org_id = '{org}'; SET ROLE beep_bypass",
+    "session SET": ["SET app.current_org_id = '{org}'"],
+    "set_config": ["SELECT set_config('app.current_org_id', '{org}', false)"],
+    "SET ROLE bypass": ["SET ROLE beep_bypass"],
+    "SET ROLE and tenant": ["SET SESSION app.current_org_id = '{org}'", "SET ROLE beep_bypass"],
+    # Disguises that a statement's first word does not show (issue 16, item 15).
+    "comment": ["/* nightly */ SET app.current_org_id = '{org}'"],
+    "second statement": ["SELECT 1; SET app.current_org_id = '{org}'"],
+    "set_config false next to true": [
+        "SELECT set_config('app.current_org_id', '{org}', false), "
+        "set_config('application_name', 'x', true)"
+    ],
 }
+CASES = [(attack, "django") for attack in ATTACKS] + [
+    ("session SET", "psycopg"),
+    ("set_config false next to true", "psycopg"),
+]
 
 
 @pytest.mark.parametrize("setup", SETUPS)
-@pytest.mark.parametrize("attack", list(ATTACKS))
-def test_session_state_set_by_one_request_never_reaches_the_next(request, setup, attack):
+@pytest.mark.parametrize(("attack", "via"), CASES)
+def test_session_state_set_by_one_request_never_reaches_the_next(request, setup, attack, via):
     request.getfixturevalue(setup)
     a, b = OrganizationFactory.create(), OrganizationFactory.create()
     expected: dict[Any, list[str]] = {None: []}
@@ -113,18 +143,22 @@ def test_session_state_set_by_one_request_never_reaches_the_next(request, setup,
         expected[org.pk] = sorted(TeamFactory.create(organization=org).name for _ in range(2))
     cookies = {a.pk: session_cookie(a), b.pk: session_cookie(b), None: session_cookie()}
     handler = WSGIHandler()
+    login = connection.settings_dict["USER"]
 
-    INJECTED[:] = [s.strip() for s in ATTACKS[attack].format(org=a.pk).split(";")]
+    INJECTED[:] = [statement.format(org=a.pk) for statement in ATTACKS[attack]]
+    INJECT_VIA[:] = [via]
     try:
         status, body = wsgi_get(handler, "/teams/", cookies[a.pk])
     finally:
         INJECTED.clear()
+        INJECT_VIA[:] = ["django"]
     assert status.startswith("200") and body["teams"] == expected[a.pk]
     pid = body["pid"]
 
     for tenant in (None, b.pk, None, a.pk, None):
         status, body = wsgi_get(handler, "/teams/", cookies[tenant])
         assert status.startswith("200")
+        assert body["at_start"][0] == login and body["at_start"][1] in ("", None)
         assert (body["tenant"], body["teams"]) == (tenant, expected[tenant])
         assert body["pid"] == pid  # the same server session all along
 
@@ -133,4 +167,18 @@ def test_session_state_set_by_one_request_never_reaches_the_next(request, setup,
     row = connection.connection.execute(
         "SELECT current_user, current_setting('app.current_org_id', true)"
     ).fetchone()
-    assert row[0] == "beep_app" and row[1] in ("", None)
+    assert row[0] == login and row[1] in ("", None)
+
+
+def test_a_pooled_connection_is_reset_as_it_goes_back(pooled):
+    """Raw psycopg in autocommit mode, the one thing no commit of Django's sees: the pool's
+    reset undoes it before the connection is handed out again."""
+    org = OrganizationFactory.create()
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    connection.connection.execute(f"SET app.current_org_id = '{org.pk}'")
+    connection.close()  # back to the pool (one connection)
+    connection.ensure_connection()
+    assert connection.connection.info.backend_pid == pid
+    row = connection.connection.execute(SESSION_SQL).fetchone()
+    assert list(row) == [connection.settings_dict["USER"], ""]

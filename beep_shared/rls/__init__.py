@@ -7,11 +7,10 @@
 See ``docs/rls.md``.
 """
 
-from django.core.signals import request_finished
 from django.db.backends.signals import connection_created
 
 from beep_shared.rls import checks as _checks  # noqa: F401  (registers system checks)
-from beep_shared.rls.connection import clean_sessions, on_connection_created
+from beep_shared.rls.connection import TenantChangedError, on_connection_created
 from beep_shared.rls.context import (
     bypass_configured,
     bypass_database,
@@ -26,7 +25,6 @@ from beep_shared.rls.scope import Scope
 from beep_shared.rls.sql import MODES, NONE, NULLABLE, STANDARD, TENANT_SETTING
 
 connection_created.connect(on_connection_created, dispatch_uid="beep_shared.rls.install")
-request_finished.connect(clean_sessions, dispatch_uid="beep_shared.rls.clean_sessions")
 
 __all__ = [
     "MODES",
@@ -35,6 +33,7 @@ __all__ = [
     "STANDARD",
     "TENANT_SETTING",
     "Scope",
+    "TenantChangedError",
     "bypass_configured",
     "bypass_database",
     "bypass_rls",

@@ -1,27 +1,38 @@
-"""Applies the wanted scope to each transaction without a round trip of its own.
+"""Applies the wanted scope to every statement, and keeps the session itself clean.
 
-An execute wrapper, installed on every Django connection, compares the tenant the code
-wants (:mod:`beep_shared.rls.scope`) with the one already applied in the current
-transaction; every transaction starts as "unknown", so each one states its tenant (or
-``''`` for none) whatever the session carries. When they differ it prefixes the statement with
-``SET LOCAL app.current_org_id = '<org>';`` (``set_config(..., true)`` in SQL syntax) so
-both travel in one simple-protocol message, then moves the cursor past the ``SET`` result.
-``LOCAL`` limits the value to the transaction: a pooled or persistent connection never
-carries it into the next one.
+Nothing here reads SQL to decide whether the tenant may have changed: raw SQL can hide a
+``SET`` behind a comment, in a second statement or in a ``set_config`` call, so the wrapper
+assumes any statement may have changed it.
 
-Where a prefix is impossible (``executemany``, server-side cursors, server-side
-parameter binding, psycopg 2) the setting is sent as its own statement first, inside the
-same transaction.
+- **Every statement** sent through a Django cursor carries the tenant the code wants
+  (:mod:`beep_shared.rls.scope`): ``SET LOCAL app.current_org_id = '<org>'`` (``''`` for
+  none) goes in front of it, in the same simple-protocol message, and the cursor is moved
+  past the ``SET`` result. No round trip of its own. Where a prefix is impossible
+  (``executemany``, server-side cursors, server-side parameter binding, psycopg 2) the
+  setting is sent as its own statement first, inside the same transaction.
+- **Every commit** carries the session reset (``RESET app.current_org_id`` and ``RESET
+  ROLE``, or ``SET ROLE`` to ``OPTIONS["assume_role"]``) in the ``COMMIT``'s own message,
+  and every autocommit statement carries it after itself. Whatever raw SQL set for the
+  session inside a transaction is undone when that transaction ends, so a persistent,
+  pooled or pgbouncer-shared server connection goes back clean. A rolled back transaction
+  undoes its own ``SET``s. Django's pool also resets each connection as it is returned.
+- Entering or leaving a scope inside an open transaction sends the new tenant at once, for
+  the statements that skip the wrapper (``cursor.copy()``, the raw psycopg connection).
+- A server-side cursor (``QuerySet.iterator()``) reads its rows as it is fetched, under
+  whatever tenant is current then: fetching under another scope than the declaring one is
+  refused (:class:`TenantChangedError`), and the declaring tenant is stated again before a
+  fetch when other statements ran in between.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-import weakref
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.backends.base.base import NO_DB_ALIAS
+from django.db.backends.utils import debug_transaction
 
 from beep_shared.rls import sql as rls_sql
 from beep_shared.rls.scope import wanted
@@ -37,19 +48,14 @@ except ImportError:  # pragma: no cover - psycopg 2: never prefixed
 
 # libpq transaction status (same numbers in psycopg 2 and 3).
 _IDLE = 0
+_INTRANS = 2
 _INERROR = 3
 
-# Transaction control: nothing is attached to these; the next statement carries the prefix.
+# Transaction control (Django's savepoints, a raw BEGIN): nothing goes in front of these.
+# Only an optimisation: a prefix in front of a disguised one would do no harm either.
 _CONTROL_RE = re.compile(
     r"\s*(BEGIN|START|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE|PREPARE)\b", re.IGNORECASE
 )
-# After these the settings of the transaction may have changed under us (a rollback to a
-# savepoint restores older values; SET/RESET/DISCARD/set_config from raw SQL): apply again
-# with the next statement.
-_UNSETTLING_RE = re.compile(r"\s*(ROLLBACK|SET|RESET|DISCARD)\b", re.IGNORECASE)
-_UNSETTLING_WORDS = ("ROLLBACK", "SET", "RESET", "DISCARD")
-# set_config(name, value, true): transaction-local, like SET LOCAL.
-_LOCAL_SET_CONFIG_RE = re.compile(r"set_config\s*\([^;]*,\s*true\s*\)")
 # Statements PostgreSQL refuses inside a transaction block: never prefixed (a prefix would
 # make the message one implicit transaction). None of them reads rows of a table.
 _NO_TRANSACTION_RE = re.compile(
@@ -59,33 +65,24 @@ _NO_TRANSACTION_RE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _NO_TRANSACTION_WORDS = ("CREATE", "DROP", "VACUUM", "ALTER", "REINDEX")
-# Session-level changes (not ``SET LOCAL``), which outlive the transaction.
-_SESSION_SET_RE = re.compile(
-    r"\s*(SET(?!\s+(LOCAL|TRANSACTION|CONSTRAINTS)\b)|RESET|DISCARD)\b", re.IGNORECASE
-)
+
+_FETCHES = ("fetchone", "fetchmany", "fetchall")
 
 
-class _Unknown:
-    def __repr__(self) -> str:
-        return "<unknown scope>"
-
-
-UNKNOWN: Any = _Unknown()
+class TenantChangedError(RuntimeError):
+    """A server-side cursor is fetched under another scope than the one that declared it."""
 
 
 class _State:
-    """What this connection's current transaction has been told."""
+    """Per Django connection: statements sent so far (server-side cursors compare it) and
+    the session reset of its settings."""
 
-    __slots__ = ("applied", "touched")
+    __slots__ = ("reset_sql", "sent")
 
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        # A new transaction: whatever the session carries (a session-level SET from raw SQL,
-        # another client's state through pgbouncer) is unknown, so the tenant is always sent.
-        self.applied: str | _Unknown = UNKNOWN
-        self.touched = False  # anything sent in this transaction yet?
+    def __init__(self, connection: Any) -> None:
+        self.sent = 0
+        role = connection.settings_dict.get("OPTIONS", {}).get("assume_role")
+        self.reset_sql = ";\n".join(rls_sql.session_reset_statements(role))
 
 
 _STATE_ATTR = "_beep_rls_state"
@@ -95,38 +92,58 @@ def state(connection: Any) -> _State:
     try:
         return connection.__dict__[_STATE_ATTR]
     except KeyError:
-        connection.__dict__[_STATE_ATTR] = value = _State()
+        connection.__dict__[_STATE_ATTR] = value = _State(connection)
         return value
 
 
-def applied(connection: Any) -> str | _Unknown:
-    """The tenant id sent in the current transaction ('' for none), or UNKNOWN."""
-    return state(connection).applied
-
-
 def install(connection: Any) -> None:
-    """Add the wrapper to a Django connection once. Idempotent.
+    """Add the wrapper and the resetting commit to a Django connection once. Idempotent.
 
-    It goes first in ``execute_wrappers`` (outermost), so other wrappers see the statement
-    that is really sent, and ``connection.execute_wrapper()`` blocks, which pop the *last*
-    wrapper on exit, never remove it.
+    The wrapper goes first in ``execute_wrappers`` (outermost), so other wrappers see the
+    statement that is really sent, and ``connection.execute_wrapper()`` blocks, which pop
+    the *last* wrapper on exit, never remove it.
     """
     if apply_scope not in connection.execute_wrappers:
         connection.execute_wrappers.insert(0, apply_scope)
+    if "_commit" not in connection.__dict__:
+        connection._commit = functools.partial(_commit, connection)
 
 
 def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
     # The no-database connection (CREATE/DROP DATABASE of the test runner) reads no tables.
     if connection.vendor == "postgresql" and connection.alias != NO_DB_ALIAS:
-        state(connection).reset()
+        connection.__dict__.pop(_STATE_ATTR, None)  # settings (assume_role) may have changed
         install(connection)
-        if connection.connection in _dirty:  # handed out again by a pool
-            clean_session(connection)
+        _reset_on_checkin(connection)
 
 
-def prefix_statements(want: str, have: str | _Unknown) -> list[str]:
-    """The ``SET LOCAL`` statement turning tenant ``have`` into ``want`` ('' = none)."""
-    return rls_sql.set_local_statements(want or None)
+def _reset_on_checkin(connection: Any) -> None:
+    """Django's pool (``OPTIONS["pool"]``): reset every connection as it is returned.
+
+    Commits already reset the session; this also covers what no commit sees (raw psycopg
+    statements in autocommit mode). psycopg_pool runs it in its worker, after the request
+    has returned the connection, so it costs the request nothing. A project's own
+    ``reset`` runs after it.
+    """
+    pool = getattr(connection, "pool", None)  # Django >= 5.1
+    own: Any = getattr(pool, "_reset", _MISSING)
+    if pool is None or own is _MISSING or getattr(own, "beep_rls", False):
+        return
+    reset_sql = state(connection).reset_sql
+
+    def reset(raw: Any) -> None:
+        with raw.cursor() as cursor:
+            cursor.execute(reset_sql)
+        if not raw.autocommit:
+            raw.commit()
+        if own is not None:
+            own(raw)
+
+    reset.beep_rls = True  # type: ignore[attr-defined]
+    pool._reset = reset
+
+
+_MISSING = object()
 
 
 def _transaction_status(connection: Any) -> int:
@@ -135,70 +152,51 @@ def _transaction_status(connection: Any) -> int:
     return pgconn.transaction_status if pgconn is not None else raw.info.transaction_status
 
 
+def _wanted_tenant(connection: Any) -> str:
+    return wanted(connection.alias).organization_id or ""
+
+
 def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
     connection = context["connection"]
     current = state(connection)
-    raw = connection.connection
+    current.sent += 1
     status = _transaction_status(connection)
-    if status == _IDLE:
-        current.reset()  # this statement starts a transaction (psycopg's BEGIN or autocommit)
-    want = wanted(connection.alias).organization_id or ""
-    have = current.applied
     text = sql if isinstance(sql, str) else None  # psycopg ``sql.Composed`` is passed as is
     cursor: Any = context["cursor"].cursor
+    want = _wanted_tenant(connection)
     if (
-        want == have
-        or status == _INERROR
+        status == _INERROR
         or (text is not None and _CONTROL_RE.match(text))
         # Fixed statements on tables without row level security (prepared token lookups):
         # with no tenant wished there is nothing to apply for them.
         or (not want and getattr(cursor, "rls_tenant_free", False))
         or (status == _IDLE and text is not None and _outside_transactions(text))
     ):
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            if text is not None and _unsettling(text):
-                _note_unsettling(current, raw, text)
+        return execute(sql, params, many, context)
 
-    prefix = prefix_statements(want, have)
-    current.touched = True
-    try:
-        if text is not None and not many and isinstance(cursor, _CLIENT_CURSOR):
-            result = execute(";\n".join([*prefix, text]), params, many, context)
-            for _ in prefix:
-                cursor.nextset()  # past the SET results, to the statement's own result
-        elif connection.get_autocommit():
-            # Each statement is its own transaction; the setting must share one with it.
-            with transaction.atomic(using=connection.alias):
-                _send(raw, prefix)
-                result = execute(sql, params, many, context)
-        else:
+    prefix = rls_sql.set_local_statements(want)
+    if text is not None and not many and isinstance(cursor, _CLIENT_CURSOR):
+        parts = [*prefix, text]
+        if connection.get_autocommit():
+            # The message is its own transaction: it ends by resetting the session.
+            parts.append(current.reset_sql)
+        result = execute(";\n".join(parts), params, many, context)
+        for _ in prefix:
+            cursor.nextset()  # past the SET results, to the statement's own result
+        return result
+    raw = connection.connection
+    if connection.get_autocommit():
+        # Each statement is its own transaction: the setting must share one with it (and
+        # its commit resets the session).
+        with transaction.atomic(using=connection.alias):
             _send(raw, prefix)
             result = execute(sql, params, many, context)
-    except BaseException:
-        current.applied = UNKNOWN
-        raise
-    current.applied = want
-    if text is not None and _unsettling(text):
-        _note_unsettling(current, raw, text)
+    else:
+        _send(raw, prefix)
+        result = execute(sql, params, many, context)
+    if getattr(cursor, "name", None):  # a server-side cursor: rows come with later fetches
+        _guard_fetches(context["cursor"], connection, want)
     return result
-
-
-# Raw connections on which raw SQL may have changed session-level settings (``SET ROLE``,
-# session ``SET app.current_org_id``). Kept by the psycopg connection, which a pool hands
-# to the next Django connection.
-_dirty: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def _note_unsettling(current: _State, raw: Any, text: str) -> None:
-    if current.touched:
-        current.applied = UNKNOWN
-    lowered = text.lower()
-    if _SESSION_SET_RE.match(text) or (
-        "set_config" in lowered and _LOCAL_SET_CONFIG_RE.search(lowered) is None
-    ):
-        _dirty.add(raw)
 
 
 def _outside_transactions(sql: str) -> bool:
@@ -206,64 +204,76 @@ def _outside_transactions(sql: str) -> bool:
     return head.startswith(_NO_TRANSACTION_WORDS) and _NO_TRANSACTION_RE.match(sql) is not None
 
 
-def _unsettling(sql: str) -> bool:
-    # Runs for every statement: look at the first word only, and only then use the regex.
-    head = sql[:24].lstrip()[:9].upper()
-    if head.startswith(_UNSETTLING_WORDS) and _UNSETTLING_RE.match(head) is not None:
-        return True
-    return "set_config" in sql or "SET_CONFIG" in sql
-
-
 def _send(raw: Any, statements: list[str]) -> None:
     with raw.cursor() as cursor:
         cursor.execute(";\n".join(statements))
 
 
-def restore(connection: Any) -> None:
-    """Apply the current wish now, when leaving a scope inside an open transaction.
+def _commit(connection: Any) -> None:
+    """Django's ``_commit`` with the session reset in the ``COMMIT``'s own message.
 
-    Otherwise statements that bypass the wrapper (``cursor.copy()``, the raw psycopg
-    connection) would run with the left scope's tenant until the next ordinary statement.
+    Raw SQL may have set the tenant or the role for the session anywhere in the
+    transaction; resetting them as the transaction ends leaves the connection clean for
+    whoever uses it next (the next request, the pool, another pgbouncer client) without a
+    round trip of its own.
+    """
+    raw = connection.connection
+    if raw is None or _transaction_status(connection) != _INTRANS:
+        # Nothing was sent (nothing to commit), or the transaction failed and COMMIT rolls
+        # it back, with every SET made in it.
+        return type(connection)._commit(connection)
+    with (
+        debug_transaction(connection, "COMMIT"),
+        connection.wrap_database_errors,
+        raw.cursor() as cursor,
+    ):
+        cursor.execute(f"{state(connection).reset_sql};\nCOMMIT")
+
+
+def apply_now(connection: Any) -> None:
+    """Send the current wish at once (entering or leaving a scope in an open transaction).
+
+    Statements that bypass the wrapper (``cursor.copy()``, the raw psycopg connection)
+    would otherwise run with the previous scope's tenant until the next ordinary statement.
     """
     if connection.connection is None or connection.vendor != "postgresql":
         return
-    status = _transaction_status(connection)
-    if status in (_IDLE, _INERROR):
-        return  # nothing carries over: the next transaction sends the tenant anyway
+    if _transaction_status(connection) != _INTRANS:
+        return  # no transaction yet (its first statement sends the tenant) or a failed one
+    state(connection).sent += 1
+    _send(connection.connection, rls_sql.set_local_statements(_wanted_tenant(connection)))
+
+
+def _guard_fetches(wrapper: Any, connection: Any, declared: str) -> None:
+    """Fetches of a server-side cursor run under its declaring tenant, or not at all."""
     current = state(connection)
-    want = wanted(connection.alias).organization_id or ""
-    if current.applied != want:
-        _send(connection.connection, prefix_statements(want, current.applied))
-        current.applied = want
-        current.touched = True
+    seen = [current.sent]
+
+    def check() -> None:
+        if _wanted_tenant(connection) != declared:
+            raise TenantChangedError(
+                "A server-side cursor (QuerySet.iterator()) declared as "
+                f"{_describe(declared)} is fetched as {_describe(_wanted_tenant(connection))}: "
+                "its rows are read as they are fetched, so they would be the other scope's. "
+                "Consume the iterator inside the tenant_context() that started it, or fetch "
+                "the rows (list(...)) before changing the scope."
+            )
+        if current.sent != seen[0] and _transaction_status(connection) == _INTRANS:
+            # Other statements ran since the last fetch; any of them may have changed the
+            # tenant. (Outside a transaction a held cursor's rows are already computed.)
+            _send(connection.connection, rls_sql.set_local_statements(declared))
+        seen[0] = current.sent
+
+    for name in _FETCHES:
+        wrapper.__dict__.pop(name, None)  # a re-executed cursor: guard the original again
+        fetch = getattr(wrapper, name)
+
+        def guarded(*args: Any, _fetch: Any = fetch, **kwargs: Any) -> Any:
+            check()
+            return _fetch(*args, **kwargs)
+
+        setattr(wrapper, name, guarded)
 
 
-def clean_session(connection: Any) -> None:
-    """Undo session-level ``SET``s that raw SQL sent (end of a request).
-
-    A persistent or pooled connection must not carry one request's ``SET ROLE`` or
-    ``SET app.current_org_id`` into the next request.
-    """
-    raw = connection.connection
-    if raw is None or raw not in _dirty:
-        return
-    if connection.in_atomic_block or _transaction_status(connection) != _IDLE:
-        return  # someone's transaction is open (a test's): never end it; clean later
-    _dirty.discard(raw)
-    role = connection.settings_dict.get("OPTIONS", {}).get("assume_role")
-    statements = [f"RESET {rls_sql.TENANT_SETTING}"]
-    statements.append(f"SET ROLE {rls_sql.quote_role(role)}" if role else "RESET ROLE")
-    try:
-        _send(raw, statements)
-        if not connection.get_autocommit():
-            raw.commit()
-    except Exception:
-        # Whatever failed, the connection must not be reused with that state.
-        connection.close()
-
-
-def clean_sessions(**kwargs: Any) -> None:
-    """``request_finished`` receiver: :func:`clean_session` on this thread's connections."""
-    for connection in connections.all(initialized_only=True):
-        if connection.vendor == "postgresql":
-            clean_session(connection)
+def _describe(tenant: str) -> str:
+    return f"tenant {tenant!r}" if tenant else "no tenant"

@@ -2,9 +2,10 @@
 
 Both context managers make their wish current for the database alias and make sure a
 transaction is open (Django's ``atomic`` when none is), because the setting is
-transaction-local; :mod:`beep_shared.rls.connection` sends it with the transaction's
-first statement. Leaving the block restores the previous wish; statements after it, in
-the same transaction, run with that one.
+transaction-local; :mod:`beep_shared.rls.connection` sends it with every
+statement. Entering and leaving a block inside an open transaction send the new wish at
+once, so even statements that skip the wrapper (``cursor.copy()``, the raw psycopg
+connection) run with it.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def scope_context(scope: Scope, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[Sc
     rls_connection.install(connection)
     token = rls_scope.push(using, scope)
     try:
+        rls_connection.apply_now(connection)
         if connection.in_atomic_block:
             yield scope
         else:
@@ -98,7 +100,7 @@ def scope_context(scope: Scope, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[Sc
                 yield scope
     finally:
         rls_scope.pop(token)
-        rls_connection.restore(connection)
+        rls_connection.apply_now(connection)
 
 
 def tenant_context(organization: Any, *, using: str = DEFAULT_DB_ALIAS) -> Any:
@@ -125,11 +127,12 @@ def bypass_rls(*, using: str = DEFAULT_DB_ALIAS, tenant_tables_only: bool = Fals
     alias = bypass_database()
     token = rls_scope.push(using, Scope(bypass=alias, tenant_tables_only=tenant_tables_only))
     try:
+        rls_connection.apply_now(connections[using])
         with transaction.atomic(using=alias):
             yield connections[alias]
     finally:
         rls_scope.pop(token)
-        rls_connection.restore(connections[using])
+        rls_connection.apply_now(connections[using])
 
 
 def for_tenant(

@@ -7,10 +7,10 @@ Where the organization comes from, first match wins:
 2. the Django session key :data:`ACTIVE_ORGANIZATION_SESSION_KEY` (set by the admin's
    organization switcher, or by the application).
 
-In the admin a superuser with no organization chosen works across all tenants through the
-bypass role (when ``BEEP_RLS_BYPASS_ROLE`` is set); everyone else sees the chosen
-organization only. With neither a tenant nor the bypass, the request runs as usual
-(autocommit) and tenant tables show no rows.
+In the admin a superuser with no organization chosen works across all tenants on the
+bypass alias (when one is configured); everyone else sees the chosen organization only.
+With neither a tenant nor the bypass, the request runs as usual (autocommit) and tenant
+tables show no rows.
 
 Place it after ``AuthenticationMiddleware``. The view's transaction is committed when the
 response is returned and rolled back when the view raises.

@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable
 
 #: The transaction-local setting the policies read; only ever set with ``SET LOCAL``
-#: (that is ``set_config(..., true)``), never for the session.
+#: (that is ``set_config(..., true)``), never for the session (and reset for the session
+#: with every commit, in case raw SQL set it).
 TENANT_SETTING = "app.current_org_id"
 
 STANDARD = "standard"
@@ -87,3 +88,15 @@ def set_local_statements(org_id: str | None = None) -> list[str]:
     a result row, the cheapest way to send it. ``org_id=None`` clears the tenant ('').
     """
     return [f"SET LOCAL {TENANT_SETTING} = {literal(org_id or '')}"]
+
+
+def session_reset_statements(role: str | None = None) -> list[str]:
+    """Undo session-level tenant and role changes (raw or injected ``SET``, ``set_config``).
+
+    ``role``: the role the connection is meant to run as (``OPTIONS["assume_role"]``);
+    None returns to the login role.
+    """
+    return [
+        f"RESET {TENANT_SETTING}",
+        f"SET ROLE {quote_role(role)}" if role else "RESET ROLE",
+    ]
