@@ -4,6 +4,8 @@
   in ``multiline_fields`` (statements, keys, descriptions) keep a textarea.
 - A list column (``text[]``: redirect URIs, scopes, contacts) is edited one item per line.
 - A JSON column shows an empty box, not ``null``, when it holds nothing.
+- An empty box in a nullable text column saves NULL, not ``''``: a unique optional column
+  (``username``, ``phone_number``) holds any number of NULLs but only one ``''``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib.admin import widgets as admin_widgets
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 
 # Columns that hold long or structured text wherever they occur.
@@ -62,12 +65,36 @@ class LinesField(forms.Field):
 
 
 class EmptyNullJSONField(forms.JSONField):
-    """Django's JSON form field, showing NULL as an empty box rather than ``null``."""
+    """Django's JSON form field, showing NULL as an empty box rather than ``null``, and
+    refusing JSON nested deeper than Python's parser goes (a form error, where Django's
+    field raised ``RecursionError``)."""
+
+    default_error_messages = {
+        "too_deep": "This JSON is nested too deeply.",
+    }
 
     def prepare_value(self, value: Any) -> Any:
         if value is None:
             return ""
         return super().prepare_value(value)
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise ValidationError(self.error_messages["too_deep"], code="too_deep") from None
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return super().has_changed(initial, data)
+        except RecursionError:
+            return True
 
 
 def one_line_input() -> forms.TextInput:
@@ -94,6 +121,8 @@ class BeepFormFieldsMixin:
             if not db_field.editable:
                 return None
             return lines_field(db_field, **kwargs)
+        if isinstance(db_field, models.TextField | models.CharField) and db_field.null:
+            kwargs.setdefault("empty_value", None)
         if isinstance(db_field, models.JSONField):
             kwargs.setdefault("form_class", EmptyNullJSONField)
             kwargs.setdefault(
