@@ -127,6 +127,18 @@ def test_nul_in_an_object_id_of_a_button_is_a_404(admin_client, url):
     assert admin_client.post(url).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("contacts", "ops@example.com\nnul\x00@example.com"), ("metadata", '{"a": "x\\u0000"}')],
+    ids=["lines", "json"],
+)
+def test_nul_in_a_form_is_a_form_error(admin_client, field, value):
+    client = OAuthClientFactory(name="Nul")
+    response = post_form(admin_client, change_url(client), **{field: value})
+    assert response.status_code == 200
+    assert "Null characters are not allowed." in response.content.decode()
+
+
 DEEP = "[" * 200_000 + "]" * 200_000
 
 

@@ -161,3 +161,32 @@ def test_work_here_does_not_name_an_organization_to_staff_without_permission():
     )
     # The same answer as for an id that does not exist.
     assert response.status_code == unknown.status_code == 404
+
+
+def test_staff_make_api_keys_for_themselves_only(superuser):
+    from beep_iam.models import ApiKey
+    from beep_shared.rls import tenant_context
+    from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
+    from tests.factories import MemberFactory
+
+    staff, client = staff_with("add_apikey", "view_apikey", email="keymaker@example.com")
+    org = OrganizationFactory(name="Key Org")
+    MemberFactory(organization=org, user=staff)
+    session = client.session
+    session[ACTIVE_ORGANIZATION_SESSION_KEY] = org.pk
+    session.save()
+    response = client.post(
+        reverse("admin:beep_iam_apikey_add"),
+        {
+            "name": "As root?",
+            "user": superuser.pk,
+            "organization": org.pk,
+            "enabled": "on",
+            "rate_limit_enabled": "on",
+            "rate_limit_time_window": 86400000,
+            "rate_limit_max": 10,
+        },
+    )
+    assert response.status_code == 200 and 'class="beep-secret"' in response.content.decode()
+    with tenant_context(org):
+        assert ApiKey.objects.get(name="As root?").user_id == staff.pk

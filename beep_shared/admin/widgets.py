@@ -16,6 +16,7 @@ from django import forms
 from django.contrib.admin import widgets as admin_widgets
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 
 # Columns that hold long or structured text wherever they occur.
@@ -41,6 +42,12 @@ class LinesField(forms.Field):
     """A list of strings edited as lines of a textarea (blank lines are dropped)."""
 
     widget = forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField beep-lines"})
+    # PostgreSQL text cannot hold NUL: a form error, not a database error.
+    default_validators = [ProhibitNullCharactersValidator()]
+
+    def run_validators(self, value: Any) -> None:
+        for item in value or []:
+            super().run_validators(item)
 
     def __init__(self, *, empty_value: list[str] | None = None, **kwargs: Any) -> None:
         self.empty_value = empty_value
@@ -64,6 +71,22 @@ class LinesField(forms.Field):
         return (self.to_python(initial) or []) != (self.to_python(data) or [])
 
 
+def _holds_nul(value: Any) -> bool:
+    """Whether a string or key anywhere in decoded JSON holds a NUL (without recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 class EmptyNullJSONField(forms.JSONField):
     """Django's JSON form field, showing NULL as an empty box rather than ``null``, and
     refusing JSON nested deeper than Python's parser goes (a form error, where Django's
@@ -71,6 +94,7 @@ class EmptyNullJSONField(forms.JSONField):
 
     default_error_messages = {
         "too_deep": "This JSON is nested too deeply.",
+        "null_characters_not_allowed": ProhibitNullCharactersValidator.message,
     }
 
     def prepare_value(self, value: Any) -> Any:
@@ -80,9 +104,14 @@ class EmptyNullJSONField(forms.JSONField):
 
     def to_python(self, value: Any) -> Any:
         try:
-            return super().to_python(value)
+            converted = super().to_python(value)
         except RecursionError:
             raise ValidationError(self.error_messages["too_deep"], code="too_deep") from None
+        if _holds_nul(converted):
+            # jsonb refuses \u0000 in strings and keys.
+            code = "null_characters_not_allowed"
+            raise ValidationError(self.error_messages[code], code=code)
+        return converted
 
     def bound_data(self, data: Any, initial: Any) -> Any:
         try:
