@@ -190,3 +190,17 @@ def test_staff_make_api_keys_for_themselves_only(superuser):
     assert response.status_code == 200 and 'class="beep-secret"' in response.content.decode()
     with tenant_context(org):
         assert ApiKey.objects.get(name="As root?").user_id == staff.pk
+
+
+def test_every_superuser_field_is_a_column_of_its_table():
+    from django.contrib import admin
+
+    from beep_shared.admin.permissions import superuser_field_problems
+
+    assert [p for a in admin.site._registry.values() for p in superuser_field_problems(a)] == []
+
+    class Misspelt(SessionAdmin):
+        superuser_fields = ("active_organisation",)
+
+    (problem,) = superuser_field_problems(Misspelt(Session, admin.site))
+    assert problem.id == "beep_shared.E020" and "active_organisation" in problem.msg

@@ -19,7 +19,7 @@ from .checks import unbounded_list_filters
 from .columns import QuickDateColumnsMixin
 from .errors import BadChangelistQuery, bad_request_page, one_line
 from .pagination import LargeTablePaginator, last_page_number
-from .permissions import SuperuserFieldsMixin
+from .permissions import SuperuserFieldsMixin, superuser_field_problems
 from .related import RelatedLinksMixin, related_link_problems
 from .search import exact_search
 from .widgets import BeepFormFieldsMixin
@@ -225,4 +225,5 @@ class TableAdmin(
             *super().check(**kwargs),
             *unbounded_list_filters(self),
             *related_link_problems(self),
+            *superuser_field_problems(self),
         ]

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.core import checks
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import NOT_PROVIDED
 from django.http import HttpRequest
 
@@ -56,7 +58,7 @@ class SuperuserFieldsMixin:
                 continue
             try:
                 field = model._meta.get_field(name)
-            except Exception:  # a form-only name: nothing the row needs
+            except FieldDoesNotExist:  # a form-only name: nothing the row needs
                 continue
             if (
                 getattr(field, "concrete", False)
@@ -76,3 +78,22 @@ class SuperuserFieldsMixin:
         if self.self_field and not change and not is_superuser(request):
             setattr(obj, self.self_field, request.user)
         super().save_model(request, obj, form, change)  # type: ignore[misc]
+
+
+def superuser_field_problems(model_admin: Any) -> list[checks.CheckMessage]:
+    """A misspelt name in ``superuser_fields`` would leave its column editable by staff."""
+    model = model_admin.model
+    problems: list[checks.CheckMessage] = []
+    for name in getattr(model_admin, "superuser_fields", ()):
+        try:
+            model._meta.get_field(name)
+        except FieldDoesNotExist:
+            problems.append(
+                checks.Error(
+                    f"superuser_fields names {name!r}, which is not a field of "
+                    f"{model._meta.label}: that column would stay editable by staff.",
+                    obj=model_admin.__class__,
+                    id="beep_shared.E020",
+                )
+            )
+    return problems

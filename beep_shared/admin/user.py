@@ -15,7 +15,11 @@ from django.http import HttpRequest
 
 from beep_shared.admin.base import AUDIT_FIELDS, BadInputMixin
 from beep_shared.admin.columns import QuickDateColumnsMixin
-from beep_shared.admin.permissions import SuperuserFieldsMixin, is_superuser
+from beep_shared.admin.permissions import (
+    SuperuserFieldsMixin,
+    is_superuser,
+    superuser_field_problems,
+)
 from beep_shared.admin.related import RelatedLink, RelatedLinksMixin, related_link_problems
 from beep_shared.admin.widgets import BeepFormFieldsMixin
 from beep_shared.models import User
@@ -139,7 +143,11 @@ class UserAdmin(
         return super().user_change_password(request, id, form_url)
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
-        return [*super().check(**kwargs), *related_link_problems(self)]
+        return [
+            *super().check(**kwargs),
+            *related_link_problems(self),
+            *superuser_field_problems(self),
+        ]
 
     def get_fieldsets(self, request: Any, obj: Any = None) -> Any:
         return self.with_related_rows(request, obj, super().get_fieldsets(request, obj))
