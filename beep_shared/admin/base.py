@@ -10,6 +10,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import PAGE_VAR
 from django.core import checks
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
@@ -38,7 +39,8 @@ AUDIT_FIELDS = (
 )
 
 
-NUL_MESSAGE = "Null characters are not allowed."
+# Django's own wording, as its form fields give it.
+NUL_MESSAGE = ProhibitNullCharactersValidator.message
 
 
 def query_problem(request: Any, per_page: int) -> str | None:
