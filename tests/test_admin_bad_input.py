@@ -104,6 +104,26 @@ def test_nul_in_a_filter_or_search_is_a_400(admin_client, url, query):
 
 
 @pytest.mark.parametrize(
+    "url", ["admin:beep_shared_session_changelist", "admin:beep_shared_user_changelist"]
+)
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"created_at__year": "99999999999"},
+        {"created_at__year": "10000"},
+        {"created_at__year__gte": "0"},
+        {"created_at__year__in": "2026,123456"},
+        {"created_at__month": "13"},
+    ],
+    ids=["overflow", "year-10000", "year-0", "in", "month"],
+)
+def test_a_date_part_out_of_range_is_a_400(admin_client, url, query):
+    response = admin_client.get(reverse(url), query)
+    assert response.status_code == 400
+    assert "must be a whole number from" in response.content.decode()
+
+
+@pytest.mark.parametrize(
     ("model", "model_admin"), REGISTERED, ids=lambda v: getattr(v, "__name__", "")
 )
 def test_nul_in_an_object_id_is_a_4xx(admin_client, model, model_admin):

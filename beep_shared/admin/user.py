@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from beep_shared.admin.base import AUDIT_FIELDS, BadInputMixin
+from beep_shared.admin.changelist import TableChangeList
 from beep_shared.admin.columns import QuickDateColumnsMixin
 from beep_shared.admin.permissions import (
     SuperuserFieldsMixin,
@@ -119,6 +120,10 @@ class UserAdmin(
 
     class Media:
         css = {"all": ("beep_shared/admin.css",)}
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[TableChangeList]:
+        # Filter values checked as for every table (a value the column cannot hold is a 400).
+        return TableChangeList
 
     def superuser_fields_for(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # The add form asks for an email, a name and a password only; a new user is
