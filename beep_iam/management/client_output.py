@@ -5,7 +5,9 @@ A new secret is shown, then committed: the commands write and flush it inside th
 transaction that stores its digest (:func:`show_secret`), so a closed pipe or a full disk
 rolls the change back (the old secret keeps working; a registration leaves no client) instead
 of committing a secret nobody saw. Output the operating system accepted but the reader then
-lost (a terminal closed after the write) cannot be noticed: rotate again.
+lost (a terminal closed after the write) cannot be noticed: rotate again. The old secret
+gets no grace period: better-auth checks secrets against the one ``client_secret`` column,
+so a second valid secret would hold for Django only.
 """
 
 from __future__ import annotations
