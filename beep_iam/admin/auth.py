@@ -26,6 +26,7 @@ from beep_iam.models import (
     Verification,
     WalletAddress,
 )
+from beep_iam.models.account import IMMUTABLE_ACCOUNT_FIELDS
 from beep_shared.admin.base import AUDIT_FIELDS, TableAdmin
 from beep_shared.admin.columns import datetime_cell
 from beep_shared.admin.filters import ExactValueFilter
@@ -99,6 +100,16 @@ class AccountAdmin(SecretsHiddenAdmin):
     search_fields = ("=account_id", "provider_id", "user__email", "=id")
     raw_id_fields = ("user",)
     extra_readonly_fields = ("credentials",)
+    # Whose account it is and at which provider: moving an account to another user signs
+    # its holder in as that user (the database refuses it for existing rows: account_owner
+    # trigger). Only superusers add accounts.
+    superuser_fields = ("user", "provider_id", "account_id")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        readonly = super().get_readonly_fields(request, obj)
+        if obj is None:
+            return readonly
+        return (*readonly, *(f for f in IMMUTABLE_ACCOUNT_FIELDS if f not in readonly))
 
     @admin.display(description="stored credentials")
     def credentials(self, obj: Account) -> str:

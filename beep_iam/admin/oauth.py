@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import router, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
@@ -47,6 +48,7 @@ from beep_shared.admin.columns import datetime_cell
 from beep_shared.admin.errors import one_line
 from beep_shared.admin.filters import ExactValueFilter
 from beep_shared.admin.one_time import hold_secrets, one_time_secret_response, take_secrets
+from beep_shared.admin.permissions import is_superuser
 from beep_shared.admin.related import RelatedLink
 
 RECORD = ("Record", {"classes": ["collapse"], "fields": AUDIT_FIELDS})
@@ -176,6 +178,9 @@ class OAuthClientAdmin(TableAdmin):
     )
     search_fields = ("=client_id", "name")
     raw_id_fields = ("user",)
+    # Skipping consent lets the client's redirect URIs receive any signed-in user's
+    # authorization without asking them.
+    superuser_fields = ("skip_consent",)
     exclude = ("client_secret",)
     form = OAuthClientChangeForm
     add_form = OAuthClientRegistrationForm
@@ -255,27 +260,33 @@ class OAuthClientAdmin(TableAdmin):
             *super().get_urls(),
         ]
 
-    @method_decorator(sensitive_variables("raw"))
+    @method_decorator(sensitive_variables("raw", "response"))
     def rotate_secret_view(self, request: HttpRequest, object_id: str) -> Any:
+        """Show, then commit: the page with the new secret is rendered inside the transaction
+        that stores its digest, so a page that fails to render leaves the old secret valid
+        (as ``rotate_oauth_client_secret`` does for its output)."""
         client = get_object_or_404(self, request, object_id)
         if not self.has_change_permission(request, client):
             raise PermissionDenied
-        try:
-            raw = rotate_client_secret(client)
-        except ValidationError as exc:
-            self.message_user(request, one_line(exc), messages.ERROR)
-            return HttpResponseRedirect(change_url(self, client))
-        self.log_change(request, client, [{"changed": {"fields": ["client secret"]}}])
-        return one_time_secret_response(
-            self,
-            request,
-            client,
-            [("New client secret", raw)],
-            title=f"Secret rotated: {client}",
-            facts=[("Client id", client.client_id)],
-            note="The old secret no longer works. Copy the new one now: only its digest is "
-            "stored, so it cannot be shown again.",
-        )
+        with transaction.atomic(using=router.db_for_write(OAuthClient, instance=client)):
+            try:
+                raw = rotate_client_secret(client)
+            except ValidationError as exc:
+                self.message_user(request, one_line(exc), messages.ERROR)
+                return HttpResponseRedirect(change_url(self, client))
+            self.log_change(request, client, [{"changed": {"fields": ["client secret"]}}])
+            response = one_time_secret_response(
+                self,
+                request,
+                client,
+                [("New client secret", raw)],
+                title=f"Secret rotated: {client}",
+                facts=[("Client id", client.client_id)],
+                note="The old secret no longer works. Copy the new one now: only its digest "
+                "is stored, so it cannot be shown again.",
+            )
+            response.render()
+        return response
 
     @admin.action(description="Disable selected clients", permissions=["change"])
     def disable_selected_clients(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
@@ -442,7 +453,13 @@ class OAuthConsentAdmin(TableAdmin):
     list_filter = (("client", ExactValueFilter), ("user", ExactValueFilter))
     search_fields = ("=client__client_id", "client__name", "=user__email")
     raw_id_fields = ("client", "user")
+    # A consent on someone's behalf lets the client get their authorization unasked: only
+    # superusers add or change consents (staff may view and delete them).
+    superuser_fields = ("client", "user")
     form = OAuthConsentForm
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_superuser(request) and super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         readonly = super().get_readonly_fields(request, obj)

@@ -36,6 +36,8 @@ class MemberAdmin(OrgModelAdmin):
     exact_search_fields = ("id", "user__email", "organization__name", "organization__slug")
     search_help_text = "A member id, a user's email address, or an organization's name or slug."
     raw_id_fields = ("organization", "user", "invited_by")
+    # A membership is where someone may work, its role what they may do there.
+    superuser_fields = ("user", "organization", "role", "status", "permissions")
     fieldsets = (
         (None, {"fields": ("user", "organization", "role", "status")}),
         ("Invitation", {"fields": ("invited_by", "invited_at", "joined_at", "last_active_at")}),
@@ -51,6 +53,7 @@ class TeamMemberAdmin(OrgModelAdmin):
     exact_search_fields = ("id", "user__email", "team__name")
     search_help_text = "A team member id, a user's email address, or a team's name."
     raw_id_fields = ("organization", "team", "user")
+    superuser_fields = ("user", "team")
 
 
 @admin.register(Invitation)
@@ -60,12 +63,16 @@ class InvitationAdmin(OrgModelAdmin):
     list_filter = ("status", ("inviter", ExactValueFilter))
     search_fields = ("id", "email")
     raw_id_fields = ("organization", "team", "inviter")
+    # Accepting the invitation grants the role: staff invite members, superusers owners.
+    superuser_fields = ("role",)
 
 
 @admin.register(OrganizationRole)
 class OrganizationRoleAdmin(OrgModelAdmin):
     list_display = ("role", "organization", "created_at")
     search_fields = ("id", "role")
+    # What a role name may do in the organization.
+    superuser_fields = ("role", "permission")
 
 
 @admin.register(Subscription)
@@ -121,6 +128,9 @@ class ApiKeyAdmin(DigestCreatingAdmin):
     list_filter = ("enabled", "rate_limit_enabled", ("user", ExactValueFilter))
     search_fields = ("id", "name", "start", "user__email")
     raw_id_fields = ("organization", "user")
+    # A key acts as its user: staff make keys for themselves only.
+    superuser_fields = ("user", "permissions")
+    self_field = "user"
     actions = ("disable_keys",)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -143,6 +153,8 @@ class SsoProviderAdmin(OrgModelAdmin):
     list_display = ("provider_id", "domain", "issuer", "organization")
     search_fields = ("id", "provider_id", "domain", "issuer")
     raw_id_fields = ("organization", "user")
+    # Whoever configures the identity provider of a domain signs in as its users.
+    superuser_fields = ("issuer", "domain", "provider_id", "oidc_config", "saml_config", "user")
 
 
 @admin.register(ScimProvider)
@@ -151,3 +163,5 @@ class ScimProviderAdmin(DigestCreatingAdmin):
     secret_label = "SCIM token"
     list_display = ("provider_id", "organization", "created_at")
     search_fields = ("id", "provider_id")
+    # A SCIM token creates and changes the organization's users.
+    superuser_fields = ("provider_id",)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
+import pgtrigger
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, is_password_usable, make_password
 from django.db import models
@@ -18,6 +21,24 @@ from beep_shared.models import Table
 
 # better-auth's provider id of email-and-password accounts.
 CREDENTIAL_PROVIDER = "credential"
+
+# An account never changes hands: moving a credential (or a Google) account to another user
+# would sign its holder in as that user (the Django backend and better-auth find the account
+# by user). Every writer is held to it, raw SQL and better-auth included (better-auth never
+# updates these columns); to re-link, delete the account and add another.
+IMMUTABLE_ACCOUNT_FIELDS = ("user", "provider_id")
+KEEPS_ITS_OWNER = pgtrigger.Trigger(
+    name="account_keeps_its_owner",
+    operation=pgtrigger.UpdateOf("user_id", "provider_id"),
+    when=pgtrigger.Before,
+    func=(
+        "IF NEW.user_id IS DISTINCT FROM OLD.user_id "
+        "OR NEW.provider_id IS DISTINCT FROM OLD.provider_id THEN "
+        "RAISE EXCEPTION 'account %: an account never changes its user or provider "
+        "(delete it and add another)', OLD.id USING ERRCODE = 'integrity_constraint_violation'; "
+        "END IF; RETURN NEW;"
+    ),
+)
 
 
 class Account(Table):
@@ -42,6 +63,8 @@ class Account(Table):
 
     # Never shown by __str__, the admin or any listing.
     SECRET_FIELDS = ("access_token", "refresh_token", "id_token", "password")
+
+    base_triggers: ClassVar[list[Any]] = [*Table.base_triggers, KEEPS_ITS_OWNER]
 
     class Meta:
         db_table = "account"

@@ -101,10 +101,8 @@ def _check_consistency(
         )
     if extra.get("jwks") and extra.get("jwks_uri"):
         raise ValidationError({"jwks_uri": "set either jwks or jwks_uri, not both."})
-    if extra.get("jwks_uri"):
-        uri = extra["jwks_uri"]
-        if not isinstance(uri, str) or not uri.startswith("https://"):
-            raise ValidationError({"jwks_uri": f"{uri!r} must be an https URI."})
+    # The URIs themselves (https, a public host) are checked by the model's clean()
+    # (oauth_validation.validate_client_fields).
 
 
 @sensitive_variables("raw_secret")

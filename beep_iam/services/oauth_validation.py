@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 
 from beep_iam.models.oauth import GrantType, ResponseType, TokenEndpointAuthMethod
+from beep_iam.services.remote_hosts import internal_host_reason
 
 if TYPE_CHECKING:
     from beep_iam.models import OAuthClient
@@ -67,31 +68,28 @@ def _bounded_list(values: object, field: str, limit: int, what: str) -> list[Any
     return result
 
 
-def validate_redirect_uri(uri: object, field: str = "redirect_uris") -> str:
-    """Absolute, no fragment, https; plain http only for loopback hosts (RFC 8252 7.3).
-
-    No wildcards, backslashes or userinfo: a redirect URI is compared exactly
-    (:func:`beep_iam.services.oauth_clients.match_redirect_uri`), and browsers resolve
-    ``http://evil.com\\@localhost/`` to evil.com."""
+def _absolute_uri(uri: object, field: str, what: str) -> tuple[str, Any]:
+    """``uri`` and its parts: a string of at most ``MAX_URI_LENGTH`` characters, without
+    spaces, control characters, backslashes or userinfo, with a scheme and a host."""
     if not isinstance(uri, str) or not uri or uri != uri.strip():
         raise _error(field, "%(uri)s is not a URI string.", "invalid_uri", uri=_shown(uri))
     if len(uri) > MAX_URI_LENGTH:
         raise _error(
             field,
-            "a redirect URI may have at most %(limit)d characters (%(uri)s).",
+            "%(what)s may have at most %(limit)d characters (%(uri)s).",
             "uri_too_long",
+            what=what,
             limit=MAX_URI_LENGTH,
             uri=_shown(uri),
         )
-    for char, rule in (("*", "wildcards"), ("\\", "backslashes")):
-        if char in uri:
-            raise _error(
-                field,
-                "%(uri)s must not contain %(rule)s: redirect URIs are matched exactly.",
-                "redirect_uri_forbidden_character",
-                uri=_shown(uri),
-                rule=rule,
-            )
+    if "\\" in uri:
+        # Browsers read http://evil.com\@localhost/ as evil.com.
+        raise _error(
+            field,
+            "%(uri)s must not contain backslashes.",
+            "redirect_uri_forbidden_character",
+            uri=_shown(uri),
+        )
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in uri):
         raise _error(
             field,
@@ -102,6 +100,7 @@ def validate_redirect_uri(uri: object, field: str = "redirect_uris") -> str:
     try:
         parts = urlsplit(uri)
         host = parts.hostname or ""
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
     except ValueError:
         raise _error(field, "%(uri)s is not a valid URI.", "invalid_uri", uri=_shown(uri)) from None
     if not parts.scheme or not host:
@@ -118,14 +117,16 @@ def validate_redirect_uri(uri: object, field: str = "redirect_uris") -> str:
             "redirect_uri_userinfo",
             uri=_shown(uri),
         )
-    if "#" in uri:
-        raise _error(
-            field, "%(uri)s must not contain a fragment.", "redirect_uri_fragment", uri=_shown(uri)
-        )
+    return uri, parts
+
+
+def _secure_scheme(uri: str, parts: Any, field: str) -> str:
+    """https; plain http only for loopback hosts (RFC 8252 7.3). Refuses ``javascript:``,
+    ``data:`` and every other scheme."""
     scheme = parts.scheme.lower()
     if scheme == "https":
         return uri
-    if scheme == "http" and _is_loopback(host):
+    if scheme == "http" and _is_loopback(parts.hostname or ""):
         return uri
     raise _error(
         field,
@@ -133,6 +134,59 @@ def validate_redirect_uri(uri: object, field: str = "redirect_uris") -> str:
         "redirect_uri_insecure",
         uri=_shown(uri),
     )
+
+
+def validate_redirect_uri(uri: object, field: str = "redirect_uris") -> str:
+    """Absolute, no fragment, https; plain http only for loopback hosts (RFC 8252 7.3).
+
+    No wildcards, backslashes or userinfo: a redirect URI is compared exactly
+    (:func:`beep_iam.services.oauth_clients.match_redirect_uri`), and browsers resolve
+    ``http://evil.com\\@localhost/`` to evil.com."""
+    if isinstance(uri, str) and "*" in uri:
+        raise _error(
+            field,
+            "%(uri)s must not contain %(rule)s: redirect URIs are matched exactly.",
+            "redirect_uri_forbidden_character",
+            uri=_shown(uri),
+            rule="wildcards",
+        )
+    uri, parts = _absolute_uri(uri, field, "a redirect URI")
+    if "#" in uri:
+        raise _error(
+            field, "%(uri)s must not contain a fragment.", "redirect_uri_fragment", uri=_shown(uri)
+        )
+    return _secure_scheme(uri, parts, field)
+
+
+def validate_web_uri(uri: object, field: str) -> str:
+    """A URI pages link to or load (a client's home page, icon, terms, policy): https, or
+    http for loopback hosts, as redirect URIs; never ``javascript:`` or ``data:``."""
+    uri, parts = _absolute_uri(uri, field, "a URI")
+    return _secure_scheme(uri, parts, field)
+
+
+def validate_fetch_uri(uri: object, field: str) -> str:
+    """A URI this server fetches or calls (``jwks_uri``, ``backchannel_logout_uri``): https
+    to a public host; no literal private, loopback or link-local address, no ``localhost``
+    or other internal name (``remote_hosts.internal_host_reason``, the one host rule)."""
+    uri, parts = _absolute_uri(uri, field, "a URI")
+    if parts.scheme.lower() != "https":
+        raise _error(field, "%(uri)s must be an https URI.", "uri_insecure", uri=_shown(uri))
+    reason = internal_host_reason(parts.hostname or "")
+    if reason:
+        raise _error(
+            field,
+            "%(uri)s must name a public host this server may fetch from: %(reason)s.",
+            "uri_internal_host",
+            uri=_shown(uri),
+            reason=reason,
+        )
+    return uri
+
+
+# Client metadata by the rule it follows (``validate_client_fields``).
+WEB_URI_FIELDS = ("uri", "icon", "tos", "policy")
+FETCH_URI_FIELDS = ("jwks_uri", "backchannel_logout_uri")
 
 
 def validate_redirect_uris(
@@ -211,6 +265,8 @@ def validate_metadata(metadata: object, field: str = "metadata") -> object:
         size = len(json.dumps(metadata, separators=(",", ":")).encode())
     except (TypeError, ValueError):
         raise _error(field, "must be JSON-serialisable.", "invalid_metadata") from None
+    except RecursionError:
+        raise _error(field, "is nested too deeply.", "metadata_too_deep") from None
     if size > MAX_METADATA_BYTES:
         raise _error(
             field,
@@ -287,6 +343,12 @@ def validate_client_fields(client: OAuthClient) -> None:
         collect(validate_grant_types, client.grant_types)
     if client.response_types is not None:
         collect(validate_response_types, client.response_types)
+    for name in WEB_URI_FIELDS:
+        if getattr(client, name):
+            collect(validate_web_uri, getattr(client, name), name)
+    for name in FETCH_URI_FIELDS:
+        if getattr(client, name):
+            collect(validate_fetch_uri, getattr(client, name), name)
     if client.contacts is not None:
         collect(validate_contacts, client.contacts)
     if client.metadata is not None:

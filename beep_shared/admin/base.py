@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import PAGE_VAR
 from django.core import checks
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
@@ -16,8 +18,9 @@ from django.utils.translation import gettext
 from .changelist import TableChangeList
 from .checks import unbounded_list_filters
 from .columns import QuickDateColumnsMixin
-from .errors import BadChangelistQuery, bad_request_page
-from .pagination import LargeTablePaginator
+from .errors import BadChangelistQuery, bad_request_page, one_line
+from .pagination import LargeTablePaginator, last_page_number
+from .permissions import SuperuserFieldsMixin, superuser_field_problems
 from .related import RelatedLinksMixin, related_link_problems
 from .search import exact_search
 from .widgets import BeepFormFieldsMixin
@@ -36,6 +39,56 @@ AUDIT_FIELDS = (
 )
 
 
+# Django's own wording, as its form fields give it.
+NUL_MESSAGE = ProhibitNullCharactersValidator.message
+
+
+def query_problem(request: Any, per_page: int) -> str | None:
+    """What is wrong with a changelist's query string that no lookup would notice before
+    the database does: a NUL (PostgreSQL text cannot hold one; psycopg refuses the query),
+    or a page number past what an OFFSET can reach."""
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            return f"{one_line(name.replace(chr(0), '?'))}: {NUL_MESSAGE}"
+    page = request.GET.get(PAGE_VAR)
+    if page is not None:
+        try:
+            number = int(page)
+        except ValueError:
+            return None  # Django shows the first page
+        if number > last_page_number(per_page):
+            return f"{PAGE_VAR}: page numbers stop at {last_page_number(per_page)}."
+    return None
+
+
+class BadInputMixin:
+    """Bad input to a ModelAdmin's pages answered as 4xx, for every admin of the project:
+    query strings the changelist cannot use are a 400 page naming the parameter and the
+    rule, object ids no row can have (a NUL in the URL, ``_00`` in the admin's quoting) are
+    "not found"."""
+
+    def get_changelist_instance(self, request: Any) -> Any:
+        problem = query_problem(request, self.list_per_page)  # type: ignore[attr-defined]
+        if problem:
+            raise BadChangelistQuery(problem)
+        try:
+            return super().get_changelist_instance(request)  # type: ignore[misc]
+        except IncorrectLookupParameters as exc:
+            # Django would redirect to the unfiltered list ("?e=1"): the filter silently gone.
+            raise BadChangelistQuery(exc) from exc
+
+    def changelist_view(self, request: Any, extra_context: Any = None) -> Any:
+        try:
+            return super().changelist_view(request, extra_context)  # type: ignore[misc]
+        except BadChangelistQuery as exc:
+            return bad_request_page(self, request, exc.message)
+
+    def get_object(self, request: Any, object_id: Any, from_field: Any = None) -> Any:
+        if "\x00" in str(object_id):
+            return None
+        return super().get_object(request, object_id, from_field)  # type: ignore[misc]
+
+
 @dataclass(frozen=True)
 class ObjectButton:
     """A POST button beside History on a change page (CSRF token and ``next`` included)."""
@@ -45,7 +98,14 @@ class ObjectButton:
     name: str = "_confirm"
 
 
-class TableAdmin(RelatedLinksMixin, BeepFormFieldsMixin, QuickDateColumnsMixin, admin.ModelAdmin):
+class TableAdmin(
+    RelatedLinksMixin,
+    BeepFormFieldsMixin,
+    QuickDateColumnsMixin,
+    SuperuserFieldsMixin,
+    BadInputMixin,
+    admin.ModelAdmin,
+):
     """Admin of a beep table, built to stay fast on tables of millions of rows.
 
     - Newest rows first by ``row_id`` (unique, indexed): the first page is an index scan.
@@ -63,7 +123,9 @@ class TableAdmin(RelatedLinksMixin, BeepFormFieldsMixin, QuickDateColumnsMixin, 
       (``beep_shared.admin.widgets``); links to the rows that point here (``related_links``,
       ``beep_shared.admin.related``).
     - A filter value the column cannot hold is a 400 page naming the parameter and the rule,
-      not a server error nor a silently unfiltered list.
+      not a server error nor a silently unfiltered list (``BadInputMixin``).
+    - Columns that decide who someone is or where they work (``superuser_fields``) are
+      read-only to everyone but superusers (``beep_shared.admin.permissions``).
     """
 
     readonly_fields = AUDIT_FIELDS
@@ -112,19 +174,6 @@ class TableAdmin(RelatedLinksMixin, BeepFormFieldsMixin, QuickDateColumnsMixin, 
 
     def get_changelist(self, request: Any, **kwargs: Any) -> type[TableChangeList]:
         return TableChangeList
-
-    def get_changelist_instance(self, request: Any) -> Any:
-        try:
-            return super().get_changelist_instance(request)
-        except IncorrectLookupParameters as exc:
-            # Django would redirect to the unfiltered list ("?e=1"): the filter silently gone.
-            raise BadChangelistQuery(exc) from exc
-
-    def changelist_view(self, request: Any, extra_context: Any = None) -> Any:
-        try:
-            return super().changelist_view(request, extra_context)
-        except BadChangelistQuery as exc:
-            return bad_request_page(self, request, exc.message)
 
     def action_checkbox(self, obj: Any) -> SafeString:
         # Same markup as Django's, without rendering a form widget through the template
@@ -178,4 +227,5 @@ class TableAdmin(RelatedLinksMixin, BeepFormFieldsMixin, QuickDateColumnsMixin, 
             *super().check(**kwargs),
             *unbounded_list_filters(self),
             *related_link_problems(self),
+            *superuser_field_problems(self),
         ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import FieldDoesNotExist
@@ -12,6 +13,41 @@ from django.urls import reverse
 
 from .columns import PK_MARK
 from .filters import checked_value
+
+# Parts of a date a lookup may compare (``created_at__year=2026``, ``expires_at__month__gte=6``).
+# The ORM builds Python datetimes from a year, which stop at 9999 (a larger one was a server
+# error while the query was compiled), and PostgreSQL's EXTRACT gives these ranges anyway.
+DATE_PART_RANGES = {
+    "year": (1, 9999),
+    "iso_year": (1, 9999),
+    "quarter": (1, 4),
+    "month": (1, 12),
+    "week": (1, 53),
+    "day": (1, 31),
+    "week_day": (1, 7),
+    "iso_week_day": (1, 7),
+    "hour": (0, 23),
+    "minute": (0, 59),
+    "second": (0, 59),
+}
+
+
+def checked_date_part(lookup: str, value: str) -> None:
+    """IncorrectLookupParameters unless each value of a date-part lookup is in its range."""
+    parts = [part for part in lookup.split(LOOKUP_SEP) if part in DATE_PART_RANGES]
+    if not parts:
+        return
+    low, high = DATE_PART_RANGES[parts[0]]
+    items = value.split(",") if lookup.endswith(f"{LOOKUP_SEP}in") else [value]
+    for item in items:
+        try:
+            number = int(item)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise IncorrectLookupParameters(
+                f"{lookup}: must be a whole number from {low} to {high}."
+            )
 
 
 def column_for_lookup(model: Any, lookup: str) -> Any:
@@ -46,6 +82,8 @@ class TableChangeList(ChangeList):
         result = super().get_filters(request)
         remaining = result[2]
         for lookup, values in remaining.items():
+            for value in values if isinstance(values, list) else [values]:
+                checked_date_part(lookup, str(value))
             field = column_for_lookup(self.lookup_opts.model, lookup)
             if field is None:
                 continue

@@ -43,6 +43,8 @@ class OrganizationAdmin(TableAdmin):
     )
     search_fields = ("name", "slug", "id")
     raw_id_fields = ("owner_user",)
+    # The owner may work in the organization ("Work here").
+    superuser_fields = ("owner_user",)
     prepopulated_fields = {"slug": ("name",)}
     change_list_template = "admin/beep_shared/organization/change_list.html"
     fieldsets = (
@@ -139,9 +141,13 @@ class OrganizationAdmin(TableAdmin):
             organization = Organization.objects.filter(pk=unquote(object_id)).first()
         except ValidationError as exc:
             raise Http404(one_line(exc)) from None
+        unknown = Http404(f"No organization {one_line(object_id)}.")
         if organization is None:
-            raise Http404(f"No organization {one_line(object_id)}.")
+            raise unknown
         if not may_work_in(request.user, organization.pk):
+            if not self.has_view_or_change_permission(request, organization):
+                # Not even its name: the same answer as for an id that does not exist.
+                raise unknown
             self.message_user(
                 request,
                 f"You are neither a member nor the owner of {organization}; its rows stay hidden.",

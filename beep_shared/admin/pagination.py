@@ -25,6 +25,14 @@ from django.utils.functional import cached_property
 # that); small result sets, the ones people count, stay exact.
 DEFAULT_EXACT_COUNT_LIMIT = 1_000
 
+# PostgreSQL's OFFSET is a bigint: a page past it is refused here, not by the database.
+MAX_OFFSET = 2**63 - 1
+
+
+def last_page_number(per_page: int) -> int:
+    """The largest page number whose rows an ``OFFSET`` can reach."""
+    return MAX_OFFSET // max(per_page, 1)
+
 
 def planner_row_estimate(queryset: QuerySet[Any]) -> int | None:
     """The planner's estimate of how many rows ``queryset`` returns (``None`` if unknown)."""
@@ -91,6 +99,10 @@ class LargeTablePaginator(Paginator):
             # With an approximate count only "less than 1" is certainly out of range.
             if self.count_is_exact or int(number) < 1:
                 raise
+            if int(number) > last_page_number(self.per_page):
+                raise EmptyPage(
+                    f"Page numbers stop at {last_page_number(self.per_page)}."
+                ) from None
             return int(number)
 
     def page(self, number: Any) -> Page:

@@ -4,11 +4,23 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.forms import (
+    ReadOnlyPasswordHashWidget,
+    UserChangeForm,
+    UserCreationForm,
+)
 from django.core import checks
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 
-from beep_shared.admin.base import AUDIT_FIELDS
+from beep_shared.admin.base import AUDIT_FIELDS, BadInputMixin
+from beep_shared.admin.changelist import TableChangeList
 from beep_shared.admin.columns import QuickDateColumnsMixin
+from beep_shared.admin.permissions import (
+    SuperuserFieldsMixin,
+    is_superuser,
+    superuser_field_problems,
+)
 from beep_shared.admin.related import RelatedLink, RelatedLinksMixin, related_link_problems
 from beep_shared.admin.widgets import BeepFormFieldsMixin
 from beep_shared.models import User
@@ -20,14 +32,62 @@ class BeepUserCreationForm(UserCreationForm):
         fields = ("email", "name")
 
 
+class ReadablePasswordHashWidget(ReadOnlyPasswordHashWidget):
+    """Django's summary of the stored hash, or a note when the hash cannot be read (its
+    hasher raises on a malformed one, which made the user's page a server error)."""
+
+    def get_context(self, name: str, value: Any, attrs: Any) -> dict[str, Any]:
+        try:
+            return super().get_context(name, value, attrs)
+        except (ValueError, OverflowError, TypeError):
+            context = super().get_context(name, "", attrs)
+            context["summary"] = [{"label": UNREADABLE_HASH}]
+            return context
+
+
+UNREADABLE_HASH = "Invalid password format or unknown hashing algorithm."
+
+
 class BeepUserChangeForm(UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        password = self.fields.get("password")
+        if password is not None:
+            password.widget = ReadablePasswordHashWidget(attrs=password.widget.attrs)
+
+
+# Who the user is (what they sign in with) and what they may do: superusers only. With
+# ``change_user`` alone, staff could otherwise make themselves superusers, or take over an
+# account by giving it their own email address or phone number and resetting its password.
+IDENTITY_FIELDS = (
+    "email",
+    "email_verified",
+    "username",
+    "phone_number",
+    "phone_number_verified",
+    "role",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "two_factor_enabled",
+    "groups",
+    "user_permissions",
+)
+
 
 @admin.register(User)
-class UserAdmin(RelatedLinksMixin, BeepFormFieldsMixin, QuickDateColumnsMixin, DjangoUserAdmin):
+class UserAdmin(
+    RelatedLinksMixin,
+    BeepFormFieldsMixin,
+    QuickDateColumnsMixin,
+    SuperuserFieldsMixin,
+    BadInputMixin,
+    DjangoUserAdmin,
+):
     form = BeepUserChangeForm
     add_form = BeepUserCreationForm
     list_display = ("email", "name", "role", "email_verified", "banned", "is_staff", "created_at")
@@ -56,11 +116,43 @@ class UserAdmin(RelatedLinksMixin, BeepFormFieldsMixin, QuickDateColumnsMixin, D
         RelatedLink("Wallet addresses", "beep_iam.WalletAddress", "user"),
     )
 
+    superuser_fields = IDENTITY_FIELDS
+
     class Media:
         css = {"all": ("beep_shared/admin.css",)}
 
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[TableChangeList]:
+        # Filter values checked as for every table (a value the column cannot hold is a 400).
+        return TableChangeList
+
+    def superuser_fields_for(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # The add form asks for an email, a name and a password only; a new user is
+        # neither staff nor anything else until a superuser says so.
+        return () if obj is None else self.superuser_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not is_superuser(request):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not is_superuser(request):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        # Setting someone's password is signing in as them. (One's own: the admin's
+        # "Change password", which asks for the old one.)
+        if not is_superuser(request):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
+
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
-        return [*super().check(**kwargs), *related_link_problems(self)]
+        return [
+            *super().check(**kwargs),
+            *related_link_problems(self),
+            *superuser_field_problems(self),
+        ]
 
     def get_fieldsets(self, request: Any, obj: Any = None) -> Any:
         return self.with_related_rows(request, obj, super().get_fieldsets(request, obj))

@@ -24,6 +24,10 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+# Unique but optional: any number of users may lack one, only one may hold ''.
+EMPTY_IS_NULL = ("username", "phone_number")
+
+
 def valid_email(email: object) -> str:
     """``email`` normalised, or ``ValidationError`` on the ``email`` field."""
     if not isinstance(email, str) or not email.strip():
@@ -168,9 +172,17 @@ class User(AbstractBaseUser, PermissionsMixin, Table):
         super().clean()
         if self.email:
             self.email = normalize_email(self.email)
+        self._empty_to_null()
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The trigger stores the normalised form; keep the instance equal to the row.
         if isinstance(self.email, str):
             self.email = normalize_email(self.email)
+        self._empty_to_null()
         super().save(*args, **kwargs)
+
+    def _empty_to_null(self) -> None:
+        for name in EMPTY_IS_NULL:
+            value = getattr(self, name)
+            if isinstance(value, str) and not value.strip():
+                setattr(self, name, None)

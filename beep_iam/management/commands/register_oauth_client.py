@@ -8,9 +8,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from beep_iam.management.client_output import client_report, command_error
+from beep_iam.management.client_output import client_report, command_error, show_secret
 from beep_iam.models.oauth import (
     ApplicationType,
     ClientType,
@@ -121,19 +122,22 @@ class Command(BaseCommand):
         ):
             if options[name] is not None:
                 arguments[name] = options[name]
-        try:
-            registered = register_client(**arguments)
-        except ValidationError as error:
-            raise command_error(error) from None
-        client = registered.client
-        self.stdout.write(
-            client_report(
-                client,
-                registered.client_secret,
-                as_json=options["json"],
-                heading=f"Registered OAuth client {client.name!r}.",
+        with transaction.atomic():
+            try:
+                registered = register_client(**arguments)
+            except ValidationError as error:
+                raise command_error(error) from None
+            client = registered.client
+            show_secret(
+                self.stdout,
+                client_report(
+                    client,
+                    registered.client_secret,
+                    as_json=options["json"],
+                    heading=f"Registered OAuth client {client.name!r}.",
+                ),
+                unchanged="no client was registered.",
             )
-        )
 
     def owner(self, email: str | None) -> Any:
         if email is None:
