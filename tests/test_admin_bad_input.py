@@ -67,7 +67,7 @@ def test_the_data_migration_repairs_empty_strings():
             "UPDATE \"user\" SET username = '', phone_number = '' WHERE id = %s", [user.pk]
         )
     migration = importlib.import_module(
-        "beep_shared.migrations.0008_user_empty_username_phone_null"
+        "beep_shared.migrations.0009_user_empty_username_phone_null"
     )
     migration.empty_to_null(django_apps, None)
     user.refresh_from_db()

@@ -19,6 +19,6 @@ def empty_to_null(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("beep_shared", "0007_email_ci")]
+    dependencies = [("beep_shared", "0008_team_slug_database_default")]
 
     operations = [migrations.RunPython(empty_to_null, migrations.RunPython.noop, elidable=True)]

@@ -7,7 +7,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("beep_iam", "0003_verbose_names"),
+        ("beep_iam", "0005_team_member_organization_database_default"),
     ]
 
     operations = [
