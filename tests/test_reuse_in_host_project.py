@@ -1,9 +1,10 @@
-"""The apps can be added to another project's INSTALLED_APPS and migrated from zero."""
+"""A project made by ``django-admin startproject`` plus exactly the README's "Using the apps in
+another project" block: migrates from zero and back, and its admin works (a superuser browses
+every organization, "Work here", adds a team: a write to a tenant table)."""
 
 import os
 import subprocess
 import sys
-import textwrap
 import uuid
 from pathlib import Path
 
@@ -11,56 +12,76 @@ import psycopg
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.db import connection
 
 from tests.owner import owner_credentials
+from tests.readme import block
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HOST_SETTINGS = """
-import os
+# The host's own database settings, before the README's block (startproject's are SQLite).
+HOST_DATABASES = """
+import os as _os
 
-SECRET_KEY = "host-project-test-key"
-INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.postgres",
-    "pgtrigger",
-    "beep_shared",
-    "beep_iam",
-]
-MIDDLEWARE = [
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-]
-TEMPLATES = [
-    {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-            ]
-        },
-    }
-]
-AUTH_USER_MODEL = "beep_shared.User"
-USE_TZ = True
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": os.environ["HOST_DB_NAME"],
-        "USER": os.environ["HOST_DB_USER"],
-        "PASSWORD": os.environ.get("HOST_DB_PASSWORD", ""),
-        "HOST": os.environ["HOST_DB_HOST"],
-        "PORT": os.environ["HOST_DB_PORT"],
+        "NAME": _os.environ["HOST_DB_NAME"],
+        "USER": _os.environ["HOST_DB_USER"],
+        "PASSWORD": _os.environ.get("HOST_DB_PASSWORD", ""),
+        "HOST": _os.environ["HOST_DB_HOST"],
+        "PORT": _os.environ["HOST_DB_PORT"],
     }
 }
+"""
+
+# Only what the README said before it listed the middleware, the bypass alias and the filter.
+APPS_ONLY = """
+INSTALLED_APPS += ["django.contrib.postgres", "pgtrigger", "beep_shared", "beep_iam"]
+AUTH_USER_MODEL = "beep_shared.User"
+"""
+
+USE_THE_ADMIN = """
+import re
+import django
+django.setup()
+from django.test import Client
+from django.test.utils import setup_test_environment
+from beep_shared.models import Organization, Team, User
+from beep_shared.rls import bypass_rls
+
+setup_test_environment()  # the test client's host name
+admin = User.objects.create_superuser("root@example.com", "a-long-password-1", name="Root")
+with bypass_rls():
+    acme = Organization.objects.create(name="Acme Host", slug="acme-host")
+    Organization.objects.create(name="Other Host", slug="other-host")
+client = Client(enforce_csrf_checks=True)
+client.force_login(admin)
+
+page = client.get("/admin/beep_shared/organization/")
+assert page.status_code == 200, page.status_code
+html = page.content.decode()
+assert "Acme Host" in html and "Other Host" in html, "the superuser sees every organization"
+token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+work = client.post(
+    f"/admin/beep_shared/organization/{acme.pk}/activate/", {"csrfmiddlewaretoken": token}
+)
+assert work.status_code == 302, work.status_code
+assert "Organization: Acme Host" in client.get("/admin/beep_shared/team/").content.decode()
+
+form = client.get("/admin/beep_shared/team/add/")
+assert form.status_code == 200, form.status_code
+added = client.post(
+    "/admin/beep_shared/team/add/",
+    {"csrfmiddlewaretoken": token, "organization": acme.pk, "name": "Blue Team",
+     "slug": "blue-team", "member_count": "0"},
+)
+assert added.status_code == 302, re.findall(r'errorlist.*?</ul>', added.content.decode(), re.S)
+with bypass_rls():
+    team = Team.objects.get(name="Blue Team")
+assert team.organization_id == acme.pk, team.organization_id
+print("admin ok")
 """
 
 
@@ -76,9 +97,12 @@ def _connect(db, name):
 
 
 @pytest.fixture
-def host_database():
-    # Creating a database and migrating it is the owner role's job where roles are split.
-    db = {**settings.DATABASES["default"], **(owner_credentials() or {})}
+def host_database(db):
+    # The test run's server (connected to for the test database: the embedded server's host
+    # and port are known from then on). Creating a database and migrating it is the owner
+    # role's job where roles are split.
+    connection.ensure_connection()
+    db = {**connection.settings_dict, **(owner_credentials() or {})}
     name = f"beep_host_{uuid.uuid4().hex[:10]}"
     with _connect(db, "postgres") as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -89,8 +113,20 @@ def host_database():
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run_django(tmp_path, db, name, *args):
-    env = dict(os.environ)
+def start_project(tmp_path, *settings_parts):
+    made = subprocess.run(
+        [sys.executable, "-m", "django", "startproject", "hostproj", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    host_settings = tmp_path / "hostproj" / "settings.py"
+    host_settings.write_text("\n".join([host_settings.read_text(), *settings_parts]))
+
+
+def run_django(tmp_path, db, name, *args, script=None):
+    env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
     env.update(
         DJANGO_SETTINGS_MODULE="hostproj.settings",
         PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]),
@@ -99,9 +135,11 @@ def run_django(tmp_path, db, name, *args):
         HOST_DB_PASSWORD=db.get("PASSWORD") or "",
         HOST_DB_HOST=db["HOST"],
         HOST_DB_PORT=str(db["PORT"] or 5432),
+        BEEP_BYPASS_PASSWORD=settings.DATABASES["bypass"].get("PASSWORD") or "",
     )
+    command = ["-c", script] if script else ["-m", "django", *args]
     return subprocess.run(
-        [sys.executable, "-m", "django", *args],
+        [sys.executable, *command],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -110,16 +148,12 @@ def run_django(tmp_path, db, name, *args):
     )
 
 
-def test_host_project_migrates_from_zero_and_back(tmp_path, host_database):
+def test_the_readme_block_gives_a_host_project_a_working_admin(tmp_path, host_database):
     db, name = host_database
-    package = tmp_path / "hostproj"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "settings.py").write_text(textwrap.dedent(HOST_SETTINGS))
+    start_project(tmp_path, HOST_DATABASES, block("host-project-settings"))
 
     result = run_django(tmp_path, db, name, "migrate", "--noinput")
     assert result.returncode == 0, result.stdout + result.stderr
-
     expected = {
         model._meta.db_table
         for model in apps.get_models()
@@ -134,6 +168,8 @@ def test_host_project_migrates_from_zero_and_back(tmp_path, host_database):
         }
     assert expected <= present, expected - present
 
+    checked = run_django(tmp_path, db, name, "check", "--fail-level", "WARNING")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     result = run_django(tmp_path, db, name, "makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -145,3 +181,23 @@ def test_host_project_migrates_from_zero_and_back(tmp_path, host_database):
             [sorted(expected)],
         ).fetchone()
     assert left == (0,)
+
+    again = run_django(tmp_path, db, name, "migrate", "--noinput")
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    used = run_django(tmp_path, db, name, script=USE_THE_ADMIN)
+    assert used.returncode == 0, used.stdout + used.stderr
+    assert "admin ok" in used.stdout
+
+
+def test_check_names_what_a_host_project_lacks(tmp_path, host_database):
+    db, name = host_database
+    start_project(tmp_path, HOST_DATABASES, APPS_ONLY)
+    checked = run_django(tmp_path, db, name, "check")
+    assert checked.returncode != 0
+    said = checked.stdout + checked.stderr
+    assert (
+        "(beep_shared.E003) MIDDLEWARE lacks 'beep_shared.rls.middleware.TenantMiddleware'" in said
+    )
+    assert "(beep_shared.W003) DATABASES has no bypass alias" in said
+    assert "(beep_shared.W004) DEFAULT_EXCEPTION_REPORTER_FILTER is not" in said
