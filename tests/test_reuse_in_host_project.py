@@ -5,35 +5,12 @@ every organization, "Work here", adds a team: a write to a tenant table)."""
 import os
 import subprocess
 import sys
-import uuid
-from pathlib import Path
 
-import psycopg
 import pytest
 from django.apps import apps
-from django.conf import settings
-from django.db import connection
 
-from tests.owner import owner_credentials
-from tests.readme import block
-
-ROOT = Path(__file__).resolve().parent.parent
-
-# The host's own database settings, before the README's block (startproject's are SQLite).
-HOST_DATABASES = """
-import os as _os
-
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": _os.environ["HOST_DB_NAME"],
-        "USER": _os.environ["HOST_DB_USER"],
-        "PASSWORD": _os.environ.get("HOST_DB_PASSWORD", ""),
-        "HOST": _os.environ["HOST_DB_HOST"],
-        "PORT": _os.environ["HOST_DB_PORT"],
-    }
-}
-"""
+from tests.host_project import HOST_DATABASES, connect, host_env, new_database, start_project
+from tests.readme import ROOT, block
 
 # Only what the README said before it listed the middleware, the bypass alias and the filter.
 APPS_ONLY = """
@@ -85,58 +62,9 @@ print("admin ok")
 """
 
 
-def _connect(db, name):
-    return psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        password=db.get("PASSWORD") or None,
-        dbname=name,
-        autocommit=True,
-    )
-
-
-@pytest.fixture
-def host_database(db):
-    # The test run's server (connected to for the test database: the embedded server's host
-    # and port are known from then on). Creating a database and migrating it is the owner
-    # role's job where roles are split.
-    connection.ensure_connection()
-    db = {**connection.settings_dict, **(owner_credentials() or {})}
-    name = f"beep_host_{uuid.uuid4().hex[:10]}"
-    with _connect(db, "postgres") as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield db, name
-    finally:
-        with _connect(db, "postgres") as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def start_project(tmp_path, *settings_parts):
-    made = subprocess.run(
-        [sys.executable, "-m", "django", "startproject", "hostproj", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
-    host_settings = tmp_path / "hostproj" / "settings.py"
-    host_settings.write_text("\n".join([host_settings.read_text(), *settings_parts]))
-
-
 def run_django(tmp_path, db, name, *args, script=None):
-    env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="hostproj.settings",
-        PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]),
-        HOST_DB_NAME=name,
-        HOST_DB_USER=db["USER"],
-        HOST_DB_PASSWORD=db.get("PASSWORD") or "",
-        HOST_DB_HOST=db["HOST"],
-        HOST_DB_PORT=str(db["PORT"] or 5432),
-        BEEP_BYPASS_PASSWORD=settings.DATABASES["bypass"].get("PASSWORD") or "",
-    )
+    env = host_env(db, name)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT)])
     command = ["-c", script] if script else ["-m", "django", *args]
     return subprocess.run(
         [sys.executable, *command],
@@ -146,6 +74,12 @@ def run_django(tmp_path, db, name, *args, script=None):
         text=True,
         timeout=300,
     )
+
+
+@pytest.fixture
+def host_database(db):
+    with new_database() as made:
+        yield made
 
 
 def test_the_readme_block_gives_a_host_project_a_working_admin(tmp_path, host_database):
@@ -159,7 +93,7 @@ def test_the_readme_block_gives_a_host_project_a_working_admin(tmp_path, host_da
         for model in apps.get_models()
         if model._meta.app_label in {"beep_shared", "beep_iam"}
     }
-    with _connect(db, name) as conn:
+    with connect(db, name) as conn:
         present = {
             row[0]
             for row in conn.execute(
@@ -175,7 +109,7 @@ def test_the_readme_block_gives_a_host_project_a_working_admin(tmp_path, host_da
 
     result = run_django(tmp_path, db, name, "migrate", "beep_shared", "zero", "--noinput")
     assert result.returncode == 0, result.stdout + result.stderr
-    with _connect(db, name) as conn:
+    with connect(db, name) as conn:
         left = conn.execute(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY(%s)",
             [sorted(expected)],
