@@ -35,8 +35,11 @@ def attach_only() -> Any:
 
 def locate(settings_dict: dict[str, Any]) -> None:
     """Fill ``HOST`` and ``PORT`` of ``settings_dict`` (in place: every copy Django makes
-    later, the test database's included, inherits them) with the running server's."""
+    later, the test database's included, inherits them) with the running server's, unless
+    ``HOST`` was set to something else than what this function put there."""
     pgdata = Path(settings_dict["PGDATA"])
+    if settings_dict.get("HOST") and settings_dict["HOST"] != settings_dict.get("_LOCATED"):
+        return  # pointed elsewhere on purpose (a pooler in front of the server, say)
     if _may_start.get():
         host, port = bootstrap.start(pgdata)
     else:
@@ -45,6 +48,7 @@ def locate(settings_dict: dict[str, Any]) -> None:
             raise OperationalError(f"the embedded PostgreSQL server of {pgdata} is not running")
         host, port = info.host, str(info.port)
     settings_dict["HOST"], settings_dict["PORT"] = host, port
+    settings_dict["_LOCATED"] = host
 
 
 class DatabaseClient(client.DatabaseClient):
