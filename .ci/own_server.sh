@@ -1,6 +1,8 @@
 # Sourced by .ci/run: a throwaway cluster of Debian's PostgreSQL on a loopback port, set up
 # with the README's own commands (its blocks marked <!-- ci:... -->, see readme_block.py).
 # Leaves DATABASE_URL, MIGRATION_DATABASE_URL, ... exported as the README says.
+# own_server_start sets what the README's step 0 has the reader choose (DB_HOST, DB_PORT,
+# the passwords, SECRET_KEY); the passwords carry URL-special characters on purpose.
 
 own_server_start() {
   local bindir
@@ -10,11 +12,13 @@ own_server_start() {
   chmod 755 "$OWN_PG_ROOT"
   DB_HOST=127.0.0.1
   DB_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  OWNER_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-  APP_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-  BYPASS_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-  AUTH_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-  export DB_HOST DB_PORT OWNER_PASSWORD APP_PASSWORD BYPASS_PASSWORD AUTH_PASSWORD
+  special() { python3 -c 'import secrets; print("p@ss/w#rd:1%?" + secrets.token_hex(8))'; }
+  OWNER_PASSWORD=$(special)
+  APP_PASSWORD=$(special)
+  BYPASS_PASSWORD=$(special)
+  AUTH_PASSWORD=$(special)
+  SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')
+  export DB_HOST DB_PORT OWNER_PASSWORD APP_PASSWORD BYPASS_PASSWORD AUTH_PASSWORD SECRET_KEY
   [ "$(id -u)" = 0 ] && chown postgres: "$OWN_PG_ROOT"
   as_postgres "$bindir/initdb" -D "$OWN_PG_ROOT/data" -U postgres --auth-local=peer \
     --auth-host=scram-sha-256 >/dev/null
@@ -41,13 +45,13 @@ own_server_psql() {  # the superuser, over the unix socket
 own_server_setup_as_readme() {
   python3 .ci/readme_block.py own-server-roles \
     | own_server_psql -v owner_password="$OWNER_PASSWORD" -v app_password="$APP_PASSWORD" -f -
-  # bypass_password: the LOGIN bypass role of BYPASS_DATABASE_URL.
   python3 .ci/readme_block.py own-server-bypass \
     | own_server_psql -d beep -v bypass_password="$BYPASS_PASSWORD" -f -
-  eval "$(python3 .ci/readme_block.py own-server-bypass-env)"
   python3 .ci/readme_block.py own-server-better-auth \
     | own_server_psql -d beep -v auth_password="$AUTH_PASSWORD" -f -
-  export BEEP_BETTER_AUTH_PASSWORD="$AUTH_PASSWORD"  # the interop tests log in as beep_auth
   eval "$(python3 .ci/readme_block.py own-server-env)"
   bash -euxo pipefail -c "$(python3 .ci/readme_block.py own-server-migrate)"
+  # Step 6 in a shell of its own: its HTTPS settings would redirect the test client.
+  bash -euo pipefail -c "$(python3 .ci/readme_block.py own-server-deploy)"
+  eval "$(python3 .ci/readme_block.py own-server-test)"
 }

@@ -5,8 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.utils import OperationalError
+
+# Where the beep-iam project's settings (config/settings.py) read each alias from.
+_SOURCES = {
+    "default": "DATABASE_URL",
+    "owner": "MIGRATION_DATABASE_URL",
+    "bypass": "BYPASS_DATABASE_URL",
+}
+
+
+def _source(alias: str) -> str:
+    return f" ({_SOURCES[alias]} with the project's settings)" if alias in _SOURCES else ""
 
 
 @checks.register(checks.Tags.database)
@@ -24,8 +36,74 @@ def check_database_reachable(app_configs: Any, databases: Any = None, **kwargs: 
                 checks.Error(
                     f"Cannot connect to PostgreSQL database {params.get('NAME')!r} at {where} "
                     f"as {params.get('USER')!r}: {reason}",
-                    hint="Check DATABASE_URL and that the server is running.",
+                    hint=f"Check DATABASES[{alias!r}]{_source(alias)} and that the server is "
+                    "running.",
                     id="beep_shared.E001",
                 )
             )
     return errors
+
+
+TENANT_MIDDLEWARE = "beep_shared.rls.middleware.TenantMiddleware"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+REPORTER_FILTER = "beep_shared.error_reports.AlwaysSafeExceptionReporterFilter"
+SETUP = "README, 'Using the apps in another project'"
+
+
+@checks.register()
+def check_host_project_settings(app_configs: Any, **kwargs: Any) -> list:
+    """What a project needs besides INSTALLED_APPS for the admin and the services to work."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    from beep_shared.rls.context import bypass_database_or_none
+
+    messages: list[checks.CheckMessage] = []
+    middleware = list(settings.MIDDLEWARE)
+    if TENANT_MIDDLEWARE not in middleware:
+        messages.append(
+            checks.Error(
+                f"MIDDLEWARE lacks {TENANT_MIDDLEWARE!r}: requests run in no organization, so "
+                "the admin's 'Work here' does nothing and writes to tenant tables are refused "
+                "by row level security.",
+                hint=f"Add it after {AUTH_MIDDLEWARE!r} ({SETUP}).",
+                id="beep_shared.E003",
+            )
+        )
+    elif AUTH_MIDDLEWARE in middleware and middleware.index(TENANT_MIDDLEWARE) < middleware.index(
+        AUTH_MIDDLEWARE
+    ):
+        messages.append(
+            checks.Error(
+                f"{TENANT_MIDDLEWARE!r} comes before {AUTH_MIDDLEWARE!r} in MIDDLEWARE: it "
+                "needs the request's user to choose the organization.",
+                hint=f"Move it after {AUTH_MIDDLEWARE!r} ({SETUP}).",
+                id="beep_shared.E004",
+            )
+        )
+    try:
+        bypass = bypass_database_or_none()
+    except ImproperlyConfigured:
+        bypass = "reported"  # beep_shared.E011
+    if bypass is None:
+        messages.append(
+            checks.Warning(
+                "DATABASES has no bypass alias (a login role with BYPASSRLS): superusers in "
+                "the admin cannot browse across organizations and bypass_rls() fails.",
+                hint="Add DATABASES['bypass'] and DATABASE_ROUTERS = "
+                f"['beep_shared.rls.routing.BypassRouter'] ({SETUP}; roles: docs/rls.md, "
+                "'Database roles').",
+                id="beep_shared.W003",
+            )
+        )
+    reporter = import_string(settings.DEFAULT_EXCEPTION_REPORTER_FILTER)
+    if not issubclass(reporter, import_string(REPORTER_FILTER)):
+        messages.append(
+            checks.Warning(
+                f"DEFAULT_EXCEPTION_REPORTER_FILTER is not {REPORTER_FILTER!r} (or a subclass): "
+                "with DEBUG on, error pages show the secrets the services handle.",
+                hint=f"Set DEFAULT_EXCEPTION_REPORTER_FILTER = {REPORTER_FILTER!r} ({SETUP}).",
+                id="beep_shared.W004",
+            )
+        )
+    return messages

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from config import embedded_server
-from config.embedded_postgres import _bootstrap
+from beep_embedded import server as embedded_server
+from beep_embedded.bootstrap import _bootstrap
 
 
 def settings_start(pgdata: Path) -> float:

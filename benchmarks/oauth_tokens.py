@@ -98,6 +98,10 @@ def peak_rss_mb() -> float:
 
 def _raw_params(dbname: str) -> dict[str, Any]:
     s = settings.DATABASES["default"]
+    if s["ENGINE"] == "beep_embedded.backend":  # host and port known once it runs
+        from beep_embedded.backend.base import locate
+
+        locate(s)
     params = {"dbname": dbname, "user": s["USER"], "host": s["HOST"], "port": s["PORT"] or None}
     if s.get("PASSWORD"):
         params["password"] = s["PASSWORD"]

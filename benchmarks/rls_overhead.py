@@ -175,6 +175,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 def server_connect(dbname: str) -> psycopg.Connection:
     db = connection.settings_dict
+    if db["ENGINE"] == "beep_embedded.backend":  # host and port known once it runs
+        from beep_embedded.backend.base import locate
+
+        locate(db)
     return psycopg.connect(
         host=db["HOST"],
         port=db["PORT"] or 5432,

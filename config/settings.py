@@ -1,7 +1,8 @@
 """Settings of the beep-iam project, read from the environment.
 
-- ``DATABASE_URL``: a PostgreSQL server; without it an embedded server is started.
-  (``MIGRATION_DATABASE_URL``, the tables' owner, is read by manage.py for ``migrate``.)
+- ``DATABASE_URL``: a PostgreSQL server; without it, the embedded server (beep_embedded),
+  started on the first connection. ``MIGRATION_DATABASE_URL``: the tables' owner, the
+  ``"owner"`` alias that ``migrate`` uses by default.
 - ``SECRET_KEY``: required unless ``DEBUG`` is on.
 - ``DEBUG``: off unless set to a true value.
 - ``ALLOWED_HOSTS``: comma separated; defaults to localhost only.
@@ -25,26 +26,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
-
 from config.env import database_from_url, env_bool, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", default=False)
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set; set it in the environment, or set DEBUG=1 for local "
-            "development with an insecure built-in key."
-        )
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+# Unset without DEBUG: left empty, and the check config.E001 stops every command that runs
+# checks (and Django itself anything that signs); the embedded_pg_* commands need no key.
+SECRET_KEY = os.environ.get("SECRET_KEY", "") or (
+    "insecure-development-key-do-not-use-in-production" if DEBUG else ""
+)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
+    # First: its createsuperuser and migrate come before django.contrib.auth's and Django's.
+    "config",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -55,7 +53,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "beep_shared",
     "beep_iam",
-    "config",  # the embedded_pg_* management commands
+    "beep_embedded",  # the embedded server's backend and its embedded_pg_* commands
 ]
 
 MIDDLEWARE = [
@@ -94,27 +92,26 @@ ASGI_APPLICATION = "config.asgi.application"
 
 _database_url = os.environ.get("DATABASE_URL", "").strip()
 _bypass_url = os.environ.get("BYPASS_DATABASE_URL", "").strip()
-_bypass_db: dict | None = None
+_migration_url = os.environ.get("MIGRATION_DATABASE_URL", "").strip()
+DATABASES: dict[str, dict] = {}
 if _database_url:
-    _default_db = database_from_url(_database_url)
+    DATABASES["default"] = database_from_url(_database_url)
     if _bypass_url:
-        _bypass_db = database_from_url(_bypass_url, name="BYPASS_DATABASE_URL")
+        DATABASES["bypass"] = database_from_url(_bypass_url, name="BYPASS_DATABASE_URL")
+    if _migration_url:
+        # The tables' owner: `manage.py migrate` defaults to this alias (config's migrate).
+        DATABASES["owner"] = database_from_url(_migration_url, name="MIGRATION_DATABASE_URL")
 else:
-    from config.embedded_postgres import BYPASS_ROLE, database_settings
+    from beep_embedded.bootstrap import data_dir, databases
 
-    # manage.py sets BEEP_EMBEDDED_PG_NO_START for the embedded_pg_* commands.
-    _default_db = database_settings(BASE_DIR, start=not env_bool("BEEP_EMBEDDED_PG_NO_START"))
-    # Same server and database, the bypass role's own login (docs/rls.md, "Database roles").
-    _bypass_db = {**_default_db, "USER": BYPASS_ROLE}
-_default_db.setdefault("CONN_MAX_AGE", int(os.environ.get("CONN_MAX_AGE", "0")))
-_default_db.setdefault("CONN_HEALTH_CHECKS", True)
-DATABASES = {"default": _default_db}
-if _bypass_db is not None:
-    _bypass_db.setdefault("CONN_MAX_AGE", _default_db["CONN_MAX_AGE"])
-    _bypass_db.setdefault("CONN_HEALTH_CHECKS", True)
-    # Tests: the same test database as "default", through the bypass login.
-    _bypass_db["TEST"] = {"MIRROR": "default"}
-    DATABASES["bypass"] = _bypass_db
+    # The embedded server, started by its database backend on the first connection.
+    DATABASES.update(databases(data_dir(BASE_DIR)))
+for _alias, _db in DATABASES.items():
+    _db.setdefault("CONN_MAX_AGE", env_int("CONN_MAX_AGE", default=0))
+    _db.setdefault("CONN_HEALTH_CHECKS", True)
+    if _alias != "default":
+        # Tests: the same test database as "default", through this alias's own login.
+        _db["TEST"] = {"MIRROR": "default"}
 # Sends the ORM to DATABASES["bypass"] inside beep_shared.rls.bypass_rls().
 DATABASE_ROUTERS = ["beep_shared.rls.routing.BypassRouter"]
 

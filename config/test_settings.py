@@ -19,6 +19,6 @@ STORAGES = {
 }
 
 # Tests that change the schema connect as the tables' owner (tests/owner.py): the role of
-# MIGRATION_DATABASE_URL when set, else the application's own role. tests/conftest.py gives
-# it the owner's login after pytest-django pointed it at the test database.
-DATABASES["owner"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
+# MIGRATION_DATABASE_URL when set (the settings' own "owner" alias), else the application's
+# own role. tests/conftest.py points it at the test database.
+DATABASES.setdefault("owner", {**DATABASES["default"], "TEST": {"MIRROR": "default"}})  # noqa: F405

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from config.embedded_postgres import APP_ROLE, BYPASS_ROLE, SUPERUSER, _bootstrap
+from beep_embedded.bootstrap import APP_ROLE, BYPASS_ROLE, SUPERUSER, _bootstrap
 
 ROLES_SQL = """
 SELECT r.rolcanlogin, r.rolbypassrls, r.rolsuper,

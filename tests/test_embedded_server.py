@@ -5,6 +5,7 @@ Uses a server of its own in a temporary folder, stopped and deleted at the end.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from config import embedded_server
+from beep_embedded import server as embedded_server
 
 pytestmark = pytest.mark.embedded
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,19 @@ with connection.cursor() as cursor:
         "FROM pg_roles WHERE rolname = current_user"
     )
     print(*cursor.fetchone())
+"""
+
+
+LOGIN = """
+import sys
+import django
+django.setup()
+from django.test import Client
+from beep_shared.models import User
+email, password = sys.argv[1:]
+user = User.objects.get(email=email)
+client = Client()
+print(client.login(email=email, password=password), user.is_superuser)
 """
 
 
@@ -49,10 +63,12 @@ def run(args, pgdata, **env_overrides):
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MIGRATION_DATABASE_URL")
     }
     env.update(
-        BEEP_PGDATA=str(pgdata),
-        DJANGO_SETTINGS_MODULE="config.settings",
-        SECRET_KEY="embedded-test-key",
-        **env_overrides,
+        {
+            "BEEP_PGDATA": str(pgdata),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SECRET_KEY": "embedded-test-key",
+            **env_overrides,
+        }
     )
     return subprocess.run(
         args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
@@ -130,5 +146,51 @@ def test_status_names_version_folder_pid_and_socket_then_stop_and_restart(pgdata
 def test_server_commands_refuse_to_run_when_database_url_is_set(pgdata):
     result = manage(pgdata, "embedded_pg_stop", DATABASE_URL="postgres://x@127.0.0.1:9/x")
     assert result.returncode != 0
-    assert "DATABASE_URL is set, so the embedded PostgreSQL server is not in use" in result.stderr
+    assert "is not the embedded PostgreSQL server (DATABASE_URL is set?)" in result.stderr
     assert embedded_server.running(pgdata) is not None
+
+
+def test_commands_that_need_no_database_start_no_server_and_need_no_secret_key(pgdata):
+    assert manage(pgdata, "embedded_pg_stop").returncode == 0
+    assert embedded_server.running(pgdata) is None
+    for args in (["help"], ["makemigrations", "--check", "--dry-run"]):
+        result = manage(pgdata, *args)
+        assert result.returncode == 0, result.stderr
+        assert "Warning" not in result.stderr, result.stderr
+    # A new shell: no SECRET_KEY, no DEBUG.
+    bare = {"SECRET_KEY": "", "DEBUG": "0"}
+    status = manage(pgdata, "embedded_pg_status", **bare)
+    assert status.returncode == 0, status.stderr
+    assert "server:          not running" in status.stdout
+    assert embedded_server.running(pgdata) is None
+    # Commands that run checks name the missing key.
+    check = manage(pgdata, "check", **bare)
+    assert check.returncode != 0
+    assert "SECRET_KEY is not set" in check.stderr
+    assert embedded_server.running(pgdata) is None
+
+    # The first connection starts it, through the backend.
+    probe = run([sys.executable, "-c", PROBE], pgdata)
+    assert probe.returncode == 0, probe.stderr
+    assert embedded_server.running(pgdata) is not None
+    stop = manage(pgdata, "embedded_pg_stop", **bare)
+    assert stop.returncode == 0, stop.stderr
+    assert embedded_server.running(pgdata) is None
+
+
+def test_createsuperuser_without_a_terminal_leaves_a_usable_admin_login(pgdata):
+    assert manage(pgdata, "migrate", "--noinput").returncode == 0
+    first = manage(pgdata, "createsuperuser")  # stdin is not a terminal here
+    assert first.returncode == 0, first.stderr
+    match = re.search(
+        r"superuser admin@example.com with the password (\S+) \(shown once\)", first.stdout
+    )
+    assert match, first.stdout
+    login = run([sys.executable, "-c", LOGIN, "admin@example.com", match.group(1)], pgdata)
+    assert login.returncode == 0, login.stderr
+    assert login.stdout.split() == ["True", "True"]
+
+    # Run again (the README's one-liner twice): the superuser is kept, nothing fails.
+    again = manage(pgdata, "createsuperuser")
+    assert again.returncode == 0, again.stderr
+    assert "keeping the superuser admin@example.com" in again.stdout

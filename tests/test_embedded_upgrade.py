@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from config import embedded_server
+from beep_embedded import server as embedded_server
 
 pytestmark = pytest.mark.embedded
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,107 +1,73 @@
-"""The apps can be added to another project's INSTALLED_APPS and migrated from zero."""
+"""A project made by ``django-admin startproject`` plus exactly the README's "Using the apps in
+another project" block: migrates from zero and back, and its admin works (a superuser browses
+every organization, "Work here", adds a team: a write to a tenant table)."""
 
 import os
 import subprocess
 import sys
-import textwrap
-import uuid
-from pathlib import Path
 
-import psycopg
 import pytest
 from django.apps import apps
-from django.conf import settings
 
-from tests.owner import owner_credentials
+from tests.host_project import HOST_DATABASES, connect, host_env, new_database, start_project
+from tests.readme import ROOT, block
 
-ROOT = Path(__file__).resolve().parent.parent
-
-HOST_SETTINGS = """
-import os
-
-SECRET_KEY = "host-project-test-key"
-INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.postgres",
-    "pgtrigger",
-    "beep_shared",
-    "beep_iam",
-]
-MIDDLEWARE = [
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-]
-TEMPLATES = [
-    {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-            ]
-        },
-    }
-]
+# Only what the README said before it listed the middleware, the bypass alias and the filter.
+APPS_ONLY = """
+INSTALLED_APPS += ["django.contrib.postgres", "pgtrigger", "beep_shared", "beep_iam"]
 AUTH_USER_MODEL = "beep_shared.User"
-USE_TZ = True
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": os.environ["HOST_DB_NAME"],
-        "USER": os.environ["HOST_DB_USER"],
-        "PASSWORD": os.environ.get("HOST_DB_PASSWORD", ""),
-        "HOST": os.environ["HOST_DB_HOST"],
-        "PORT": os.environ["HOST_DB_PORT"],
-    }
-}
+"""
+
+USE_THE_ADMIN = """
+import re
+import django
+django.setup()
+from django.test import Client
+from django.test.utils import setup_test_environment
+from beep_shared.models import Organization, Team, User
+from beep_shared.rls import bypass_rls
+
+setup_test_environment()  # the test client's host name
+admin = User.objects.create_superuser("root@example.com", "a-long-password-1", name="Root")
+with bypass_rls():
+    acme = Organization.objects.create(name="Acme Host", slug="acme-host")
+    Organization.objects.create(name="Other Host", slug="other-host")
+client = Client(enforce_csrf_checks=True)
+client.force_login(admin)
+
+page = client.get("/admin/beep_shared/organization/")
+assert page.status_code == 200, page.status_code
+html = page.content.decode()
+assert "Acme Host" in html and "Other Host" in html, "the superuser sees every organization"
+token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+work = client.post(
+    f"/admin/beep_shared/organization/{acme.pk}/activate/", {"csrfmiddlewaretoken": token}
+)
+assert work.status_code == 302, work.status_code
+assert "Organization: Acme Host" in client.get("/admin/beep_shared/team/").content.decode()
+
+form = client.get("/admin/beep_shared/team/add/")
+assert form.status_code == 200, form.status_code
+added = client.post(
+    "/admin/beep_shared/team/add/",
+    {"csrfmiddlewaretoken": token, "organization": acme.pk, "name": "Blue Team",
+     "slug": "blue-team", "member_count": "0"},
+)
+assert added.status_code == 302, re.findall(r'errorlist.*?</ul>', added.content.decode(), re.S)
+with bypass_rls():
+    team = Team.objects.get(name="Blue Team")
+assert team.organization_id == acme.pk, team.organization_id
+print("admin ok")
 """
 
 
-def _connect(db, name):
-    return psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        password=db.get("PASSWORD") or None,
-        dbname=name,
-        autocommit=True,
-    )
-
-
-@pytest.fixture
-def host_database():
-    # Creating a database and migrating it is the owner role's job where roles are split.
-    db = {**settings.DATABASES["default"], **(owner_credentials() or {})}
-    name = f"beep_host_{uuid.uuid4().hex[:10]}"
-    with _connect(db, "postgres") as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield db, name
-    finally:
-        with _connect(db, "postgres") as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def run_django(tmp_path, db, name, *args):
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="hostproj.settings",
-        PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]),
-        HOST_DB_NAME=name,
-        HOST_DB_USER=db["USER"],
-        HOST_DB_PASSWORD=db.get("PASSWORD") or "",
-        HOST_DB_HOST=db["HOST"],
-        HOST_DB_PORT=str(db["PORT"] or 5432),
-    )
+def run_django(tmp_path, db, name, *args, script=None):
+    env = host_env(db, name)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT)])
+    command = ["-c", script] if script else ["-m", "django", *args]
     return subprocess.run(
-        [sys.executable, "-m", "django", *args],
+        [sys.executable, *command],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -110,22 +76,24 @@ def run_django(tmp_path, db, name, *args):
     )
 
 
-def test_host_project_migrates_from_zero_and_back(tmp_path, host_database):
+@pytest.fixture
+def host_database(db):
+    with new_database() as made:
+        yield made
+
+
+def test_the_readme_block_gives_a_host_project_a_working_admin(tmp_path, host_database):
     db, name = host_database
-    package = tmp_path / "hostproj"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "settings.py").write_text(textwrap.dedent(HOST_SETTINGS))
+    start_project(tmp_path, HOST_DATABASES, block("host-project-settings"))
 
     result = run_django(tmp_path, db, name, "migrate", "--noinput")
     assert result.returncode == 0, result.stdout + result.stderr
-
     expected = {
         model._meta.db_table
         for model in apps.get_models()
         if model._meta.app_label in {"beep_shared", "beep_iam"}
     }
-    with _connect(db, name) as conn:
+    with connect(db, name) as conn:
         present = {
             row[0]
             for row in conn.execute(
@@ -134,14 +102,36 @@ def test_host_project_migrates_from_zero_and_back(tmp_path, host_database):
         }
     assert expected <= present, expected - present
 
+    checked = run_django(tmp_path, db, name, "check", "--fail-level", "WARNING")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     result = run_django(tmp_path, db, name, "makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
 
     result = run_django(tmp_path, db, name, "migrate", "beep_shared", "zero", "--noinput")
     assert result.returncode == 0, result.stdout + result.stderr
-    with _connect(db, name) as conn:
+    with connect(db, name) as conn:
         left = conn.execute(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY(%s)",
             [sorted(expected)],
         ).fetchone()
     assert left == (0,)
+
+    again = run_django(tmp_path, db, name, "migrate", "--noinput")
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    used = run_django(tmp_path, db, name, script=USE_THE_ADMIN)
+    assert used.returncode == 0, used.stdout + used.stderr
+    assert "admin ok" in used.stdout
+
+
+def test_check_names_what_a_host_project_lacks(tmp_path, host_database):
+    db, name = host_database
+    start_project(tmp_path, HOST_DATABASES, APPS_ONLY)
+    checked = run_django(tmp_path, db, name, "check")
+    assert checked.returncode != 0
+    said = checked.stdout + checked.stderr
+    assert (
+        "(beep_shared.E003) MIDDLEWARE lacks 'beep_shared.rls.middleware.TenantMiddleware'" in said
+    )
+    assert "(beep_shared.W003) DATABASES has no bypass alias" in said
+    assert "(beep_shared.W004) DEFAULT_EXCEPTION_REPORTER_FILTER is not" in said

@@ -70,6 +70,21 @@ def test_unreachable_server_is_reported_in_one_sentence():
     assert "topsecret" not in result.stderr
 
 
+def test_an_unreachable_owner_is_reported_naming_migration_database_url():
+    env = {
+        "SECRET_KEY": "k",
+        "DATABASE_URL": "postgres://app:apppw@127.0.0.1:9/beep",
+        "MIGRATION_DATABASE_URL": "postgres://own:p%40ss%2Fw%23rd%3A1@127.0.0.1:9/beep",
+    }
+    result = manage("migrate", env_overrides=env)
+    assert_clean_failure(
+        result,
+        "Cannot connect to PostgreSQL database 'beep' at 127.0.0.1:9 as 'own'",
+        "MIGRATION_DATABASE_URL",
+    )
+    assert "p@ss" not in result.stderr and "p%40ss" not in result.stderr
+
+
 def test_a_short_better_auth_secret_is_a_clear_error_that_does_not_echo_it():
     result = manage("check", env_overrides={"DEBUG": "1", "BETTER_AUTH_SECRET": "too-short-to-use"})
     assert_clean_failure(result, "BETTER_AUTH_SECRET", "at least 32 characters")

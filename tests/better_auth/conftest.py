@@ -28,7 +28,9 @@ def better_auth(
     django_db_blocker: object,
     interop_packages: None,
 ) -> Iterator[BetterAuth]:
-    server = BetterAuth(request.param, server_env())
+    env = server_env()
+    require_login(env)
+    server = BetterAuth(request.param, env)
     yield server
     server.close()
 
@@ -53,3 +55,27 @@ def server_env() -> dict[str, str]:
     if os.environ.get("BEEP_BETTER_AUTH_PASSWORD"):
         env["PGPASSWORD"] = os.environ["BEEP_BETTER_AUTH_PASSWORD"]
     return env
+
+
+def require_login(env: dict[str, str]) -> None:
+    """Fail at once, naming the variable, when the better-auth role cannot log in (an own
+    server without BEEP_BETTER_AUTH_PASSWORD), rather than with the server's 500s later."""
+    import psycopg
+
+    try:
+        psycopg.connect(
+            host=env["PGHOST"],
+            port=env["PGPORT"],
+            dbname=env["PGDATABASE"],
+            user=env["PGUSER"],
+            password=env.get("PGPASSWORD"),
+            connect_timeout=10,
+        ).close()
+    except psycopg.OperationalError as exc:
+        given = "is set" if env.get("PGPASSWORD") else "is not set"
+        pytest.fail(
+            f"The better-auth role {env['PGUSER']!r} cannot log in to {env['PGDATABASE']!r} "
+            f"(BEEP_BETTER_AUTH_PASSWORD {given}): set BEEP_BETTER_AUTH_PASSWORD to its "
+            f"password (README, 'Your own server', step 3). {str(exc).splitlines()[0]}",
+            pytrace=False,
+        )

@@ -37,9 +37,7 @@ _spec.loader.exec_module(readme_block)
 
 
 def documented(name: str) -> str:
-    text = readme_block.block(name, DOC)
-    assert text is not None, f"{DOC} has no block marked <!-- ci:{name} -->"
-    return text
+    return readme_block.block(name, DOC)
 
 
 def test_documented_install_pins_what_the_interop_tests_run():

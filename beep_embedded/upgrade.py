@@ -17,8 +17,8 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from config import embedded_server
-from config.embedded_server import SUPERUSER, Running, data_major, running, server_major
+from beep_embedded import server as embedded_server
+from beep_embedded.server import SUPERUSER, Running, data_major, running, server_major
 
 # The one error a restore into a new cluster always reports: its bootstrap superuser exists.
 EXPECTED_RESTORE_ERROR = f'role "{SUPERUSER}" already exists'

@@ -1,10 +1,8 @@
-"""Embedded PostgreSQL for machines without a database server.
+"""Roles and database of the embedded PostgreSQL server, made on its first start.
 
-When ``DATABASE_URL`` is not set, settings call :func:`database_settings`, which starts (or
-reuses, see :mod:`config.embedded_server`) a PostgreSQL 18 server whose data lives in a
-git-ignored folder of the project, and returns Django ``DATABASES`` settings for a
-*non-superuser* login role that owns the app's database. Row level security does not apply to
-superusers, so the application must never connect as one.
+Row level security does not apply to superusers, so the application connects as the
+*non-superuser* role ``beep_app`` that owns the database ``beep``; the server's superuser
+``postgres`` is used only here, to make the roles and the database.
 """
 
 from __future__ import annotations
@@ -22,36 +20,47 @@ BYPASS_ROLE = "beep_bypass"
 # across organizations and sets no tenant; a member of no role and no role is a member of it.
 AUTH_ROLE = "beep_auth"
 SUPERUSER = "postgres"
+ENGINE = "beep_embedded.backend"
 # Serialises the one-time role/database bootstrap between processes starting together.
 _BOOTSTRAP_LOCK_KEY = 0x6265_6570  # "beep"
+# Postmasters (pgdata, pid) this process has bootstrapped: once per server start is enough.
+_bootstrapped: set[tuple[str, int]] = set()
 
 
 def data_dir(base_dir: Path) -> Path:
     return Path(os.environ.get("BEEP_PGDATA", str(base_dir / ".pgdata"))).resolve()
 
 
-def database_settings(base_dir: Path, *, start: bool = True) -> dict[str, Any]:
-    """Start or reuse the embedded server and return a ``DATABASES['default']`` dict.
+def databases(pgdata: Path) -> dict[str, dict[str, Any]]:
+    """``DATABASES`` entries for the embedded server on ``pgdata``; nothing starts here.
 
-    ``start=False`` (the ``embedded_pg_*`` commands) only describes the server: they
-    inspect, stop or upgrade it, and must work on a folder the server would refuse.
+    The backend (:mod:`beep_embedded.backend`) starts the server on the first connection and
+    fills in ``HOST`` and ``PORT``. ``"bypass"`` is the same database through the bypass
+    role's own login (docs/rls.md, "Database roles").
     """
-    from config import embedded_server
-
-    pgdata = data_dir(base_dir)
-    info = embedded_server.start(pgdata) if start else embedded_server.running(pgdata)
-    host = info.host if info else str(pgdata)
-    port = str(info.port if info else 5432)
-    if start:
-        _bootstrap(host, port)
-    return {
-        "ENGINE": "django.db.backends.postgresql",
+    default = {
+        "ENGINE": ENGINE,
+        "PGDATA": str(pgdata),
         "NAME": APP_DATABASE,
         "USER": APP_ROLE,
         "PASSWORD": "",
-        "HOST": host,
-        "PORT": port,
+        "HOST": "",
+        "PORT": "",
     }
+    return {"default": default, "bypass": {**default, "USER": BYPASS_ROLE}}
+
+
+def start(pgdata: Path) -> tuple[str, str]:
+    """Start (or attach to) the server on ``pgdata``, make the roles and the database the
+    first time this process meets that server, and return its host (socket folder) and port."""
+    from beep_embedded import server
+
+    info = server.start(pgdata)
+    host, port = info.host, str(info.port)
+    if (str(pgdata), info.pid) not in _bootstrapped:
+        _bootstrap(host, port)
+        _bootstrapped.add((str(pgdata), info.pid))
+    return host, port
 
 
 def _bootstrap(host: str, port: str) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from config import embedded_server
-from config.management.commands._embedded import embedded_data_dir
+from beep_embedded import server as embedded_server
+from beep_embedded.management.commands._embedded import embedded_data_dir
 
 
 class Command(BaseCommand):

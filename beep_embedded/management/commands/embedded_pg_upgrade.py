@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from config.embedded_upgrade import upgrade
-from config.management.commands._embedded import embedded_data_dir
+from beep_embedded.management.commands._embedded import embedded_data_dir
+from beep_embedded.upgrade import upgrade
 
 
 class Command(BaseCommand):
