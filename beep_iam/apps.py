@@ -7,6 +7,7 @@ class BeepIamConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from beep_iam.better_auth import checks, credentials  # noqa: F401  (checks register)
+        from beep_iam.better_auth import checks, credentials, middleware  # noqa: F401
 
         credentials.connect()
+        middleware.connect()

@@ -141,6 +141,9 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# ModelBackend with the user's validity rule (bans, soft-deletion): beep_shared.W020.
+AUTHENTICATION_BACKENDS = ["beep_shared.backends.UserBackend"]
+
 # Sharing the database with a better-auth server (docs/better-auth.md).
 _better_auth_secret = os.environ.get("BETTER_AUTH_SECRET", "")
 if _better_auth_secret:

@@ -1,6 +1,8 @@
 """Request middleware: the request's transaction runs as the session's active organization.
 
-Where the organization comes from, first match wins:
+Where the organization comes from, first match wins (and on every request the user must
+still be allowed there, :func:`~beep_shared.rls.access.may_work_in`, checked once per
+request; otherwise the request runs with no organization):
 
 1. ``request.beep_session.active_organization_id``, when an authentication layer attached
    the better-auth style :class:`~beep_shared.models.Session` as ``request.beep_session``;
@@ -103,12 +105,15 @@ class TenantMiddleware:
 
     def scope_for(self, request: HttpRequest) -> Scope:
         chosen, from_django_session = _chosen(request)
-        if self.is_admin_request(request):
-            if chosen is not None and from_django_session and not still_allowed(request, chosen):
+        # Whatever the organization came from (the switcher, a better-auth session's
+        # active_organization_id), the user must still be allowed in it on this request.
+        if chosen is not None and not still_allowed(request, chosen):
+            if from_django_session:
                 # The switcher's choice no longer holds (membership suspended or deleted,
                 # organization gone, user deactivated): forget it.
                 request.session.pop(ACTIVE_ORGANIZATION_SESSION_KEY, None)
-                chosen = None
+            chosen = None
+        if self.is_admin_request(request):
             return admin_scope(request, chosen)
         return Scope(organization_id=chosen) if chosen else NO_SCOPE
 
