@@ -19,7 +19,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
-from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 
 from beep_iam.better_auth import credentials
@@ -27,7 +26,7 @@ from beep_shared.backends import UserBackend
 
 
 class CredentialAccountBackend(UserBackend):
-    @method_decorator(sensitive_variables())
+    @sensitive_variables()
     def authenticate(
         self,
         request: HttpRequest | None,

@@ -19,7 +19,6 @@ import unicodedata
 from typing import Any
 
 from django.contrib.auth.hashers import BasePasswordHasher, mask_hash
-from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_noop as _
 from django.views.decorators.debug import sensitive_variables
 
@@ -89,7 +88,7 @@ class BetterAuthScryptPasswordHasher(BasePasswordHasher):
         # better-auth's salt is 16 random bytes in hex, used as text.
         return secrets.token_bytes(16).hex()
 
-    @method_decorator(sensitive_variables())
+    @sensitive_variables()
     def encode(self, password: str, salt: str) -> str:
         if password is None or not salt or "$" in salt:
             raise ValueError("better_auth_scrypt needs a password and a salt without '$'")
@@ -100,7 +99,7 @@ class BetterAuthScryptPasswordHasher(BasePasswordHasher):
         assert algorithm == self.algorithm
         return {"algorithm": algorithm, "salt": salt, "hash": key}
 
-    @method_decorator(sensitive_variables())
+    @sensitive_variables()
     def verify(self, password: str, encoded: str) -> bool:
         try:
             stored = to_better_auth(encoded)
