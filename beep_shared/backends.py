@@ -12,10 +12,9 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 
+from beep_shared.models.user import user_may_authenticate
+
 
 class UserBackend(ModelBackend):
     def user_can_authenticate(self, user: Any) -> bool:
-        may_authenticate = getattr(user, "may_authenticate", None)
-        if may_authenticate is None:
-            return super().user_can_authenticate(user)
-        return bool(may_authenticate())
+        return user_may_authenticate(user)

@@ -55,6 +55,15 @@ NORMALIZE_EMAIL = pgtrigger.Trigger(
 )
 
 
+def user_may_authenticate(user: Any) -> bool:
+    """:meth:`User.may_authenticate` for any user object (``is_active`` for user models
+    without the rule, anonymous users never)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    rule = getattr(user, "may_authenticate", None)
+    return bool(rule()) if rule is not None else bool(getattr(user, "is_active", False))
+
+
 def may_authenticate_sql(alias: str) -> str:
     """SQL twin of :meth:`User.may_authenticate` for the ``"user"`` row ``alias`` (hot paths
     that answer in one statement, e.g. the OAuth token validity SQL)."""

@@ -17,15 +17,17 @@ from beep_shared.rls.context import bypass_configured, bypass_rls, organization_
 def may_work_in(user: Any, organization: Any) -> bool:
     """Whether ``user`` may work in ``organization`` (an Organization or its id) now.
 
-    Superusers: any existing organization. Other active users: organizations they own or
+    Superusers: any existing organization. Other users who may authenticate (active, not
+    banned, not soft-deleted): organizations they own or
     hold a membership of (``OrgModel.tenant_memberships``, e.g. an active ``member`` row).
     One statement, run as that organization, so its membership rows are visible without
     the bypass alias (and the answer sees the caller's uncommitted rows).
     """
     from beep_shared.models import Organization
+    from beep_shared.models.user import user_may_authenticate
     from beep_shared.rls.status import org_models
 
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not user_may_authenticate(user):
         return False
     try:
         org_id = organization_id(organization)
@@ -53,9 +55,10 @@ def organizations_for_user(user: Any) -> QuerySet[Any]:
     for one organization without the bypass.
     """
     from beep_shared.models import Organization
+    from beep_shared.models.user import user_may_authenticate
     from beep_shared.rls.status import org_models
 
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not user_may_authenticate(user):
         return Organization.objects.none()
     if user.is_superuser:
         return Organization.objects.all()

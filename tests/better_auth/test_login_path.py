@@ -36,6 +36,7 @@ from beep_iam.services.oauth_errors import InvalidClient
 from beep_shared.models import Session, Team, User
 from beep_shared.models.user import may_authenticate_sql
 from beep_shared.rls import current_scope, tenant_context
+from beep_shared.rls.access import may_work_in
 from tests.factories import OrganizationFactory, TeamFactory, UserFactory
 
 SECRET = "better-auth-secret-for-the-tests-0123456789"
@@ -140,6 +141,15 @@ def test_a_removed_member_cannot_write_the_organizations_rows_in_the_admin():
     client.post(change, {"name": "taken over", "slug": team.slug})
     with tenant_context(org):
         assert Team.objects.get(pk=team.pk).name == "ours"
+
+
+def test_a_user_who_may_not_authenticate_works_in_no_organization():
+    owner = UserFactory.create()
+    org = OrganizationFactory.create(owner_user=owner)
+    assert may_work_in(owner, org)
+    User.objects.filter(pk=owner.pk).update(banned=True)
+    owner.refresh_from_db()
+    assert not may_work_in(owner, org)
 
 
 # --- 2. an impersonation session never has more Django rights than its impersonator -------
