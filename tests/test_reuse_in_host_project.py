@@ -50,6 +50,7 @@ TEMPLATES = [
     }
 ]
 AUTH_USER_MODEL = "beep_shared.User"
+AUTHENTICATION_BACKENDS = ["beep_shared.backends.UserBackend"]
 USE_TZ = True
 DATABASES = {
     "default": {

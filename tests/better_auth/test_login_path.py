@@ -33,6 +33,7 @@ from beep_iam.better_auth.sessions import signed_session_cookie
 from beep_iam.models import Account, Member, MemberStatus
 from beep_iam.services.oauth_clients import authenticate_client, register_client
 from beep_iam.services.oauth_errors import InvalidClient
+from beep_shared.checks import check_login_honours_user_validity
 from beep_shared.models import Session, Team, User
 from beep_shared.models.user import may_authenticate_sql
 from beep_shared.rls import current_scope, tenant_context
@@ -314,6 +315,14 @@ def test_django_only_logins_honour_the_rule_too(settings, fields):
     assert logged_in.get("/admin/").status_code == 302  # the ban ends the Django session too
     login = Client().post(reverse("admin:login"), {"username": user.email, "password": PASSWORD})
     assert login.status_code == 200  # the form again: refused
+
+
+def test_djangos_model_backend_is_flagged(settings):
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    assert [m.id for m in check_login_honours_user_validity(None)] == ["beep_shared.W020"]
+    for good in (DJANGO_ONLY_BACKENDS, [BACKEND]):
+        settings.AUTHENTICATION_BACKENDS = good
+        assert check_login_honours_user_validity(None) == []
 
 
 def test_a_soft_deleted_client_does_not_authenticate():
