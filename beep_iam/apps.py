@@ -7,7 +7,8 @@ class BeepIamConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # checks and grants register system checks; credentials connects its signal.
-        from beep_iam.better_auth import checks, credentials, grants  # noqa: F401
+        # checks and grants register system checks; credentials and middleware connect signals.
+        from beep_iam.better_auth import checks, credentials, grants, middleware  # noqa: F401
 
         credentials.connect()
+        middleware.connect()

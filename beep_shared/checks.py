@@ -107,3 +107,28 @@ def check_host_project_settings(app_configs: Any, **kwargs: Any) -> list:
             )
         )
     return messages
+
+
+PLAIN_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+@checks.register(checks.Tags.security)
+def check_login_honours_user_validity(app_configs: Any, **kwargs: Any) -> list:
+    """Django's own ModelBackend lets banned and soft-deleted users log in (and stay in)."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    backends = list(getattr(settings, "AUTHENTICATION_BACKENDS", [PLAIN_MODEL_BACKEND]))
+    if PLAIN_MODEL_BACKEND not in backends:
+        return []
+    if not hasattr(get_user_model(), "may_authenticate"):
+        return []
+    return [
+        checks.Warning(
+            "AUTHENTICATION_BACKENDS uses django.contrib.auth.backends.ModelBackend, which "
+            "logs in banned and soft-deleted users.",
+            hint="Use beep_shared.backends.UserBackend (or, with better-auth's passwords, "
+            "beep_iam.better_auth.backends.CredentialAccountBackend) in its place.",
+            id="beep_shared.W020",
+        )
+    ]

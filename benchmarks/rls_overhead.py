@@ -52,6 +52,11 @@ django.setup()
 
 import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.contrib.auth import (  # noqa: E402
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+)
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, models  # noqa: E402
@@ -69,6 +74,7 @@ BENCH_DB = "beep_bench"
 ORGS = 100
 ROWS_PER_ORG = 10_000
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+OWNER = "bench@example.com"
 
 
 class BenchItem(OrgModel):
@@ -153,20 +159,25 @@ class ExtraRoundTripTenantMiddleware:
             return self.get_response(request)
 
 
-SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
+# Every variant logs the organization's owner in (a Django session): TenantMiddleware
+# re-checks on every request that the user may still work in the organization.
+SESSION = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
 VARIANTS: dict[str, dict[str, Any]] = {
-    "plain": {"middleware": [SESSION], "atomic": True, "prefix": "plain"},
+    "plain": {"middleware": SESSION, "atomic": True, "prefix": "plain"},
     "rls": {
-        "middleware": [SESSION, "beep_shared.rls.middleware.TenantMiddleware"],
+        "middleware": [*SESSION, "beep_shared.rls.middleware.TenantMiddleware"],
         "atomic": False,
         "prefix": "rls",
     },
     "rls-extra-roundtrip": {
-        "middleware": [SESSION, f"{__name__}.ExtraRoundTripTenantMiddleware"],
+        "middleware": [*SESSION, f"{__name__}.ExtraRoundTripTenantMiddleware"],
         "atomic": False,
         "prefix": "rls",
     },
-    "plain-autocommit": {"middleware": [SESSION], "atomic": False, "prefix": "plain"},
+    "plain-autocommit": {"middleware": SESSION, "atomic": False, "prefix": "plain"},
 }
 
 
@@ -207,7 +218,7 @@ def load_data() -> None:
     with connection.schema_editor() as editor:
         editor.create_model(BenchItem)
         editor.create_model(BenchItemPlain)
-    owner = User.objects.create_user("bench@example.com")
+    owner = User.objects.create_user(OWNER)
     Organization.objects.bulk_create(
         Organization(name=f"org {i}", slug=f"org-{i}", owner_user=owner) for i in range(ORGS)
     )
@@ -232,8 +243,12 @@ def load_data() -> None:
 def session_cookie(org_id: str) -> str:
     from django.contrib.sessions.backends.signed_cookies import SessionStore
 
+    owner = User.objects.get(email=OWNER)
     store = SessionStore()
     store[ACTIVE_ORGANIZATION_SESSION_KEY] = org_id
+    store[SESSION_KEY] = owner.pk
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    store[HASH_SESSION_KEY] = owner.get_session_auth_hash()
     store.save()
     return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
 

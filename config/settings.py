@@ -151,6 +151,9 @@ BEEP_IAM: dict[str, object] = {
 if os.environ.get("OAUTH2_ISSUER"):
     BEEP_IAM["OAUTH2_ISSUER"] = os.environ["OAUTH2_ISSUER"]
 
+# ModelBackend with the user's validity rule (bans, soft-deletion): beep_shared.W020.
+AUTHENTICATION_BACKENDS = ["beep_shared.backends.UserBackend"]
+
 # Sharing the database with a better-auth server (docs/better-auth.md).
 _better_auth_secret = os.environ.get("BETTER_AUTH_SECRET", "")
 if _better_auth_secret:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.contrib import admin
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import Permission
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
@@ -65,12 +66,17 @@ def _fast_password_hashing(settings):
 
 
 def session_cookie(organization: Any = None) -> str:
-    """A stored Django session whose active organization is ``organization``."""
+    """A stored Django session whose active organization is ``organization``, logged in as
+    a member of it (the middleware re-checks the organization on every request)."""
     from importlib import import_module
 
     store = import_module(django_settings.SESSION_ENGINE).SessionStore()
     if organization is not None:
+        member = MemberFactory.create(organization=organization).user
         store[ACTIVE_ORGANIZATION_SESSION_KEY] = organization.pk
+        store[SESSION_KEY] = member.pk
+        store[BACKEND_SESSION_KEY] = django_settings.AUTHENTICATION_BACKENDS[0]
+        store[HASH_SESSION_KEY] = member.get_session_auth_hash()
     store.create()
     return f"{django_settings.SESSION_COOKIE_NAME}={store.session_key}"
 
@@ -150,13 +156,22 @@ def test_a_failing_view_rolls_its_transaction_back():
 
 @pytest.mark.django_db
 def test_the_tenant_comes_from_the_beep_session_first_then_the_django_session(rf: RequestFactory):
-    a, b = OrganizationFactory.create(), OrganizationFactory.create()
+    user = UserFactory.create()
+    a = OrganizationFactory.create(owner_user=user)
+    b = OrganizationFactory.create(owner_user=user)
     middleware = TenantMiddleware(lambda request: JsonResponse({}))
     request = rf.get("/teams/")
+    request.user = user
     request.session = {ACTIVE_ORGANIZATION_SESSION_KEY: b.pk}
     assert middleware.scope_for(request) == Scope(organization_id=b.pk)
-    request.beep_session = SessionFactory.create(active_organization=a)
+    request.beep_session = SessionFactory.create(user=user, active_organization=a)
     assert middleware.scope_for(request) == Scope(organization_id=a.pk)
+    # The rule holds whatever the source: an organization of someone else is no tenant.
+    request.beep_session = SessionFactory.create(
+        user=user, active_organization=OrganizationFactory.create()
+    )
+    del request._beep_rls_access  # the per-request cache
+    assert middleware.scope_for(request) == NO_SCOPE
     request.beep_session = SessionFactory.create(active_organization=None)
     request.session = {ACTIVE_ORGANIZATION_SESSION_KEY: "organization__not-an-id"}
     assert middleware.scope_for(request) == NO_SCOPE  # malformed: fail closed, no error

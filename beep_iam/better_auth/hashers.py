@@ -20,6 +20,7 @@ from typing import Any
 
 from django.contrib.auth.hashers import BasePasswordHasher, mask_hash
 from django.utils.translation import gettext_noop as _
+from django.views.decorators.debug import sensitive_variables
 
 ALGORITHM = "better_auth_scrypt"
 N, R, P, DKLEN = 16384, 16, 1, 64
@@ -29,6 +30,7 @@ MAXMEM = 128 * N * R * 2
 _BETTER_AUTH_FORM = re.compile(r"^([0-9a-f]{32}):([0-9a-f]{128})$")
 
 
+@sensitive_variables()
 def derive_key(password: str, salt: str) -> str:
     """The hex scrypt key better-auth computes for ``password`` and the text ``salt``."""
     normalized = unicodedata.normalize("NFKC", password)
@@ -60,12 +62,14 @@ def from_better_auth(stored: str) -> str:
     return f"{ALGORITHM}${match[1]}${match[2]}"
 
 
+@sensitive_variables()
 def hash_for_better_auth(password: str) -> str:
     """A fresh better-auth hash (``salt:key``) of ``password``."""
     salt = secrets.token_bytes(16).hex()
     return f"{salt}:{derive_key(password, salt)}"
 
 
+@sensitive_variables()
 def verify_better_auth(password: str, stored: str | None) -> bool:
     """Constant-time check of ``password`` against better-auth's ``salt:key`` hash."""
     match = _BETTER_AUTH_FORM.match(stored or "")
@@ -84,6 +88,7 @@ class BetterAuthScryptPasswordHasher(BasePasswordHasher):
         # better-auth's salt is 16 random bytes in hex, used as text.
         return secrets.token_bytes(16).hex()
 
+    @sensitive_variables()
     def encode(self, password: str, salt: str) -> str:
         if password is None or not salt or "$" in salt:
             raise ValueError("better_auth_scrypt needs a password and a salt without '$'")
@@ -94,6 +99,7 @@ class BetterAuthScryptPasswordHasher(BasePasswordHasher):
         assert algorithm == self.algorithm
         return {"algorithm": algorithm, "salt": salt, "hash": key}
 
+    @sensitive_variables()
     def verify(self, password: str, encoded: str) -> bool:
         try:
             stored = to_better_auth(encoded)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
-from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from beep_iam.better_auth import signing
 from beep_iam.conf import IamSettings, iam_settings
@@ -25,6 +25,7 @@ SECURE_PREFIX = "__Secure-"
 MAX_TOKEN_LENGTH = 256
 
 
+@sensitive_variables()
 def stored_token(raw: str) -> str:
     """What ``session.token`` holds for the token ``raw`` under the configured storage."""
     if iam_settings().session_token_storage == "plain":
@@ -43,6 +44,18 @@ def session_cookie_name(request: HttpRequest | None, conf: IamSettings | None = 
     return f"{SECURE_PREFIX}{name}" if secure else name
 
 
+def session_cookie_names(request: HttpRequest, conf: IamSettings | None = None) -> list[str]:
+    """better-auth's cookies of a session: the token, its cookie cache and "don't remember"."""
+    conf = conf or iam_settings()
+    token = session_cookie_name(request, conf)
+    prefix = token[: -len("session_token")] if token.endswith("session_token") else None
+    if prefix is None:
+        secure = token.startswith(SECURE_PREFIX)
+        prefix = f"{SECURE_PREFIX if secure else ''}{conf.better_auth_cookie_prefix}."
+    return [token, f"{prefix}session_data", f"{prefix}dont_remember"]
+
+
+@sensitive_variables()
 def signed_session_cookie(raw: str, conf: IamSettings | None = None) -> str:
     """The session cookie value better-auth would set for the session token ``raw``."""
     conf = conf or iam_settings()
@@ -51,6 +64,7 @@ def signed_session_cookie(raw: str, conf: IamSettings | None = None) -> str:
     return signing.sign(raw, conf.better_auth_secret)
 
 
+@sensitive_variables()
 def token_from_request(request: HttpRequest, conf: IamSettings) -> str | None:
     """The session token of a correctly signed better-auth cookie, else ``None``."""
     if not conf.better_auth_secret:
@@ -64,18 +78,14 @@ def token_from_request(request: HttpRequest, conf: IamSettings) -> str | None:
     return token
 
 
-def is_banned(user: object) -> bool:
-    """better-auth's admin plugin ban: ``banned`` until ``ban_expires`` (none: for good)."""
-    if not getattr(user, "banned", False):
-        return False
-    expires = getattr(user, "ban_expires", None)
-    return expires is None or expires > timezone.now()
-
-
+@sensitive_variables()
 def session_from_request(request: HttpRequest, conf: IamSettings | None = None) -> Session | None:
     """The live session of a request's better-auth cookie whose user may sign in, or ``None``.
 
-    Bad signatures, unknown or expired sessions, and inactive or banned users all give ``None``.
+    Bad signatures, unknown, expired or soft-deleted sessions, and users who may not
+    authenticate (``User.may_authenticate``: inactive, banned, soft-deleted) all give ``None``.
+    An impersonation session (``impersonated_by``) acts as the impersonated user with at most
+    the impersonator's Django rights (``User.cap_rights``).
     """
     from beep_shared.models import Session
 
@@ -84,6 +94,19 @@ def session_from_request(request: HttpRequest, conf: IamSettings | None = None) 
     if token is None:
         return None
     session = Session.objects.get_by_token(token)
-    if session is None or not session.user.is_active or is_banned(session.user):
+    if session is None:
         return None
+    if session.impersonated_by_id is not None:
+        impersonator = session.impersonated_by
+        if impersonator is None:
+            return None
+        session.user.cap_rights(impersonator)
     return session
+
+
+def end_session(request: HttpRequest, session: Session) -> None:
+    """Delete ``session`` (better-auth's sign-out does the same) and have
+    :class:`~beep_iam.better_auth.middleware.BetterAuthSessionMiddleware` delete its cookies
+    on the response."""
+    type(session)._default_manager.using(session._state.db).filter(pk=session.pk).delete()
+    request._beep_session_ended = True  # type: ignore[attr-defined]

@@ -14,21 +14,26 @@ import hashlib
 import hmac
 from urllib.parse import quote, unquote
 
+from django.views.decorators.debug import sensitive_variables
+
 SIGNATURE_LENGTH = 44
 # encodeURIComponent leaves these unescaped; quote() must too, or the cookie differs.
 _URI_COMPONENT_SAFE = "-_.!~*'()"
 
 
+@sensitive_variables()
 def signature(value: str, secret: str) -> str:
     mac = hmac.new(secret.encode(), value.encode(), hashlib.sha256).digest()
     return base64.b64encode(mac).decode()
 
 
+@sensitive_variables()
 def sign(value: str, secret: str) -> str:
     """The cookie value better-call's ``setSignedCookie`` writes for ``value``."""
     return quote(f"{value}.{signature(value, secret)}", safe=_URI_COMPONENT_SAFE)
 
 
+@sensitive_variables()
 def unsign(cookie_value: str, secret: str) -> str | None:
     """The signed value of a cookie, or ``None`` when it is malformed or its signature is bad.
 

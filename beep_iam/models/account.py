@@ -8,6 +8,7 @@ import pgtrigger
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, is_password_usable, make_password
 from django.db import models
+from django.views.decorators.debug import sensitive_variables
 
 from beep_iam.better_auth.hashers import (
     hash_for_better_auth,
@@ -83,6 +84,7 @@ class Account(Table):
     def __str__(self) -> str:
         return f"{self.provider_id} account of {related_label(self, 'user', 'email')}"
 
+    @sensitive_variables()
     def set_password(self, raw_password: str | None) -> None:
         """Store a hash of ``raw_password`` (not saved yet); ``None`` removes the credential.
 
@@ -95,6 +97,7 @@ class Account(Table):
         else:
             self.password = make_password(raw_password)
 
+    @sensitive_variables()
     def check_password(self, raw_password: str) -> bool:
         """Whether ``raw_password`` matches; re-hashes and saves with a newer hasher if due."""
 

@@ -167,6 +167,18 @@ class OAuthClient(Table):
     def __str__(self) -> str:
         return self.name or self.client_id
 
+    # The client's validity rule, shared by client authentication and the token rules
+    # (issuing, rotation, and in SQL the token validity statement).
+    @property
+    def may_authenticate(self) -> bool:
+        """Enabled and not soft-deleted."""
+        return not self.disabled and self.deleted_at is None
+
+    @staticmethod
+    def may_authenticate_sql(alias: str) -> str:
+        """SQL twin of :attr:`may_authenticate` for the ``oauth_client`` row ``alias``."""
+        return f"(NOT {alias}.disabled AND {alias}.deleted_at IS NULL)"
+
     def clean(self) -> None:
         from beep_iam.services.oauth_validation import validate_client_fields
 

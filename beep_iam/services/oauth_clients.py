@@ -166,9 +166,10 @@ def verify_client_secret(client: OAuthClient, raw_secret: str | None) -> bool:
 
 @sensitive_variables("raw_secret")
 def authenticate_client(client_id: str, raw_secret: str | None) -> OAuthClient:
-    """The enabled client ``client_id``, authenticated by its secret if it has one.
+    """The valid client ``client_id`` (``OAuthClient.may_authenticate``: enabled, not
+    soft-deleted), authenticated by its secret if it has one.
 
-    Raises ``InvalidClient`` with the same message for an unknown client, a disabled one and a
+    Raises ``InvalidClient`` with the same message for an unknown client, an invalid one and a
     wrong secret, so the answer does not reveal which client ids exist.
     """
     client = OAuthClient.objects.filter(client_id=client_id).first()
@@ -182,7 +183,7 @@ def authenticate_client(client_id: str, raw_secret: str | None) -> OAuthClient:
         )
     else:
         ok = verify_client_secret(client, raw_secret)
-    if not ok or client.disabled:
+    if not ok or not client.may_authenticate:
         raise InvalidClient("client authentication failed")
     return client
 

@@ -36,6 +36,7 @@ from beep_iam.services.oauth_errors import (
 )
 from beep_iam.services.prepared import fetch_one
 from beep_shared import secrets
+from beep_shared.models.user import may_authenticate_sql
 
 TOKEN_BYTES = 32
 
@@ -192,9 +193,9 @@ def issue_tokens(
     user and a client allowed to use the ``refresh_token`` grant. ``authorization_code_id``:
     the digest of the code they are issued for, so a replay of it can revoke them.
     """
-    if client.disabled or client.deleted_at is not None:
+    if not client.may_authenticate:
         raise InvalidClient(f"client {client.client_id} is disabled")
-    if hasattr(user, "is_active") and not _user_may_hold_tokens(user, timezone.now()):
+    if hasattr(user, "may_authenticate") and not user.may_authenticate():
         raise InvalidGrant("the user is inactive, banned or deleted")
     granted = _allowed_scopes(client, scopes)
     if with_refresh:
@@ -225,18 +226,15 @@ def issue_tokens(
 # call, and run as a prepared statement: building or planning it would cost more than
 # executing it.
 # What makes a token valid, shared by validation, introspection and (in Python) rotation:
-# not revoked, expired or soft-deleted; its client enabled and not soft-deleted; its user
-# (when it has one) active, not banned (a ban with an expiry ends then), not soft-deleted.
+# not revoked, expired or soft-deleted; its client valid (OAuthClient.may_authenticate); its
+# user, when it has one, valid (User.may_authenticate: the rule of every login path).
 # The user is joined through its primary key: still one statement on unique indexes.
-_VALIDITY = """
+_VALIDITY = f"""
   AND t.revoked IS NULL
   AND t.deleted_at IS NULL
   AND (t.expires_at IS NULL OR t.expires_at > now())
-  AND NOT c.disabled
-  AND c.deleted_at IS NULL
-  AND (t.user_id IS NULL OR (
-        u.is_active AND u.deleted_at IS NULL
-        AND NOT (u.banned AND (u.ban_expires IS NULL OR u.ban_expires > now()))))
+  AND {OAuthClient.may_authenticate_sql("c")}
+  AND (t.user_id IS NULL OR {may_authenticate_sql("u")})
 """
 _VALID_ACCESS_TOKEN_SQL = (
     """
@@ -338,9 +336,9 @@ def rotate_refresh_token(
             if current.deleted_at is not None:
                 raise InvalidGrant("unknown refresh token")
             client = current.client
-            if client.disabled or client.deleted_at is not None:
+            if not client.may_authenticate:
                 raise InvalidClient(f"client {client.client_id} is disabled")
-            if not _user_may_hold_tokens(current.user, now):
+            if not current.user.may_authenticate(now):
                 raise InvalidGrant("the token's user is inactive, banned or deleted")
             _check_grant(client, GrantType.REFRESH_TOKEN)
             kept = list(current.scopes)
@@ -383,13 +381,6 @@ def rotate_refresh_token(
             "refresh token was already used; all tokens of this client and user are revoked"
         )
     return issued
-
-
-def _user_may_hold_tokens(user: Any, now: dt.datetime) -> bool:
-    """Python twin of the user part of ``_VALIDITY``."""
-    if not user.is_active or user.deleted_at is not None:
-        return False
-    return not (user.banned and (user.ban_expires is None or user.ban_expires > now))
 
 
 # --- revoking ------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -9,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from beep_shared import secrets
 from beep_shared.db.fields import ForeignKey, TextIPAddressField
@@ -28,6 +32,7 @@ NORMALIZE_IP = pgtrigger.Trigger(
 )
 
 
+@sensitive_variables()
 def stored_token(raw: str) -> str:
     """``session.token`` for the token ``raw``: its digest, or the token itself when beep_iam's
     ``SESSION_TOKEN_STORAGE`` is ``"plain"`` (sharing sessions with better-auth)."""
@@ -38,7 +43,41 @@ def stored_token(raw: str) -> str:
     return secrets.digest(raw)
 
 
+# The session the current request is authenticated by (set by the layer that reads it, e.g.
+# beep_iam's better-auth cookie middleware): a password change ends the user's *other* ones.
+_acting_session: ContextVar[str | None] = ContextVar("beep_acting_session", default=None)
+
+
+@contextmanager
+def acting_session(session_id: str | None) -> Iterator[None]:
+    """Run code as authenticated by the session ``session_id``."""
+    reset = _acting_session.set(session_id)
+    try:
+        yield
+    finally:
+        _acting_session.reset(reset)
+
+
+def end_other_sessions(user: Any) -> int:
+    """Delete every session of ``user`` but the one acting now (its password changed)."""
+    sessions = Session.objects.db_manager(user._state.db).filter(user_id=user.pk)
+    current = _acting_session.get()
+    if current is not None:
+        sessions = sessions.exclude(pk=current)
+    return sessions.delete()[0]
+
+
+class SessionQuerySet(models.QuerySet["Session"]):
+    def live(self, now: datetime | None = None) -> SessionQuerySet:
+        """Sessions that may authenticate: not expired, not soft-deleted (their users' own
+        rule, ``User.may_authenticate``, is asked of the user)."""
+        return self.filter(expires_at__gt=now or timezone.now(), deleted_at__isnull=True)
+
+
 class SessionManager(models.Manager["Session"]):
+    def get_queryset(self) -> SessionQuerySet:
+        return SessionQuerySet(self.model, using=self._db)
+
     def create_session(
         self,
         user: Any,
@@ -57,13 +96,20 @@ class SessionManager(models.Manager["Session"]):
         )
         return session, raw
 
+    @sensitive_variables()
     def get_by_token(self, raw: str) -> Session | None:
-        """The unexpired session whose token is ``raw``, or ``None``."""
-        return (
-            self.filter(token=stored_token(raw), expires_at__gt=timezone.now())
-            .select_related("user")
+        """The live session whose token is ``raw`` (not expired, not soft-deleted) and whose
+        user may authenticate, or ``None``."""
+        session = (
+            self.get_queryset()
+            .live()
+            .filter(token=stored_token(raw))
+            .select_related("user", "impersonated_by")
             .first()
         )
+        if session is None or not session.user.may_authenticate():
+            return None
+        return session
 
 
 class Session(Table):

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import pgtrigger
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -9,9 +11,12 @@ from django.core.validators import validate_email
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from beep_shared.db.choices import choices_check
 from beep_shared.models.base import TOUCH_ROW, Table
+from beep_shared.models.session import end_other_sessions
 
 
 class UserRole(models.TextChoices):
@@ -52,6 +57,32 @@ NORMALIZE_EMAIL = pgtrigger.Trigger(
     when=pgtrigger.Before,
     func="NEW.email := lower(btrim(NEW.email)); RETURN NEW;",
 )
+
+
+def user_may_authenticate(user: Any) -> bool:
+    """:meth:`User.may_authenticate` for any user object (``is_active`` for user models
+    without the rule, anonymous users never)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    rule = getattr(user, "may_authenticate", None)
+    return bool(rule()) if rule is not None else bool(getattr(user, "is_active", False))
+
+
+def may_authenticate_sql(alias: str) -> str:
+    """SQL twin of :meth:`User.may_authenticate` for the ``"user"`` row ``alias`` (hot paths
+    that answer in one statement, e.g. the OAuth token validity SQL)."""
+    return (
+        f"({alias}.is_active AND {alias}.deleted_at IS NULL"
+        f" AND NOT ({alias}.banned AND ({alias}.ban_expires IS NULL"
+        f" OR {alias}.ban_expires > now())))"
+    )
+
+
+# A password kept outside ``user.password`` (beep_iam's better-auth credential account):
+# ``check(user, raw)`` answers True/False, or None when that store holds no password for
+# the user; ``usable(user)`` likewise. Registered by the app that owns the store.
+PasswordCheck = Callable[[Any, str], "bool | None"]
+PasswordUsable = Callable[[Any], "bool | None"]
 
 
 class UserManager(BaseUserManager["User"]):
@@ -165,8 +196,66 @@ class User(AbstractBaseUser, PermissionsMixin, Table):
             ),
         ]
 
+    # See PasswordCheck; set by the app that keeps passwords elsewhere (beep_iam).
+    external_password_check: ClassVar[PasswordCheck | None] = None
+    external_password_usable: ClassVar[PasswordUsable | None] = None
+
     def __str__(self) -> str:
         return self.email
+
+    # --- who may authenticate: the one rule of every login path -------------------------
+    # Django's backends (beep_shared.backends.UserBackend and its subclasses), the
+    # better-auth cookie middleware, the OAuth services and, in SQL, may_authenticate_sql().
+
+    def ban_in_force(self, now: dt.datetime | None = None) -> bool:
+        """better-auth's admin plugin ban: ``banned`` until ``ban_expires`` (none: for good)."""
+        if not self.banned:
+            return False
+        return self.ban_expires is None or self.ban_expires > (now or timezone.now())
+
+    @property
+    def is_banned(self) -> bool:
+        return self.ban_in_force()
+
+    def may_authenticate(self, now: dt.datetime | None = None) -> bool:
+        """Active, not banned (or the ban has expired) and not soft-deleted."""
+        return bool(self.is_active) and self.deleted_at is None and not self.ban_in_force(now)
+
+    # --- an impersonation never carries more Django rights than its impersonator -------------
+
+    def cap_rights(self, ceiling: User) -> None:
+        """Cut this instance's Django rights (staff, superuser, permissions) to those
+        ``ceiling`` holds, in memory: better-auth's impersonation sessions act as the
+        impersonated user with at most the impersonator's rights. ``save()`` keeps the
+        stored flags."""
+        allowed = ceiling.may_authenticate()
+        permissions = self.get_all_permissions() if self.is_active else set()
+        theirs = ceiling.get_all_permissions() if allowed else set()
+        self._uncapped_rights = (self.is_staff, self.is_superuser)
+        self.is_staff = bool(self.is_staff and allowed and ceiling.is_staff)
+        self.is_superuser = bool(self.is_superuser and allowed and ceiling.is_superuser)
+        # ModelBackend's caches: has_perm() and has_module_perms() read them.
+        self._perm_cache = permissions & theirs
+        self._user_perm_cache = self._perm_cache
+        self._group_perm_cache = self._perm_cache
+
+    # --- one password answer ---------------------------------------------------------------
+
+    @sensitive_variables("raw_password")
+    def check_password(self, raw_password: str | None) -> bool:
+        """The same answer the login gives: the external store's when it holds this user's
+        password (beep_iam's credential account in co-tenancy), else ``user.password``."""
+        check = type(self).external_password_check
+        if check is not None and raw_password is not None:
+            answer = check(self, raw_password)
+            if answer is not None:
+                return answer
+        return super().check_password(raw_password)
+
+    def has_usable_password(self) -> bool:
+        usable = type(self).external_password_usable
+        answer = usable(self) if usable is not None else None
+        return super().has_usable_password() if answer is None else answer
 
     def clean(self) -> None:
         super().clean()
@@ -179,7 +268,21 @@ class User(AbstractBaseUser, PermissionsMixin, Table):
         if isinstance(self.email, str):
             self.email = normalize_email(self.email)
         self._empty_to_null()
-        super().save(*args, **kwargs)
+        new_password = getattr(self, "_password", None) is not None  # set_password(), not a re-hash
+        uncapped = getattr(self, "_uncapped_rights", None)
+        if uncapped is None:
+            super().save(*args, **kwargs)
+        else:
+            capped = (self.is_staff, self.is_superuser)
+            self.is_staff, self.is_superuser = uncapped  # an impersonation's cut is never stored
+            try:
+                super().save(*args, **kwargs)
+            finally:
+                self.is_staff, self.is_superuser = capped
+        if new_password:
+            # Django ends its other sessions by the password hash; end the session rows
+            # (better-auth's) too.
+            end_other_sessions(self)
 
     def _empty_to_null(self) -> None:
         for name in EMPTY_IS_NULL:

@@ -1,6 +1,8 @@
 """Request middleware: the request's transaction runs as the session's active organization.
 
-Where the organization comes from, first match wins:
+Where the organization comes from, first match wins (and on every request the user must
+still be allowed there, :func:`~beep_shared.rls.access.may_work_in`, checked once per
+request; otherwise the request runs with no organization):
 
 1. ``request.beep_session.active_organization_id``, when an authentication layer attached
    the better-auth style :class:`~beep_shared.models.Session` as ``request.beep_session``;
@@ -102,18 +104,34 @@ class TenantMiddleware:
         return isinstance(prefix, str) and request.path_info.startswith(prefix)
 
     def scope_for(self, request: HttpRequest) -> Scope:
-        chosen, from_django_session = _chosen(request)
+        """The request's scope, its organization checked (:meth:`still_holds`)."""
+        chosen, _ = _chosen(request)
+        if chosen is not None and not self.still_holds(request, chosen):
+            chosen = None
         if self.is_admin_request(request):
-            if chosen is not None and from_django_session and not still_allowed(request, chosen):
-                # The switcher's choice no longer holds (membership suspended or deleted,
-                # organization gone, user deactivated): forget it.
-                request.session.pop(ACTIVE_ORGANIZATION_SESSION_KEY, None)
-                chosen = None
             return admin_scope(request, chosen)
         return Scope(organization_id=chosen) if chosen else NO_SCOPE
 
+    def still_holds(self, request: HttpRequest, chosen: str) -> bool:
+        """Whatever the organization came from (the switcher, a better-auth session's
+        active_organization_id), the user must still be allowed in it on this request."""
+        if still_allowed(request, chosen):
+            return True
+        _, from_django_session = _chosen(request)
+        if from_django_session and hasattr(request, "session"):
+            # The switcher's choice no longer holds (membership suspended or deleted,
+            # organization gone, user deactivated): forget it.
+            request.session.pop(ACTIVE_ORGANIZATION_SESSION_KEY, None)
+        return False
+
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        scope = self.scope_for(request)
+        if self.is_admin_request(request):
+            scope = self.scope_for(request)  # the check decides the admin's scope
+        else:
+            # Checked below, as the first statement of the request's own transaction: the
+            # check costs no transaction of its own.
+            chosen, _ = _chosen(request)
+            scope = Scope(organization_id=chosen) if chosen else NO_SCOPE
         request.rls_scope = scope  # type: ignore[attr-defined]
         if scope == NO_SCOPE:
             return self.get_response(request)
@@ -122,12 +140,20 @@ class TenantMiddleware:
         # Inside a caller's transaction (tests) a savepoint of our own keeps a rollback
         # for the view's exception from spoiling the caller's.
         nested = connections[alias].in_atomic_block
+        response: HttpResponse | None = None
         with self.enter(scope):
-            if nested:
-                with transaction.atomic(using=alias):
+            org = scope.organization_id
+            if org is None or self.still_holds(request, org):  # cached for the admin's
+                if nested:
+                    with transaction.atomic(using=alias):
+                        response = self.get_response(request)
+                else:
                     response = self.get_response(request)
-            else:
-                response = self.get_response(request)
+        if response is None:
+            # No longer allowed there: the request runs with no organization.
+            setattr(request, _SCOPED, None)
+            request.rls_scope = NO_SCOPE  # type: ignore[attr-defined]
+            return self.get_response(request)
         if response.streaming:
             response = self.stream_in_scope(request, response, scope)
         return response

@@ -39,6 +39,8 @@ const auth = ba.betterAuth({
   plugins: [
     ba.organization({ teams: { enabled: true } }),
     ba.jwt(),
+    // Bans and impersonation (user.role/banned/ban_*, session.impersonated_by).
+    ba.admin(),
     ba.oauthProvider({
       loginPage: "/login",
       consentPage: "/consent",

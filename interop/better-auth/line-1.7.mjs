@@ -3,5 +3,6 @@ export { betterAuth } from "better-auth";
 export { drizzleAdapter } from "better-auth/adapters/drizzle";
 export { organization } from "better-auth/plugins/organization";
 export { jwt } from "better-auth/plugins/jwt";
+export { admin } from "better-auth/plugins/admin";
 export { oauthProvider } from "@better-auth/oauth-provider";
 export const line = "1.7";

@@ -66,10 +66,11 @@ def live_session(**fields) -> tuple[Session, str]:
 
 
 def test_a_signed_cookie_authenticates_and_sets_the_sessions_tenant(client):
-    org, other = OrganizationFactory.create(), OrganizationFactory.create()
+    user = UserFactory.create()
+    org, other = OrganizationFactory.create(owner_user=user), OrganizationFactory.create()
     TeamFactory.create(organization=org, name="ours")
     TeamFactory.create(organization=other, name="theirs")
-    session, raw = live_session(active_organization=org)
+    session, raw = live_session(user=user, active_organization=org)
 
     body = get(client, signed_session_cookie(raw))
     assert body == {
