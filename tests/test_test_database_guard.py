@@ -16,7 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from config import embedded_server
+from beep_embedded import server as embedded_server
 from tests import guard
 from tests.browser.conftest import CHROMIUM
 

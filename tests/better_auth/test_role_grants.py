@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
 from io import StringIO
 from typing import Any
@@ -15,7 +14,9 @@ from django.db import connection
 
 from beep_iam.better_auth import grants, mapping
 from beep_iam.conf import check_settings, load
+from tests.host_project import HOST_DATABASES, start_project
 from tests.owner import owner_cursor
+from tests.readme import block
 from tests.test_reuse_in_host_project import host_database, run_django  # noqa: F401
 
 from .conftest import server_env
@@ -220,33 +221,6 @@ def test_check_reports_a_bad_role_and_the_former_setting(settings):
     assert "BEEP_IAM['BETTER_AUTH_ROLE']" in messages[0].msg
 
 
-HOST_SETTINGS = """
-import os
-
-SECRET_KEY = "host-project-test-key"
-INSTALLED_APPS = [
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.postgres",
-    "pgtrigger",
-    "beep_shared",
-    "beep_iam",
-]
-AUTH_USER_MODEL = "beep_shared.User"
-USE_TZ = True
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": os.environ["HOST_DB_NAME"],
-        "USER": os.environ["HOST_DB_USER"],
-        "PASSWORD": os.environ.get("HOST_DB_PASSWORD", ""),
-        "HOST": os.environ["HOST_DB_HOST"],
-        "PORT": os.environ["HOST_DB_PORT"],
-    }
-}
-"""
-
-
 def test_host_project_grants_nothing_to_a_role_merely_named_beep_auth(
     tmp_path,
     host_database,  # noqa: F811
@@ -254,10 +228,7 @@ def test_host_project_grants_nothing_to_a_role_merely_named_beep_auth(
     """A host project that never configured better-auth, on a server where a role named
     beep_auth exists (the embedded server's, or the README's): its migrate grants it nothing."""
     db, name = host_database
-    package = tmp_path / "hostproj"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "settings.py").write_text(textwrap.dedent(HOST_SETTINGS))
+    start_project(tmp_path, HOST_DATABASES, block("host-project-settings"))
     result = run_django(tmp_path, db, name, "migrate", "--noinput")
     assert result.returncode == 0, result.stdout + result.stderr
 
