@@ -7,52 +7,19 @@ Co-tenancy settings: sessions stored as better-auth stores them (``SESSION_TOKEN
 from __future__ import annotations
 
 import pytest
-from django.conf import settings as django_settings
-from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
 from django.test import Client
-from django.urls import path, reverse
+from django.urls import reverse
 
 from beep_iam.better_auth.sessions import signed_session_cookie
-from beep_iam.models import Member
 from beep_shared.models import Organization, Session, User
-from beep_shared.rls import current_scope
 
-from .conftest import SECRET
+from .cotenancy import co_tenancy, urlpatterns  # noqa: F401 (the module's fixture and URLs)
 
 COOKIE = "better-auth.session_token"
 PASSWORD = "correct horse battery staple"
 
 
-def whoami(request: HttpRequest) -> JsonResponse:
-    beep_session = getattr(request, "beep_session", None)
-    return JsonResponse(
-        {
-            "user": request.user.pk if request.user.is_authenticated else None,
-            "session": beep_session.pk if beep_session else None,
-            "tenant": current_scope().organization_id,
-            "members": sorted(Member.objects.values_list("user_id", flat=True)),
-        }
-    )
-
-
-urlpatterns = [path("admin/", admin.site.urls), path("whoami/", whoami)]
-
 pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def co_tenancy(settings):
-    settings.BEEP_IAM = {
-        "SESSION_TOKEN_STORAGE": "plain",
-        "BETTER_AUTH_SECRET": SECRET,
-        "BETTER_AUTH_PASSWORDS": True,
-    }
-    settings.AUTHENTICATION_BACKENDS = ["beep_iam.better_auth.backends.CredentialAccountBackend"]
-    middleware = list(django_settings.MIDDLEWARE)
-    tenant = middleware.index("beep_shared.rls.middleware.TenantMiddleware")
-    middleware.insert(tenant, "beep_iam.better_auth.middleware.BetterAuthSessionMiddleware")
-    settings.MIDDLEWARE = middleware
 
 
 def sign_up(server, email="ada@example.com"):
@@ -93,6 +60,7 @@ def test_a_better_auth_session_authenticates_a_django_request_as_its_tenant(bett
     body = django_get(browser.cookies[COOKIE])
     assert body == {
         "user": user_id,
+        "superuser": False,
         "session": session_id,
         "tenant": created.body["id"],
         "members": [user_id],
@@ -101,6 +69,7 @@ def test_a_better_auth_session_authenticates_a_django_request_as_its_tenant(bett
     assert browser.post("/api/auth/sign-out", json={}).status == 200
     assert django_get(signed_session_cookie(token)) == {
         "user": None,
+        "superuser": False,
         "session": None,
         "tenant": None,
         "members": [],

@@ -8,52 +8,20 @@ passwords in the credential account, ``CredentialAccountBackend``).
 from __future__ import annotations
 
 import pytest
-from django.conf import settings as django_settings
-from django.contrib import admin
 from django.contrib.auth import authenticate
-from django.http import HttpRequest, JsonResponse
 from django.test import Client
-from django.urls import path, reverse
+from django.urls import reverse
 
-from beep_iam.models import Account, Member
+from beep_iam.models import Account
 from beep_shared.models import Session, User
-from beep_shared.rls import current_scope
 
-from .conftest import SECRET
+from .cotenancy import co_tenancy, urlpatterns  # noqa: F401 (the module's fixture and URLs)
 
 COOKIE = "better-auth.session_token"
 PASSWORD = "correct horse battery staple"
 
 
-def whoami(request: HttpRequest) -> JsonResponse:
-    user = request.user
-    return JsonResponse(
-        {
-            "user": user.pk if user.is_authenticated else None,
-            "superuser": user.is_superuser,
-            "tenant": current_scope().organization_id,
-            "members": sorted(Member.objects.values_list("user_id", flat=True)),
-        }
-    )
-
-
-urlpatterns = [path("admin/", admin.site.urls), path("whoami/", whoami)]
-
 pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def co_tenancy(settings):
-    settings.BEEP_IAM = {
-        "SESSION_TOKEN_STORAGE": "plain",
-        "BETTER_AUTH_SECRET": SECRET,
-        "BETTER_AUTH_PASSWORDS": True,
-    }
-    settings.AUTHENTICATION_BACKENDS = ["beep_iam.better_auth.backends.CredentialAccountBackend"]
-    middleware = list(django_settings.MIDDLEWARE)
-    tenant = middleware.index("beep_shared.rls.middleware.TenantMiddleware")
-    middleware.insert(tenant, "beep_iam.better_auth.middleware.BetterAuthSessionMiddleware")
-    settings.MIDDLEWARE = middleware
 
 
 def sign_up(server, email):
