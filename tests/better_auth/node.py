@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.npm import npm_ci
+
 INTEROP = Path(__file__).resolve().parents[2] / "interop" / "better-auth"
 START_TIMEOUT = 60
 CALL_TIMEOUT = 30
@@ -34,17 +36,7 @@ class BetterAuthError(AssertionError):
 
 
 def install_packages() -> None:
-    """``npm ci`` in the interop package unless node_modules matches the lock file."""
-    lock = INTEROP / "package-lock.json"
-    installed = INTEROP / "node_modules" / ".package-lock.json"
-    if installed.is_file() and installed.stat().st_mtime >= lock.stat().st_mtime:
-        return
-    subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=INTEROP,
-        check=True,
-        timeout=600,
-    )
+    npm_ci(INTEROP)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from joserfc.jwk import KeySet
 
 from beep_iam.services.oauth_clients import register_client
 from tests.factories import UserFactory
+from tests.npm import npm_ci
 from tests.oauth2.test_independent_client import PASSWORD, _form_post, server  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,13 +27,7 @@ RP = Path(__file__).resolve().parents[2] / "interop" / "oauth4webapi"
 
 @pytest.fixture(scope="session")
 def oauth4webapi() -> Path:
-    if not (RP / "node_modules" / "oauth4webapi").is_dir():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=RP,
-            check=True,
-            timeout=600,
-        )
+    npm_ci(RP)
     return RP
 
 
