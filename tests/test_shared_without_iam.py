@@ -13,6 +13,17 @@ from tests.host_project import connect, new_database
 from tests.readme import ROOT
 
 SETTINGS = "config.settings_shared_only"
+# beep_shared's own tests: they import nothing of beep_iam (tests.factories leaves its
+# factories out when it is not installed).
+SHARED_TESTS = [
+    "tests/test_shared_models.py",
+    "tests/test_user_email.py",
+    "tests/test_table_base.py",
+    "tests/test_entity_ids.py",
+    "tests/test_rls_context.py",
+    "tests/test_rls_migrations.py",
+    "tests/test_admin_pages.py",
+]
 
 USE_THE_ADMIN = """
 import re
@@ -121,3 +132,32 @@ def test_beep_shared_checks_migrates_and_serves_its_admin_without_beep_iam(share
     assert "user ['Sessions', 'Owned organizations']" in out
     assert "organization ['Teams']" in out
     assert "team []" in out
+
+
+def test_beep_shared_tests_pass_without_beep_iam():
+    """The shared tests under config.test_settings_shared_only, on a test database of their
+    own (test_beep_shared_only) on this run's server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-n",
+            "0",
+            "-p",
+            "no:cacheprovider",
+            "--ds",
+            "config.test_settings_shared_only",
+            *SHARED_TESTS,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert " passed" in summary and "skipped" not in summary, summary
