@@ -8,7 +8,8 @@ class BeepIamConfig(AppConfig):
 
     def ready(self) -> None:
         # checks and grants register system checks; credentials and middleware connect signals.
-        from beep_iam.better_auth import checks, credentials, grants, middleware  # noqa: F401
+        from beep_iam.better_auth import checks, credentials, grants, middleware, sessions  # noqa: F401
 
         credentials.connect()
         middleware.connect()
+        sessions.connect()

@@ -76,6 +76,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from beep_shared.models.session import TOKEN_STORAGES
+
 SETTING_NAME = "BEEP_IAM"
 FORMER_ROLE_SETTING = "BEEP_BETTER_AUTH_ROLE"
 
@@ -97,7 +99,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 MAX_PURGE_BATCH_SIZE = 1_000_000
-SESSION_TOKEN_STORAGES = ("digest", "plain")
+SESSION_TOKEN_STORAGES = TOKEN_STORAGES  # the forms Session knows
 _COOKIE_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
 MIN_SECRET_LENGTH = 32
 # PostgreSQL keeps 63 bytes of a name; pg_* names are reserved for the server's own roles.

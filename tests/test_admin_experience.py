@@ -249,6 +249,64 @@ def test_each_related_link_filters_an_indexed_column():
         assert (field.model._meta.db_table, field.column) in leading, link
 
 
+def link_labels(page: str) -> list[str]:
+    block = re.search(r'<ul class="beep-related">(.*?)</ul>', page, re.S)
+    assert block, "no related links on the page"
+    return re.findall(r'<a href="[^"]+">([^<]+)</a>', block.group(1))
+
+
+@committed_rows
+def test_beep_iam_links_sit_among_the_shared_ones_in_page_order(admin_client):
+    """beep_iam registers its links into beep_shared's admins (beep_iam.admin.links); the
+    pages show them in the order they had when beep_shared named them itself."""
+    user = UserFactory()
+    organization = OrganizationFactory()
+    team = factories.TeamFactory(organization=organization)
+    assert link_labels(admin_client.get(change_url(user)).content.decode()) == [
+        "Sessions",
+        "Memberships",
+        "Team memberships",
+        "Accounts",
+        "Passkeys",
+        "Two-factor",
+        "API keys",
+        "OAuth clients",
+        "Access tokens",
+        "Refresh tokens",
+        "Consents",
+        "Owned organizations",
+        "Invitations sent",
+        "Wallet addresses",
+    ]
+    assert link_labels(admin_client.get(change_url(organization)).content.decode()) == [
+        "Members",
+        "Teams",
+        "Invitations",
+        "Subscriptions",
+        "Roles",
+        "API keys",
+        "SSO providers",
+        "SCIM providers",
+    ]
+    assert link_labels(admin_client.get(change_url(team)).content.decode()) == ["Team members"]
+
+
+def test_registering_a_link_twice_adds_it_once_and_an_unknown_anchor_is_named():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from beep_shared.admin.organization import TeamAdmin
+    from beep_shared.admin.related import register_related_links
+
+    before = TeamAdmin.related_links
+    register_related_links(TeamAdmin, *before)
+    assert TeamAdmin.related_links == before
+    with pytest.raises(ImproperlyConfigured, match="TeamAdmin has no related link 'Nope'"):
+        register_related_links(
+            TeamAdmin, RelatedLink("X", "beep_shared.Session", "user"), before="Nope"
+        )
+    assert TeamAdmin.related_links == before
+
+
 @committed_rows
 def test_organization_to_members_to_user_to_tokens(admin_client):
     acme = OrganizationFactory(name="Acme Links")

@@ -1,2 +1,3 @@
-# Importing the modules registers their ModelAdmins.
-from . import auth, oauth, org  # noqa: F401
+# Importing the modules registers their ModelAdmins, and links adds this app's related links
+# to beep_shared's admins.
+from . import auth, links, oauth, org  # noqa: F401

@@ -1,4 +1,5 @@
-"""The session token's stored form, and the session a better-auth cookie names.
+"""The session token's stored form (beep_shared's ``Session.token_storage``, set here from
+``SESSION_TOKEN_STORAGE``), and the session a better-auth cookie names.
 
 ``SESSION_TOKEN_STORAGE = "digest"`` (default) keeps SHA-256 digests in ``session.token``:
 a copy of the table opens no session, but a stock better-auth server, which looks sessions
@@ -15,7 +16,6 @@ from django.views.decorators.debug import sensitive_variables
 
 from beep_iam.better_auth import signing
 from beep_iam.conf import IamSettings, iam_settings
-from beep_shared import secrets
 
 if TYPE_CHECKING:
     from beep_shared.models import Session
@@ -25,12 +25,16 @@ SECURE_PREFIX = "__Secure-"
 MAX_TOKEN_LENGTH = 256
 
 
-@sensitive_variables()
-def stored_token(raw: str) -> str:
-    """What ``session.token`` holds for the token ``raw`` under the configured storage."""
-    if iam_settings().session_token_storage == "plain":
-        return raw
-    return secrets.digest(raw)
+def token_storage() -> str:
+    """``SESSION_TOKEN_STORAGE``: the form beep_shared's Session stores tokens in."""
+    return iam_settings().session_token_storage
+
+
+def connect() -> None:
+    # Dependent apps register into the lower one: Session owns the storage rule and asks this.
+    from beep_shared.models import Session
+
+    Session.token_storage = token_storage
 
 
 def session_cookie_name(request: HttpRequest | None, conf: IamSettings | None = None) -> str:

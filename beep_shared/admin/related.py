@@ -2,10 +2,12 @@
 
 An admin lists them in ``related_links``::
 
-    related_links = (RelatedLink("Members", "beep_iam.Member", "organization"), ...)
+    related_links = (RelatedLink("Teams", "beep_shared.Team", "organization"), ...)
 
 and its change page gets a "Related rows" line of links such as
-``/admin/beep_iam/member/?organization__id__exact=<id>``. The target list is filtered on the
+``/admin/beep_shared/team/?organization__id__exact=<id>``. An app whose models point at
+another app's rows adds its links to that app's admins with :func:`register_related_links`
+(the lower app names none of the upper app's models). The target list is filtered on the
 foreign key column through :class:`~beep_shared.admin.filters.ExactValueFilter` (which the
 target admin must list for that field; ``beep_shared.E002`` checks it), an indexed column,
 so a link costs no query on this page and one index scan on the next. Nothing is counted.
@@ -19,6 +21,7 @@ from typing import Any, ClassVar
 from django.apps import apps
 from django.contrib import admin
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -42,6 +45,28 @@ class RelatedLink:
 
     def value(self, obj: Any) -> Any:
         return getattr(obj, self.foreign_key().target_field.attname)
+
+
+def register_related_links(
+    model_admin: type[Any], *links: RelatedLink, before: str | None = None
+) -> None:
+    """Add ``links`` to the ``related_links`` of the ModelAdmin class ``model_admin`` (and so
+    of its subclasses that do not set their own), before the link labelled ``before`` or at
+    the end. Called by the dependent app, e.g. from its admin module; a link already there is
+    not added twice."""
+    current = tuple(model_admin.related_links)
+    new = tuple(link for link in dict.fromkeys(links) if link not in current)
+    if before is None:
+        at = len(current)
+    else:
+        labels = [link.label for link in current]
+        if before not in labels:
+            raise ImproperlyConfigured(
+                f"{model_admin.__name__} has no related link {before!r} to add links before; "
+                f"it has {', '.join(map(repr, labels)) or 'none'}."
+            )
+        at = labels.index(before)
+    model_admin.related_links = (*current[:at], *new, *current[at:])
 
 
 def related_links_html(model_admin: Any, request: Any, obj: Any) -> SafeString:

@@ -99,21 +99,10 @@ class UserAdmin(
     readonly_fields = (*AUDIT_FIELDS, "last_login")
     change_list_template = "admin/beep_shared/table_change_list.html"
     change_form_template = "admin/beep_shared/table_change_form.html"
+    # Apps whose rows point at users add theirs (beep_iam.admin.links).
     related_links = (
         RelatedLink("Sessions", "beep_shared.Session", "user"),
-        RelatedLink("Memberships", "beep_iam.Member", "user"),
-        RelatedLink("Team memberships", "beep_iam.TeamMember", "user"),
-        RelatedLink("Accounts", "beep_iam.Account", "user"),
-        RelatedLink("Passkeys", "beep_iam.Passkey", "user"),
-        RelatedLink("Two-factor", "beep_iam.TwoFactor", "user"),
-        RelatedLink("API keys", "beep_iam.ApiKey", "user"),
-        RelatedLink("OAuth clients", "beep_iam.OAuthClient", "user"),
-        RelatedLink("Access tokens", "beep_iam.OAuthAccessToken", "user"),
-        RelatedLink("Refresh tokens", "beep_iam.OAuthRefreshToken", "user"),
-        RelatedLink("Consents", "beep_iam.OAuthConsent", "user"),
         RelatedLink("Owned organizations", "beep_shared.Organization", "owner_user"),
-        RelatedLink("Invitations sent", "beep_iam.Invitation", "inviter"),
-        RelatedLink("Wallet addresses", "beep_iam.WalletAddress", "user"),
     )
 
     superuser_fields = IDENTITY_FIELDS

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import pgtrigger
-from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -32,14 +32,24 @@ NORMALIZE_IP = pgtrigger.Trigger(
 )
 
 
+# What ``session.token`` holds. "digest" (the default): the SHA-256 digest, so a copy of the
+# table opens no session. "plain": the token itself, which a stock better-auth server stores and
+# looks sessions up by; sessions cross between the two servers only then.
+TOKEN_STORAGES = ("digest", "plain")
+
+
 @sensitive_variables()
 def stored_token(raw: str) -> str:
-    """``session.token`` for the token ``raw``: its digest, or the token itself when beep_iam's
-    ``SESSION_TOKEN_STORAGE`` is ``"plain"`` (sharing sessions with better-auth)."""
-    if apps.is_installed("beep_iam"):
-        from beep_iam.better_auth.sessions import stored_token as configured
-
-        return configured(raw)
+    """``session.token`` for the token ``raw`` under ``Session.token_storage``."""
+    source = Session.token_storage
+    storage = "digest" if source is None else source()
+    if storage == "plain":
+        return raw
+    if storage != "digest":
+        raise ImproperlyConfigured(
+            f"Session.token_storage gave {storage!r}; it must be one of "
+            f"{', '.join(map(repr, TOKEN_STORAGES))}."
+        )
     return secrets.digest(raw)
 
 
@@ -114,7 +124,7 @@ class SessionManager(models.Manager["Session"]):
 
 class Session(Table):
     """A login session. ``token`` holds the SHA-256 digest of the session token, or the token
-    itself under ``SESSION_TOKEN_STORAGE = "plain"``; never shown either way."""
+    itself under the "plain" storage (:data:`TOKEN_STORAGES`); never shown either way."""
 
     token = models.TextField(
         help_text="SHA-256 digest (base64url) of the session token, or the token itself when "
@@ -148,6 +158,11 @@ class Session(Table):
     )
 
     objects = SessionManager()
+
+    # Which of TOKEN_STORAGES ``token`` holds, asked at every use: "digest" when unset. Set by
+    # the app that shares the table with a better-auth server (beep_iam, from its
+    # SESSION_TOKEN_STORAGE setting), as User's password hooks are.
+    token_storage: ClassVar[Callable[[], str] | None] = None
 
     base_triggers: ClassVar[list[Any]] = [*Table.base_triggers, NORMALIZE_IP]
 

@@ -57,3 +57,21 @@ def test_the_admin_never_shows_a_session_token(client, settings, storage):
         page = response.content.decode()
         assert raw not in page and stored(session) not in page, url
         assert session.user.email in page, url  # the page is about this session
+
+
+def test_session_owns_the_rule_and_beep_iam_only_chooses(settings, monkeypatch):
+    """beep_shared's Session stores digests unless an app sets its ``token_storage`` (beep_iam
+    does, from SESSION_TOKEN_STORAGE); an unknown answer is a configuration error."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from beep_iam.better_auth.sessions import token_storage
+    from beep_shared.models.session import stored_token
+
+    assert Session.token_storage is token_storage
+    settings.BEEP_IAM = {"SESSION_TOKEN_STORAGE": "plain"}
+    monkeypatch.setattr(Session, "token_storage", None)  # as without beep_iam
+    session, raw = Session.objects.create_session(UserFactory.create())
+    assert stored(session) == secrets.digest(raw)
+    monkeypatch.setattr(Session, "token_storage", lambda: "hashed")
+    with pytest.raises(ImproperlyConfigured, match="'hashed'; it must be one of 'digest', 'plain'"):
+        stored_token(raw)
