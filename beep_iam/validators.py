@@ -418,11 +418,16 @@ def uses_secret(client: OAuthClient) -> bool:
     return _secret_based(client.token_endpoint_auth_method)
 
 
+def _listed(value: object) -> list[Any]:
+    """A list column's value for the cross-field rules; anything else (NULL, or a value its
+    field rule refuses) counts as empty."""
+    return list(value) if isinstance(value, list | tuple) else []
+
+
 def _consistency_errors(client: OAuthClient) -> dict[str, str]:
     """The cross-field rules: what the auth method, grants and response types imply."""
     method = client.token_endpoint_auth_method
-    grants = client.grant_types if isinstance(client.grant_types, list) else []
-    responses = client.response_types if isinstance(client.response_types, list) else []
+    grants, responses = _listed(client.grant_types), _listed(client.response_types)
     errors: dict[str, str] = {}
     if GrantType.AUTHORIZATION_CODE in grants and ResponseType.CODE not in responses:
         errors["response_types"] = "must include 'code' when grant_types has 'authorization_code'."
@@ -458,10 +463,8 @@ def validate_client(client: OAuthClient) -> None:
                 setattr(client, name, value)
 
     # Redirects matter only to the authorization_code grant (NULL grant_types: unrestricted).
-    needs_redirect = (
-        client.grant_types is None
-        or not isinstance(client.grant_types, list)
-        or GrantType.AUTHORIZATION_CODE in client.grant_types
+    needs_redirect = client.grant_types is None or GrantType.AUTHORIZATION_CODE in _listed(
+        client.grant_types
     )
     collect("redirect_uris", validate_redirect_uris, required=needs_redirect)
     if client.post_logout_redirect_uris:

@@ -41,10 +41,10 @@ from beep_iam.models import (
     OAuthRefreshToken,
     OAuthResource,
 )
-from beep_iam.models.oauth import TokenEndpointAuthMethod
 from beep_iam.services.oauth_clients import create_client, disable_clients, rotate_client_secret
 from beep_iam.services.oauth_consent import grant_consent
 from beep_iam.services.oauth_tokens import revoke_client_tokens, revoke_refresh_tokens
+from beep_iam.validators import uses_secret
 from beep_shared.admin.base import AUDIT_FIELDS, ObjectButton, TableAdmin
 from beep_shared.admin.columns import datetime_cell
 from beep_shared.admin.errors import one_line
@@ -54,10 +54,6 @@ from beep_shared.admin.permissions import is_superuser
 from beep_shared.admin.related import RelatedLink
 
 RECORD = ("Record", {"classes": ["collapse"], "fields": AUDIT_FIELDS})
-SECRET_BASED = (
-    TokenEndpointAuthMethod.CLIENT_SECRET_BASIC,
-    TokenEndpointAuthMethod.CLIENT_SECRET_POST,
-)
 
 
 class TokenStateFilter(admin.SimpleListFilter):
@@ -247,9 +243,7 @@ class OAuthClientAdmin(TableAdmin):
 
     def get_object_buttons(self, request: HttpRequest, obj: Any) -> list[ObjectButton]:
         buttons = super().get_object_buttons(request, obj)
-        if obj.token_endpoint_auth_method in SECRET_BASED and self.has_change_permission(
-            request, obj
-        ):
+        if uses_secret(obj) and self.has_change_permission(request, obj):
             url = reverse("admin:beep_iam_oauthclient_rotate_secret", args=[quote(obj.pk)])
             buttons.append(ObjectButton("Rotate secret", url))
         return buttons
