@@ -13,7 +13,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from beep_iam.services import oauth_validation
+from beep_iam import validators
 from beep_shared.admin.pagination import LargeTablePaginator
 from beep_shared.models import User
 from tests.admin_forms import post_form
@@ -176,7 +176,7 @@ def test_deeply_nested_metadata_is_refused_by_the_service_rule():
     for _ in range(100_000):
         nested = [nested]
     with pytest.raises(Exception) as caught:
-        oauth_validation.validate_metadata(nested)
+        validators.validate_metadata(nested)
     assert caught.type.__name__ == "ValidationError"
     assert "metadata" in str(caught.value)
 

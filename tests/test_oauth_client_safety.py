@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from beep_iam.services import remote_hosts
+from beep_iam import validators
 from beep_iam.services.oauth_clients import authenticate_client, register_client
 from beep_iam.services.oauth_errors import InvalidClient
 from tests.factories import OAuthClientFactory, UserFactory
@@ -151,7 +151,7 @@ def test_an_existing_client_is_checked_too():
 
 
 def test_the_host_rule_is_one_function_for_later_fetches():
-    assert remote_hosts.internal_host_reason("keys.example.com") is None
-    assert remote_hosts.internal_host_reason("169.254.169.254")
-    assert remote_hosts.is_internal_address("10.1.2.3")
-    assert not remote_hosts.is_internal_address("93.184.216.34")
+    assert validators.internal_host_reason("keys.example.com") is None
+    assert validators.internal_host_reason("169.254.169.254")
+    assert validators.is_internal_address("10.1.2.3")
+    assert not validators.is_internal_address("93.184.216.34")

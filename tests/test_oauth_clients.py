@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from beep_iam.models import OAuthClient
 from beep_iam.services import oauth_clients
 from beep_iam.services.oauth_errors import InvalidClient
-from beep_iam.services.oauth_validation import validate_redirect_uri, validate_scopes
+from beep_iam.validators import validate_redirect_uri, validate_scopes
 from beep_shared import secrets
 from tests.factories import OAuthClientFactory, UserFactory
 

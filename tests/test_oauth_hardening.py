@@ -13,9 +13,9 @@ from django.test import RequestFactory
 from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
+from beep_iam import validators as rules
 from beep_iam.models import OAuthClient
 from beep_iam.services import oauth_clients, oauth_consent, oauth_tokens
-from beep_iam.services import oauth_validation as rules
 from beep_iam.services.oauth_errors import InvalidClient, InvalidGrant, InvalidRequest
 from beep_iam.services.oauth_tokens import ANY_CLIENT
 from beep_iam.services.secret_parameters import protect_secret_parameters

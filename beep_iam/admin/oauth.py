@@ -1,7 +1,8 @@
 """Admin for the OAuth provider tables.
 
 Secrets and token digests are never shown (the columns are excluded; a client shows only
-whether it has a secret). A client is registered on the add page through ``register_client``
+whether it has a secret). A client is registered on the add page as ``register_client`` does
+(the form validates, ``save_model`` calls ``create_client``)
 and its secret rotated with the "Rotate secret" button; either shows the new raw secret once,
 in the response itself (``beep_shared.admin.one_time``). Tokens are read-only: issued by the
 services, revoked (from the list or their own page) rather than edited. Filters are plain
@@ -40,9 +41,10 @@ from beep_iam.models import (
     OAuthRefreshToken,
     OAuthResource,
 )
-from beep_iam.models.oauth import TokenEndpointAuthMethod
-from beep_iam.services.oauth_clients import disable_clients, rotate_client_secret
+from beep_iam.services.oauth_clients import create_client, disable_clients, rotate_client_secret
+from beep_iam.services.oauth_consent import grant_consent
 from beep_iam.services.oauth_tokens import revoke_client_tokens, revoke_refresh_tokens
+from beep_iam.validators import uses_secret
 from beep_shared.admin.base import AUDIT_FIELDS, ObjectButton, TableAdmin
 from beep_shared.admin.columns import datetime_cell
 from beep_shared.admin.errors import one_line
@@ -52,10 +54,6 @@ from beep_shared.admin.permissions import is_superuser
 from beep_shared.admin.related import RelatedLink
 
 RECORD = ("Record", {"classes": ["collapse"], "fields": AUDIT_FIELDS})
-SECRET_BASED = (
-    TokenEndpointAuthMethod.CLIENT_SECRET_BASIC,
-    TokenEndpointAuthMethod.CLIENT_SECRET_POST,
-)
 
 
 class TokenStateFilter(admin.SimpleListFilter):
@@ -218,14 +216,16 @@ class OAuthClientAdmin(TableAdmin):
     def secret(self, obj: OAuthClient) -> str:
         return "set" if obj.client_secret else "none"
 
+    @method_decorator(sensitive_variables("registered"))
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        registered = getattr(form, "registered", None)
-        if registered is None:
+        if change:
             super().save_model(request, obj, form, change)
             return
-        # register_client saved it while validating the form; the raw secret waits for the
-        # response (the only place it is ever shown).
-        hold_secrets(registered.client, ("Client secret", registered.client_secret))
+        # The form validated the client; create_client gives it its id and secret and
+        # inserts it. The raw secret waits on the object for response_add, the only place
+        # it is ever shown.
+        registered = create_client(obj)
+        hold_secrets(obj, ("Client secret", registered.client_secret))
 
     @method_decorator(sensitive_variables("shown"))
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
@@ -243,9 +243,7 @@ class OAuthClientAdmin(TableAdmin):
 
     def get_object_buttons(self, request: HttpRequest, obj: Any) -> list[ObjectButton]:
         buttons = super().get_object_buttons(request, obj)
-        if obj.token_endpoint_auth_method in SECRET_BASED and self.has_change_permission(
-            request, obj
-        ):
+        if uses_secret(obj) and self.has_change_permission(request, obj):
             url = reverse("admin:beep_iam_oauthclient_rotate_secret", args=[quote(obj.pk)])
             buttons.append(ObjectButton("Rotate secret", url))
         return buttons
@@ -467,8 +465,19 @@ class OAuthConsentAdmin(TableAdmin):
         return readonly if obj is None else (*readonly, "client", "user")
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        # OAuthConsentForm saved it through grant_consent while validating.
-        return None
+        # grant_consent inserts or replaces the (client, user) row; ``obj`` becomes that row,
+        # as the admin logs and redirects to it.
+        data = form.cleaned_data
+        consent = grant_consent(
+            data.get("client") or obj.client,
+            data.get("user") or obj.user,
+            data["scopes"],
+            reference_id=data.get("reference_id") or None,
+            resources=data.get("resources") or None,
+        )
+        for field in consent._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(consent, field.attname))
+        obj._state.adding = False
 
 
 @admin.register(OAuthResource)

@@ -1,6 +1,6 @@
-"""Forms of the OAuth client and consent admins. They validate by calling the services
-(``register_client``, the client rules, ``grant_consent``), so the admin accepts exactly what
-the services accept."""
+"""Forms of the OAuth client and consent admins. They validate with the rules the services
+apply (the model's ``clean()`` for clients, ``consented_scopes`` for consents) and never
+write: the admin's ``save_model`` stores what they validated."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
-from django.views.decorators.debug import sensitive_variables
 
 from beep_iam.models import OAuthClient, OAuthConsent
 from beep_iam.models.oauth import GrantType, ResponseType, TokenEndpointAuthMethod
-from beep_iam.services import oauth_clients
-from beep_iam.services.oauth_clients import OPTIONAL_METADATA, register_client
-from beep_iam.services.oauth_consent import grant_consent
+from beep_iam.services.oauth_clients import OPTIONAL_METADATA
+from beep_iam.services.oauth_consent import consented_scopes
 from beep_iam.services.oauth_errors import InvalidScope
 
 # What the add page asks for: register_client's named arguments and the metadata it takes.
@@ -101,6 +98,11 @@ class _ClientFormBase(forms.ModelForm):
             if name in self.fields:
                 self.fields[name].label = label
 
+    def _update_errors(self, errors: ValidationError) -> None:
+        # The model's clean() names fields this form may not show (read-only or absent):
+        # those errors go above the form instead of raising ValueError.
+        add_service_errors(self, errors)
+
     class Meta:
         model = OAuthClient
         # Every editable column; the secret column is not editable (only its digest exists).
@@ -112,10 +114,9 @@ class _ClientFormBase(forms.ModelForm):
 
 
 class OAuthClientRegistrationForm(_ClientFormBase):
-    """The add page: ``register_client`` validates and stores the client, so every rule of
-    registration applies; the raw secret it returns is shown once by the admin."""
-
-    registered: oauth_clients.RegisteredClient | None = None
+    """The add page: the fields ``register_client`` takes, validated by the model's rules
+    (``OAuthClient.clean()``); the admin's ``save_model`` stores the client through
+    ``create_client``, which gives it its id and secret."""
 
     class Meta:
         model = OAuthClient
@@ -127,99 +128,39 @@ class OAuthClientRegistrationForm(_ClientFormBase):
         self.fields["grant_types"].initial = [GrantType.AUTHORIZATION_CODE]
         self.fields["response_types"].initial = [ResponseType.CODE]
 
-    def registration_arguments(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        arguments: dict[str, Any] = {}
-        for name in (*REGISTRATION_ARGUMENTS, *sorted(OPTIONAL_METADATA)):
-            if name not in data:
-                continue
-            value = data[name]
-            if value in ("", None) and name not in ("redirect_uris",):
-                continue  # unset: the service's default
-            arguments[name] = value
-        arguments.setdefault("redirect_uris", [])
-        # Unticked means none (the service would default to "code").
-        arguments["response_types"] = data.get("response_types") or []
-        return arguments
-
-    @sensitive_variables("registered")
-    def _post_clean(self) -> None:
-        # No construct_instance/full_clean here: register_client builds, validates and
-        # saves the client (inside the add view's transaction).
-        if self.errors:
-            return
-        try:
-            with transaction.atomic():
-                registered = register_client(**self.registration_arguments())
-        except ValidationError as error:
-            add_service_errors(self, error)
-            return
-        self.registered = registered
-        self.instance = registered.client
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        # Unticked means none here (register_client's default would be "code").
+        self.cleaned_data["response_types"] = self.cleaned_data.get("response_types") or []
+        return self.cleaned_data
 
 
 class OAuthClientChangeForm(_ClientFormBase):
-    """The change page: the model's ``clean()`` runs the client rules; the consistency rules
-    of registration are the service's own (called, not copied)."""
-
-    def _post_clean(self) -> None:
-        super()._post_clean()  # type: ignore[misc]
-        client = self.instance
-        # "public" follows from the auth method, as at registration.
-        client.public = client.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE
-        if client.client_secret and client.public:
-            self.add_error(
-                "token_endpoint_auth_method",
-                "a public client (auth method 'none') has no secret; this client has one.",
-            )
-        try:
-            registration_consistency(client)
-        except ValidationError as error:
-            add_service_errors(self, error)
-
-
-def registration_consistency(client: OAuthClient) -> None:
-    """The consistency rules ``register_client`` applies, for an existing client.
-
-    Calls the service's own check: when the services expose a public per-client check,
-    this is the one line to change.
-    """
-    extra = {"jwks": client.jwks, "jwks_uri": client.jwks_uri}
-    oauth_clients._check_consistency(
-        client.token_endpoint_auth_method or TokenEndpointAuthMethod.CLIENT_SECRET_BASIC,
-        list(client.grant_types or []),
-        list(client.response_types or []),
-        list(client.redirect_uris or []),
-        extra,
-    )
+    """The change page: plain ``ModelForm`` validation, so the model's ``clean()`` applies
+    every client rule, the cross-field ones included."""
 
 
 class OAuthConsentForm(forms.ModelForm):
-    """Saved through ``grant_consent``: scopes must be valid and allowed for the client."""
+    """Validated as ``grant_consent`` validates (``consented_scopes``: valid scopes the
+    client allows); the admin's ``save_model`` stores it through ``grant_consent``, which
+    replaces the scopes of an existing consent of the same client and user."""
 
     class Meta:
         model = OAuthConsent
         fields = ("client", "user", "scopes", "reference_id", "resources")
 
     def _post_clean(self) -> None:
+        # No full_clean(): the (client, user) pair may exist; grant_consent then replaces it.
         if self.errors:
             return
         data = self.cleaned_data
         client = data.get("client") or self.instance.client
         user = data.get("user") or self.instance.user
         try:
-            with transaction.atomic():
-                consent = grant_consent(
-                    client,
-                    user,
-                    data.get("scopes") or [],
-                    reference_id=data.get("reference_id") or None,
-                    resources=data.get("resources") or None,
-                )
-        except (ValidationError, InvalidScope, ValueError) as error:
-            if isinstance(error, ValidationError):
-                add_service_errors(self, error)
-            else:
-                self.add_error("scopes" if isinstance(error, InvalidScope) else None, str(error))
-            return
-        self.instance = consent
+            data["scopes"] = consented_scopes(client, user, data.get("scopes") or [])
+        except ValidationError as error:
+            add_service_errors(self, error)
+        except InvalidScope as error:
+            self.add_error("scopes", str(error))
+        except ValueError as error:
+            self.add_error(None, str(error))

@@ -15,6 +15,15 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
+from beep_iam.choices import (
+    ApplicationType,
+    ClientType,
+    GrantType,
+    ResponseType,
+    SubjectType,
+    TokenEndpointAuthMethod,
+)
+from beep_iam.validators import validate_client
 from beep_shared.db.choices import choices_check
 from beep_shared.db.fields import ForeignKey
 from beep_shared.db.indexes import Index
@@ -36,40 +45,6 @@ __all__ = [
     "SubjectType",
     "TokenEndpointAuthMethod",
 ]
-
-
-class TokenEndpointAuthMethod(models.TextChoices):
-    NONE = "none", "None (public client)"
-    CLIENT_SECRET_BASIC = "client_secret_basic", "Client secret (HTTP Basic)"
-    CLIENT_SECRET_POST = "client_secret_post", "Client secret (POST body)"
-    PRIVATE_KEY_JWT = "private_key_jwt", "Private key JWT"
-
-
-class GrantType(models.TextChoices):
-    AUTHORIZATION_CODE = "authorization_code", "Authorization code"
-    REFRESH_TOKEN = "refresh_token", "Refresh token"
-    CLIENT_CREDENTIALS = "client_credentials", "Client credentials"
-    DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code", "Device code"
-
-
-class ResponseType(models.TextChoices):
-    CODE = "code", "Code"
-
-
-class ClientType(models.TextChoices):
-    WEB = "web", "Web"
-    NATIVE = "native", "Native"
-    USER_AGENT_BASED = "user-agent-based", "User-agent based"
-
-
-class ApplicationType(models.TextChoices):
-    WEB = "web", "Web"
-    NATIVE = "native", "Native"
-
-
-class SubjectType(models.TextChoices):
-    PUBLIC = "public", "Public"
-    PAIRWISE = "pairwise", "Pairwise"
 
 
 def _text_list(**kwargs: object) -> ArrayField:
@@ -179,11 +154,21 @@ class OAuthClient(Table):
         """SQL twin of :attr:`may_authenticate` for the ``oauth_client`` row ``alias``."""
         return f"(NOT {alias}.disabled AND {alias}.deleted_at IS NULL)"
 
-    def clean(self) -> None:
-        from beep_iam.services.oauth_validation import validate_client_fields
+    def clean_fields(self, exclude: Any = None) -> None:
+        # The list columns and the auth method have their rules in clean() (validators),
+        # which name the rule and the value; ArrayField's own cleaning would repeat them,
+        # read a string as JSON or exhaust a generator before clean() sees it.
+        skipped = {"token_endpoint_auth_method"} | {
+            field.name for field in self._meta.concrete_fields if isinstance(field, ArrayField)
+        }
+        super().clean_fields(exclude={*(exclude or ()), *skipped})
 
+    def clean(self) -> None:
+        """Every client rule (``beep_iam.validators.validate_client``), all errors per field;
+        list values come back normalised (duplicates dropped) and ``public`` follows the
+        authentication method."""
         super().clean()
-        validate_client_fields(self)
+        validate_client(self)
 
 
 class OAuthRefreshToken(Table):

@@ -18,8 +18,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from beep_iam.models import OAuthClient
 from beep_iam.models.oauth import GrantType, ResponseType, TokenEndpointAuthMethod
-from beep_iam.services import oauth_validation as rules
 from beep_iam.services.oauth_errors import InvalidClient, InvalidRequest
+from beep_iam.validators import MAX_URI_LENGTH, uses_secret
 from beep_shared import secrets
 
 CLIENT_ID_BYTES = 24  # 32 URL-safe characters
@@ -66,47 +66,7 @@ class RegisteredClient:
     client_secret: str | None = field(repr=False)
 
 
-def _secret_based(method: str) -> bool:
-    return method in (
-        TokenEndpointAuthMethod.CLIENT_SECRET_BASIC,
-        TokenEndpointAuthMethod.CLIENT_SECRET_POST,
-    )
-
-
-def _check_consistency(
-    method: str,
-    grant_types: list[str],
-    response_types: list[str],
-    redirect_uris: list[str],
-    extra: dict[str, Any],
-) -> None:
-    if GrantType.AUTHORIZATION_CODE in grant_types:
-        if ResponseType.CODE not in response_types:
-            raise ValidationError(
-                {"response_types": "must include 'code' when grant_types has 'authorization_code'."}
-            )
-        if not redirect_uris:
-            raise ValidationError(
-                {"redirect_uris": "at least one redirect URI is required for 'authorization_code'."}
-            )
-    if method == TokenEndpointAuthMethod.NONE and GrantType.CLIENT_CREDENTIALS in grant_types:
-        raise ValidationError(
-            {"grant_types": "a public client (auth method 'none') cannot use 'client_credentials'."}
-        )
-    if method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT and not (
-        extra.get("jwks") or extra.get("jwks_uri")
-    ):
-        raise ValidationError(
-            {"jwks_uri": "'private_key_jwt' needs the client's keys: set jwks or jwks_uri."}
-        )
-    if extra.get("jwks") and extra.get("jwks_uri"):
-        raise ValidationError({"jwks_uri": "set either jwks or jwks_uri, not both."})
-    # The URIs themselves (https, a public host) are checked by the model's clean()
-    # (oauth_validation.validate_client_fields).
-
-
-@sensitive_variables("raw_secret")
-def register_client(
+def build_client(
     *,
     redirect_uris: list[str],
     name: str | None = None,
@@ -116,44 +76,45 @@ def register_client(
     scopes: list[str] | None = None,
     user: Any = None,
     **extra: Any,
-) -> RegisteredClient:
-    """Validate and store a client; return it with its raw secret (``None`` if it has none).
-
-    Defaults follow RFC 7591: ``grant_types=["authorization_code"]``,
-    ``response_types=["code"]``, auth method ``client_secret_basic``.
-    """
+) -> OAuthClient:
+    """An unsaved client with RFC 7591's defaults: ``grant_types=["authorization_code"]``,
+    ``response_types=["code"]``, auth method ``client_secret_basic``. Not validated."""
     unknown = sorted(set(extra) - OPTIONAL_METADATA)
     if unknown:
         raise TypeError(f"register_client() got unknown metadata: {', '.join(unknown)}")
-
-    method = rules.validate_auth_method(token_endpoint_auth_method)
-    grants = rules.validate_grant_types(
-        [GrantType.AUTHORIZATION_CODE] if grant_types is None else grant_types
-    )
-    responses = rules.validate_response_types(
-        [ResponseType.CODE] if response_types is None else response_types
-    )
-    uris = rules.validate_redirect_uris(redirect_uris, required=False)
-    allowed_scopes = None if scopes is None else rules.validate_scopes(scopes)
-    _check_consistency(method, grants, responses, uris, extra)
-
-    raw_secret = secrets.generate_token(CLIENT_SECRET_BYTES) if _secret_based(method) else None
-    client = OAuthClient(
-        client_id=secrets.generate_token(CLIENT_ID_BYTES),
-        client_secret=secrets.digest(raw_secret) if raw_secret else None,
+    return OAuthClient(
         name=name,
-        redirect_uris=uris,
-        token_endpoint_auth_method=method,
-        grant_types=grants,
-        response_types=responses,
-        scopes=allowed_scopes,
-        public=method == TokenEndpointAuthMethod.NONE,
+        redirect_uris=redirect_uris,
+        token_endpoint_auth_method=token_endpoint_auth_method,
+        grant_types=[GrantType.AUTHORIZATION_CODE] if grant_types is None else grant_types,
+        response_types=[ResponseType.CODE] if response_types is None else response_types,
+        scopes=scopes,
         user=user,
         **extra,
     )
+
+
+@sensitive_variables("raw_secret")
+def create_client(client: OAuthClient) -> RegisteredClient:
+    """Give an unsaved client its id and, for the client-secret methods, a secret (only its
+    digest is stored); validate it with ``full_clean()`` and insert it.
+
+    The one place a client is created: ``register_client`` and the admin's add page (in
+    ``save_model``, after its form validated the same rules) call it."""
+    raw_secret = secrets.generate_token(CLIENT_SECRET_BYTES) if uses_secret(client) else None
+    client.client_id = secrets.generate_token(CLIENT_ID_BYTES)
+    client.client_secret = secrets.digest(raw_secret) if raw_secret else None
     client.full_clean()
     client.save(force_insert=True)
     return RegisteredClient(client=client, client_secret=raw_secret)
+
+
+def register_client(**arguments: Any) -> RegisteredClient:
+    """Build (``build_client``, which names the arguments), validate and store a client;
+    return it with its raw secret (``None`` if its auth method has none).
+
+    Raises ``ValidationError`` with every broken rule per field (``OAuthClient.clean()``)."""
+    return create_client(build_client(**arguments))
 
 
 @sensitive_variables("raw_secret")
@@ -191,7 +152,7 @@ def authenticate_client(client_id: str, raw_secret: str | None) -> OAuthClient:
 @sensitive_variables("raw")
 def rotate_client_secret(client: OAuthClient) -> str:
     """Replace a confidential client's secret; return the new raw secret (shown once)."""
-    if not _secret_based(client.token_endpoint_auth_method or ""):
+    if not uses_secret(client):
         raise ValidationError(
             {
                 "token_endpoint_auth_method": (
@@ -230,7 +191,7 @@ def match_redirect_uri(client: OAuthClient, requested: str | None) -> str:
         raise InvalidRequest("redirect_uri is required: the client registered several or none")
     if requested in registered:
         return requested
-    if isinstance(requested, str) and len(requested) <= rules.MAX_URI_LENGTH:
+    if isinstance(requested, str) and len(requested) <= MAX_URI_LENGTH:
         for uri in registered:
             if _same_loopback_uri_but_port(uri, requested):
                 return requested

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from beep_iam import validators as rules
 from beep_iam.models import OAuthClient, OAuthConsent
-from beep_iam.services import oauth_validation as rules
 from beep_iam.services.oauth_errors import InvalidScope
 
 _UPSERT_SQL = """
@@ -16,6 +16,23 @@ ON CONFLICT (client_id, user_id) DO UPDATE
 SET scopes = EXCLUDED.scopes, reference_id = EXCLUDED.reference_id, resources = EXCLUDED.resources
 RETURNING *
 """
+
+
+def consented_scopes(client: OAuthClient, user: Any, scopes: Iterable[str]) -> list[str]:
+    """The scopes a consent of ``user`` to ``client`` would store, checked without writing:
+    valid scope tokens (``ValidationError``), each one the client allows (``InvalidScope``);
+    ``ValueError`` without a user."""
+    if user is None:
+        raise ValueError("grant_consent() needs a user.")
+    granted = rules.validate_scopes(scopes)
+    if client.scopes:
+        allowed = set(client.scopes)
+        extra = [s for s in granted if s not in allowed]
+        if extra:
+            raise InvalidScope(
+                f"scope(s) {', '.join(extra)} not allowed for client {client.client_id}"
+            )
+    return granted
 
 
 def grant_consent(
@@ -31,16 +48,7 @@ def grant_consent(
     One ``INSERT ... ON CONFLICT (client_id, user_id) DO UPDATE``, so concurrent grants for
     the same pair cannot create two rows or fail on the unique constraint.
     """
-    if user is None:
-        raise ValueError("grant_consent() needs a user.")
-    granted = rules.validate_scopes(scopes)
-    if client.scopes:
-        allowed = set(client.scopes)
-        extra = [s for s in granted if s not in allowed]
-        if extra:
-            raise InvalidScope(
-                f"scope(s) {', '.join(extra)} not allowed for client {client.client_id}"
-            )
+    granted = consented_scopes(client, user, scopes)
     # Raw SQL: bulk_create(update_conflicts=True) would not report the id of an existing
     # row, since ids are generated in Python before the INSERT.
     (consent,) = OAuthConsent.objects.raw(

@@ -23,10 +23,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from beep_iam import validators as rules
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthRefreshToken
 from beep_iam.models.oauth import GrantType
-from beep_iam.services import oauth_validation as rules
 from beep_iam.services.oauth_errors import (
     InvalidClient,
     InvalidGrant,
