@@ -32,7 +32,7 @@ from joserfc.jwk import KeySet
 
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
-from beep_iam.oauth2 import claims, client_assertion, codes, keys
+from beep_iam.oauth2 import claims, client_assertion, codes, keys, ratelimit
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
@@ -65,6 +65,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 @never_cache
 @require_POST
 @sensitive_post_parameters("client_secret", "code", "code_verifier", "refresh_token")
+@ratelimit.limit_ip("token")
 def token(request: HttpRequest) -> HttpResponse:
     """RFC 6749 section 3.2: ``authorization_code`` (+PKCE), ``refresh_token``,
     ``client_credentials``."""
@@ -77,6 +78,7 @@ def token(request: HttpRequest) -> HttpResponse:
         if handler is None:
             raise errors.UnsupportedGrantTypeError(grant_type)
         client, _ = authenticate(request, params)
+        ratelimit.check_client("token", client.client_id)
         body = handler(client, params)
     except OAuth2Error as error:
         return error_response(error)
@@ -352,11 +354,19 @@ def authorize(request: HttpRequest) -> HttpResponse:
     and RFC 9207's ``iss``. GET asks; POST (the consent form, CSRF-protected) answers. The
     request's parameters are always the query string, validated afresh each time."""
     try:
+        if request.method == "POST":
+            ratelimit.check_ip(request, "consent")
         params = single_values(request.GET)
+    except ratelimit.TooManyRequests as error:
+        return _too_many(request, error)
     except OAuth2Error as error:
         return _error_page(request, error.description or "Malformed request.")
     try:
         client, redirect_uri = _prove_client(params)
+        if request.method == "POST":
+            ratelimit.check_client("consent", client.client_id)
+    except ratelimit.TooManyRequests as error:
+        return _too_many(request, error)
     except _ShowError as exc:
         return _error_page(request, exc.description, exc.status)
     state = params.get("state")
@@ -448,6 +458,12 @@ def _consent_page(request: HttpRequest, client: OAuthClient, scopes: list[str]) 
     return response
 
 
+def _too_many(request: HttpRequest, error: ratelimit.TooManyRequests) -> HttpResponse:
+    response = _error_page(request, "Too many requests; please try again later.", 429)
+    response["Retry-After"] = str(error.retry_after)
+    return response
+
+
 def _error_page(request: HttpRequest, description: str, status: int = 400) -> HttpResponse:
     response = render(request, ERROR_TEMPLATE, {"description": description}, status=status)
     response["Content-Security-Policy"] = "frame-ancestors 'none'"
@@ -457,15 +473,24 @@ def _error_page(request: HttpRequest, description: str, status: int = 400) -> Ht
 # --- userinfo, revocation, introspection --------------------------------------------------
 
 
-def _bearer_challenge(error: str | None, description: str | None, status: int) -> HttpResponse:
+def bearer_challenge(error: str | None, description: str | None, scope: str | None = None) -> str:
+    """An RFC 6750 section 3 ``WWW-Authenticate`` value."""
     challenge = "Bearer"
     if error:
         challenge += f' error="{error}"'
         if description:
             challenge += f', error_description="{description}"'
+        if scope:
+            challenge += f', scope="{scope}"'
+    return challenge
+
+
+def _bearer_challenge(
+    error: str | None, description: str | None, status: int, scope: str | None = None
+) -> HttpResponse:
     body = {"error": error, "error_description": description} if error else {}
     response = json_response(body, status=status, headers=NO_STORE)
-    response["WWW-Authenticate"] = challenge
+    response["WWW-Authenticate"] = bearer_challenge(error, description, scope)
     return response
 
 
@@ -498,12 +523,14 @@ def userinfo(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 @sensitive_post_parameters("client_secret", "token")
+@ratelimit.limit_ip("revoke")
 def revoke(request: HttpRequest) -> HttpResponse:
     """RFC 7009: the authenticated client's token only; 200 whether or not it existed (or
     belonged to another client, which is left untouched)."""
     try:
         params = post_params(request)
         client, _ = authenticate(request, params)
+        ratelimit.check_client("revoke", client.client_id)
         raw = params.get("token")
         if raw is None:
             raise errors.InvalidRequestError(description="token is required")
@@ -521,11 +548,13 @@ def revoke(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 @sensitive_post_parameters("client_secret", "token")
+@ratelimit.limit_ip("introspect")
 def introspect(request: HttpRequest) -> HttpResponse:
     """RFC 7662 for the client the token was issued to; to any other client it is inactive."""
     try:
         params = post_params(request)
         client, method = authenticate(request, params)
+        ratelimit.check_client("introspect", client.client_id)
         if method == "none":
             raise errors.InvalidClientError(
                 description="introspection needs client authentication", status_code=401
