@@ -516,7 +516,8 @@ def userinfo(request: HttpRequest) -> HttpResponse:
     if "openid" not in info.scopes:
         return _bearer_challenge("insufficient_scope", "the openid scope is required", 403)
     user = get_user_model().objects.get(pk=info.user_id)
-    return json_response(claims.user_claims(user, info.scopes), headers=NO_STORE)
+    body = claims.user_claims(user, info.scopes, client_id=info.client_id)
+    return json_response(body, headers=NO_STORE)
 
 
 @csrf_exempt
