@@ -18,7 +18,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.contrib.auth import get_user_model, logout
 from django.contrib.auth.views import redirect_to_login
 from django.db import router, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -700,13 +700,24 @@ def openid_metadata() -> dict[str, Any]:
     }
 
 
+def _check_issuer_path(issuer_path: str | None) -> None:
+    """Only the issuer's own path is served (RFC 8414 3.3: the document's issuer must be the
+    one the URL was built from); any other is a 404."""
+    if issuer_path is not None and issuer_path.strip("/") != urlsplit(issuer()).path.strip("/"):
+        raise Http404("no authorization server has this issuer path")
+
+
 @require_GET
-def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
+def authorization_server_metadata(
+    request: HttpRequest, issuer_path: str | None = None
+) -> HttpResponse:
+    _check_issuer_path(issuer_path)
     return json_response(server_metadata(), headers={"Cache-Control": METADATA_CACHE_CONTROL})
 
 
 @require_GET
-def openid_configuration(request: HttpRequest) -> HttpResponse:
+def openid_configuration(request: HttpRequest, issuer_path: str | None = None) -> HttpResponse:
+    _check_issuer_path(issuer_path)
     return json_response(openid_metadata(), headers={"Cache-Control": METADATA_CACHE_CONTROL})
 
 
