@@ -9,7 +9,8 @@ the ``429`` answers.
   better-auth normalises it (IPv4-mapped IPv6 to IPv4, other IPv6 to its /64), so with the
   database store the two servers share one counter per address and endpoint.
 - Per client, requests count once the client is authenticated (``"client:<id>|<path>"``):
-  counting a merely claimed ``client_id`` would let anyone exhaust a public client's quota.
+  counting a merely claimed ``client_id`` would let anyone exhaust a client's quota, so public
+  clients (authentication method ``none``) have the per-IP limits only.
 - The consent POST counts as better-auth's consent endpoint, ``/oauth2/consent``.
 """
 
@@ -31,7 +32,7 @@ from django.http import HttpRequest, HttpResponse
 from beep_iam.conf import RateLimit as Limit
 from beep_iam.conf import iam_settings
 from beep_iam.models import RateLimit
-from beep_iam.oauth2.endpoint import error_response
+from beep_iam.oauth2.endpoint import NONE, error_response
 
 #: better-auth's paths of the limited endpoints (its rate-limit keys end with them).
 PATHS = {
@@ -169,10 +170,13 @@ def check_ip(request: HttpRequest, endpoint: str) -> None:
         raise TooManyRequests(retry)
 
 
-def check_client(endpoint: str, client_id: str) -> None:
-    """Count the request against the (authenticated) client's limit."""
+def check_client(endpoint: str, client_id: str, auth_method: str | None = None) -> None:
+    """Count the request against the client's limit, once the client is proven: by its
+    credentials (``auth_method``), or for the consent POST by its redirect URI. A public
+    client (``auth_method`` ``"none"``) proves nothing by naming itself, so it has only the
+    per-IP limit: a per-client one would let anyone use up its users' quota."""
     limit = _limit(endpoint)
-    if limit is None or limit.per_client is None:
+    if limit is None or limit.per_client is None or auth_method == NONE:
         return
     key = f"client:{client_id}|{PATHS[endpoint]}"
     retry = store().consume(key, limit.per_client, limit.window)

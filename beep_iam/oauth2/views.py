@@ -77,8 +77,8 @@ def token(request: HttpRequest) -> HttpResponse:
         handler = _GRANTS.get(grant_type)
         if handler is None:
             raise errors.UnsupportedGrantTypeError(grant_type)
-        client, _ = authenticate(request, params)
-        ratelimit.check_client("token", client.client_id)
+        client, method = authenticate(request, params)
+        ratelimit.check_client("token", client.client_id, method)
         body = handler(client, params)
     except OAuth2Error as error:
         return error_response(error)
@@ -530,8 +530,8 @@ def revoke(request: HttpRequest) -> HttpResponse:
     belonged to another client, which is left untouched)."""
     try:
         params = post_params(request)
-        client, _ = authenticate(request, params)
-        ratelimit.check_client("revoke", client.client_id)
+        client, method = authenticate(request, params)
+        ratelimit.check_client("revoke", client.client_id, method)
         raw = params.get("token")
         if raw is None:
             raise errors.InvalidRequestError(description="token is required")
@@ -555,7 +555,7 @@ def introspect(request: HttpRequest) -> HttpResponse:
     try:
         params = post_params(request)
         client, method = authenticate(request, params)
-        ratelimit.check_client("introspect", client.client_id)
+        ratelimit.check_client("introspect", client.client_id, method)
         if method == "none":
             raise errors.InvalidClientError(
                 description="introspection needs client authentication", status_code=401

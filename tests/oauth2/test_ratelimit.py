@@ -276,3 +276,24 @@ def test_bad_settings_raise_improperly_configured(value, message):
 )
 def test_client_ip_is_normalised_as_better_auth_does(remote, key):
     assert ratelimit.client_ip(RequestFactory().get("/", REMOTE_ADDR=remote)) == key
+
+
+def test_public_clients_have_no_per_client_counter(spa):
+    """Naming a public client proves nothing: counting it would let anyone block its users."""
+    with limits(token={"window": 60, "per_ip": None, "per_client": 1}):
+        for ip in ("192.0.2.61", "192.0.2.62", "192.0.2.63"):
+            response = Client(REMOTE_ADDR=ip).post(
+                "/oauth2/token",
+                urlencode(
+                    {
+                        "grant_type": "authorization_code",
+                        "client_id": spa.client.client_id,
+                        "code": "nope",
+                        "redirect_uri": "http://127.0.0.1/cb",
+                        "code_verifier": "v" * 43,
+                    }
+                ),
+                content_type=FORM,
+            )
+            assert response.status_code == 400, response.content
+            assert response.json()["error"] == "invalid_grant"
