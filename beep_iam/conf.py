@@ -18,7 +18,7 @@ BEEP_IAM = {
     # The OAuth 2.1 / OpenID Connect endpoints (beep_iam.oauth2, docs/oauth2.md):
     "OAUTH2_ISSUER": None,                          # e.g. "https://auth.example.com"
     "ID_TOKEN_LIFETIME": timedelta(hours=10),
-    "OAUTH2_RATE_LIMITS": {...},                    # see beep_iam.oauth2.ratelimit; None: off
+    "OAUTH2_RATE_LIMITS": {},                       # over DEFAULT_RATE_LIMITS; None: off
     "OAUTH2_RATE_LIMIT_STORE": "cache",             # or "database", or a dotted path
     "OAUTH2_EXTRA_CLAIMS": None,                    # dotted path of a custom-claims callable
 }
@@ -108,7 +108,7 @@ DEFAULTS: dict[str, Any] = {
     "BETTER_AUTH_ROLE": None,
     "OAUTH2_ISSUER": None,
     "ID_TOKEN_LIFETIME": timedelta(hours=10),
-    "OAUTH2_RATE_LIMITS": "default",
+    "OAUTH2_RATE_LIMITS": {},
     "OAUTH2_RATE_LIMIT_STORE": "cache",
     "OAUTH2_EXTRA_CLAIMS": None,
 }
@@ -302,8 +302,6 @@ def _positive_int(name: str, value: Any, *, optional: bool) -> int | None:
 def _rate_limits(key: str, value: Any) -> dict[str, RateLimit]:
     if value is None:
         return {}
-    if value == "default":
-        value = {}
     if not isinstance(value, Mapping):
         raise ImproperlyConfigured(
             f"{SETTING_NAME}[{key!r}] must be a dict of endpoint to limits, or None, got {value!r}."
