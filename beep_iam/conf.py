@@ -18,6 +18,9 @@ BEEP_IAM = {
     # The OAuth 2.1 / OpenID Connect endpoints (beep_iam.oauth2, docs/oauth2.md):
     "OAUTH2_ISSUER": None,                          # e.g. "https://auth.example.com"
     "ID_TOKEN_LIFETIME": timedelta(hours=10),
+    "OAUTH2_RATE_LIMITS": {},                       # over DEFAULT_RATE_LIMITS; None: off
+    "OAUTH2_RATE_LIMIT_STORE": "cache",             # or "database", or a dotted path
+    "OAUTH2_EXTRA_CLAIMS": None,                    # dotted path of a custom-claims callable
 }
 ```
 
@@ -56,6 +59,16 @@ BEEP_IAM = {
   addresses), no trailing slash; better-auth's ``baseURL`` (or ``jwt.issuer``) when both
   servers share the database. ``None``: the endpoints answer with ``ImproperlyConfigured``.
 - ``ID_TOKEN_LIFETIME``: lifetime of ID tokens (better-auth's ``idTokenExpiresIn``, 10 hours).
+- ``OAUTH2_RATE_LIMITS``: requests allowed per window on the token, introspection and
+  revocation endpoints and the consent POST, per client IP and per client
+  (:data:`DEFAULT_RATE_LIMITS`; docs/oauth2.md). A dict of endpoint to
+  ``{"window": seconds, "per_ip": n or None, "per_client": n or None}``; endpoints left out
+  keep their defaults, an endpoint set to ``None`` is not limited, ``None`` turns all off.
+- ``OAUTH2_RATE_LIMIT_STORE``: where the counters live: ``"cache"`` (Django's default cache),
+  ``"database"`` (the ``rate_limit`` table, shared with better-auth's ``storage: "database"``)
+  or the dotted path of a class (see :class:`beep_iam.oauth2.ratelimit.Store`).
+- ``OAUTH2_EXTRA_CLAIMS``: dotted path of a callable ``(user, client, scopes) -> dict`` whose
+  claims are added to ID tokens and UserInfo; reserved claims are refused (docs/oauth2.md).
 
 Unknown keys and bad values raise ``ImproperlyConfigured`` naming the key; ``manage.py check``
 reports them as well.
@@ -75,6 +88,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.module_loading import import_string
 
 from beep_shared.models.session import TOKEN_STORAGES
 
@@ -96,7 +110,20 @@ DEFAULTS: dict[str, Any] = {
     "BETTER_AUTH_ROLE": None,
     "OAUTH2_ISSUER": None,
     "ID_TOKEN_LIFETIME": timedelta(hours=10),
+    "OAUTH2_RATE_LIMITS": {},
+    "OAUTH2_RATE_LIMIT_STORE": "cache",
+    "OAUTH2_EXTRA_CLAIMS": None,
 }
+
+#: better-auth's oauth-provider defaults per IP (window 60 s: token 20, introspect 100,
+#: revoke 30); per client a few times that, for a backend that serves many users.
+DEFAULT_RATE_LIMITS: dict[str, dict[str, int | None]] = {
+    "token": {"window": 60, "per_ip": 20, "per_client": 120},
+    "introspect": {"window": 60, "per_ip": 100, "per_client": 600},
+    "revoke": {"window": 60, "per_ip": 30, "per_client": 120},
+    "consent": {"window": 60, "per_ip": 30, "per_client": 600},
+}
+RATE_LIMIT_STORES = ("cache", "database")
 
 MAX_PURGE_BATCH_SIZE = 1_000_000
 SESSION_TOKEN_STORAGES = TOKEN_STORAGES  # the forms Session knows
@@ -123,6 +150,17 @@ class IamSettings:
     better_auth_role: str | None = None
     oauth2_issuer: str | None = None
     id_token_lifetime: timedelta = timedelta(hours=10)
+    #: endpoint -> RateLimit; an endpoint missing is not limited.
+    oauth2_rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
+    oauth2_rate_limit_store: Any = "cache"  # "cache", "database" or a Store class
+    oauth2_extra_claims: Any = None
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    window: int
+    per_ip: int | None
+    per_client: int | None
 
 
 def _duration(key: str, value: Any, *, allow_zero: bool = False) -> timedelta:
@@ -254,6 +292,76 @@ def _issuer(key: str, value: Any) -> str | None:
     return value
 
 
+def _positive_int(name: str, value: Any, *, optional: bool) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        also = " or None" if optional else ""
+        raise ImproperlyConfigured(f"{name} must be a positive int{also}, got {value!r}.")
+    return value
+
+
+def _rate_limits(key: str, value: Any) -> dict[str, RateLimit]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be a dict of endpoint to limits, or None, got {value!r}."
+        )
+    unknown = sorted(set(value) - set(DEFAULT_RATE_LIMITS), key=str)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] has unknown endpoint(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(DEFAULT_RATE_LIMITS)}."
+        )
+    limits: dict[str, RateLimit] = {}
+    for endpoint, default in DEFAULT_RATE_LIMITS.items():
+        given = value.get(endpoint, default)
+        if given is None:
+            continue
+        name = f"{SETTING_NAME}[{key!r}][{endpoint!r}]"
+        if not isinstance(given, Mapping):
+            raise ImproperlyConfigured(
+                f"{name} must be a dict with window, per_ip, per_client, or None, got {given!r}."
+            )
+        extra = sorted(set(given) - {"window", "per_ip", "per_client"}, key=str)
+        if extra:
+            raise ImproperlyConfigured(
+                f"{name} has unknown key(s) {', '.join(map(repr, extra))}; "
+                "known: window, per_ip, per_client."
+            )
+        merged = {**default, **given}
+        window = _positive_int(f"{name}['window']", merged["window"], optional=False)
+        assert window is not None
+        limits[endpoint] = RateLimit(
+            window=window,
+            per_ip=_positive_int(f"{name}['per_ip']", merged["per_ip"], optional=True),
+            per_client=_positive_int(f"{name}['per_client']", merged["per_client"], optional=True),
+        )
+    return limits
+
+
+def _dotted_path(key: str, value: Any, *, choices: tuple[str, ...] = ()) -> Any:
+    """A dotted path, imported now so a typo fails at start-up, not on a request."""
+    if value is None or value in choices:
+        return value
+    if not isinstance(value, str):
+        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be a dotted path, got {value!r}.")
+    try:
+        return import_string(value)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}]: cannot import {value!r} ({exc})."
+        ) from None
+
+
+def _callable(key: str, value: Any) -> Any:
+    target = _dotted_path(key, value)
+    if target is not None and not callable(target):
+        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}]: {value!r} is not callable.")
+    return target
+
+
 def load(user_settings: Any) -> IamSettings:
     """Validate ``user_settings`` (the ``BEEP_IAM`` value) over the defaults."""
     if user_settings is None:
@@ -296,6 +404,11 @@ def load(user_settings: Any) -> IamSettings:
         better_auth_role=_role_name("BETTER_AUTH_ROLE", merged["BETTER_AUTH_ROLE"]),
         oauth2_issuer=_issuer("OAUTH2_ISSUER", merged["OAUTH2_ISSUER"]),
         id_token_lifetime=_duration("ID_TOKEN_LIFETIME", merged["ID_TOKEN_LIFETIME"]),
+        oauth2_rate_limits=_rate_limits("OAUTH2_RATE_LIMITS", merged["OAUTH2_RATE_LIMITS"]),
+        oauth2_rate_limit_store=_dotted_path(
+            "OAUTH2_RATE_LIMIT_STORE", merged["OAUTH2_RATE_LIMIT_STORE"], choices=RATE_LIMIT_STORES
+        ),
+        oauth2_extra_claims=_callable("OAUTH2_EXTRA_CLAIMS", merged["OAUTH2_EXTRA_CLAIMS"]),
     )
 
 

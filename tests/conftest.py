@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql.operations import DatabaseOperations
@@ -46,6 +47,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if embedded:
         config.hook.pytest_deselected(items=embedded)
         items[:] = [item for item in items if not item.get_closest_marker("embedded")]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Rate-limit counters (beep_iam.oauth2.ratelimit) live in the local-memory cache of the
+    process; one test's requests must not count against the next one's."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

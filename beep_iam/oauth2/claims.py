@@ -2,25 +2,63 @@
 
 Scope to claims, as better-auth's oauth-provider maps them: ``openid`` gives ``sub``;
 ``profile`` ``name``, ``picture``, ``preferred_username`` (when set); ``email`` ``email`` and
-``email_verified``. ``BEEP_IAM`` has no hook for custom claims yet.
+``email_verified``. ``BEEP_IAM["OAUTH2_EXTRA_CLAIMS"]`` names a callable
+``(user, client, scopes) -> dict`` whose claims join both (:func:`extra_claims`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from typing import Any
 
 from authlib.oidc.core.util import create_half_hash
+from django.core.exceptions import ImproperlyConfigured
 from joserfc import jwt
 
 from beep_iam.conf import iam_settings
+from beep_iam.models import OAuthClient
 from beep_iam.oauth2 import keys
 from beep_iam.oauth2.endpoint import issuer
 
+#: Claims a hook may not set: the JWT's and OpenID Connect's own, and those this server takes
+#: from the user table (a hook could otherwise make a user claim an unverified address).
+RESERVED_CLAIMS = frozenset(
+    {
+        "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "auth_time", "nonce", "acr", "amr",
+        "azp", "at_hash", "c_hash", "s_hash", "sid", "cnf",
+        "name", "picture", "preferred_username", "email", "email_verified",
+    }
+)  # fmt: skip
 
-def user_claims(user: Any, scopes: list[str]) -> dict[str, Any]:
-    claims: dict[str, Any] = {"sub": str(user.pk)}
+
+def extra_claims(user: Any, client_id: str, scopes: list[str]) -> dict[str, Any]:
+    """The claims of the ``OAUTH2_EXTRA_CLAIMS`` hook; ImproperlyConfigured when it returns
+    anything but a dict of new claims that JSON can carry."""
+    hook = iam_settings().oauth2_extra_claims
+    if hook is None:
+        return {}
+    client = OAuthClient.objects.get(client_id=client_id)
+    extra = hook(user, client, list(scopes))
+    where = "BEEP_IAM['OAUTH2_EXTRA_CLAIMS']"
+    if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
+        raise ImproperlyConfigured(f"{where} must return a dict with str keys, got {extra!r}.")
+    reserved = sorted(RESERVED_CLAIMS.intersection(extra))
+    if reserved:
+        raise ImproperlyConfigured(
+            f"{where} returned reserved claim(s) {', '.join(reserved)}; the server sets those."
+        )
+    try:
+        json.dumps(extra)
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"{where} returned claims JSON cannot carry: {exc}.") from None
+    return extra
+
+
+def user_claims(user: Any, scopes: list[str], *, client_id: str) -> dict[str, Any]:
+    """The UserInfo claims for ``scopes``, the hook's included."""
+    claims: dict[str, Any] = {**extra_claims(user, client_id, scopes), "sub": str(user.pk)}
     if "profile" in scopes:
         claims["name"] = user.name
         if user.image:
@@ -47,7 +85,7 @@ def id_token(
     key = keys.signing_key()
     now = int(time.time())
     claims: dict[str, Any] = {
-        **user_claims(user, scopes),
+        **user_claims(user, scopes, client_id=client_id),
         "iss": issuer(),
         "aud": client_id,
         "azp": client_id,

@@ -2,7 +2,11 @@
 (its ``baseURL``), e.g. ``path("", include("beep_iam.oauth2.urls"))`` or under ``api/auth/``.
 
 The paths are better-auth's oauth-provider and jwt plugin paths, so a client configured for
-one server works against the other."""
+one server works against the other.
+
+For an issuer with a path (``https://example.com/api/auth``), include these where that path
+is, and add :data:`well_known_urlpatterns` at the root of your URLconf: the discovery
+documents where RFC 8414 section 3.1 and OpenID Connect Discovery put them."""
 
 from django.urls import path
 
@@ -27,5 +31,23 @@ urlpatterns = [
         ".well-known/oauth-authorization-server",
         views.authorization_server_metadata,
         name="oauth-authorization-server",
+    ),
+]
+
+#: The discovery documents of an issuer with a path, for the root of the host's URLconf:
+#: RFC 8414's path-insert form ``/.well-known/oauth-authorization-server/<issuer path>`` (and
+#: the same form of ``openid-configuration``, which some clients try), and OpenID Connect's
+#: ``<issuer path>/.well-known/openid-configuration`` wherever the endpoints are included.
+#: Any path but the issuer's is a 404.
+well_known_urlpatterns = [
+    path(
+        ".well-known/oauth-authorization-server/<path:issuer_path>",
+        views.authorization_server_metadata,
+    ),
+    path(".well-known/openid-configuration/<path:issuer_path>", views.openid_configuration),
+    path("<path:issuer_path>/.well-known/openid-configuration", views.openid_configuration),
+    path(
+        "<path:issuer_path>/.well-known/oauth-authorization-server",
+        views.authorization_server_metadata,
     ),
 ]

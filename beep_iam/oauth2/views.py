@@ -18,7 +18,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.contrib.auth import get_user_model, logout
 from django.contrib.auth.views import redirect_to_login
 from django.db import router, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -32,7 +32,7 @@ from joserfc.jwk import KeySet
 
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
-from beep_iam.oauth2 import claims, client_assertion, codes, keys
+from beep_iam.oauth2 import claims, client_assertion, codes, keys, ratelimit
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
@@ -65,6 +65,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 @never_cache
 @require_POST
 @sensitive_post_parameters("client_secret", "code", "code_verifier", "refresh_token")
+@ratelimit.limit_ip("token")
 def token(request: HttpRequest) -> HttpResponse:
     """RFC 6749 section 3.2: ``authorization_code`` (+PKCE), ``refresh_token``,
     ``client_credentials``."""
@@ -76,7 +77,8 @@ def token(request: HttpRequest) -> HttpResponse:
         handler = _GRANTS.get(grant_type)
         if handler is None:
             raise errors.UnsupportedGrantTypeError(grant_type)
-        client, _ = authenticate(request, params)
+        client, method = authenticate(request, params)
+        ratelimit.check_client("token", client.client_id, method)
         body = handler(client, params)
     except OAuth2Error as error:
         return error_response(error)
@@ -352,11 +354,19 @@ def authorize(request: HttpRequest) -> HttpResponse:
     and RFC 9207's ``iss``. GET asks; POST (the consent form, CSRF-protected) answers. The
     request's parameters are always the query string, validated afresh each time."""
     try:
+        if request.method == "POST":
+            ratelimit.check_ip(request, "consent")
         params = single_values(request.GET)
+    except ratelimit.TooManyRequests as error:
+        return _too_many(request, error)
     except OAuth2Error as error:
         return _error_page(request, error.description or "Malformed request.")
     try:
         client, redirect_uri = _prove_client(params)
+        if request.method == "POST":
+            ratelimit.check_client("consent", client.client_id)
+    except ratelimit.TooManyRequests as error:
+        return _too_many(request, error)
     except _ShowError as exc:
         return _error_page(request, exc.description, exc.status)
     state = params.get("state")
@@ -448,6 +458,12 @@ def _consent_page(request: HttpRequest, client: OAuthClient, scopes: list[str]) 
     return response
 
 
+def _too_many(request: HttpRequest, error: ratelimit.TooManyRequests) -> HttpResponse:
+    response = _error_page(request, "Too many requests; please try again later.", 429)
+    response["Retry-After"] = str(error.retry_after)
+    return response
+
+
 def _error_page(request: HttpRequest, description: str, status: int = 400) -> HttpResponse:
     response = render(request, ERROR_TEMPLATE, {"description": description}, status=status)
     response["Content-Security-Policy"] = "frame-ancestors 'none'"
@@ -457,15 +473,24 @@ def _error_page(request: HttpRequest, description: str, status: int = 400) -> Ht
 # --- userinfo, revocation, introspection --------------------------------------------------
 
 
-def _bearer_challenge(error: str | None, description: str | None, status: int) -> HttpResponse:
+def bearer_challenge(error: str | None, description: str | None, scope: str | None = None) -> str:
+    """An RFC 6750 section 3 ``WWW-Authenticate`` value."""
     challenge = "Bearer"
     if error:
         challenge += f' error="{error}"'
         if description:
             challenge += f', error_description="{description}"'
+        if scope:
+            challenge += f', scope="{scope}"'
+    return challenge
+
+
+def _bearer_challenge(
+    error: str | None, description: str | None, status: int, scope: str | None = None
+) -> HttpResponse:
     body = {"error": error, "error_description": description} if error else {}
     response = json_response(body, status=status, headers=NO_STORE)
-    response["WWW-Authenticate"] = challenge
+    response["WWW-Authenticate"] = bearer_challenge(error, description, scope)
     return response
 
 
@@ -491,19 +516,22 @@ def userinfo(request: HttpRequest) -> HttpResponse:
     if "openid" not in info.scopes:
         return _bearer_challenge("insufficient_scope", "the openid scope is required", 403)
     user = get_user_model().objects.get(pk=info.user_id)
-    return json_response(claims.user_claims(user, info.scopes), headers=NO_STORE)
+    body = claims.user_claims(user, info.scopes, client_id=info.client_id)
+    return json_response(body, headers=NO_STORE)
 
 
 @csrf_exempt
 @never_cache
 @require_POST
 @sensitive_post_parameters("client_secret", "token")
+@ratelimit.limit_ip("revoke")
 def revoke(request: HttpRequest) -> HttpResponse:
     """RFC 7009: the authenticated client's token only; 200 whether or not it existed (or
     belonged to another client, which is left untouched)."""
     try:
         params = post_params(request)
-        client, _ = authenticate(request, params)
+        client, method = authenticate(request, params)
+        ratelimit.check_client("revoke", client.client_id, method)
         raw = params.get("token")
         if raw is None:
             raise errors.InvalidRequestError(description="token is required")
@@ -521,11 +549,13 @@ def revoke(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 @sensitive_post_parameters("client_secret", "token")
+@ratelimit.limit_ip("introspect")
 def introspect(request: HttpRequest) -> HttpResponse:
     """RFC 7662 for the client the token was issued to; to any other client it is inactive."""
     try:
         params = post_params(request)
         client, method = authenticate(request, params)
+        ratelimit.check_client("introspect", client.client_id, method)
         if method == "none":
             raise errors.InvalidClientError(
                 description="introspection needs client authentication", status_code=401
@@ -670,13 +700,24 @@ def openid_metadata() -> dict[str, Any]:
     }
 
 
+def _check_issuer_path(issuer_path: str | None) -> None:
+    """Only the issuer's own path is served (RFC 8414 3.3: the document's issuer must be the
+    one the URL was built from); any other is a 404."""
+    if issuer_path is not None and issuer_path.strip("/") != urlsplit(issuer()).path.strip("/"):
+        raise Http404("no authorization server has this issuer path")
+
+
 @require_GET
-def authorization_server_metadata(request: HttpRequest) -> HttpResponse:
+def authorization_server_metadata(
+    request: HttpRequest, issuer_path: str | None = None
+) -> HttpResponse:
+    _check_issuer_path(issuer_path)
     return json_response(server_metadata(), headers={"Cache-Control": METADATA_CACHE_CONTROL})
 
 
 @require_GET
-def openid_configuration(request: HttpRequest) -> HttpResponse:
+def openid_configuration(request: HttpRequest, issuer_path: str | None = None) -> HttpResponse:
+    _check_issuer_path(issuer_path)
     return json_response(openid_metadata(), headers={"Cache-Control": METADATA_CACHE_CONTROL})
 
 

@@ -1,0 +1,120 @@
+"""Django REST framework classes for the resource-server side (``pip install beep-iam[drf]``).
+
+```python
+from beep_iam.oauth2.drf import OAuth2APIView
+
+class Invoices(OAuth2APIView):
+    required_scopes = ["invoices:read"]
+
+    def get(self, request):
+        request.auth   # AccessTokenInfo: client_id, user_id, scopes, reference_id, ...
+        request.user   # the token's user (AnonymousUser for a client_credentials token)
+```
+
+or the pieces on a view of your own: ``authentication_classes = [OAuth2Authentication]``,
+``permission_classes = [TokenHasScope]`` and :class:`OAuth2TenantMixin` first among the bases.
+The token check is :func:`beep_iam.oauth2.resource.authenticate_bearer`, the decorator's;
+errors carry RFC 6750's ``WWW-Authenticate``.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+try:
+    from rest_framework import exceptions
+    from rest_framework.authentication import BaseAuthentication
+    from rest_framework.permissions import BasePermission
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+except ImportError as exc:  # pragma: no cover - the dev extra installs it
+    raise ImportError(
+        "beep_iam.oauth2.drf needs Django REST framework: pip install 'beep-iam[drf]'"
+    ) from exc
+
+from beep_iam.oauth2.resource import (
+    BearerError,
+    authenticate_bearer,
+    check_scopes,
+    token_tenant,
+    token_user,
+)
+from beep_iam.oauth2.views import bearer_challenge, bearer_token
+from beep_iam.services.oauth_tokens import AccessTokenInfo
+from beep_shared.rls import tenant_context
+
+_REFUSAL = "_beep_bearer_refusal"
+
+
+class OAuth2Authentication(BaseAuthentication):
+    """``Authorization: Bearer <access token>``: ``request.user`` is the token's user,
+    ``request.auth`` the :class:`AccessTokenInfo`. Without a bearer header it stands aside
+    (``None``), so other authentication classes may try."""
+
+    def authenticate(self, request: Request) -> tuple[Any, AccessTokenInfo] | None:
+        if bearer_token(request._request) is None:
+            return None
+        try:
+            info = authenticate_bearer(request._request)
+        except BearerError as refused:
+            setattr(request._request, _REFUSAL, refused)
+            raise exceptions.AuthenticationFailed(refused.description) from None
+        request._request.oauth_token = info
+        return token_user(info), info
+
+    def authenticate_header(self, request: Request) -> str:
+        refused = getattr(request._request, _REFUSAL, None)
+        return refused.challenge if refused is not None else bearer_challenge(None, None)
+
+
+class InsufficientScope(exceptions.PermissionDenied):
+    def __init__(self, refused: BearerError) -> None:
+        super().__init__(refused.description, code="insufficient_scope")
+        # DRF's exception handler sends it as WWW-Authenticate (RFC 6750 3.1 on a 403).
+        self.auth_header = refused.challenge
+
+
+class TokenHasScope(BasePermission):
+    """The request's OAuth token holds every scope of the view's ``required_scopes`` (and
+    of ``required_scopes_<method>``, e.g. ``required_scopes_post``, when the view sets it).
+    A request without an OAuth token is refused (401 when it is not authenticated at all)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        info = request.auth
+        if not isinstance(info, AccessTokenInfo):
+            return False
+        scopes = [
+            *getattr(view, "required_scopes", ()),
+            *getattr(view, f"required_scopes_{(request.method or '').lower()}", ()),
+        ]
+        try:
+            check_scopes(info, scopes)
+        except BearerError as refused:
+            raise InsufficientScope(refused) from None
+        return True
+
+
+class OAuth2TenantMixin:
+    """Runs the handler as the organization the token was granted for (row level
+    security), as ``require_oauth`` does; put it before ``APIView`` among the bases."""
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        with ExitStack() as stack:
+            self._beep_tenant = stack
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        info = request.auth
+        tenant = token_tenant(info) if isinstance(info, AccessTokenInfo) else None
+        if tenant is not None:
+            self._beep_tenant.enter_context(tenant_context(tenant))
+
+
+class OAuth2APIView(OAuth2TenantMixin, APIView):
+    """An APIView that takes OAuth bearer tokens only and checks ``required_scopes``."""
+
+    authentication_classes = [OAuth2Authentication]
+    permission_classes = [TokenHasScope]
+    required_scopes: list[str] = []

@@ -1,0 +1,201 @@
+"""Abuse limits of the OAuth endpoints: requests per window, per client IP and per client.
+
+The one home of the limiter: the settings (``BEEP_IAM["OAUTH2_RATE_LIMITS"]``,
+``["OAUTH2_RATE_LIMIT_STORE"]``, validated in :mod:`beep_iam.conf`), the keys, the stores and
+the ``429`` answers.
+
+- Per IP, every request counts (failed client authentication included: that is what slows a
+  guesser down). The key is better-auth's, ``"<ip>|<path>"`` with the IP normalised as
+  better-auth normalises it (IPv4-mapped IPv6 to IPv4, other IPv6 to its /64), so with the
+  database store the two servers share one counter per address and endpoint.
+- Per client, requests count once the client is authenticated (``"client:<id>|<path>"``):
+  counting a merely claimed ``client_id`` would let anyone exhaust a client's quota, so public
+  clients (authentication method ``none``) have the per-IP limits only.
+- The consent POST counts as better-auth's consent endpoint, ``/oauth2/consent``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ipaddress
+import math
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from django.core.cache import cache
+from django.db import connections, router
+from django.http import HttpRequest, HttpResponse
+
+from beep_iam.conf import RateLimit as Limit
+from beep_iam.conf import iam_settings
+from beep_iam.models import RateLimit
+from beep_iam.oauth2.endpoint import NONE, error_response
+
+#: better-auth's paths of the limited endpoints (its rate-limit keys end with them).
+PATHS = {
+    "token": "/oauth2/token",
+    "introspect": "/oauth2/introspect",
+    "revoke": "/oauth2/revoke",
+    "consent": "/oauth2/consent",
+}
+
+View = Callable[..., HttpResponse]
+
+
+class Store(Protocol):
+    """Counts requests; a class named by ``OAUTH2_RATE_LIMIT_STORE`` is built without
+    arguments and must count atomically across processes."""
+
+    def consume(self, key: str, limit: int, window: int) -> int | None:
+        """Count one request under ``key``; ``None`` when it is within ``limit`` requests per
+        ``window`` seconds, else the seconds until one is allowed again (at least 1)."""
+        ...
+
+
+class CacheStore:
+    """Django's default cache, fixed windows: ``add`` then ``incr``, atomic in Redis,
+    Memcached and the local-memory cache (per process only: use a shared cache when several
+    processes serve the endpoints)."""
+
+    def consume(self, key: str, limit: int, window: int) -> int | None:
+        now = time.time()
+        start = int(now // window) * window
+        # Hashed: cache backends restrict key characters (an IPv6 address, a client id).
+        name = "beep_iam:ratelimit:" + hashlib.sha256(f"{key}@{start}".encode()).hexdigest()
+        cache.add(name, 0, timeout=window + 1)
+        try:
+            count = cache.incr(name)
+        except ValueError:  # expired between add and incr
+            cache.add(name, 1, timeout=window + 1)
+            count = 1
+        if count <= limit:
+            return None
+        return max(1, math.ceil(start + window - now))
+
+
+class DatabaseStore:
+    """The ``rate_limit`` table in better-auth's form and with its rule: ``count`` requests
+    since the window began, ``last_request`` the last allowed one (Unix ms); the counter
+    starts again once ``window`` has passed since ``last_request``. One upsert decides, under
+    the row's lock, so concurrent requests (of either server) cannot both take the last slot.
+    """
+
+    _CONSUME = """
+        INSERT INTO rate_limit (key, count, last_request) VALUES (%(key)s, 1, %(now)s)
+        ON CONFLICT (key) DO UPDATE SET
+            count = CASE
+                WHEN rate_limit.last_request IS NULL
+                    OR %(now)s - rate_limit.last_request >= %(window)s THEN 1
+                ELSE rate_limit.count + 1 END,
+            last_request = GREATEST(rate_limit.last_request, EXCLUDED.last_request)
+        WHERE rate_limit.last_request IS NULL
+            OR %(now)s - rate_limit.last_request >= %(window)s
+            OR rate_limit.count < %(limit)s
+        RETURNING 1
+    """
+
+    def consume(self, key: str, limit: int, window: int) -> int | None:
+        now = int(time.time() * 1000)
+        window_ms = window * 1000
+        connection = connections[router.db_for_write(RateLimit)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                self._CONSUME, {"key": key, "now": now, "window": window_ms, "limit": limit}
+            )
+            if cursor.fetchone() is not None:
+                return None
+            cursor.execute("SELECT last_request FROM rate_limit WHERE key = %s", [key])
+            row = cursor.fetchone()
+        last = row[0] if row and row[0] is not None else now
+        # Another request may have written a later last_request while this one waited.
+        return min(window, max(1, math.ceil((last + window_ms - now) / 1000)))
+
+
+_stores: dict[Any, Store] = {}
+
+
+def store() -> Store:
+    configured = iam_settings().oauth2_rate_limit_store
+    if configured not in _stores:
+        kind = {"cache": CacheStore, "database": DatabaseStore}.get(configured, configured)
+        _stores[configured] = kind()
+    return _stores[configured]
+
+
+def client_ip(request: HttpRequest) -> str:
+    """``REMOTE_ADDR`` normalised as better-auth's ``normalizeIP`` does (behind a proxy, set
+    ``REMOTE_ADDR`` from the proxy's header in a middleware you trust)."""
+    raw = request.META.get("REMOTE_ADDR") or ""
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw.lower() or "no-trusted-ip"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        network = ipaddress.IPv6Network((address, 64), strict=False)
+        return network.network_address.exploded
+    return str(address)
+
+
+class TooManyRequests(OAuth2Error):
+    """429 with ``Retry-After``, in RFC 6749 section 5.2's JSON form. RFC 6749 registers no
+    code for it; ``temporarily_unavailable`` is its word for an overloaded server."""
+
+    error = "temporarily_unavailable"
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(description=f"too many requests; retry after {retry_after} seconds")
+        self.retry_after = retry_after
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
+def _limit(endpoint: str) -> Limit | None:
+    return iam_settings().oauth2_rate_limits.get(endpoint)
+
+
+def check_ip(request: HttpRequest, endpoint: str) -> None:
+    """Count the request against its IP's limit; :class:`TooManyRequests` when exceeded."""
+    limit = _limit(endpoint)
+    if limit is None or limit.per_ip is None:
+        return
+    retry = store().consume(f"{client_ip(request)}|{PATHS[endpoint]}", limit.per_ip, limit.window)
+    if retry is not None:
+        raise TooManyRequests(retry)
+
+
+def check_client(endpoint: str, client_id: str, auth_method: str | None = None) -> None:
+    """Count the request against the client's limit, once the client is proven: by its
+    credentials (``auth_method``), or for the consent POST by its redirect URI. A public
+    client (``auth_method`` ``"none"``) proves nothing by naming itself, so it has only the
+    per-IP limit: a per-client one would let anyone use up its users' quota."""
+    limit = _limit(endpoint)
+    if limit is None or limit.per_client is None or auth_method == NONE:
+        return
+    key = f"client:{client_id}|{PATHS[endpoint]}"
+    retry = store().consume(key, limit.per_client, limit.window)
+    if retry is not None:
+        raise TooManyRequests(retry)
+
+
+def limit_ip(endpoint: str) -> Callable[[View], View]:
+    """Refuse a request over its IP's limit before the view parses it."""
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                check_ip(request, endpoint)
+            except TooManyRequests as error:
+                return error_response(error)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
