@@ -27,7 +27,7 @@ from beep_iam.models import OAuthClient
 from beep_iam.models.oauth import TokenEndpointAuthMethod
 from beep_iam.oauth2 import client_assertion
 from beep_iam.services import oauth_errors
-from beep_iam.services import oauth_validation as rules
+from beep_iam import validators as rules
 from beep_iam.services.oauth_clients import authenticate_client
 
 #: Larger token, revocation or introspection requests are refused before they are parsed.
