@@ -22,12 +22,12 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 
+from beep_iam import validators as rules
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient
 from beep_iam.models.oauth import TokenEndpointAuthMethod
 from beep_iam.oauth2 import client_assertion
 from beep_iam.services import oauth_errors
-from beep_iam import validators as rules
 from beep_iam.services.oauth_clients import authenticate_client
 
 #: Larger token, revocation or introspection requests are refused before they are parsed.
