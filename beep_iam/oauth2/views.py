@@ -99,15 +99,9 @@ def _token_body(issued: oauth_tokens.IssuedTokens) -> dict[str, Any]:
     return body
 
 
-def _check_grant(client: OAuthClient, grant: str) -> None:
-    # The services' rule (NULL grant_types: unrestricted), private there until the client
-    # model answers it itself (issue 17); called, not copied.
-    oauth_tokens._check_grant(client, grant)
-
-
 def _may_refresh(client: OAuthClient) -> bool:
     try:
-        _check_grant(client, GrantType.REFRESH_TOKEN)
+        oauth_tokens.check_grant(client, GrantType.REFRESH_TOKEN)
     except oauth_errors.UnauthorizedClient:
         return False
     return True
@@ -134,14 +128,14 @@ def machine_scopes(client: OAuthClient, requested: list[str] | None) -> list[str
 def _client_credentials(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
     if client.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE:
         raise errors.UnauthorizedClientError(description="public clients have no own access")
-    _check_grant(client, GrantType.CLIENT_CREDENTIALS)
+    oauth_tokens.check_grant(client, GrantType.CLIENT_CREDENTIALS)
     scopes = machine_scopes(client, scope_list(params.get("scope")))
     return _token_body(oauth_tokens.issue_tokens(client, scopes=scopes))
 
 
 @sensitive_variables("params", "code")
 def _authorization_code(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
-    _check_grant(client, GrantType.AUTHORIZATION_CODE)
+    oauth_tokens.check_grant(client, GrantType.AUTHORIZATION_CODE)
     code = params.get("code")
     if code is None:
         raise errors.InvalidRequestError(description="code is required")
@@ -295,7 +289,7 @@ def _check_request(client: OAuthClient, params: dict[str, str]) -> tuple[list[st
     """The request's scopes and prompt values; raises the error to redirect with."""
     if params.get("response_type") != "code":
         raise errors.UnsupportedResponseTypeError(params.get("response_type"))
-    _check_grant(client, GrantType.AUTHORIZATION_CODE)
+    oauth_tokens.check_grant(client, GrantType.AUTHORIZATION_CODE)
     for unsupported in ("request", "request_uri"):
         if unsupported in params:
             raise errors.OAuth2Error(
@@ -304,7 +298,7 @@ def _check_request(client: OAuthClient, params: dict[str, str]) -> tuple[list[st
     scopes = scope_list(params.get("scope"))
     if scopes is None:
         raise errors.InvalidScopeError(description="scope is required")
-    oauth_tokens._allowed_scopes(client, scopes)
+    oauth_tokens.allowed_scopes(client, scopes)
     method = params.get("code_challenge_method")
     challenge = params.get("code_challenge")
     if challenge is not None or method is not None:

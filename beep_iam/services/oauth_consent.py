@@ -7,7 +7,7 @@ from typing import Any
 
 from beep_iam import validators as rules
 from beep_iam.models import OAuthClient, OAuthConsent
-from beep_iam.services.oauth_errors import InvalidScope
+from beep_iam.services.oauth_tokens import allowed_scopes
 
 _UPSERT_SQL = """
 INSERT INTO oauth_consent (client_id, user_id, scopes, reference_id, resources)
@@ -24,15 +24,7 @@ def consented_scopes(client: OAuthClient, user: Any, scopes: Iterable[str]) -> l
     ``ValueError`` without a user."""
     if user is None:
         raise ValueError("grant_consent() needs a user.")
-    granted = rules.validate_scopes(scopes)
-    if client.scopes:
-        allowed = set(client.scopes)
-        extra = [s for s in granted if s not in allowed]
-        if extra:
-            raise InvalidScope(
-                f"scope(s) {', '.join(extra)} not allowed for client {client.client_id}"
-            )
-    return granted
+    return allowed_scopes(client, scopes)
 
 
 def grant_consent(

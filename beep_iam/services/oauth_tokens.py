@@ -100,7 +100,9 @@ def _db_for_write() -> str:
 # --- issuing -----------------------------------------------------------------------------
 
 
-def _allowed_scopes(client: OAuthClient, scopes: Iterable[str]) -> list[str]:
+def allowed_scopes(client: OAuthClient, scopes: Iterable[str]) -> list[str]:
+    """``scopes`` as valid scope tokens (``ValidationError``), each one ``client`` allows
+    (``InvalidScope``; no ``client.scopes`` means unrestricted)."""
     requested = rules.validate_scopes(scopes)
     if client.scopes:
         allowed = set(client.scopes)
@@ -112,7 +114,8 @@ def _allowed_scopes(client: OAuthClient, scopes: Iterable[str]) -> list[str]:
     return requested
 
 
-def _check_grant(client: OAuthClient, grant: str) -> None:
+def check_grant(client: OAuthClient, grant: str) -> None:
+    """``UnauthorizedClient`` unless ``client`` may use ``grant``."""
     # NULL grant_types means "not restricted" (rows written by other tools may lack it).
     if client.grant_types is not None and grant not in client.grant_types:
         raise UnauthorizedClient(f"client {client.client_id} may not use the {str(grant)!r} grant")
@@ -197,11 +200,11 @@ def issue_tokens(
         raise InvalidClient(f"client {client.client_id} is disabled")
     if hasattr(user, "may_authenticate") and not user.may_authenticate():
         raise InvalidGrant("the user is inactive, banned or deleted")
-    granted = _allowed_scopes(client, scopes)
+    granted = allowed_scopes(client, scopes)
     if with_refresh:
         if user is None:
             raise InvalidGrant("a refresh token is issued to a user; none was given")
-        _check_grant(client, GrantType.REFRESH_TOKEN)
+        check_grant(client, GrantType.REFRESH_TOKEN)
     using = _db_for_write()
     with transaction.atomic(using=using):
         return _mint(
@@ -340,7 +343,7 @@ def rotate_refresh_token(
                 raise InvalidClient(f"client {client.client_id} is disabled")
             if not current.user.may_authenticate(now):
                 raise InvalidGrant("the token's user is inactive, banned or deleted")
-            _check_grant(client, GrantType.REFRESH_TOKEN)
+            check_grant(client, GrantType.REFRESH_TOKEN)
             kept = list(current.scopes)
             if client.scopes:  # the client's allowed scopes may have been cut since
                 allowed = set(client.scopes)
