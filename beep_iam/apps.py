@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.core import checks
+from django.core.signals import setting_changed
 
 
 class BeepIamConfig(AppConfig):
@@ -7,9 +9,16 @@ class BeepIamConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # checks and grants register system checks; credentials and middleware connect signals.
-        from beep_iam.better_auth import checks, credentials, grants, middleware, sessions  # noqa: F401
+        # Every system check and signal receiver of the app is registered here, nowhere on
+        # import (beep_shared's ready() does the same for the lower layer).
+        from beep_iam import conf
+        from beep_iam.better_auth import checks as co_tenancy
+        from beep_iam.better_auth import credentials, grants, middleware, sessions
 
+        checks.register(conf.check_settings, checks.Tags.compatibility)
+        checks.register(co_tenancy.check_co_tenancy, checks.Tags.security)
+        checks.register(grants.check_unnamed_role_privileges, checks.Tags.database)
+        setting_changed.connect(conf.reset_cache, dispatch_uid="beep_iam.conf.reset_cache")
         credentials.connect()
         middleware.connect()
         sessions.connect()

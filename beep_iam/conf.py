@@ -86,8 +86,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from beep_shared.models.session import TOKEN_STORAGES
@@ -423,14 +421,13 @@ def iam_settings() -> IamSettings:
     return _cached
 
 
-@receiver(setting_changed)
-def _reset_cache(*, setting: str, **kwargs: Any) -> None:
+def reset_cache(*, setting: str, **kwargs: Any) -> None:
+    """``setting_changed`` receiver (connected in ``BeepIamConfig.ready``)."""
     global _cached
     if setting == SETTING_NAME:
         _cached = None
 
 
-@checks.register(checks.Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     messages: list[checks.CheckMessage] = []
     try:

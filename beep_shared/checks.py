@@ -1,4 +1,5 @@
-"""System checks. Database checks run for ``migrate`` and ``check --database default``."""
+"""System checks (registered in ``BeepSharedConfig.ready``). Database checks run for
+``migrate`` and ``check --database default``."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ def _source(alias: str) -> str:
     return f" ({_SOURCES[alias]} with the project's settings)" if alias in _SOURCES else ""
 
 
-@checks.register(checks.Tags.database)
 def check_database_reachable(app_configs: Any, databases: Any = None, **kwargs: Any) -> list:
     errors: list[checks.CheckMessage] = []
     for alias in databases or []:
@@ -50,7 +50,6 @@ REPORTER_FILTER = "beep_shared.error_reports.AlwaysSafeExceptionReporterFilter"
 SETUP = "README, 'Using the apps in another project'"
 
 
-@checks.register()
 def check_host_project_settings(app_configs: Any, **kwargs: Any) -> list:
     """What a project needs besides INSTALLED_APPS for the admin and the services to work."""
     from django.conf import settings
@@ -84,7 +83,7 @@ def check_host_project_settings(app_configs: Any, **kwargs: Any) -> list:
     try:
         bypass = bypass_database_or_none()
     except ImproperlyConfigured:
-        bypass = "reported"  # beep_shared.E011
+        bypass = "reported"  # beep_shared.E030/E031
     if bypass is None:
         messages.append(
             checks.Warning(
@@ -112,7 +111,6 @@ def check_host_project_settings(app_configs: Any, **kwargs: Any) -> list:
 PLAIN_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-@checks.register(checks.Tags.security)
 def check_login_honours_user_validity(app_configs: Any, **kwargs: Any) -> list:
     """Django's own ModelBackend lets banned and soft-deleted users log in (and stay in)."""
     from django.conf import settings

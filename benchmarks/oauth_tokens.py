@@ -49,7 +49,7 @@ from django.db import connections  # noqa: E402
 
 GOAL = 1.5
 RAW_SELECT = "SELECT * FROM oauth_access_token WHERE token = %s"
-# The digest of beep_shared.secrets.digest() in SQL: SHA-256, base64url, no padding.
+# The digest of beep_shared.crypto.digest() in SQL: SHA-256, base64url, no padding.
 SQL_DIGEST = "rtrim(translate(encode(sha256(convert_to({}, 'UTF8')), 'base64'), '+/', '-_'), '=')"
 LOAD_SQL = f"""
 INSERT INTO oauth_access_token (token, client_id, user_id, scopes, expires_at)
@@ -154,7 +154,7 @@ def p95_us(samples: list[int]) -> float:
 
 def bench_validation(raw: psycopg.Connection, rows: int, samples: int) -> dict[str, Any]:
     from beep_iam.services.oauth_tokens import validate_access_token
-    from beep_shared.secrets import digest
+    from beep_shared.crypto import digest
 
     valid = [f"bench-{g}" for g in random.sample(range(1, rows + 1, 2), min(samples, rows // 2))]
     digests = {token: digest(token) for token in valid}

@@ -17,7 +17,7 @@ from django.urls import reverse
 from beep_iam.models import ApiKey, OAuthAccessToken, OAuthClient, OAuthConsent, ScimProvider
 from beep_iam.services.oauth_clients import authenticate_client
 from beep_iam.services.oauth_errors import InvalidClient
-from beep_shared import secrets
+from beep_shared import crypto
 from beep_shared.admin.related import RelatedLink
 from beep_shared.models import Organization
 from beep_shared.rls import bypass_rls
@@ -536,7 +536,7 @@ def test_api_key_is_shown_once_in_the_response_not_a_cookie(admin_client, superu
     assert_shown_once(response, admin_client, raw)
     with bypass_rls():
         key = ApiKey.objects.get(name="CI key")
-    assert key.key == secrets.digest(raw) and raw not in key.key
+    assert key.key == crypto.digest(raw) and raw not in key.key
     assert raw not in admin_client.get(change_url(key)).content.decode()
 
 
@@ -549,7 +549,7 @@ def test_scim_token_is_shown_once(admin_client):
     raw = shown_secret(response)
     assert_shown_once(response, admin_client, raw)
     with bypass_rls():
-        assert ScimProvider.objects.get(provider_id="okta-once").scim_token == secrets.digest(raw)
+        assert ScimProvider.objects.get(provider_id="okta-once").scim_token == crypto.digest(raw)
 
 
 def test_register_a_client_in_the_admin_shows_its_secret_once(admin_client, superuser):

@@ -23,7 +23,7 @@ from beep_iam.models import (
     Verification,
     WalletAddress,
 )
-from beep_shared import secrets
+from beep_shared import crypto
 from tests.factories import (
     AccountFactory,
     CredentialAccountFactory,
@@ -89,9 +89,9 @@ def verification_with_secrets() -> tuple[models.Model, list[str]]:
 
 
 def device_code_with_secrets() -> tuple[models.Model, list[str]]:
-    raw = secrets.generate_token()
+    raw = crypto.generate_token()
     row = DeviceCodeFactory.create(raw_device_code=raw)
-    return row, [raw, secrets.digest(raw)]
+    return row, [raw, crypto.digest(raw)]
 
 
 SENSITIVE = [

@@ -9,15 +9,15 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from beep_iam.device_codes import (
+from beep_iam.models import DeviceCode, DeviceCodeStatus
+from beep_iam.models.device_code import (
     USER_CODE_ALPHABET,
     format_user_code,
     generate_user_code,
     is_normalized_user_code,
     normalize_user_code,
 )
-from beep_iam.models import DeviceCode, DeviceCodeStatus
-from beep_shared import secrets
+from beep_shared import crypto
 from tests.factories import DeviceCodeFactory, UserFactory
 
 
@@ -116,7 +116,7 @@ class TestLookups:
         with connection.cursor() as cursor:
             cursor.execute("SELECT device_code FROM device_code WHERE id = %s", [row.pk])
             stored = cursor.fetchone()[0]
-        assert stored == secrets.digest(raw) != raw
+        assert stored == crypto.digest(raw) != raw
         assert DeviceCode.objects.get_by_device_code(raw) == row
         assert DeviceCode.objects.get_by_device_code(stored) is None  # the digest is no key
         assert row.status == DeviceCodeStatus.PENDING

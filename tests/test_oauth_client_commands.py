@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 
 from beep_iam.models import OAuthClient
 from beep_iam.services.oauth_clients import authenticate_client
-from beep_shared import secrets
+from beep_shared import crypto
 from tests.factories import OAuthClientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,7 @@ def test_register_prints_the_id_and_the_secret_that_authenticates():
     assert client.name == "Acme Dashboard" and client.user == owner
     assert client.scopes == ["openid", "profile", "email"]
     assert client.contacts == ["ops@acme.example.com"]
-    assert client.client_secret == secrets.digest(secret) and secret not in client.client_secret
+    assert client.client_secret == crypto.digest(secret) and secret not in client.client_secret
     assert authenticate_client(client_id, secret) == client
     assert "Shown once" in out
 
@@ -121,7 +121,7 @@ def test_rotate_prints_a_new_secret_and_the_old_one_stops_working():
     assert new != "old-secret"
     assert authenticate_client("rotate-me", new) == client
     client.refresh_from_db()
-    assert not secrets.matches("old-secret", client.client_secret)
+    assert not crypto.matches("old-secret", client.client_secret)
 
     data = json.loads(run("rotate_oauth_client_secret", "rotate-me", "--json"))
     assert data["client_id"] == "rotate-me" and data["client_secret"] not in (None, new)

@@ -12,7 +12,7 @@ from beep_iam.models import OAuthClient
 from beep_iam.services import oauth_clients
 from beep_iam.services.oauth_errors import InvalidClient
 from beep_iam.validators import validate_redirect_uri, validate_scopes
-from beep_shared import secrets
+from beep_shared import crypto
 from tests.factories import OAuthClientFactory, UserFactory
 
 CALLBACK = ["https://app.example.com/callback"]
@@ -25,7 +25,7 @@ def test_digest_matches_an_independently_computed_sha256_base64url_vector():
     assert hashlib.sha256(b"abc").hexdigest() == expected_hex
     expected = base64.urlsafe_b64encode(bytes.fromhex(expected_hex)).decode().rstrip("=")
     assert expected == "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
-    assert secrets.digest("abc") == expected
+    assert crypto.digest("abc") == expected
 
 
 @pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthConsent, OAuthRefreshToken
-from beep_shared import secrets
+from beep_shared import crypto
 from beep_shared.ids import is_valid_id
 from tests.factories import (
     OAuthAccessTokenFactory,
@@ -224,13 +224,13 @@ def test_rows_written_with_only_better_auth_columns_get_defaults():
         cursor.execute(
             "INSERT INTO oauth_refresh_token (token, client_id, user_id, scopes) "
             "VALUES (%s, 'ba-client', %s, ARRAY['openid']) RETURNING id",
-            [secrets.digest("r"), user.pk],
+            [crypto.digest("r"), user.pk],
         )
         refresh_pk = cursor.fetchone()[0]
         cursor.execute(
             "INSERT INTO oauth_access_token (token, client_id, user_id, refresh_id, scopes) "
             "VALUES (%s, 'ba-client', %s, %s, ARRAY['openid']) RETURNING id",
-            [secrets.digest("a"), user.pk, refresh_pk],
+            [crypto.digest("a"), user.pk, refresh_pk],
         )
         access_pk = cursor.fetchone()[0]
     assert disabled is False

@@ -19,7 +19,7 @@ from beep_iam.services.oauth_errors import (
     UnauthorizedClient,
 )
 from beep_iam.services.oauth_tokens import ANY_CLIENT
-from beep_shared import secrets
+from beep_shared import crypto
 from tests.factories import (
     OAuthAccessTokenFactory,
     OAuthClientFactory,
@@ -52,8 +52,8 @@ def test_issue_stores_only_digests_and_uses_default_lifetimes():
     issued = _issue(user=session.user, session=session)
     access = OAuthAccessToken.objects.get(pk=issued.access.pk)
     refresh = OAuthRefreshToken.objects.get(pk=issued.refresh.pk)
-    assert access.token == secrets.digest(issued.access_token) != issued.access_token
-    assert refresh.token == secrets.digest(issued.refresh_token) != issued.refresh_token
+    assert access.token == crypto.digest(issued.access_token) != issued.access_token
+    assert refresh.token == crypto.digest(issued.refresh_token) != issued.refresh_token
     assert issued.access_token not in repr(issued)
     assert issued.refresh_token not in repr(issued)
     assert access.oauth_refresh_token == refresh
@@ -134,7 +134,7 @@ def test_validate_accepts_rows_written_by_better_auth():
         cursor.execute(
             "INSERT INTO oauth_access_token (token, client_id, scopes, expires_at) "
             "VALUES (%s, %s, ARRAY['openid'], now() + interval '1 hour')",
-            [secrets.digest("from-better-auth"), client.client_id],
+            [crypto.digest("from-better-auth"), client.client_id],
         )
     info = oauth_tokens.validate_access_token("from-better-auth")
     assert info is not None and info.client_id == client.client_id

@@ -17,7 +17,7 @@ from beep_iam.models import (
     Subscription,
     TeamMember,
 )
-from beep_shared import secrets
+from beep_shared import crypto
 from beep_shared.models import Organization, Session, Team
 from beep_shared.rls import bypass_rls, tenant_context
 from tests.factories import (
@@ -174,7 +174,7 @@ def test_api_keys_are_stored_as_digests_and_found_by_the_raw_key(org):
     with tenant_context(org):
         key, raw = ApiKey.objects.create_key(UserFactory.create(), prefix="bk_", organization=org)
         assert raw.startswith("bk_") and key.start == raw[:6]
-        assert key.key == secrets.digest(raw) and raw not in key.key
+        assert key.key == crypto.digest(raw) and raw not in key.key
         assert ApiKey.objects.get_by_key(raw) == key
         assert ApiKey.objects.get_by_key(raw + "x") is None
     assert key.key not in f"{key} {key!r}"
@@ -184,7 +184,7 @@ def test_api_keys_are_stored_as_digests_and_found_by_the_raw_key(org):
 def test_scim_tokens_are_stored_as_digests(org):
     with tenant_context(org):
         provider, raw = ScimProvider.objects.create_provider("okta", organization=org)
-        assert secrets.matches(raw, provider.scim_token) and raw != provider.scim_token
+        assert crypto.matches(raw, provider.scim_token) and raw != provider.scim_token
         assert ScimProvider.objects.get_by_token(raw) == provider
     assert provider.scim_token not in f"{provider} {provider!r}"
 

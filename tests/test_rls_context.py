@@ -226,10 +226,10 @@ def test_the_web_role_cannot_become_the_bypass_role():
 
 @pytest.mark.django_db
 def test_bypass_is_refused_when_no_alias_is_configured(settings):
-    settings.BEEP_RLS_BYPASS_DATABASE = "no_such_alias"
+    settings.BEEP_SHARED = {"RLS_BYPASS_DATABASE": "no_such_alias"}
     with pytest.raises(ImproperlyConfigured, match="not in DATABASES"), bypass_rls():
         pass
-    del settings.BEEP_RLS_BYPASS_DATABASE
+    del settings.BEEP_SHARED
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Overriding setting DATABASES": only read here
         settings.DATABASES = {"default": settings.DATABASES["default"]}

@@ -29,7 +29,7 @@ from beep_iam.models import (
 )
 from beep_shared.models import Organization, Team
 from beep_shared.rls import tenant_context
-from beep_shared.rls.status import org_models
+from beep_shared.rls.registry import org_models
 from tests.factories import OrganizationFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,8 @@ from django.test.utils import isolate_apps
 from beep_shared.db.constraints import ForeignKeyConstraint
 from beep_shared.models import OrgModel, Team
 from beep_shared.rls.constraints import RowLevelSecurity
-from beep_shared.rls.status import inspect, org_models
+from beep_shared.rls.registry import org_models
+from beep_shared.rls.status import inspect
 from tests.owner import OWNER_ALIAS
 
 

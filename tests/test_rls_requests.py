@@ -22,7 +22,7 @@ from django.test import RequestFactory
 from django.urls import path
 
 from beep_iam.models import ScimProvider
-from beep_shared import secrets
+from beep_shared import crypto
 from beep_shared.models import Team
 from beep_shared.rls import bypass_rls, current_scope, tenant_context
 from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY, TenantMiddleware
@@ -255,7 +255,7 @@ def test_admin_creates_a_scim_provider_showing_the_token_once(client):
     assert not [c for c in response.cookies.values() if raw in c.value]
     with bypass_rls():
         stored = ScimProvider.objects.get(provider_id="okta")
-    assert secrets.matches(raw, stored.scim_token) and stored.scim_token != raw
+    assert crypto.matches(raw, stored.scim_token) and stored.scim_token != raw
     page = client.get(f"/admin/beep_iam/scimprovider/{stored.pk}/change/").content.decode()
     assert stored.scim_token not in page and raw not in page
 

@@ -17,7 +17,7 @@ from beep_shared.rls.checks import (
     configuration_errors,
     role_warnings,
 )
-from beep_shared.rls.status import org_models
+from beep_shared.rls.registry import org_models
 from tests.owner import OWNER_ALIAS, owner_commit, owner_cursor
 
 pytestmark = pytest.mark.django_db
@@ -60,12 +60,12 @@ def test_the_check_warns_when_the_role_can_reach_a_bypassrls_role():
             su.execute("DROP ROLE beep_test_group")
             su.execute("DROP ROLE beep_test_reachable")
     (message,) = messages
-    assert message.id == "beep_shared.W010"
+    assert message.id == "beep_shared.W012"
     assert "can SET ROLE to 'beep_test_reachable' (BYPASSRLS)" in message.msg
 
 
 def test_the_check_warns_when_the_bypass_alias_cannot_bypass(settings):
-    settings.BEEP_RLS_BYPASS_DATABASE = "default"  # the application's role: no BYPASSRLS
+    settings.BEEP_SHARED = {"RLS_BYPASS_DATABASE": "default"}  # the app's role: no BYPASSRLS
     (message,) = bypass_warnings()
     assert message.id == "beep_shared.W011" and "lacks the BYPASSRLS attribute" in message.msg
 
@@ -79,7 +79,7 @@ def test_the_check_warns_when_the_bypass_role_lacks_table_privileges():
             (message,) = check_row_level_security(None, databases=["default"])
         finally:
             owner.execute(f'GRANT DELETE ON team TO "{role}"')
-    assert message.id == "beep_shared.W011" and "lacks privileges on team;" in message.msg
+    assert message.id == "beep_shared.W014" and "lacks privileges on team;" in message.msg
 
 
 def test_the_retired_bypass_role_setting_is_an_error(settings):

@@ -5,7 +5,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
-from beep_shared import secrets
+from beep_shared import crypto
 from beep_shared.models import Organization, Session, User
 from tests.factories import OrganizationFactory, SessionFactory, TeamFactory, UserFactory
 from tests.sql import raw
@@ -91,7 +91,7 @@ def test_session_expiry_must_be_after_creation():
 def test_session_token_is_stored_as_a_digest_and_found_by_the_raw_token():
     user = UserFactory()
     session, raw_token = Session.objects.create_session(user, ip_address="127.0.0.1")
-    assert session.token == secrets.digest(raw_token)
+    assert session.token == crypto.digest(raw_token)
     assert raw_token not in str(raw("SELECT * FROM session"))
     assert Session.objects.get_by_token(raw_token) == session
     assert Session.objects.get_by_token(raw_token + "x") is None

@@ -15,7 +15,6 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from beep_iam.device_codes import format_user_code, is_normalized_user_code, normalize_user_code
 from beep_iam.models import (
     Account,
     DeviceCode,
@@ -27,6 +26,11 @@ from beep_iam.models import (
     WalletAddress,
 )
 from beep_iam.models.account import IMMUTABLE_ACCOUNT_FIELDS
+from beep_iam.models.device_code import (
+    format_user_code,
+    is_normalized_user_code,
+    normalize_user_code,
+)
 from beep_shared.admin.base import AUDIT_FIELDS, TableAdmin
 from beep_shared.admin.columns import datetime_cell
 from beep_shared.admin.filters import ExactValueFilter

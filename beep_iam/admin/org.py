@@ -20,7 +20,7 @@ from beep_iam.models import (
     Subscription,
     TeamMember,
 )
-from beep_shared import secrets
+from beep_shared import crypto
 from beep_shared.admin.filters import ExactValueFilter
 from beep_shared.admin.one_time import hold_secrets, one_time_secret_response, take_secrets
 from beep_shared.admin.tenant import OrgModelAdmin
@@ -114,8 +114,8 @@ class DigestCreatingAdmin(OrgModelAdmin):
         )
 
     def new_secret(self, obj: Any) -> str:
-        raw = secrets.generate_token()
-        setattr(obj, self.secret_field, secrets.digest(raw))
+        raw = crypto.generate_token()
+        setattr(obj, self.secret_field, crypto.digest(raw))
         return raw
 
 
@@ -137,8 +137,8 @@ class ApiKeyAdmin(DigestCreatingAdmin):
         return (*super().get_readonly_fields(request, obj), "start", "request_count")
 
     def new_secret(self, obj: ApiKey) -> str:
-        raw = f"{obj.prefix or ''}{secrets.generate_token()}"
-        obj.key = secrets.digest(raw)
+        raw = f"{obj.prefix or ''}{crypto.generate_token()}"
+        obj.key = crypto.digest(raw)
         obj.start = raw[:6]
         return raw
 

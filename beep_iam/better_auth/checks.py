@@ -21,7 +21,6 @@ def _position(middleware: list[str], name: str) -> int | None:
     return middleware.index(name) if name in middleware else None
 
 
-@checks.register(checks.Tags.security)
 def check_co_tenancy(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     try:
         conf = load(getattr(settings, SETTING_NAME, None))

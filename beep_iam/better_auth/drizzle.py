@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 
-from .mapping import Column, Table
+from .mapping import Column, MappedTable
 
 MODULE = "beep-iam-better-auth.mjs"
 TYPES = "beep-iam-better-auth.d.ts"
@@ -62,14 +62,14 @@ def _builder(column: Column) -> str:
     return expr
 
 
-def _table(table: Table) -> str:
+def _table(table: MappedTable) -> str:
     lines = [f"export const {table.model_key} = pgTable({json.dumps(table.name)}, {{"]
     lines += [f"  {column.key}: {_builder(column)}," for column in table.better_auth_columns]
     lines.append("});")
     return "\n".join(lines)
 
 
-def _names(tables: list[Table]) -> str:
+def _names(tables: list[MappedTable]) -> str:
     names = {
         table.model_key: {
             "modelName": table.name,
@@ -135,7 +135,7 @@ export declare function betterAuthOptions(): {
 """
 
 
-def render(tables: list[Table]) -> dict[str, str]:
+def render(tables: list[MappedTable]) -> dict[str, str]:
     """The generated files, by file name."""
     parts = [HEADER]
     parts += [_table(table) + "\n" for table in tables]

@@ -4,8 +4,9 @@ better-auth works across organizations and sets no tenant, so its role has ``BYP
 keep that reach small it gets DML on exactly the tables of the generated mapping
 (:func:`beep_iam.better_auth.mapping.table_names`) and, where better-auth's schema has only some
 of a table's columns (``user``: Django's own columns are not better-auth's), SELECT, INSERT and
-UPDATE on exactly those columns (:attr:`~beep_iam.better_auth.mapping.Table.better_auth_columns`),
-USAGE on the row id sequence its INSERTs draw from, and nothing else: no default privileges,
+UPDATE on exactly those columns
+(:attr:`~beep_iam.better_auth.mapping.MappedTable.better_auth_columns`), USAGE on the row id
+sequence its INSERTs draw from, and nothing else: no default privileges,
 no membership in any role and no role is a member of it (the web role must never reach a
 BYPASSRLS role).
 
@@ -185,7 +186,6 @@ class LimitBetterAuthColumns(RoleGrantOperation):
         )
 
 
-@checks.register(checks.Tags.database)
 def check_unnamed_role_privileges(
     app_configs: Any, databases: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:

@@ -7,8 +7,8 @@ model: its key is the camel-cased table name and each column's key the camel-cas
 chose otherwise (:data:`FIELD_KEYS`). The audit columns better-auth does not know are part of
 its schema too (with their database defaults, so better-auth's schema check accepts them).
 Django's own user columns (:data:`DJANGO_COLUMNS`) are in the mapping but not in better-auth's
-view of it (:attr:`Table.better_auth_columns`): the generated Drizzle schema leaves them out and
-the better-auth role may not read or write them (:mod:`.grants`).
+view of it (:attr:`MappedTable.better_auth_columns`): the generated Drizzle schema leaves them
+out and the better-auth role may not read or write them (:mod:`.grants`).
 """
 
 from __future__ import annotations
@@ -59,7 +59,9 @@ class Column:
 
 
 @dataclass(frozen=True)
-class Table:
+class MappedTable:
+    """One mapped table as better-auth's schema sees it: its model key and columns."""
+
     model_key: str  # better-auth model key
     name: str  # SQL table
     columns: tuple[Column, ...]
@@ -104,7 +106,7 @@ def _default_sql(field: models.Field[Any, Any], connection: Any) -> str | None:
         return sql % tuple(editor.quote_value(param) for param in params)
 
 
-def table_for(model: type[models.Model], connection: Any = None) -> Table:
+def table_for(model: type[models.Model], connection: Any = None) -> MappedTable:
     connection = connection or default_connection
     table = model._meta.db_table
     columns = []
@@ -122,11 +124,11 @@ def table_for(model: type[models.Model], connection: Any = None) -> Table:
                 django_only=(table, column) in DJANGO_COLUMNS,
             )
         )
-    return Table(model_key=camel(table), name=table, columns=tuple(columns))
+    return MappedTable(model_key=camel(table), name=table, columns=tuple(columns))
 
 
-def tables(connection: Any = None) -> list[Table]:
-    """The mapping: one :class:`Table` per mapped model, in a stable order (by table name)."""
+def tables(connection: Any = None) -> list[MappedTable]:
+    """The mapping: one :class:`MappedTable` per mapped model, in a stable order (by table name)."""
     return sorted((table_for(m, connection) for m in mapped_models()), key=lambda t: t.name)
 
 

@@ -1,4 +1,33 @@
-# One module per area; each defines __all__.
-from .auth import *  # noqa: F403
+"""beep_iam's tables: tenant-scoped ones in ``org``, OAuth ones in ``oauth``, and the global
+(not tenant-scoped) better-auth tables one module each."""
+
+from .account import CREDENTIAL_PROVIDER, Account
+from .device_code import DeviceCode, DeviceCodeQuerySet, DeviceCodeStatus
+from .jwks import Jwks, JwksQuerySet
 from .oauth import *  # noqa: F403
+from .oauth import __all__ as _oauth_all
 from .org import *  # noqa: F403
+from .org import __all__ as _org_all
+from .passkey import Passkey
+from .rate_limit import RateLimit
+from .two_factor import TwoFactor
+from .verification import Verification, VerificationQuerySet
+from .wallet_address import WalletAddress
+
+__all__ = [
+    "CREDENTIAL_PROVIDER",
+    "Account",
+    "DeviceCode",
+    "DeviceCodeQuerySet",
+    "DeviceCodeStatus",
+    "Jwks",
+    "JwksQuerySet",
+    "Passkey",
+    "RateLimit",
+    "TwoFactor",
+    "Verification",
+    "VerificationQuerySet",
+    "WalletAddress",
+    *_oauth_all,
+    *_org_all,
+]

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from beep_shared import secrets
+from beep_shared import crypto
 from beep_shared.db.choices import choices_check
 from beep_shared.db.fields import ForeignKey
 from beep_shared.labels import related_label
@@ -329,15 +329,15 @@ class Subscription(OrgModel):
 class ApiKeyManager(models.Manager["ApiKey"]):
     def create_key(self, user: Any, *, prefix: str = "", **fields: Any) -> tuple[ApiKey, str]:
         """Create a key; return it with the raw key, which is stored only as a digest."""
-        raw = f"{prefix}{secrets.generate_token()}"
+        raw = f"{prefix}{crypto.generate_token()}"
         key = self.create(
-            user=user, key=secrets.digest(raw), prefix=prefix or None, start=raw[:6], **fields
+            user=user, key=crypto.digest(raw), prefix=prefix or None, start=raw[:6], **fields
         )
         return key, raw
 
     def get_by_key(self, raw: str) -> ApiKey | None:
         """The enabled key whose raw value is ``raw`` (among the rows this tenant sees)."""
-        return self.filter(key=secrets.digest(raw), enabled=True).first()
+        return self.filter(key=crypto.digest(raw), enabled=True).first()
 
 
 class ApiKey(OrgModel):
@@ -443,12 +443,12 @@ class SsoProvider(OrgModel):
 class ScimProviderManager(models.Manager["ScimProvider"]):
     def create_provider(self, provider_id: str, **fields: Any) -> tuple[ScimProvider, str]:
         """Create a provider; return it with its raw bearer token (stored as a digest)."""
-        raw = secrets.generate_token()
-        provider = self.create(provider_id=provider_id, scim_token=secrets.digest(raw), **fields)
+        raw = crypto.generate_token()
+        provider = self.create(provider_id=provider_id, scim_token=crypto.digest(raw), **fields)
         return provider, raw
 
     def get_by_token(self, raw: str) -> ScimProvider | None:
-        return self.filter(scim_token=secrets.digest(raw)).first()
+        return self.filter(scim_token=crypto.digest(raw)).first()
 
 
 class ScimProvider(OrgModel):

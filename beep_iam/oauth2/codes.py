@@ -14,7 +14,7 @@ presenting a code whose row is gone revokes them (RFC 6749 section 4.1.2), as be
 from __future__ import annotations
 
 import json
-import secrets as std_secrets
+import secrets
 import string
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,7 +26,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from beep_iam.models import OAuthAccessToken, OAuthRefreshToken, Verification
 from beep_iam.services.oauth_tokens import revoke_refresh_tokens
-from beep_shared import secrets
+from beep_shared import crypto
 
 CODE_LIFETIME = timedelta(minutes=10)
 CODE_LENGTH = 32  # better-auth: generateRandomString(32, "a-z", "A-Z", "0-9"), ~190 bits
@@ -65,7 +65,7 @@ def issue_code(
     reference_id: str | None = None,
 ) -> str:
     """Store a new code for the authorization request ``query``; return the raw code."""
-    code = "".join(std_secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
+    code = "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
     value: dict[str, Any] = {
         "type": TYPE,
         "query": query,
@@ -76,7 +76,7 @@ def issue_code(
     if reference_id is not None:
         value["referenceId"] = reference_id
     Verification.objects.create(
-        identifier=secrets.digest(code),
+        identifier=crypto.digest(code),
         value=json.dumps(value, separators=(",", ":")),
         expires_at=timezone.now() + CODE_LIFETIME,
     )
@@ -99,7 +99,7 @@ def redeem_code(code: str) -> CodeGrant | None:
     Call it inside the transaction that issues the code's tokens, and commit that transaction
     whatever the outcome: the row stays locked until then, so a concurrent replay waits for
     the tokens it must revoke, and a failed redemption still uses the code up."""
-    digest = secrets.digest(code)
+    digest = crypto.digest(code)
     using = router.db_for_write(Verification)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute(_CONSUME_SQL, (digest,))

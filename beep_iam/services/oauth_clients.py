@@ -20,7 +20,7 @@ from beep_iam.models import OAuthClient
 from beep_iam.models.oauth import GrantType, ResponseType, TokenEndpointAuthMethod
 from beep_iam.services.oauth_errors import InvalidClient, InvalidRequest
 from beep_iam.validators import MAX_URI_LENGTH, uses_secret
-from beep_shared import secrets
+from beep_shared import crypto
 
 CLIENT_ID_BYTES = 24  # 32 URL-safe characters
 CLIENT_SECRET_BYTES = 32  # 43 URL-safe characters
@@ -55,7 +55,7 @@ OPTIONAL_METADATA = frozenset(
 )
 
 # Compared against when the client does not exist, so both paths cost one digest comparison.
-_DUMMY_DIGEST = secrets.digest("beep-iam-no-such-client")
+_DUMMY_DIGEST = crypto.digest("beep-iam-no-such-client")
 
 
 @dataclass(frozen=True)
@@ -101,9 +101,9 @@ def create_client(client: OAuthClient) -> RegisteredClient:
 
     The one place a client is created: ``register_client`` and the admin's add page (in
     ``save_model``, after its form validated the same rules) call it."""
-    raw_secret = secrets.generate_token(CLIENT_SECRET_BYTES) if uses_secret(client) else None
-    client.client_id = secrets.generate_token(CLIENT_ID_BYTES)
-    client.client_secret = secrets.digest(raw_secret) if raw_secret else None
+    raw_secret = crypto.generate_token(CLIENT_SECRET_BYTES) if uses_secret(client) else None
+    client.client_id = crypto.generate_token(CLIENT_ID_BYTES)
+    client.client_secret = crypto.digest(raw_secret) if raw_secret else None
     client.full_clean()
     client.save(force_insert=True)
     return RegisteredClient(client=client, client_secret=raw_secret)
@@ -122,7 +122,7 @@ def verify_client_secret(client: OAuthClient, raw_secret: str | None) -> bool:
     """Constant-time check of a presented secret; a client without a secret never matches."""
     if not raw_secret:
         return False
-    return secrets.matches(raw_secret, client.client_secret)
+    return crypto.matches(raw_secret, client.client_secret)
 
 
 @sensitive_variables("raw_secret")
@@ -135,7 +135,7 @@ def authenticate_client(client_id: str, raw_secret: str | None) -> OAuthClient:
     """
     client = OAuthClient.objects.filter(client_id=client_id).first()
     if client is None:
-        secrets.matches(raw_secret or "", _DUMMY_DIGEST)
+        crypto.matches(raw_secret or "", _DUMMY_DIGEST)
         raise InvalidClient("client authentication failed")
     if client.client_secret is None:
         ok = not raw_secret and client.token_endpoint_auth_method in (
@@ -160,8 +160,8 @@ def rotate_client_secret(client: OAuthClient) -> str:
                 )
             }
         )
-    raw = secrets.generate_token(CLIENT_SECRET_BYTES)
-    client.client_secret = secrets.digest(raw)
+    raw = crypto.generate_token(CLIENT_SECRET_BYTES)
+    client.client_secret = crypto.digest(raw)
     client.save(update_fields=["client_secret"])
     return raw
 

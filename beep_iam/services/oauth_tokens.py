@@ -35,7 +35,7 @@ from beep_iam.services.oauth_errors import (
     UnauthorizedClient,
 )
 from beep_iam.services.prepared import fetch_one
-from beep_shared import secrets
+from beep_shared import crypto
 from beep_shared.models.user import may_authenticate_sql
 
 TOKEN_BYTES = 32
@@ -142,9 +142,9 @@ def _mint(
     if with_refresh:
         if user_id is None:
             raise InvalidGrant("a refresh token is issued to a user; none was given")
-        raw_refresh = secrets.generate_token(TOKEN_BYTES)
+        raw_refresh = crypto.generate_token(TOKEN_BYTES)
         refresh = OAuthRefreshToken.objects.using(using).create(
-            token=secrets.digest(raw_refresh),
+            token=crypto.digest(raw_refresh),
             client_id=client.client_id,
             user_id=user_id,
             session_id=session_id,
@@ -155,9 +155,9 @@ def _mint(
             resources=resources,
             authorization_code_id=authorization_code_id,
         )
-    raw_access = secrets.generate_token(TOKEN_BYTES)
+    raw_access = crypto.generate_token(TOKEN_BYTES)
     access = OAuthAccessToken.objects.using(using).create(
-        token=secrets.digest(raw_access),
+        token=crypto.digest(raw_access),
         client_id=client.client_id,
         user_id=user_id,
         session_id=session_id,
@@ -258,7 +258,7 @@ def validate_access_token(raw_token: str | None) -> AccessTokenInfo | None:
     if not raw_token:
         return None
     row = fetch_one(
-        router.db_for_read(OAuthAccessToken), _VALID_ACCESS_TOKEN_SQL, (secrets.digest(raw_token),)
+        router.db_for_read(OAuthAccessToken), _VALID_ACCESS_TOKEN_SQL, (crypto.digest(raw_token),)
     )
     return None if row is None else AccessTokenInfo._make(row)
 
@@ -308,7 +308,7 @@ def rotate_refresh_token(
     commit, or the revocation is rolled back with it.
     """
     _check_caller(client_id)
-    digest = secrets.digest(raw_token or "")
+    digest = crypto.digest(raw_token or "")
     using = _db_for_write()
     reused = False
     with transaction.atomic(using=using):
@@ -412,7 +412,7 @@ def revoke_token(
     if token_type_hint not in (None, ACCESS_TOKEN, REFRESH_TOKEN):
         # RFC 7009 2.1: an unknown hint is ignored, the search covers both kinds.
         token_type_hint = None
-    digest = secrets.digest(raw_token or "")
+    digest = crypto.digest(raw_token or "")
     order: list[type[OAuthRefreshToken] | type[OAuthAccessToken]] = [
         OAuthRefreshToken,
         OAuthAccessToken,
@@ -519,7 +519,7 @@ def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[st
     Access tokens are looked up first unless ``token_type_hint="refresh_token"``."""
     if not raw_token:
         return {"active": False}
-    digest = secrets.digest(raw_token)
+    digest = crypto.digest(raw_token)
     kinds = [ACCESS_TOKEN, REFRESH_TOKEN]
     if token_type_hint == REFRESH_TOKEN:
         kinds.reverse()

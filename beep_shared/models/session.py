@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
 import pgtrigger
@@ -14,13 +14,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from beep_shared import secrets
+from beep_shared import crypto
+from beep_shared.conf import shared_settings
 from beep_shared.db.fields import ForeignKey, TextIPAddressField
 from beep_shared.labels import related_label
 
 from .base import Table
-
-DEFAULT_SESSION_LIFETIME = timedelta(days=7)
 
 # better-auth writes '' when a request carries no client IP; store NULL, and keep the column
 # as strict as the reference's inet: anything else must parse (and is kept in inet's form).
@@ -50,7 +49,7 @@ def stored_token(raw: str) -> str:
             f"Session.token_storage gave {storage!r}; it must be one of "
             f"{', '.join(map(repr, TOKEN_STORAGES))}."
         )
-    return secrets.digest(raw)
+    return crypto.digest(raw)
 
 
 # The session the current request is authenticated by (set by the layer that reads it, e.g.
@@ -96,8 +95,8 @@ class SessionManager(models.Manager["Session"]):
         **fields: Any,
     ) -> tuple[Session, str]:
         """Create a session; return it with its raw token (stored as :func:`stored_token`)."""
-        raw = secrets.generate_token()
-        lifetime = getattr(settings, "BEEP_SESSION_LIFETIME", DEFAULT_SESSION_LIFETIME)
+        raw = crypto.generate_token()
+        lifetime = shared_settings().session_lifetime
         session = self.create(
             user=user,
             token=stored_token(raw),

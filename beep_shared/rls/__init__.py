@@ -7,10 +7,7 @@
 See ``docs/rls.md``.
 """
 
-from django.db.backends.signals import connection_created
-
-from beep_shared.rls import checks as _checks  # noqa: F401  (registers system checks)
-from beep_shared.rls.connection import TenantChangedError, on_connection_created
+from beep_shared.rls.connection import TenantChangedError
 from beep_shared.rls.context import (
     bypass_configured,
     bypass_database,
@@ -23,8 +20,6 @@ from beep_shared.rls.context import (
 )
 from beep_shared.rls.scope import Scope
 from beep_shared.rls.sql import MODES, NONE, NULLABLE, STANDARD, TENANT_SETTING
-
-connection_created.connect(on_connection_created, dispatch_uid="beep_shared.rls.install")
 
 __all__ = [
     "MODES",

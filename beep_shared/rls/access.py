@@ -62,7 +62,7 @@ def _membership_check() -> tuple[str, list[Any]]:
         from django.contrib.auth import get_user_model
 
         from beep_shared.models import Organization
-        from beep_shared.rls.status import org_models
+        from beep_shared.rls.registry import org_models
 
         someone = get_user_model()(pk=_SOME_USER)
         allowed = Q(owner_user=someone)
@@ -86,7 +86,7 @@ def organizations_for_user(user: Any) -> QuerySet[Any]:
     """
     from beep_shared.models import Organization
     from beep_shared.models.user import user_may_authenticate
-    from beep_shared.rls.status import org_models
+    from beep_shared.rls.registry import org_models
 
     if not user_may_authenticate(user):
         return Organization.objects.none()

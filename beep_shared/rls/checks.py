@@ -14,6 +14,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import DatabaseError
 
 from beep_shared.rls.context import bypass_database_or_none
+from beep_shared.rls.registry import org_models
 from beep_shared.rls.routing import ROUTER
 
 ROLE_SQL = "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
@@ -28,8 +29,8 @@ ORDER BY r.rolname
 
 
 def role_warnings(connection: Any) -> list[checks.CheckMessage]:
-    """W010 when the connection's role ignores row level security or can become one that
-    does (``SET ROLE`` through membership: one SQL injection away)."""
+    """W010 when the connection's role ignores row level security, W012 when it can become
+    one that does (``SET ROLE`` through membership: one SQL injection away)."""
     with connection.cursor() as cursor:
         cursor.execute(ROLE_SQL)
         row = cursor.fetchone()
@@ -66,7 +67,7 @@ def role_warnings(connection: Any) -> list[checks.CheckMessage]:
                 f"Database {connection.alias!r} connects as {user!r}, which can SET ROLE to "
                 f"{names}: any raw or injected SQL can switch off tenant isolation.",
                 hint=f"REVOKE those roles FROM {user}. {hint}",
-                id="beep_shared.W010",
+                id="beep_shared.W012",
             )
         )
     return messages
@@ -78,11 +79,12 @@ BYPASS_SQL = (
 
 
 def bypass_warnings() -> list[checks.CheckMessage]:
-    """W011 when the bypass alias cannot bypass row level security or lacks privileges."""
+    """W011 when the bypass alias cannot bypass row level security, W013 when it is a
+    superuser, W014 when it lacks privileges on tenant tables."""
     try:
         alias = bypass_database_or_none()
-    except ImproperlyConfigured as exc:
-        return [checks.Error(str(exc), id="beep_shared.E011")]
+    except ImproperlyConfigured:
+        return []  # beep_shared.E030/E031 report it
     if alias is None:
         return []
     connection = connections[alias]
@@ -91,22 +93,28 @@ def bypass_warnings() -> list[checks.CheckMessage]:
         row = cursor.fetchone()
     if row is not None and row[1] and not row[2]:
         return _bypass_privilege_warnings(row[0])
+    hint = "Create the bypass role as described in docs/rls.md ('Database roles')."
+    where = f"Database alias {alias!r} (BEEP_SHARED['RLS_BYPASS_DATABASE']) logs in as"
     if row is not None and row[2]:
-        problem = "is a superuser (it needs only BYPASSRLS and DML)"
-    else:
-        problem = "lacks the BYPASSRLS attribute: cross-tenant admin and maintenance see no rows"
+        return [
+            checks.Warning(
+                f"{where} {row[0]!r}, which is a superuser (it needs only BYPASSRLS and DML).",
+                hint=hint,
+                id="beep_shared.W013",
+            )
+        ]
     return [
         checks.Warning(
-            f"Database alias {alias!r} (BEEP_RLS_BYPASS_DATABASE) logs in as "
-            f"{row[0] if row else '?'!r}, which {problem}.",
-            hint="Create the bypass role as described in docs/rls.md ('Database roles').",
+            f"{where} {row[0] if row else '?'!r}, which lacks the BYPASSRLS attribute: "
+            "cross-tenant admin and maintenance see no rows.",
+            hint=hint,
             id="beep_shared.W011",
         )
     ]
 
 
 def configuration_errors() -> list[checks.CheckMessage]:
-    """E011: settings of the retired role-switching design; E012: the router is missing."""
+    """E011: a setting of the retired role-switching design; E012: the router is missing."""
     errors: list[checks.CheckMessage] = []
     if getattr(settings, "BEEP_RLS_BYPASS_ROLE", None) is not None:
         errors.append(
@@ -114,7 +122,8 @@ def configuration_errors() -> list[checks.CheckMessage]:
                 "BEEP_RLS_BYPASS_ROLE is no longer supported: the web role must not be able "
                 "to switch to a BYPASSRLS role.",
                 hint="Remove it; give the bypass role its own login and add it as "
-                "DATABASES['bypass'] (or name the alias in BEEP_RLS_BYPASS_DATABASE), then "
+                "DATABASES['bypass'] (or name the alias in BEEP_SHARED['RLS_BYPASS_DATABASE']), "
+                "then "
                 "REVOKE the bypass role FROM the application's role. See docs/rls.md, "
                 "'Database roles'.",
                 id="beep_shared.E011",
@@ -122,8 +131,8 @@ def configuration_errors() -> list[checks.CheckMessage]:
         )
     try:
         configured = bypass_database_or_none() is not None
-    except ImproperlyConfigured as exc:
-        return [*errors, checks.Error(str(exc), id="beep_shared.E011")]
+    except ImproperlyConfigured:
+        return errors  # beep_shared.E030/E031 report it
     if configured and ROUTER not in [
         r if isinstance(r, str) else f"{type(r).__module__}.{type(r).__qualname__}"
         for r in settings.DATABASE_ROUTERS
@@ -149,8 +158,6 @@ ORDER BY t
 
 
 def _bypass_privilege_warnings(role: str) -> list[checks.CheckMessage]:
-    from beep_shared.rls.status import org_models
-
     tables = [model._meta.db_table for model in org_models()]
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(PRIVILEGES_SQL, [tables, role])
@@ -163,23 +170,21 @@ def _bypass_privilege_warnings(role: str) -> list[checks.CheckMessage]:
             "cross-tenant admin and maintenance will fail on them.",
             hint="Run the GRANT statements of docs/rls.md ('Database roles') as the role that "
             "owns the tables (the migration grants them only if the role existed then).",
-            id="beep_shared.W011",
+            id="beep_shared.W014",
         )
     ]
 
 
-@checks.register()
 def check_bypass_configuration(app_configs: Any, **kwargs: Any) -> list:
     return configuration_errors()
 
 
-@checks.register(checks.Tags.database)
 def check_row_level_security(app_configs: Any, databases: Any = None, **kwargs: Any) -> list:
     messages: list[checks.CheckMessage] = []
     try:
         bypass_alias = bypass_database_or_none()
     except ImproperlyConfigured:
-        bypass_alias = None  # reported by check_bypass_configuration
+        bypass_alias = None  # beep_shared.E030/E031 report it
     for alias in databases or []:
         connection = connections[alias]
         if connection.vendor != "postgresql" or alias == bypass_alias:

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
+from beep_shared.conf import BYPASS_ALIAS, shared_settings
 from beep_shared.ids import validate_id
 from beep_shared.rls import connection as rls_connection
 from beep_shared.rls import scope as rls_scope
@@ -38,21 +39,10 @@ def organization_id(organization: Any) -> str | None:
     return validate_id(ORGANIZATION_PREFIX, value)
 
 
-BYPASS_ALIAS = "bypass"
-
-
 def bypass_database_or_none() -> str | None:
-    """The alias of ``settings.BEEP_RLS_BYPASS_DATABASE`` (default ``"bypass"`` when that
-    alias exists), or None when cross-tenant access is not configured."""
-    alias = getattr(settings, "BEEP_RLS_BYPASS_DATABASE", None)
-    if alias is None:
-        return BYPASS_ALIAS if BYPASS_ALIAS in settings.DATABASES else None
-    if alias not in settings.DATABASES:
-        raise ImproperlyConfigured(
-            f"BEEP_RLS_BYPASS_DATABASE is {alias!r}, which is not in DATABASES; add that alias "
-            "(its login role needs BYPASSRLS, see docs/rls.md, 'Database roles')."
-        )
-    return alias
+    """The bypass alias (``BEEP_SHARED["RLS_BYPASS_DATABASE"]``, by default ``"bypass"`` when
+    that alias exists), or None when cross-tenant access is not configured."""
+    return shared_settings().rls_bypass_database
 
 
 def bypass_database() -> str:
@@ -62,7 +52,7 @@ def bypass_database() -> str:
         raise ImproperlyConfigured(
             "Cross-tenant access needs a database alias whose login role has BYPASSRLS: add "
             f"DATABASES[{BYPASS_ALIAS!r}] (BYPASS_DATABASE_URL in this project's settings) or "
-            "set BEEP_RLS_BYPASS_DATABASE (see docs/rls.md, 'Database roles')."
+            "set BEEP_SHARED['RLS_BYPASS_DATABASE'] (see docs/rls.md, 'Database roles')."
         )
     return alias
 

@@ -23,9 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 
@@ -36,16 +35,12 @@ from beep_shared.rls.context import (
     organization_id,
     scope_context,
 )
+from beep_shared.rls.routing import rls_database
 from beep_shared.rls.scope import NO_SCOPE, Scope
 
 ACTIVE_ORGANIZATION_SESSION_KEY = "beep_active_organization_id"
 _SCOPED = "_beep_rls_scoped"
 _ACCESS = "_beep_rls_access"
-
-
-def session_organization_id(request: HttpRequest) -> str | None:
-    """The active organization of the request's session, validated, or None."""
-    return _chosen(request)[0]
 
 
 def _chosen(request: HttpRequest) -> tuple[str | None, bool]:
@@ -90,11 +85,11 @@ def still_allowed(request: HttpRequest, chosen: str) -> bool:
 
 
 class TenantMiddleware:
-    """Runs each request as its tenant on ``settings.BEEP_RLS_DATABASE`` (default alias)."""
+    """Runs each request as its tenant on ``BEEP_SHARED["RLS_DATABASE"]`` (default alias)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.using: str = getattr(settings, "BEEP_RLS_DATABASE", DEFAULT_DB_ALIAS)
+        self.using: str = rls_database()
         self._admin_prefix: str | bool | None = False  # False: not looked up yet
 
     def is_admin_request(self, request: HttpRequest) -> bool:

@@ -1,6 +1,6 @@
 """The database router that sends the ORM to the bypass alias inside ``bypass_rls()``.
 
-Cross-tenant work runs on its own database alias (``settings.BEEP_RLS_BYPASS_DATABASE``,
+Cross-tenant work runs on its own database alias (``BEEP_SHARED["RLS_BYPASS_DATABASE"]``,
 ``"bypass"`` by default) whose login role has ``BYPASSRLS``; the role serving requests can
 never switch to it. While a bypass is wished for the RLS alias (a context variable, see
 :mod:`beep_shared.rls.scope`) reads and writes go there; outside one, rows loaded through
@@ -14,32 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
+from django.core.exceptions import ImproperlyConfigured
 
+from beep_shared.conf import shared_settings
+from beep_shared.rls.registry import is_tenant_model
 from beep_shared.rls.scope import wanted
 
 ROUTER = "beep_shared.rls.routing.BypassRouter"
 
-_tenant_models: dict[type, bool] = {}
-
 
 def rls_database() -> str:
     """The alias web requests use, whose tenant the policies read."""
-    return getattr(settings, "BEEP_RLS_DATABASE", DEFAULT_DB_ALIAS)
-
-
-def is_tenant_model(model: type) -> bool:
-    """Whether row level security protects ``model``'s table (an OrgModel with a policy)."""
-    try:
-        return _tenant_models[model]
-    except KeyError:
-        from beep_shared.models import OrgModel
-        from beep_shared.rls import sql
-
-        result = issubclass(model, OrgModel) and getattr(model, "rls_mode", None) != sql.NONE
-        _tenant_models[model] = result
-        return result
+    return shared_settings().rls_database
 
 
 def _route(model: type, hints: dict[str, Any]) -> str | None:
@@ -51,36 +37,52 @@ def _route(model: type, hints: dict[str, Any]) -> str | None:
         return scope.bypass
     instance = hints.get("instance")
     state = getattr(instance, "_state", None)
-    if state is not None and state.db is not None and state.db != source:
-        from beep_shared.rls.context import bypass_database_or_none
-
-        if state.db == bypass_database_or_none():
-            return source
+    if (
+        state is not None
+        and state.db is not None
+        and state.db != source
+        and state.db == shared_settings().rls_bypass_database
+    ):
+        return source
     return None
 
 
 class BypassRouter:
     """Routes to the bypass alias while ``bypass_rls()`` (or the admin's bypass) is active."""
 
+    # Router methods answer None ("no opinion") when BEEP_SHARED is invalid rather than raise:
+    # Django calls them from places (check --database, migrate's plan) where an exception
+    # would hide the system check (beep_shared.E030) that names the problem.
+
     def db_for_read(self, model: type, **hints: Any) -> str | None:
-        return _route(model, hints)
+        try:
+            return _route(model, hints)
+        except ImproperlyConfigured:
+            return None
 
     def db_for_write(self, model: type, **hints: Any) -> str | None:
-        return _route(model, hints)
+        try:
+            return _route(model, hints)
+        except ImproperlyConfigured:
+            return None
 
     def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool | None:
+        try:
+            conf = shared_settings()
+        except ImproperlyConfigured:
+            return None
         # Both aliases reach the same database: rows may refer to each other.
-        from beep_shared.rls.context import bypass_database_or_none
-
-        same = {rls_database(), bypass_database_or_none()}
+        same = {conf.rls_database, conf.rls_bypass_database}
         if obj1._state.db in same and obj2._state.db in same:
             return True
         return None
 
     def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
-        from beep_shared.rls.context import bypass_database_or_none
-
+        try:
+            bypass = shared_settings().rls_bypass_database
+        except ImproperlyConfigured:
+            return None
         # Same database as the RLS alias, which migrations run on.
-        if db == bypass_database_or_none():
+        if db == bypass:
             return False
         return None

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.apps import apps
 from django.db import connections, models, transaction
 
 from beep_shared.rls import sql
+from beep_shared.rls.registry import org_models
 from beep_shared.rls.setup import ORGANIZATION_FIELD, policy_name, rls_mode_of
 
 PROBE_TABLE = "beep_rls_probe"
@@ -50,19 +50,6 @@ class TableStatus:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def org_models() -> list[type[models.Model]]:
-    from beep_shared.models import OrgModel
-
-    return sorted(
-        (
-            model
-            for model in apps.get_models()
-            if issubclass(model, OrgModel) and model._meta.managed and not model._meta.proxy
-        ),
-        key=lambda model: model._meta.db_table,
-    )
 
 
 def _policies(cursor: Any, table: str) -> list[tuple[Any, ...]]:

@@ -6,7 +6,7 @@ import pytest
 
 from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthConsent, OAuthRefreshToken
 from beep_iam.services import oauth_clients, oauth_tokens
-from beep_shared import secrets
+from beep_shared import crypto
 from beep_shared.models import User
 
 from . import oauth
@@ -34,10 +34,10 @@ def test_code_flow_refresh_reuse_introspect_revoke(better_auth):
     assert issued.status == 200, issued.body
     access, refresh = issued.body["access_token"], issued.body["refresh_token"]
     access_row = loads(
-        OAuthAccessToken, OAuthAccessToken.objects.get(token=secrets.digest(access)).pk
+        OAuthAccessToken, OAuthAccessToken.objects.get(token=crypto.digest(access)).pk
     )
     refresh_row = loads(
-        OAuthRefreshToken, OAuthRefreshToken.objects.get(token=secrets.digest(refresh)).pk
+        OAuthRefreshToken, OAuthRefreshToken.objects.get(token=crypto.digest(refresh)).pk
     )
     assert access_row.user_id == refresh_row.user_id == user_body["id"]
     for row in (stored, consent, access_row, refresh_row):
@@ -54,7 +54,7 @@ def test_code_flow_refresh_reuse_introspect_revoke(better_auth):
     refreshed = oauth.token(better_auth, client, grant_type="refresh_token", refresh_token=refresh)
     assert refreshed.status == 200, refreshed.body
     new_access, new_refresh = refreshed.body["access_token"], refreshed.body["refresh_token"]
-    loads(OAuthRefreshToken, OAuthRefreshToken.objects.get(token=secrets.digest(new_refresh)).pk)
+    loads(OAuthRefreshToken, OAuthRefreshToken.objects.get(token=crypto.digest(new_refresh)).pk)
     assert oauth_tokens.introspect(new_access)["active"] is True
 
     assert oauth.is_active(better_auth, client, new_access)

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from beep_shared import secrets
+from beep_shared import crypto
 from beep_shared.models import Session, User
 from tests.factories import UserFactory
 
@@ -21,7 +21,7 @@ def stored(session: Session) -> str:
 
 def test_digests_are_the_default():
     session, raw = Session.objects.create_session(UserFactory.create())
-    assert stored(session) == secrets.digest(raw) != raw
+    assert stored(session) == crypto.digest(raw) != raw
     assert Session.objects.get_by_token(raw) == session
     assert Session.objects.get_by_token(stored(session)) is None  # the digest opens nothing
 
@@ -71,7 +71,7 @@ def test_session_owns_the_rule_and_beep_iam_only_chooses(settings, monkeypatch):
     settings.BEEP_IAM = {"SESSION_TOKEN_STORAGE": "plain"}
     monkeypatch.setattr(Session, "token_storage", None)  # as without beep_iam
     session, raw = Session.objects.create_session(UserFactory.create())
-    assert stored(session) == secrets.digest(raw)
+    assert stored(session) == crypto.digest(raw)
     monkeypatch.setattr(Session, "token_storage", lambda: "hashed")
     with pytest.raises(ImproperlyConfigured, match="'hashed'; it must be one of 'digest', 'plain'"):
         stored_token(raw)

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from beep_iam.models import OAuthAccessToken, OAuthClient
 from beep_iam.services.oauth_clients import authenticate_client
 from beep_iam.services.oauth_errors import InvalidClient
-from beep_shared import secrets
+from beep_shared import crypto
 from beep_shared.models import Organization
 from tests.factories import (
     MemberFactory,
@@ -126,9 +126,9 @@ def oauth_rows(live_admin, django_db_blocker):
         OAuthClientFactory(name="Partner Portal", client_id="partner-portal", user=owner)
         OAuthClientFactory(name="Legacy CLI", client_id="legacy-cli", disabled=True)
         user = UserFactory(email="token-user@example.com", name="Token User")
-        raws = [secrets.generate_token() for _ in range(3)]
+        raws = [crypto.generate_token() for _ in range(3)]
         tokens = [OAuthAccessTokenFactory(client=client, user=user, raw_token=raw) for raw in raws]
-        refresh_raw = secrets.generate_token()
+        refresh_raw = crypto.generate_token()
         refresh = OAuthRefreshTokenFactory(client=client, user=user, raw_token=refresh_raw)
     return {
         "client": client,
@@ -136,7 +136,7 @@ def oauth_rows(live_admin, django_db_blocker):
         "refresh": refresh,
         "never_shown": [
             RAW_SECRET,
-            secrets.digest(RAW_SECRET),
+            crypto.digest(RAW_SECRET),
             refresh_raw,
             refresh.token,
             *raws,

@@ -8,7 +8,6 @@ import factory
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from beep_iam.device_codes import generate_user_code
 from beep_iam.models import (
     CREDENTIAL_PROVIDER,
     Account,
@@ -20,7 +19,8 @@ from beep_iam.models import (
     Verification,
     WalletAddress,
 )
-from beep_shared import secrets
+from beep_iam.models.device_code import generate_user_code
+from beep_shared import crypto
 
 from .shared import UserFactory
 
@@ -50,8 +50,8 @@ class AccountFactory(factory.django.DjangoModelFactory[Account]):
     user = factory.SubFactory(UserFactory)
     provider_id = "github"
     account_id = factory.Sequence(lambda n: f"gh-{n}")
-    access_token = factory.LazyFunction(lambda: f"gho_{secrets.generate_token()}")
-    refresh_token = factory.LazyFunction(lambda: f"ghr_{secrets.generate_token()}")
+    access_token = factory.LazyFunction(lambda: f"gho_{crypto.generate_token()}")
+    refresh_token = factory.LazyFunction(lambda: f"ghr_{crypto.generate_token()}")
     access_token_expires_at = _in(timedelta(hours=1))
     scope = "read:user,user:email"
 
@@ -76,9 +76,9 @@ class TwoFactorFactory(factory.django.DjangoModelFactory[TwoFactor]):
         model = TwoFactor
 
     user = factory.SubFactory(UserFactory)
-    secret = factory.LazyFunction(lambda: secrets.generate_token(20))
+    secret = factory.LazyFunction(lambda: crypto.generate_token(20))
     backup_codes = factory.LazyFunction(
-        lambda: ",".join(secrets.generate_token(6) for _ in range(10))
+        lambda: ",".join(crypto.generate_token(6) for _ in range(10))
     )
 
 
@@ -88,8 +88,8 @@ class PasskeyFactory(factory.django.DjangoModelFactory[Passkey]):
 
     user = factory.SubFactory(UserFactory)
     name = factory.Sequence(lambda n: f"Security key {n}")
-    public_key = factory.LazyFunction(lambda: secrets.generate_token(64))
-    credential_id = factory.LazyFunction(lambda: secrets.generate_token(16))
+    public_key = factory.LazyFunction(lambda: crypto.generate_token(64))
+    credential_id = factory.LazyFunction(lambda: crypto.generate_token(16))
     counter = 0
     device_type = "singleDevice"
     transports = "usb,nfc"
@@ -102,9 +102,9 @@ class DeviceCodeFactory(factory.django.DjangoModelFactory[DeviceCode]):
         model = DeviceCode
 
     class Params:
-        raw_device_code = factory.LazyFunction(secrets.generate_token)
+        raw_device_code = factory.LazyFunction(crypto.generate_token)
 
-    device_code = factory.LazyAttribute(lambda o: secrets.digest(o.raw_device_code))
+    device_code = factory.LazyAttribute(lambda o: crypto.digest(o.raw_device_code))
     user_code = factory.LazyFunction(generate_user_code)
     expires_at = _in(timedelta(minutes=30))
     polling_interval = 5
@@ -117,7 +117,7 @@ class JwksFactory(factory.django.DjangoModelFactory[Jwks]):
         model = Jwks
 
     public_key = factory.Sequence(lambda n: f'{{"kty":"OKP","crv":"Ed25519","kid":"k{n}","x":"x"}}')
-    private_key = factory.LazyFunction(lambda: f'{{"d":"{secrets.generate_token()}"}}')
+    private_key = factory.LazyFunction(lambda: f'{{"d":"{crypto.generate_token()}"}}')
 
 
 class RateLimitFactory(factory.django.DjangoModelFactory[RateLimit]):
@@ -133,8 +133,8 @@ class VerificationFactory(factory.django.DjangoModelFactory[Verification]):
     class Meta:
         model = Verification
 
-    identifier = factory.LazyFunction(lambda: f"reset-password:{secrets.generate_token()}")
-    value = factory.LazyFunction(lambda: secrets.generate_token(12))
+    identifier = factory.LazyFunction(lambda: f"reset-password:{crypto.generate_token()}")
+    value = factory.LazyFunction(lambda: crypto.generate_token(12))
     expires_at = _in(timedelta(hours=1))
 
 

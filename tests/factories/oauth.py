@@ -20,7 +20,7 @@ from beep_iam.models import (
     OAuthRefreshToken,
     OAuthResource,
 )
-from beep_shared import secrets
+from beep_shared import crypto
 
 from .shared import UserFactory
 
@@ -56,8 +56,8 @@ class OAuthClientFactory(factory.django.DjangoModelFactory):
             public=True, token_endpoint_auth_method="none", client_secret=None
         )
 
-    client_id = factory.Sequence(lambda n: f"client-{n}-{secrets.generate_token(6)}")
-    client_secret = factory.LazyAttribute(lambda o: secrets.digest(o.raw_secret))
+    client_id = factory.Sequence(lambda n: f"client-{n}-{crypto.generate_token(6)}")
+    client_secret = factory.LazyAttribute(lambda o: crypto.digest(o.raw_secret))
     name = factory.Sequence(lambda n: f"Client {n}")
     redirect_uris = factory.LazyFunction(lambda: ["https://client.example.com/callback"])
     token_endpoint_auth_method = "client_secret_basic"
@@ -71,9 +71,9 @@ class OAuthRefreshTokenFactory(factory.django.DjangoModelFactory):
         model = OAuthRefreshToken
 
     class Params:
-        raw_token = factory.LazyFunction(secrets.generate_token)
+        raw_token = factory.LazyFunction(crypto.generate_token)
 
-    token = factory.LazyAttribute(lambda o: secrets.digest(o.raw_token))
+    token = factory.LazyAttribute(lambda o: crypto.digest(o.raw_token))
     client = factory.SubFactory(OAuthClientFactory)
     user = factory.SubFactory(_TokenOwnerFactory)
     scopes = factory.LazyFunction(lambda: ["openid", "offline_access"])
@@ -85,9 +85,9 @@ class OAuthAccessTokenFactory(factory.django.DjangoModelFactory):
         model = OAuthAccessToken
 
     class Params:
-        raw_token = factory.LazyFunction(secrets.generate_token)
+        raw_token = factory.LazyFunction(crypto.generate_token)
 
-    token = factory.LazyAttribute(lambda o: secrets.digest(o.raw_token))
+    token = factory.LazyAttribute(lambda o: crypto.digest(o.raw_token))
     client = factory.SubFactory(OAuthClientFactory)
     user = factory.SubFactory(_TokenOwnerFactory)
     scopes = factory.LazyFunction(lambda: ["openid"])
@@ -125,5 +125,5 @@ class OAuthClientAssertionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = OAuthClientAssertion
 
-    id = factory.LazyFunction(lambda: secrets.digest(secrets.generate_token())[:32])
+    id = factory.LazyFunction(lambda: crypto.digest(crypto.generate_token())[:32])
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=5))

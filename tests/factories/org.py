@@ -21,7 +21,7 @@ from beep_iam.models import (
     Subscription,
     TeamMember,
 )
-from beep_shared import secrets
+from beep_shared import crypto
 
 from .shared import OrganizationFactory, OrgModelFactory, TeamFactory, UserFactory
 
@@ -39,7 +39,7 @@ __all__ = [
 
 
 def _digest() -> str:
-    return secrets.digest(secrets.generate_token())
+    return crypto.digest(crypto.generate_token())
 
 
 class MemberFactory(OrgModelFactory[Member]):

@@ -7,7 +7,7 @@ import factory
 from django.db import models
 from django.utils import timezone
 
-from beep_shared import secrets
+from beep_shared import crypto
 from beep_shared.models import Organization, Session, Team, User
 from beep_shared.rls import tenant_context
 
@@ -72,5 +72,5 @@ class SessionFactory(factory.django.DjangoModelFactory[Session]):
         model = Session
 
     user = factory.SubFactory(UserFactory)
-    token = factory.LazyFunction(lambda: secrets.digest(secrets.generate_token()))
+    token = factory.LazyFunction(lambda: crypto.digest(crypto.generate_token()))
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from beep_iam.models import OAuthConsent, Verification
 from beep_iam.oauth2 import codes
-from beep_shared import secrets
+from beep_shared import crypto
 from tests.oauth2.conftest import ISSUER, REDIRECT_URI, authorize_url, get_code, pkce, query_of
 
 pytestmark = pytest.mark.django_db
@@ -231,7 +231,7 @@ def test_the_code_response_and_how_the_code_is_stored(signed_in, web, user):
     code = params["code"]
     assert len(code) == 32 and code.isalnum()
     # better-auth 1.7's form: the digest as identifier, the request in a JSON value.
-    row = Verification.objects.get(identifier=secrets.digest(code))
+    row = Verification.objects.get(identifier=crypto.digest(code))
     assert not Verification.objects.filter(identifier=code).exists()
     assert code not in row.value
     value = json.loads(row.value)

@@ -12,7 +12,7 @@ from joserfc.jwk import KeySet
 
 from beep_iam.models import OAuthAccessToken, OAuthRefreshToken, Verification
 from beep_iam.services.oauth_tokens import validate_access_token
-from beep_shared import secrets
+from beep_shared import crypto
 from tests.oauth2.conftest import ISSUER, REDIRECT_URI, basic, get_code, pkce
 
 pytestmark = pytest.mark.django_db
@@ -146,7 +146,7 @@ def test_replayed_code_is_refused_and_revokes_what_it_issued(signed_in, web):
 def test_expired_code(signed_in, web):
     verifier, challenge = pkce()
     code = get_code(signed_in, web.client.client_id, challenge)
-    Verification.objects.filter(identifier=secrets.digest(code)).update(
+    Verification.objects.filter(identifier=crypto.digest(code)).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     response = exchange(signed_in, web, code, verifier)
@@ -226,7 +226,7 @@ def test_the_code_value_is_what_better_auth_parses(signed_in, web, user):
     """The fields better-auth 1.7's verificationValueSchema requires, with their types."""
     _, challenge = pkce()
     code = get_code(signed_in, web.client.client_id, challenge)
-    value = json.loads(Verification.objects.get(identifier=secrets.digest(code)).value)
+    value = json.loads(Verification.objects.get(identifier=crypto.digest(code)).value)
     assert value["type"] == "authorization_code"
     assert isinstance(value["query"], dict)
     assert isinstance(value["sessionId"], str)
