@@ -13,7 +13,7 @@ class BeepIamConfig(AppConfig):
         # import (beep_shared's ready() does the same for the lower layer).
         from beep_iam import conf
         from beep_iam.better_auth import checks as co_tenancy
-        from beep_iam.better_auth import credentials, grants, middleware, sessions
+        from beep_iam.better_auth import credentials, grants, middleware
 
         checks.register(conf.check_settings, checks.Tags.compatibility)
         checks.register(co_tenancy.check_co_tenancy, checks.Tags.security)
@@ -21,4 +21,3 @@ class BeepIamConfig(AppConfig):
         setting_changed.connect(conf.reset_cache, dispatch_uid="beep_iam.conf.reset_cache")
         credentials.connect()
         middleware.connect()
-        sessions.connect()

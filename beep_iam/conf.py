@@ -8,7 +8,6 @@ BEEP_IAM = {
     "PURGE_BATCH_SIZE": 5000,
     "PREPARED_LOOKUPS": None,
     # Sharing the database with a better-auth server (docs/better-auth.md):
-    "SESSION_TOKEN_STORAGE": "digest",              # or "plain" (better-auth's own form)
     "BETTER_AUTH_SECRET": None,                     # better-auth's secret, for its cookies
     "BETTER_AUTH_COOKIE_PREFIX": "better-auth",     # better-auth's advanced.cookiePrefix
     "BETTER_AUTH_SESSION_COOKIE": None,             # advanced.cookies.session_token.name
@@ -24,51 +23,9 @@ BEEP_IAM = {
 }
 ```
 
-- ``ACCESS_TOKEN_LIFETIME`` / ``REFRESH_TOKEN_LIFETIME``: lifetimes of newly issued tokens
-  (better-auth's defaults: 1 hour and 30 days).
-- ``REVOKED_TOKEN_RETENTION``: how long a revoked token is kept before
-  ``purge_expired_tokens`` deletes it. A rotated refresh token is a revoked one, and reuse
-  detection can only recognise a replayed token while its row exists, so this is also the
-  window in which a replay revokes the token family; afterwards a replay is merely
-  ``invalid_grant``. Expired tokens are purged regardless of this setting.
-- ``PURGE_BATCH_SIZE``: rows deleted per transaction by ``purge_expired_tokens``.
-- ``PREPARED_LOOKUPS``: run the per-request token lookups as prepared statements (see
-  ``beep_iam.services.prepared``). ``None``: yes, unless the database sets
-  ``DISABLE_SERVER_SIDE_CURSORS`` (PgBouncer transaction pooling); ``True``/``False``: force.
-- ``SESSION_TOKEN_STORAGE``: what ``session.token`` holds. ``"digest"`` (default): the SHA-256
-  digest, so a copy of the table opens no session. ``"plain"``: the token itself, which is what
-  a stock better-auth server stores and looks up; needed for sessions to cross between the two.
-- ``BETTER_AUTH_SECRET``: better-auth's ``secret`` (``BETTER_AUTH_SECRET``), which signs its
-  session cookie; :class:`beep_iam.better_auth.middleware.BetterAuthSessionMiddleware` needs it.
-  At least 32 characters; never logged or shown.
-- ``BETTER_AUTH_COOKIE_PREFIX`` / ``BETTER_AUTH_SESSION_COOKIE``: the session cookie's name,
-  ``<prefix>.session_token`` unless a full name is given, as better-auth's
-  ``advanced.cookiePrefix`` / ``advanced.cookies.session_token.name``.
-- ``BETTER_AUTH_SECURE_COOKIES``: whether the cookie name carries better-auth's ``__Secure-``
-  prefix. ``None``: when the request is over HTTPS (better-auth's default follows its base URL).
-- ``BETTER_AUTH_PASSWORDS``: write the password of every user Django saves with a new password
-  into the ``credential`` account in better-auth's scrypt form, so better-auth signs them in.
-- ``BETTER_AUTH_ROLE``: the database role a better-auth server logs in as (``"beep_auth"`` in
-  the project's own settings). ``migrate`` grants it exactly better-auth's tables and columns
-  (:mod:`beep_iam.better_auth.grants`) when the role exists. ``None`` (default): no role gets
-  anything, whatever roles the server has.
-
-- ``OAUTH2_ISSUER``: the issuer identifier of the OAuth endpoints (``iss`` of ID tokens and of
-  authorization responses, the base of the discovery documents' endpoint URLs). An absolute
-  ``https`` URL without query or fragment (``http`` only for ``localhost`` and loopback
-  addresses), no trailing slash; better-auth's ``baseURL`` (or ``jwt.issuer``) when both
-  servers share the database. ``None``: the endpoints answer with ``ImproperlyConfigured``.
-- ``ID_TOKEN_LIFETIME``: lifetime of ID tokens (better-auth's ``idTokenExpiresIn``, 10 hours).
-- ``OAUTH2_RATE_LIMITS``: requests allowed per window on the token, introspection and
-  revocation endpoints and the consent POST, per client IP and per client
-  (:data:`DEFAULT_RATE_LIMITS`; docs/oauth2.md). A dict of endpoint to
-  ``{"window": seconds, "per_ip": n or None, "per_client": n or None}``; endpoints left out
-  keep their defaults, an endpoint set to ``None`` is not limited, ``None`` turns all off.
-- ``OAUTH2_RATE_LIMIT_STORE``: where the counters live: ``"cache"`` (Django's default cache),
-  ``"database"`` (the ``rate_limit`` table, shared with better-auth's ``storage: "database"``)
-  or the dotted path of a class (see :class:`beep_iam.oauth2.ratelimit.Store`).
-- ``OAUTH2_EXTRA_CLAIMS``: dotted path of a callable ``(user, client, scopes) -> dict`` whose
-  claims are added to ID tokens and UserInfo; reserved claims are refused (docs/oauth2.md).
+Every key, its default and meaning: docs/settings.md (a test keeps the page and
+:data:`DEFAULTS` in step). ``SESSION_TOKEN_STORAGE`` moved to ``BEEP_SHARED`` (the rule is
+beep_shared's ``Session``'s); naming it here is an error that says so.
 
 Unknown keys and bad values raise ``ImproperlyConfigured`` naming the key; ``manage.py check``
 reports them as well.
@@ -88,10 +45,10 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from beep_shared.models.session import TOKEN_STORAGES
-
 SETTING_NAME = "BEEP_IAM"
 FORMER_ROLE_SETTING = "BEEP_BETTER_AUTH_ROLE"
+#: Keys that moved to the lower app's settings (the rule they choose belongs to its models).
+MOVED_KEYS = {"SESSION_TOKEN_STORAGE": "BEEP_SHARED['SESSION_TOKEN_STORAGE']"}
 
 DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(hours=1),
@@ -99,7 +56,6 @@ DEFAULTS: dict[str, Any] = {
     "REVOKED_TOKEN_RETENTION": timedelta(days=7),
     "PURGE_BATCH_SIZE": 5000,
     "PREPARED_LOOKUPS": None,
-    "SESSION_TOKEN_STORAGE": "digest",
     "BETTER_AUTH_SECRET": None,
     "BETTER_AUTH_COOKIE_PREFIX": "better-auth",
     "BETTER_AUTH_SESSION_COOKIE": None,
@@ -124,7 +80,6 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, int | None]] = {
 RATE_LIMIT_STORES = ("cache", "database")
 
 MAX_PURGE_BATCH_SIZE = 1_000_000
-SESSION_TOKEN_STORAGES = TOKEN_STORAGES  # the forms Session knows
 _COOKIE_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
 MIN_SECRET_LENGTH = 32
 # PostgreSQL keeps 63 bytes of a name; pg_* names are reserved for the server's own roles.
@@ -139,7 +94,6 @@ class IamSettings:
     revoked_token_retention: timedelta
     purge_batch_size: int
     prepared_lookups: bool | None
-    session_token_storage: str = "digest"
     better_auth_secret: str | None = field(default=None, repr=False)
     better_auth_cookie_prefix: str = "better-auth"
     better_auth_session_cookie: str | None = None
@@ -368,6 +322,11 @@ def load(user_settings: Any) -> IamSettings:
         raise ImproperlyConfigured(
             f"{SETTING_NAME} must be a dict, got {type(user_settings).__name__}."
         )
+    moved = [key for key in MOVED_KEYS if key in user_settings]
+    if moved:
+        raise ImproperlyConfigured(
+            " ".join(f"{SETTING_NAME}[{key!r}] moved: set {MOVED_KEYS[key]}." for key in moved)
+        )
     unknown = sorted(set(user_settings) - set(DEFAULTS))
     if unknown:
         raise ImproperlyConfigured(
@@ -385,9 +344,6 @@ def load(user_settings: Any) -> IamSettings:
         ),
         purge_batch_size=_batch_size("PURGE_BATCH_SIZE", merged["PURGE_BATCH_SIZE"]),
         prepared_lookups=_optional_bool("PREPARED_LOOKUPS", merged["PREPARED_LOOKUPS"]),
-        session_token_storage=_choice(
-            "SESSION_TOKEN_STORAGE", merged["SESSION_TOKEN_STORAGE"], SESSION_TOKEN_STORAGES
-        ),
         better_auth_secret=_secret("BETTER_AUTH_SECRET", merged["BETTER_AUTH_SECRET"]),
         better_auth_cookie_prefix=str(
             _cookie_name("BETTER_AUTH_COOKIE_PREFIX", merged["BETTER_AUTH_COOKIE_PREFIX"])

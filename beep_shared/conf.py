@@ -6,6 +6,7 @@ BEEP_SHARED = {
     "RLS_DATABASE": "default",          # the alias requests run on, as their tenant
     "RLS_BYPASS_DATABASE": None,        # the alias with a BYPASSRLS login; None: "bypass" if any
     "SESSION_LIFETIME": timedelta(days=7),  # or seconds as an int
+    "SESSION_TOKEN_STORAGE": "digest",  # or "plain" (better-auth's own form)
 }
 ```
 
@@ -38,7 +39,13 @@ DEFAULTS: dict[str, Any] = {
     "RLS_DATABASE": DEFAULT_DB_ALIAS,
     "RLS_BYPASS_DATABASE": None,
     "SESSION_LIFETIME": timedelta(days=7),
+    "SESSION_TOKEN_STORAGE": "digest",
 }
+
+#: What ``session.token`` may hold. "digest": the SHA-256 digest, so a copy of the table opens
+#: no session. "plain": the token itself, which a stock better-auth server stores and looks
+#: sessions up by; sessions cross between the two servers only then.
+SESSION_TOKEN_STORAGES = ("digest", "plain")
 
 #: Flat settings read before ``BEEP_SHARED`` existed -> the key that replaced each.
 FORMER_SETTINGS = {
@@ -54,6 +61,7 @@ class SharedSettings:
     #: The bypass alias, resolved: None when cross-tenant access is not configured.
     rls_bypass_database: str | None
     session_lifetime: timedelta
+    session_token_storage: str = "digest"
 
 
 def _alias(key: str, value: Any, databases: Mapping[str, Any]) -> str:
@@ -90,6 +98,15 @@ def _duration(key: str, value: Any) -> timedelta:
     return value
 
 
+def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be one of {', '.join(map(repr, allowed))}, "
+            f"got {value!r}."
+        )
+    return str(value)
+
+
 def former_settings() -> list[str]:
     """The retired flat settings that are still set, each with the key that replaced it."""
     return [
@@ -122,6 +139,9 @@ def load(user_settings: Any, databases: Mapping[str, Any] | None = None) -> Shar
             "RLS_BYPASS_DATABASE", merged["RLS_BYPASS_DATABASE"], databases
         ),
         session_lifetime=_duration("SESSION_LIFETIME", merged["SESSION_LIFETIME"]),
+        session_token_storage=_choice(
+            "SESSION_TOKEN_STORAGE", merged["SESSION_TOKEN_STORAGE"], SESSION_TOKEN_STORAGES
+        ),
     )
 
 

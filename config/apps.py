@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class ProjectConfig(AppConfig):
@@ -8,4 +9,6 @@ class ProjectConfig(AppConfig):
     verbose_name = "beep-iam project"
 
     def ready(self) -> None:
-        from config import checks  # noqa: F401  (registers the checks)
+        from config.checks import check_secret_key
+
+        checks.register(check_secret_key)

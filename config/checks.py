@@ -9,7 +9,6 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 
-@checks.register()
 def check_secret_key(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
     try:
         settings.SECRET_KEY  # noqa: B018  (Django refuses an empty one here)

@@ -143,6 +143,8 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Every key of both dicts: docs/settings.md.
+BEEP_SHARED: dict[str, object] = {}
 BEEP_IAM: dict[str, object] = {
     # The role migrations grant better-auth's tables to (the package's default is none).
     "BETTER_AUTH_ROLE": os.environ.get("BEEP_BETTER_AUTH_ROLE", "beep_auth").strip() or None,
@@ -157,8 +159,8 @@ AUTHENTICATION_BACKENDS = ["beep_shared.backends.UserBackend"]
 # Sharing the database with a better-auth server (docs/better-auth.md).
 _better_auth_secret = os.environ.get("BETTER_AUTH_SECRET", "")
 if _better_auth_secret:
+    BEEP_SHARED["SESSION_TOKEN_STORAGE"] = "plain"  # what better-auth stores and looks up
     BEEP_IAM |= {
-        "SESSION_TOKEN_STORAGE": "plain",
         "BETTER_AUTH_SECRET": _better_auth_secret,
         "BETTER_AUTH_COOKIE_PREFIX": os.environ.get("BETTER_AUTH_COOKIE_PREFIX", "better-auth"),
         "BETTER_AUTH_PASSWORDS": True,

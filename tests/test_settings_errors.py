@@ -94,8 +94,9 @@ def test_a_short_better_auth_secret_is_a_clear_error_that_does_not_echo_it():
 def test_better_auth_secret_turns_on_co_tenancy():
     code = (
         "from django.conf import settings; from beep_iam.conf import iam_settings; "
+        "from beep_shared.conf import shared_settings; "
         "s = iam_settings(); m = settings.MIDDLEWARE; "
-        "print(s.session_token_storage, s.better_auth_passwords, "
+        "print(shared_settings().session_token_storage, s.better_auth_passwords, "
         "m.index('beep_iam.better_auth.middleware.BetterAuthSessionMiddleware') "
         "== m.index('beep_shared.rls.middleware.TenantMiddleware') - 1, "
         "settings.AUTHENTICATION_BACKENDS[0].rsplit('.', 1)[1])"

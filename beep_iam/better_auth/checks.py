@@ -9,12 +9,20 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from beep_iam.conf import SETTING_NAME, load
+from beep_shared.conf import shared_settings
 
 MIDDLEWARE = "beep_iam.better_auth.middleware.BetterAuthSessionMiddleware"
 AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
 TENANT = "beep_shared.rls.middleware.TenantMiddleware"
 BACKEND = "beep_iam.better_auth.backends.CredentialAccountBackend"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _session_token_storage() -> str | None:
+    try:
+        return shared_settings().session_token_storage
+    except ImproperlyConfigured:
+        return None  # beep_shared.E030/E031 report it
 
 
 def _position(middleware: list[str], name: str) -> int | None:
@@ -47,12 +55,13 @@ def check_co_tenancy(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
                     id="beep_iam.E021",
                 )
             )
-        if conf.session_token_storage == "digest":
+        if _session_token_storage() == "digest":
             messages.append(
                 checks.Warning(
-                    f"{MIDDLEWARE} with {SETTING_NAME}['SESSION_TOKEN_STORAGE'] = 'digest' "
+                    f"{MIDDLEWARE} with BEEP_SHARED['SESSION_TOKEN_STORAGE'] = 'digest' "
                     "finds no session better-auth created (it stores the token itself).",
-                    hint="Set SESSION_TOKEN_STORAGE to 'plain'; see docs/better-auth.md.",
+                    hint="Set BEEP_SHARED['SESSION_TOKEN_STORAGE'] to 'plain'; see "
+                    "docs/better-auth.md.",
                     id="beep_iam.W020",
                 )
             )

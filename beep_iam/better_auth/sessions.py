@@ -1,7 +1,7 @@
-"""The session token's stored form (beep_shared's ``Session.token_storage``, set here from
-``SESSION_TOKEN_STORAGE``), and the session a better-auth cookie names.
+"""The session a better-auth cookie names.
 
-``SESSION_TOKEN_STORAGE = "digest"`` (default) keeps SHA-256 digests in ``session.token``:
+Its token is looked up in the form ``BEEP_SHARED["SESSION_TOKEN_STORAGE"]`` chooses (beep_shared's
+``Session`` owns that rule). ``"digest"`` (default) keeps SHA-256 digests in ``session.token``:
 a copy of the table opens no session, but a stock better-auth server, which looks sessions
 up by the token itself, finds none of them. ``"plain"`` stores what better-auth stores, so
 sessions cross both ways; the trade-off is in docs/better-auth.md.
@@ -23,18 +23,6 @@ if TYPE_CHECKING:
 SECURE_PREFIX = "__Secure-"
 # better-auth's tokens are 32 characters and this project's 43; anything far longer is junk.
 MAX_TOKEN_LENGTH = 256
-
-
-def token_storage() -> str:
-    """``SESSION_TOKEN_STORAGE``: the form beep_shared's Session stores tokens in."""
-    return iam_settings().session_token_storage
-
-
-def connect() -> None:
-    # Dependent apps register into the lower one: Session owns the storage rule and asks this.
-    from beep_shared.models import Session
-
-    Session.token_storage = token_storage
 
 
 def session_cookie_name(request: HttpRequest | None, conf: IamSettings | None = None) -> str:

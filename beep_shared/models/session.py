@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 import pgtrigger
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -31,24 +30,12 @@ NORMALIZE_IP = pgtrigger.Trigger(
 )
 
 
-# What ``session.token`` holds. "digest" (the default): the SHA-256 digest, so a copy of the
-# table opens no session. "plain": the token itself, which a stock better-auth server stores and
-# looks sessions up by; sessions cross between the two servers only then.
-TOKEN_STORAGES = ("digest", "plain")
-
-
 @sensitive_variables()
 def stored_token(raw: str) -> str:
-    """``session.token`` for the token ``raw`` under ``Session.token_storage``."""
-    source = Session.token_storage
-    storage = "digest" if source is None else source()
-    if storage == "plain":
+    """``session.token`` for the token ``raw`` under ``BEEP_SHARED["SESSION_TOKEN_STORAGE"]``
+    (:data:`beep_shared.conf.SESSION_TOKEN_STORAGES`)."""
+    if shared_settings().session_token_storage == "plain":
         return raw
-    if storage != "digest":
-        raise ImproperlyConfigured(
-            f"Session.token_storage gave {storage!r}; it must be one of "
-            f"{', '.join(map(repr, TOKEN_STORAGES))}."
-        )
     return crypto.digest(raw)
 
 
@@ -123,7 +110,8 @@ class SessionManager(models.Manager["Session"]):
 
 class Session(Table):
     """A login session. ``token`` holds the SHA-256 digest of the session token, or the token
-    itself under the "plain" storage (:data:`TOKEN_STORAGES`); never shown either way."""
+    itself under the "plain" storage (``BEEP_SHARED["SESSION_TOKEN_STORAGE"]``); never shown
+    either way."""
 
     token = models.TextField(
         help_text="SHA-256 digest (base64url) of the session token, or the token itself when "
@@ -157,11 +145,6 @@ class Session(Table):
     )
 
     objects = SessionManager()
-
-    # Which of TOKEN_STORAGES ``token`` holds, asked at every use: "digest" when unset. Set by
-    # the app that shares the table with a better-auth server (beep_iam, from its
-    # SESSION_TOKEN_STORAGE setting), as User's password hooks are.
-    token_storage: ClassVar[Callable[[], str] | None] = None
 
     base_triggers: ClassVar[list[Any]] = [*Table.base_triggers, NORMALIZE_IP]
 

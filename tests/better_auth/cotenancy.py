@@ -40,8 +40,8 @@ urlpatterns = [path("admin/", admin.site.urls), path("whoami/", whoami)]
 
 @pytest.fixture(autouse=True)
 def co_tenancy(settings):
+    settings.BEEP_SHARED = {"SESSION_TOKEN_STORAGE": "plain"}
     settings.BEEP_IAM = {
-        "SESSION_TOKEN_STORAGE": "plain",
         "BETTER_AUTH_SECRET": SECRET,
         "BETTER_AUTH_PASSWORDS": True,
     }

@@ -1,7 +1,8 @@
 """Sessions and passwords crossing between stock better-auth and Django, both ways.
 
-Co-tenancy settings: sessions stored as better-auth stores them (``SESSION_TOKEN_STORAGE``
-"plain"), the shared secret for its cookie, and passwords kept in the credential account.
+Co-tenancy settings: sessions stored as better-auth stores them
+(``BEEP_SHARED["SESSION_TOKEN_STORAGE"]`` "plain"), the shared secret for its cookie, and
+passwords kept in the credential account.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def test_a_django_session_is_honoured_by_better_auth(better_auth):
 
 
 def test_digest_storage_keeps_django_sessions_from_better_auth(better_auth, settings):
-    settings.BEEP_IAM = {**settings.BEEP_IAM, "SESSION_TOKEN_STORAGE": "digest"}
+    settings.BEEP_SHARED = {"SESSION_TOKEN_STORAGE": "digest"}
     user = User.objects.create_user("dee@example.com", PASSWORD, name="Dee")
     _, raw = Session.objects.create_session(user)
     browser = better_auth.browser()

@@ -68,8 +68,8 @@ pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
 
 @pytest.fixture(autouse=True)
 def co_tenancy(settings):
+    settings.BEEP_SHARED = {"SESSION_TOKEN_STORAGE": "plain"}
     settings.BEEP_IAM = {
-        "SESSION_TOKEN_STORAGE": "plain",
         "BETTER_AUTH_SECRET": SECRET,
         "BETTER_AUTH_PASSWORDS": True,
     }

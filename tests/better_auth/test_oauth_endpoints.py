@@ -45,8 +45,8 @@ def better_auth_17(
 
 @pytest.fixture(autouse=True)
 def co_tenancy(settings):
+    settings.BEEP_SHARED = {"SESSION_TOKEN_STORAGE": "plain"}
     settings.BEEP_IAM = {
-        "SESSION_TOKEN_STORAGE": "plain",
         "BETTER_AUTH_SECRET": SECRET,
         "OAUTH2_ISSUER": ISSUER,
     }

@@ -44,7 +44,8 @@ pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
 
 @pytest.fixture(autouse=True)
 def co_tenancy(settings):
-    settings.BEEP_IAM = {"SESSION_TOKEN_STORAGE": "plain", "BETTER_AUTH_SECRET": SECRET}
+    settings.BEEP_SHARED = {"SESSION_TOKEN_STORAGE": "plain"}
+    settings.BEEP_IAM = {"BETTER_AUTH_SECRET": SECRET}
     middleware = list(django_settings.MIDDLEWARE)
     middleware.insert(
         middleware.index("beep_shared.rls.middleware.TenantMiddleware"), MIDDLEWARE_PATH
@@ -85,7 +86,7 @@ def test_a_signed_cookie_authenticates_and_sets_the_sessions_tenant(client):
 
 
 def test_sessions_stored_as_digests_authenticate_too(client, settings):
-    settings.BEEP_IAM = {"BETTER_AUTH_SECRET": SECRET}
+    settings.BEEP_SHARED = {"SESSION_TOKEN_STORAGE": "digest"}
     session, raw = live_session()
     assert session.token != raw
     assert get(client, signed_session_cookie(raw))["session"] == session.pk

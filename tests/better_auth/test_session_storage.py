@@ -27,7 +27,7 @@ def test_digests_are_the_default():
 
 
 def test_plain_storage_keeps_what_better_auth_looks_up(settings):
-    settings.BEEP_IAM = {"SESSION_TOKEN_STORAGE": "plain"}
+    settings.BEEP_SHARED = {"SESSION_TOKEN_STORAGE": "plain"}
     session, raw = Session.objects.create_session(UserFactory.create())
     assert stored(session) == raw
     assert Session.objects.get_by_token(raw) == session
@@ -40,7 +40,7 @@ def test_plain_storage_keeps_what_better_auth_looks_up(settings):
 
 @pytest.mark.parametrize("storage", ["digest", "plain"])
 def test_the_admin_never_shows_a_session_token(client, settings, storage):
-    settings.BEEP_IAM = {"SESSION_TOKEN_STORAGE": storage}
+    settings.BEEP_SHARED = {"SESSION_TOKEN_STORAGE": storage}
     admin_user = User.objects.create_superuser("admin@example.com", "pw", name="Admin")
     session, raw = Session.objects.create_session(admin_user, ip_address="127.0.0.1")
     client.force_login(admin_user)
@@ -59,19 +59,16 @@ def test_the_admin_never_shows_a_session_token(client, settings, storage):
         assert session.user.email in page, url  # the page is about this session
 
 
-def test_session_owns_the_rule_and_beep_iam_only_chooses(settings, monkeypatch):
-    """beep_shared's Session stores digests unless an app sets its ``token_storage`` (beep_iam
-    does, from SESSION_TOKEN_STORAGE); an unknown answer is a configuration error."""
+def test_the_storage_is_beep_shareds_own_setting_and_a_bad_one_stores_nothing(settings):
+    """Session owns the rule; the setting sits with it in BEEP_SHARED (works without beep_iam),
+    and an unknown form is refused before any row is written."""
     from django.core.exceptions import ImproperlyConfigured
 
-    from beep_iam.better_auth.sessions import token_storage
-    from beep_shared.models.session import stored_token
-
-    assert Session.token_storage is token_storage
-    settings.BEEP_IAM = {"SESSION_TOKEN_STORAGE": "plain"}
-    monkeypatch.setattr(Session, "token_storage", None)  # as without beep_iam
-    session, raw = Session.objects.create_session(UserFactory.create())
-    assert stored(session) == crypto.digest(raw)
-    monkeypatch.setattr(Session, "token_storage", lambda: "hashed")
-    with pytest.raises(ImproperlyConfigured, match="'hashed'; it must be one of 'digest', 'plain'"):
-        stored_token(raw)
+    user = UserFactory.create()
+    settings.BEEP_SHARED = {"SESSION_TOKEN_STORAGE": "hashed"}
+    with pytest.raises(
+        ImproperlyConfigured,
+        match=r"BEEP_SHARED\['SESSION_TOKEN_STORAGE'\] must be one of 'digest', 'plain'",
+    ):
+        Session.objects.create_session(user)
+    assert not Session.objects.filter(user=user).exists()

@@ -16,7 +16,6 @@ SECRET = "a-better-auth-secret-of-forty-characters!"
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("SESSION_TOKEN_STORAGE", "hashed", "must be one of 'digest', 'plain'"),
         ("BETTER_AUTH_SECRET", 12345, "must be a string or None"),
         ("BETTER_AUTH_SECRET", "short-secret", "at least 32 characters"),
         ("BETTER_AUTH_COOKIE_PREFIX", "", "must be a cookie name"),
@@ -39,9 +38,21 @@ def test_a_short_secret_is_not_echoed():
 
 
 def test_the_check_framework_reports_bad_values(settings):
-    settings.BEEP_IAM = {"SESSION_TOKEN_STORAGE": "hashed"}
-    with pytest.raises(SystemCheckError, match="SESSION_TOKEN_STORAGE"):
+    settings.BEEP_IAM = {"BETTER_AUTH_COOKIE_PREFIX": "bad name"}
+    with pytest.raises(SystemCheckError, match="BETTER_AUTH_COOKIE_PREFIX"):
         call_command("check")
+    settings.BEEP_IAM = {}
+    settings.BEEP_SHARED = {"SESSION_TOKEN_STORAGE": "hashed"}
+    with pytest.raises(SystemCheckError, match=r"\['SESSION_TOKEN_STORAGE'\] must be one of"):
+        call_command("check")
+
+
+def test_the_storage_key_moved_to_beep_shared():
+    with pytest.raises(ImproperlyConfigured) as caught:
+        load({"SESSION_TOKEN_STORAGE": "plain"})
+    assert str(caught.value) == (
+        "BEEP_IAM['SESSION_TOKEN_STORAGE'] moved: set BEEP_SHARED['SESSION_TOKEN_STORAGE']."
+    )
 
 
 def test_the_secret_is_in_no_repr_or_error_page(settings):
@@ -68,14 +79,18 @@ def test_checks_catch_settings_that_would_quietly_not_work(settings):
     tenant = base.index("beep_shared.rls.middleware.TenantMiddleware")
     good = [*base[:tenant], MIDDLEWARE_PATH, *base[tenant:]]
     backend = ["beep_iam.better_auth.backends.CredentialAccountBackend"]
-    co_tenancy = {"SESSION_TOKEN_STORAGE": "plain", "BETTER_AUTH_SECRET": SECRET}
+    co_tenancy = {"BETTER_AUTH_SECRET": SECRET}
+    plain = {"SESSION_TOKEN_STORAGE": "plain"}
 
     assert check_ids(settings, BEEP_IAM={}, MIDDLEWARE=base) == set()
-    assert check_ids(settings, BEEP_IAM=co_tenancy, MIDDLEWARE=good) == set()
-    assert check_ids(settings, BEEP_IAM={}, MIDDLEWARE=good) == {"beep_iam.E020", "beep_iam.W020"}
-    assert check_ids(settings, BEEP_IAM=co_tenancy, MIDDLEWARE=[*base, MIDDLEWARE_PATH]) == {
-        "beep_iam.E021"
+    assert check_ids(settings, BEEP_SHARED=plain, BEEP_IAM=co_tenancy, MIDDLEWARE=good) == set()
+    assert check_ids(settings, BEEP_SHARED={}, BEEP_IAM={}, MIDDLEWARE=good) == {
+        "beep_iam.E020",
+        "beep_iam.W020",
     }
+    assert check_ids(
+        settings, BEEP_SHARED=plain, BEEP_IAM=co_tenancy, MIDDLEWARE=[*base, MIDDLEWARE_PATH]
+    ) == {"beep_iam.E021"}
     assert check_ids(settings, BEEP_IAM={"BETTER_AUTH_PASSWORDS": True}, MIDDLEWARE=base) == {
         "beep_iam.W021"
     }
