@@ -1,4 +1,4 @@
-"""Issue 16, items 11 and 12: empty means NULL for unique optional user columns, and bad input
+"""Empty means NULL for unique optional user columns, and bad input
 to admin pages is a 4xx page or a form error, never a server error."""
 
 from __future__ import annotations

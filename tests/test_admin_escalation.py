@@ -1,4 +1,4 @@
-"""Issue 16, items 10 and 14: ordinary model permissions never reach another tenant, another
+"""Ordinary model permissions never reach another tenant, another
 identity or the superuser flag, and "Work here" names nothing to staff who may not see it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 16, items 13 and 14: a rotated secret is committed only once it was shown, and client
+"""A rotated secret is committed only once it was shown, and client
 URIs are safe to render (no ``javascript:``) and to fetch (no internal hosts)."""
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def test_tables_have_the_reference_names_and_columns():
         "oauth_access_token",
         "oauth_refresh_token",
         "oauth_consent",
-        # better-auth 1.7 (issue 9)
+        # better-auth 1.7
         "oauth_resource",
         "oauth_client_resource",
         "oauth_client_assertion",

@@ -119,7 +119,7 @@ ATTACKS = {
     "set_config": ["SELECT set_config('app.current_org_id', '{org}', false)"],
     "SET ROLE bypass": ["SET ROLE beep_bypass"],
     "SET ROLE and tenant": ["SET SESSION app.current_org_id = '{org}'", "SET ROLE beep_bypass"],
-    # Disguises that a statement's first word does not show (issue 16, item 15).
+    # Disguises that a statement's first word does not show.
     "comment": ["/* nightly */ SET app.current_org_id = '{org}'"],
     "second statement": ["SELECT 1; SET app.current_org_id = '{org}'"],
     "set_config false next to true": [

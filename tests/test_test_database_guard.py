@@ -1,4 +1,4 @@
-"""No test command touches a developer's database (issue 15, item 1).
+"""No test command touches a developer's database.
 
 A run of the browser tests alone used to create no test database, and their closing flush
 emptied the real one. Here a checkout of its own (an embedded server in a temporary folder,

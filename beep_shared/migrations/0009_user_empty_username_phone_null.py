@@ -1,4 +1,4 @@
-"""'' in the unique optional user columns becomes NULL (issue 16, item 11).
+"""'' in the unique optional user columns becomes NULL.
 
 The admin's user form stored '' for an empty username or phone number; after one such save
 every other user's save was refused (only one row may hold ''). Forms and ``User.save()``

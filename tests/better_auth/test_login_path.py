@@ -1,4 +1,4 @@
-"""The better-auth session and password as a way into Django (issue 16, items 1-8).
+"""The better-auth session and password as a way into Django.
 
 Co-tenancy settings as docs/better-auth.md gives them: plain session tokens, the shared
 secret, passwords in the credential account, ``CredentialAccountBackend``. The tests that
