@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.utils import OperationalError
+from django.utils.module_loading import import_string
+
+from beep_shared.rls.context import bypass_database_or_none
 
 # Where the beep-iam project's settings (config/settings.py) read each alias from.
 _SOURCES = {
@@ -52,11 +57,6 @@ SETUP = "README, 'Using the apps in another project'"
 
 def check_host_project_settings(app_configs: Any, **kwargs: Any) -> list:
     """What a project needs besides INSTALLED_APPS for the admin and the services to work."""
-    from django.conf import settings
-    from django.utils.module_loading import import_string
-
-    from beep_shared.rls.context import bypass_database_or_none
-
     messages: list[checks.CheckMessage] = []
     middleware = list(settings.MIDDLEWARE)
     if TENANT_MIDDLEWARE not in middleware:
@@ -113,9 +113,6 @@ PLAIN_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 def check_login_honours_user_validity(app_configs: Any, **kwargs: Any) -> list:
     """Django's own ModelBackend lets banned and soft-deleted users log in (and stay in)."""
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-
     backends = list(getattr(settings, "AUTHENTICATION_BACKENDS", [PLAIN_MODEL_BACKEND]))
     if PLAIN_MODEL_BACKEND not in backends:
         return []
