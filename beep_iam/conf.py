@@ -21,6 +21,7 @@ BEEP_IAM = {
     "OAUTH2_RATE_LIMITS": {},                       # over DEFAULT_RATE_LIMITS; None: off
     "OAUTH2_RATE_LIMIT_STORE": "cache",             # or "database", or a dotted path
     "OAUTH2_EXTRA_CLAIMS": None,                    # dotted path of a custom-claims callable
+    "OAUTH2_RESOURCE": None,                        # this resource server's identifier
 }
 ```
 
@@ -69,6 +70,10 @@ BEEP_IAM = {
   or the dotted path of a class (see :class:`beep_iam.oauth2.ratelimit.Store`).
 - ``OAUTH2_EXTRA_CLAIMS``: dotted path of a callable ``(user, client, scopes) -> dict`` whose
   claims are added to ID tokens and UserInfo; reserved claims are refused (docs/oauth2.md).
+- ``OAUTH2_RESOURCE``: the resource identifier (RFC 8707, an ``oauth_resource`` row's
+  ``identifier``, e.g. ``"https://api.example.com/mcp"``) that ``require_oauth`` and the DRF
+  classes protect unless given another: tokens must name it in their audience, and refusals
+  point to its RFC 9728 metadata. ``None``: opaque tokens of no particular audience only.
 
 Unknown keys and bad values raise ``ImproperlyConfigured`` naming the key; ``manage.py check``
 reports them as well.
@@ -113,6 +118,7 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_RATE_LIMITS": {},
     "OAUTH2_RATE_LIMIT_STORE": "cache",
     "OAUTH2_EXTRA_CLAIMS": None,
+    "OAUTH2_RESOURCE": None,
 }
 
 #: better-auth's oauth-provider defaults per IP (window 60 s: token 20, introspect 100,
@@ -154,6 +160,7 @@ class IamSettings:
     oauth2_rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     oauth2_rate_limit_store: Any = "cache"  # "cache", "database" or a Store class
     oauth2_extra_claims: Any = None
+    oauth2_resource: str | None = None
 
 
 @dataclass(frozen=True)
@@ -292,6 +299,19 @@ def _issuer(key: str, value: Any) -> str | None:
     return value
 
 
+def _resource(key: str, value: Any) -> str | None:
+    # RFC 8707 section 2: an absolute URI without fragment.
+    if value is None:
+        return None
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("https", "http") or not parts.netloc or "#" in value:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be an absolute http(s) URL without fragment "
+            f"(a resource identifier), got {value!r}."
+        )
+    return value
+
+
 def _positive_int(name: str, value: Any, *, optional: bool) -> int | None:
     if value is None and optional:
         return None
@@ -409,6 +429,7 @@ def load(user_settings: Any) -> IamSettings:
             "OAUTH2_RATE_LIMIT_STORE", merged["OAUTH2_RATE_LIMIT_STORE"], choices=RATE_LIMIT_STORES
         ),
         oauth2_extra_claims=_callable("OAUTH2_EXTRA_CLAIMS", merged["OAUTH2_EXTRA_CLAIMS"]),
+        oauth2_resource=_resource("OAUTH2_RESOURCE", merged["OAUTH2_RESOURCE"]),
     )
 
 

@@ -56,14 +56,25 @@ def grant_consent(
     return consent
 
 
-def consent_covers(client: OAuthClient | str, user: Any, scopes: Iterable[str]) -> bool:
-    """Whether the stored consent of ``user`` for ``client`` includes every scope in ``scopes``."""
+def consent_covers(
+    client: OAuthClient | str,
+    user: Any,
+    scopes: Iterable[str],
+    *,
+    resources: Iterable[str] | None = None,
+) -> bool:
+    """Whether the stored consent of ``user`` for ``client`` includes every scope in ``scopes``
+    and every RFC 8707 resource in ``resources`` (better-auth asks again for a new one)."""
     client_id = client.client_id if isinstance(client, OAuthClient) else client
-    return OAuthConsent.objects.filter(
+    consents = OAuthConsent.objects.filter(
         client_id=client_id,
         user_id=getattr(user, "pk", user),
         scopes__contains=rules.validate_scopes(scopes, allow_empty=True),
-    ).exists()
+    )
+    wanted = list(resources or ())
+    if wanted:
+        consents = consents.filter(resources__contains=wanted)
+    return consents.exists()
 
 
 def revoke_consent(client: OAuthClient | str, user: Any) -> bool:
