@@ -66,7 +66,7 @@ def test_client_credentials_jwt_validates_at_the_resource(server, oauth4webapi):
     claims = result["at_resource"]["claims"]
     assert claims["aud"] == API and claims["iss"] == server.url
     assert claims["sub"] == claims["client_id"] == registered.client.client_id
-    assert "unexpected JWT \"aud\"" in result["at_other"]["error"], result["at_other"]
+    assert 'unexpected JWT "aud"' in result["at_other"]["error"], result["at_other"]
     assert access_jwt.validate(result["access_token"], API) is not None
 
 
