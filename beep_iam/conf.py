@@ -303,7 +303,10 @@ def _resource(key: str, value: Any) -> str | None:
     # RFC 8707 section 2: an absolute URI without fragment.
     if value is None:
         return None
-    parts = urlsplit(value) if isinstance(value, str) else None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+    except ValueError:
+        parts = None
     if parts is None or parts.scheme not in ("https", "http") or not parts.netloc or "#" in value:
         raise ImproperlyConfigured(
             f"{SETTING_NAME}[{key!r}] must be an absolute http(s) URL without fragment "

@@ -249,3 +249,16 @@ def test_metadata_url_of_identifiers():
 def test_the_project_serves_the_metadata(client):
     OAuthResource.objects.create(identifier="http://testserver/api", name="API")
     assert client.get("/.well-known/oauth-protected-resource/api").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["api.example.com", "https://api.example.com/x#f", "ftp://x.example.com", 5, "http://[x"],
+)
+def test_a_bad_resource_setting_is_refused_naming_it(value):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from beep_iam.conf import load
+
+    with pytest.raises(ImproperlyConfigured, match="OAUTH2_RESOURCE"):
+        load({"OAUTH2_RESOURCE": value})
