@@ -103,6 +103,11 @@ def test_consent_records_the_resources_and_is_asked_again_for_a_new_one(signed_i
     assert signed_in.get(url).status_code == 302  # covered now
     other = authorize_url(web.client.client_id, challenge, resource=MCP)
     assert signed_in.get(other).status_code == 200  # a new resource: asked again
+    # A consent given again without a resource keeps the recorded ones (better-auth's update).
+    plain = authorize_url(web.client.client_id, challenge, prompt="consent")
+    assert signed_in.post(plain, {"decision": "allow"}).status_code == 302
+    consent.refresh_from_db()
+    assert consent.resources == [API]
 
 
 # --- authorization code -------------------------------------------------------------------
