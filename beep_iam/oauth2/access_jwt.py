@@ -21,23 +21,28 @@ all of these in one statement, and introspection reports such a token inactive.
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets as std_secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connections, router
+from django.db import router
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from beep_iam.conf import iam_settings
-from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthClientResource
+from beep_iam.models import Jwks, OAuthAccessToken, OAuthClient, OAuthClientResource
 from beep_iam.oauth2 import keys
 from beep_iam.oauth2.endpoint import issuer
 from beep_iam.oauth2.resources import Policy, userinfo_resource
 from beep_iam.services.oauth_tokens import AccessTokenInfo, validate_access_token
+from beep_iam.services.prepared import fetch_one
 from beep_shared.models.user import may_authenticate_sql
 
 TYP = "at+jwt"
@@ -48,6 +53,44 @@ RESERVED_CLAIMS = frozenset(
      "auth_time", "acr", "amr", "cnf", "reference_id"}
 )  # fmt: skip
 LEEWAY_SECONDS = 30
+#: How long a process trusts its copy of the published keys; a token naming a key it has not
+#: seen reloads them at once, and a change to the ``jwks`` table in this process drops them.
+KEYS_TTL_SECONDS = 30.0
+
+_published: tuple[float, KeySet, frozenset[str]] | None = None
+
+
+@receiver([post_save, post_delete], sender=Jwks, dispatch_uid="beep_iam_access_jwt_keys")
+def _forget_keys(**kwargs: Any) -> None:
+    global _published
+    _published = None
+
+
+def _kid(raw: str) -> str | None:
+    try:
+        part = raw.split(".", 1)[0]
+        header = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (ValueError, TypeError):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
+
+
+def _key_set(kid: str | None) -> KeySet:
+    """The published keys (a query and a key import each time would cost more than the
+    rest of a validation), reloaded after :data:`KEYS_TTL_SECONDS` or for an unknown ``kid``."""
+    global _published
+    now = time.monotonic()
+    cached = _published
+    if cached is None or now - cached[0] > KEYS_TTL_SECONDS or (kid and kid not in cached[2]):
+        published = keys.published_keys()
+        cached = (
+            now,
+            KeySet.import_key_set({"keys": published}),
+            frozenset(str(k["kid"]) for k in published),
+        )
+        _published = cached
+    return cached[1]
 
 
 def looks_like_jwt(raw: str) -> bool:
@@ -102,9 +145,7 @@ def _verified_claims(raw: str) -> dict[str, Any] | None:
     """The claims of ``raw`` if this server signed it as an access token (``typ``), for this
     issuer, unexpired; else None."""
     try:
-        token = jwt.decode(
-            raw, KeySet.import_key_set({"keys": keys.published_keys()}), algorithms=[keys.ALG]
-        )
+        token = jwt.decode(raw, _key_set(_kid(raw)), algorithms=[keys.ALG])
         typ = str(token.header.get("typ", "")).lower()
         if typ not in (TYP, f"application/{TYP}"):
             return None
@@ -130,14 +171,14 @@ def _verified_claims(raw: str) -> dict[str, Any] | None:
 _STILL_VALID_SQL = f"""
 SELECT
   EXISTS (SELECT 1 FROM oauth_client c
-          WHERE c.client_id = %(client_id)s AND {OAuthClient.may_authenticate_sql("c")})
-  AND (%(user_id)s::text IS NULL OR EXISTS (
-          SELECT 1 FROM "user" u WHERE u.id = %(user_id)s AND {may_authenticate_sql("u")}))
-  AND (%(sid)s::text IS NULL OR EXISTS (
+          WHERE c.client_id = %s AND {OAuthClient.may_authenticate_sql("c")})
+  AND (%s::text IS NULL OR EXISTS (
+          SELECT 1 FROM "user" u WHERE u.id = %s AND {may_authenticate_sql("u")}))
+  AND (%s::text IS NULL OR EXISTS (
           SELECT 1 FROM session s
-          WHERE s.id = %(sid)s AND s.expires_at > now() AND s.deleted_at IS NULL))
-  AND (SELECT count(*) FROM oauth_resource r WHERE r.identifier = ANY(%(resources)s::text[]))
-      = cardinality(%(resources)s::text[])
+          WHERE s.id = %s AND s.expires_at > now() AND s.deleted_at IS NULL))
+  AND (SELECT count(*) FROM oauth_resource r WHERE r.identifier = ANY(%s::text[]))
+      = cardinality(%s::text[])
 """
 
 
@@ -149,13 +190,12 @@ def _info(claims: dict[str, Any]) -> AccessTokenInfo | None:
     sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
     implicit = userinfo_resource()
     resources = [a for a in _audiences(claims) if a != implicit]
-    with connections[router.db_for_read(OAuthAccessToken)].cursor() as cursor:
-        cursor.execute(
-            _STILL_VALID_SQL,
-            {"client_id": client_id, "user_id": user_id, "sid": sid, "resources": resources},
-        )
-        (still_valid,) = cursor.fetchone()
-    if not still_valid:
+    row = fetch_one(
+        router.db_for_read(OAuthAccessToken),
+        _STILL_VALID_SQL,
+        (client_id, user_id, user_id, sid, sid, resources, resources),
+    )
+    if row is None or not row[0]:
         return None
     scope = claims.get("scope")
     reference_id = claims.get("reference_id")
@@ -207,5 +247,8 @@ def validate_bearer(raw: str, audience: str | None) -> AccessTokenInfo | None:
         return info
     # Tokens for a named resource are JWTs here; an opaque one with resources comes from a
     # better-auth configured without its jwt plugin.
-    bound = OAuthAccessToken.objects.filter(pk=info.id, resources__contains=[audience]).exists()
-    return info if bound else None
+    bound = fetch_one(router.db_for_read(OAuthAccessToken), _BOUND_SQL, (info.id, audience))
+    return info if bound is not None else None
+
+
+_BOUND_SQL = "SELECT 1 FROM oauth_access_token WHERE id = %s AND %s = ANY(resources)"

@@ -262,3 +262,16 @@ def test_a_bad_resource_setting_is_refused_naming_it(value):
 
     with pytest.raises(ImproperlyConfigured, match="OAUTH2_RESOURCE"):
         load({"OAUTH2_RESOURCE": value})
+
+
+def test_a_new_key_verifies_at_once_and_a_deleted_one_stops(machine):
+    from beep_iam.models import Jwks
+
+    link(machine)
+    assert call(jwt_for(machine)).status_code == 200  # the published keys are now cached
+    new = keys.create_key(expire_current=True)
+    token = jwt_for(machine)
+    assert access_jwt._kid(token) == new.pk
+    assert call(token).status_code == 200
+    Jwks.objects.filter(pk=new.pk).delete()
+    assert call(token).status_code == 401
