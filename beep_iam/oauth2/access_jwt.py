@@ -111,7 +111,7 @@ def issue(
     lifetime = int(iam_settings().access_token_lifetime.total_seconds())
     if policy.access_token_ttl is not None:
         lifetime = min(lifetime, policy.access_token_ttl)
-    key = keys.signing_key()
+    key = keys.signing_key(policy.signing_key_id)
     now = int(time.time())
     claims: dict[str, Any] = {
         k: v for k, v in policy.custom_claims.items() if k not in RESERVED_CLAIMS

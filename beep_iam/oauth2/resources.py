@@ -104,6 +104,7 @@ class Policy:
     scopes: list[str]
     access_token_ttl: int | None = None
     custom_claims: dict[str, Any] = field(default_factory=dict)
+    signing_key_id: str | None = None
 
 
 def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[str]) -> Policy:
@@ -135,6 +136,19 @@ def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[s
         )
     ttl: int | None = None
     claims: dict[str, Any] = {}
+    kids = {rows[i].signing_key_id for i in named if rows[i].signing_key_id}
+    if len(kids) > 1:
+        raise errors.InvalidRequestError(
+            description="the resources pin different signing keys; one token has one signature"
+        )
+    kid = next(iter(kids), None)
+    if kid is not None:
+        try:
+            keys.signing_key(kid)
+        except LookupError:
+            raise errors.InvalidRequestError(
+                description=f"the resources pin signing key {kid}, which is not an active key"
+            ) from None
     for identifier in named:
         row = rows[identifier]
         if row.allowed_scopes is not None:
@@ -152,6 +166,12 @@ def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[s
                 description=f"resource {identifier} requires {row.signing_algorithm} tokens; "
                 f"this server signs {keys.ALG}"
             )
+        if row.dpop_bound_access_tokens_required:
+            # Fail closed: a bearer token for a resource that accepts only DPoP-bound ones.
+            raise errors.InvalidRequestError(
+                description=f"resource {identifier} requires DPoP-bound access tokens "
+                "(RFC 9449), which this server does not issue yet"
+            )
         if isinstance(row.custom_claims, dict):
             claims.update(row.custom_claims)
     audience = list(dict.fromkeys([*named, *([implicit] if "openid" in granted else [])]))
@@ -161,6 +181,7 @@ def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[s
         scopes=granted,
         access_token_ttl=ttl,
         custom_claims=claims,
+        signing_key_id=kid,
     )
 
 

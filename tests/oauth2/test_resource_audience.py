@@ -275,3 +275,25 @@ def test_a_new_key_verifies_at_once_and_a_deleted_one_stops(machine):
     assert call(token).status_code == 200
     Jwks.objects.filter(pk=new.pk).delete()
     assert call(token).status_code == 401
+
+
+def test_a_jwt_granted_for_an_organization_runs_as_that_tenant(web, user):
+    from django.db import connection
+
+    from beep_shared.rls.sql import current_tenant_sql
+    from tests.factories import OrganizationFactory
+
+    @require_oauth("invoices:read", resource=API)
+    def tenant(request):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {current_tenant_sql()}")
+            return JsonResponse({"tenant": cursor.fetchone()[0]})
+
+    link(web)
+    web.client.scopes = None
+    web.client.save()
+    organization = OrganizationFactory()
+    token = jwt_for(web, user_id=str(user.pk), reference_id=str(organization.pk))
+    response = call(token, tenant)
+    assert response.status_code == 200, response.content
+    assert json.loads(response.content) == {"tenant": str(organization.pk)}

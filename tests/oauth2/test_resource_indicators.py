@@ -345,3 +345,28 @@ def test_a_token_signed_otherwise_or_typed_otherwise_is_refused(client, machine)
     claims |= {"iat": now, "exp": now + 60}
     id_like = jwt.encode({"alg": "EdDSA", "kid": key.kid}, claims, key.key, algorithms=["EdDSA"])
     assert access_jwt.validate(id_like, API) is None
+
+
+def test_a_resource_pinning_a_key_is_signed_with_it(client, machine):
+    from beep_iam.oauth2 import keys
+
+    pinned = keys.create_key()
+    keys.create_key()  # newer: what would sign otherwise
+    resource(API, machine, signing_key_id=pinned.pk)
+    body = machine_token(client, machine, resource=API).json()
+    assert decode(body["access_token"], client)[0]["kid"] == pinned.pk
+
+
+def test_a_resource_pinning_a_missing_key_is_refused(client, machine):
+    resource(API, machine, signing_key_id="no-such-key")
+    response = machine_token(client, machine, resource=API)
+    assert response.status_code == 400
+    assert "no-such-key" in response.json()["error_description"]
+
+
+def test_a_resource_requiring_dpop_gets_no_bearer_token(client, machine):
+    resource(API, machine, dpop_bound_access_tokens_required=True)
+    response = machine_token(client, machine, resource=API)
+    assert response.status_code == 400
+    assert "DPoP" in response.json()["error_description"]
+    assert not OAuthAccessToken.objects.exists()
