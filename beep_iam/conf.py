@@ -20,6 +20,7 @@ BEEP_IAM = {
     "OAUTH2_RATE_LIMITS": {},                       # over DEFAULT_RATE_LIMITS; None: off
     "OAUTH2_RATE_LIMIT_STORE": "cache",             # or "database", or a dotted path
     "OAUTH2_EXTRA_CLAIMS": None,                    # dotted path of a custom-claims callable
+    "OAUTH2_RESOURCE": None,                        # this resource server's identifier
 }
 ```
 
@@ -67,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_RATE_LIMITS": {},
     "OAUTH2_RATE_LIMIT_STORE": "cache",
     "OAUTH2_EXTRA_CLAIMS": None,
+    "OAUTH2_RESOURCE": None,
 }
 
 #: better-auth's oauth-provider defaults per IP (window 60 s: token 20, introspect 100,
@@ -106,6 +108,7 @@ class IamSettings:
     oauth2_rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     oauth2_rate_limit_store: Any = "cache"  # "cache", "database" or a Store class
     oauth2_extra_claims: Any = None
+    oauth2_resource: str | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,22 @@ def _issuer(key: str, value: Any) -> str | None:
     return value
 
 
+def _resource(key: str, value: Any) -> str | None:
+    # RFC 8707 section 2: an absolute URI without fragment.
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("https", "http") or not parts.netloc or "#" in value:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be an absolute http(s) URL without fragment "
+            f"(a resource identifier), got {value!r}."
+        )
+    return value
+
+
 def _positive_int(name: str, value: Any, *, optional: bool) -> int | None:
     if value is None and optional:
         return None
@@ -363,6 +382,7 @@ def load(user_settings: Any) -> IamSettings:
             "OAUTH2_RATE_LIMIT_STORE", merged["OAUTH2_RATE_LIMIT_STORE"], choices=RATE_LIMIT_STORES
         ),
         oauth2_extra_claims=_callable("OAUTH2_EXTRA_CLAIMS", merged["OAUTH2_EXTRA_CLAIMS"]),
+        oauth2_resource=_resource("OAUTH2_RESOURCE", merged["OAUTH2_RESOURCE"]),
     )
 
 

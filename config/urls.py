@@ -14,3 +14,5 @@ urlpatterns = [
 ]
 if apps.is_installed("beep_iam"):  # absent in config.settings_shared_only
     urlpatterns.append(path("", include("beep_iam.oauth2.urls")))
+    # RFC 9728 metadata of the resources this project serves (require_oauth views).
+    urlpatterns.append(path("", include("beep_iam.oauth2.resource_metadata")))

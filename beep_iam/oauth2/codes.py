@@ -63,15 +63,20 @@ def issue_code(
     session_id: str,
     auth_time_ms: int | None,
     reference_id: str | None = None,
+    resource: list[str] | None = None,
 ) -> str:
-    """Store a new code for the authorization request ``query``; return the raw code."""
+    """Store a new code for the authorization request ``query``; return the raw code.
+    ``resource``: the RFC 8707 resources authorized, as a list in the query and beside it
+    (where better-auth reads them first)."""
     code = "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
+    query = {k: v for k, v in query.items() if k != "resource"}
     value: dict[str, Any] = {
         "type": TYPE,
-        "query": query,
+        "query": {**query, "resource": resource} if resource else query,
         "userId": user_id,
         "sessionId": session_id,
         "authTime": auth_time_ms,
+        "resource": resource or [],
     }
     if reference_id is not None:
         value["referenceId"] = reference_id
@@ -121,10 +126,20 @@ def redeem_code(code: str) -> CodeGrant | None:
             session_id=str(value.get("sessionId") or ""),
             reference_id=value.get("referenceId"),
             auth_time_ms=value.get("authTime"),
-            resource=value.get("resource"),
+            resource=_resources(value.get("resource"))
+            or _resources(value["query"].get("resource")),
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _resources(value: Any) -> list[str] | None:
+    # better-auth writes a list beside the query, and the query's own one value or list.
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    return None
 
 
 def revoke_code_tokens(code_id: str) -> None:

@@ -5,6 +5,7 @@ from beep_iam.oauth2.drf import OAuth2APIView
 
 class Invoices(OAuth2APIView):
     required_scopes = ["invoices:read"]
+    oauth_resource = "https://api.example.com/invoices"  # default: BEEP_IAM["OAUTH2_RESOURCE"]
 
     def get(self, request):
         request.auth   # AccessTokenInfo: client_id, user_id, scopes, reference_id, ...
@@ -37,14 +38,23 @@ from beep_iam.oauth2.resource import (
     BearerError,
     authenticate_bearer,
     check_scopes,
+    protected_resource,
     token_tenant,
     token_user,
 )
+from beep_iam.oauth2.resource_metadata import metadata_url
 from beep_iam.oauth2.views import bearer_challenge, bearer_token
 from beep_iam.services.oauth_tokens import AccessTokenInfo
 from beep_shared.rls import tenant_context
 
 _REFUSAL = "_beep_bearer_refusal"
+
+
+def _resource(request: Request | None, view: Any = None) -> str | None:
+    """The resource the view protects: its ``oauth_resource``, else the setting."""
+    if view is None and request is not None:
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+    return getattr(view, "oauth_resource", None)
 
 
 class OAuth2Authentication(BaseAuthentication):
@@ -56,7 +66,7 @@ class OAuth2Authentication(BaseAuthentication):
         if bearer_token(request._request) is None:
             return None
         try:
-            info = authenticate_bearer(request._request)
+            info = authenticate_bearer(request._request, resource=_resource(request))
         except BearerError as refused:
             setattr(request._request, _REFUSAL, refused)
             raise exceptions.AuthenticationFailed(refused.description) from None
@@ -65,7 +75,10 @@ class OAuth2Authentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         refused = getattr(request._request, _REFUSAL, None)
-        return refused.challenge if refused is not None else bearer_challenge(None, None)
+        if refused is not None:
+            return refused.challenge
+        resource = protected_resource(_resource(request))
+        return bearer_challenge(None, None, resource_metadata=resource and metadata_url(resource))
 
 
 class InsufficientScope(exceptions.PermissionDenied):
@@ -89,7 +102,7 @@ class TokenHasScope(BasePermission):
             *getattr(view, f"required_scopes_{(request.method or '').lower()}", ()),
         ]
         try:
-            check_scopes(info, scopes)
+            check_scopes(info, scopes, _resource(request, view))
         except BearerError as refused:
             raise InsufficientScope(refused) from None
         return True
@@ -118,3 +131,5 @@ class OAuth2APIView(OAuth2TenantMixin, APIView):
     authentication_classes = [OAuth2Authentication]
     permission_classes = [TokenHasScope]
     required_scopes: list[str] = []
+    #: The resource identifier (RFC 8707) tokens must be for; None: the setting's.
+    oauth_resource: str | None = None

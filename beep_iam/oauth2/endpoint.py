@@ -101,18 +101,24 @@ def invalid_client(description: str = "client authentication failed") -> OAuth2E
     return errors.InvalidClientError(description=description, status_code=401)
 
 
+#: Parameters that may be repeated (RFC 8707 ``resource``): their values are joined with a
+#: space, which none of them may contain (``beep_iam.oauth2.resources.requested``).
+REPEATABLE = frozenset({"resource"})
+
+
 def single_values(data: QueryDict) -> dict[str, str]:
-    """The parameters of ``data``, each at most once (RFC 6749 3.1, 3.2); empty values count
-    as absent."""
+    """The parameters of ``data``, each at most once (RFC 6749 3.1, 3.2) but those of
+    :data:`REPEATABLE`; empty values count as absent."""
     params: dict[str, str] = {}
     for key, values in data.lists():
-        if len(values) > 1:
+        if len(values) > 1 and key not in REPEATABLE:
             raise errors.InvalidRequestError(description=f"parameter {key!r} is repeated")
-        value = values[0]
-        if len(value) > MAX_VALUE_LENGTH:
-            raise errors.InvalidRequestError(
-                description=f"parameter {key!r} is longer than {MAX_VALUE_LENGTH} characters"
-            )
+        for value in values:
+            if len(value) > MAX_VALUE_LENGTH:
+                raise errors.InvalidRequestError(
+                    description=f"parameter {key!r} is longer than {MAX_VALUE_LENGTH} characters"
+                )
+        value = " ".join(v for v in values if v)
         if value != "":
             params[key] = value
     return params

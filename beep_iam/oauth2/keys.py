@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from joserfc.errors import SecurityWarning
@@ -154,15 +154,22 @@ def create_key(*, expire_current: bool = False) -> Jwks:
     )
 
 
-def signing_key() -> SigningKey:
-    """The newest unexpired EdDSA key, created when there is none (as better-auth does)."""
+def signing_key(kid: str | None = None) -> SigningKey:
+    """The newest unexpired EdDSA key, created when there is none (as better-auth does);
+    with ``kid``, that key if it is an unexpired EdDSA key, else ``LookupError``."""
     now = timezone.now()
-    row = (
-        Jwks.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .filter(Q(alg=ALG) | Q(alg__isnull=True))
-        .order_by("-created_at", "-row_id")
-        .first()
+    rows = Jwks.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).filter(
+        Q(alg=ALG) | Q(alg__isnull=True)
     )
+    if kid is not None:
+        try:
+            row = rows.filter(pk=kid).first()
+        except ValidationError:  # not even the form of a key id
+            row = None
+        if row is None:
+            raise LookupError(f"no unexpired {ALG} signing key {kid}")
+    else:
+        row = rows.order_by("-created_at", "-row_id").first()
     if row is None:
         row = create_key()
     return SigningKey(kid=row.pk, alg=row.alg or ALG, key=OKPKey.import_key(_load_private(row)))

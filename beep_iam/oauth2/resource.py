@@ -14,6 +14,12 @@ view reads ``request.user``. A token granted for an organization (``reference_id
 view as that tenant (row level security). Errors are RFC 6750's: 401 with
 ``WWW-Authenticate: Bearer`` without a token or with an invalid one, 403
 ``insufficient_scope`` when a scope is missing.
+
+The resource the view is (RFC 8707; ``require_oauth(..., resource=...)``, else
+``BEEP_IAM["OAUTH2_RESOURCE"]``) must be in the token's audience: JWT access tokens
+(RFC 9068, this server's or better-auth's) and opaque tokens bound to it are accepted
+(:func:`beep_iam.oauth2.access_jwt.validate_bearer`), and every refusal names its RFC 9728
+metadata (``resource_metadata``). Without a resource, opaque tokens only.
 """
 
 from __future__ import annotations
@@ -28,8 +34,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
+from beep_iam.conf import iam_settings
+from beep_iam.oauth2.access_jwt import validate_bearer
+from beep_iam.oauth2.resource_metadata import metadata_url
 from beep_iam.oauth2.views import _bearer_challenge, bearer_challenge, bearer_token
-from beep_iam.services.oauth_tokens import AccessTokenInfo, validate_access_token
+from beep_iam.services.oauth_tokens import AccessTokenInfo
 from beep_shared.rls import tenant_context
 from beep_shared.rls.context import organization_id
 
@@ -45,41 +54,57 @@ class BearerError(Exception):
         error: str | None = None,
         description: str | None = None,
         scope: str | None = None,
+        resource: str | None = None,
     ) -> None:
         super().__init__(description or "a bearer token is required")
         self.status = status
         self.error = error
         self.description = description
         self.scope = scope
+        self.resource_metadata = metadata_url(resource) if resource else None
 
     @property
     def challenge(self) -> str:
-        return bearer_challenge(self.error, self.description, self.scope)
+        return bearer_challenge(self.error, self.description, self.scope, self.resource_metadata)
 
     def response(self) -> HttpResponse:
-        return _bearer_challenge(self.error, self.description, self.status, self.scope)
+        return _bearer_challenge(
+            self.error, self.description, self.status, self.scope, self.resource_metadata
+        )
 
 
-def check_scopes(info: AccessTokenInfo, scopes: Sequence[str]) -> None:
+def protected_resource(resource: str | None = None) -> str | None:
+    """The resource identifier a view protects: ``resource``, else the setting."""
+    return resource or iam_settings().oauth2_resource
+
+
+def check_scopes(info: AccessTokenInfo, scopes: Sequence[str], resource: str | None = None) -> None:
     """:class:`BearerError` 403 ``insufficient_scope`` unless the token holds every scope."""
     missing = [s for s in scopes if s not in info.scopes]
     if missing:
         raise BearerError(
-            403, "insufficient_scope", f"scope(s) {' '.join(missing)} required", " ".join(scopes)
+            403,
+            "insufficient_scope",
+            f"scope(s) {' '.join(missing)} required",
+            " ".join(scopes),
+            resource=protected_resource(resource),
         )
 
 
-def authenticate_bearer(request: HttpRequest, scopes: Sequence[str] = ()) -> AccessTokenInfo:
-    """The valid access token of the request's ``Authorization: Bearer`` header holding
-    ``scopes``, or :class:`BearerError`; the one check behind the decorator and the DRF
-    classes."""
+def authenticate_bearer(
+    request: HttpRequest, scopes: Sequence[str] = (), resource: str | None = None
+) -> AccessTokenInfo:
+    """The valid access token of the request's ``Authorization: Bearer`` header for the
+    protected ``resource`` (default: the setting) holding ``scopes``, or
+    :class:`BearerError`; the one check behind the decorator and the DRF classes."""
+    audience = protected_resource(resource)
     raw = bearer_token(request)
     if raw is None:
-        raise BearerError(401)
-    info = validate_access_token(raw)
+        raise BearerError(401, resource=audience)
+    info = validate_bearer(raw, audience)
     if info is None:
-        raise BearerError(401, "invalid_token", "the access token is invalid")
-    check_scopes(info, scopes)
+        raise BearerError(401, "invalid_token", "the access token is invalid", resource=audience)
+    check_scopes(info, scopes, audience)
     return info
 
 
@@ -102,14 +127,15 @@ def _user(user_id: str | None) -> Any:
     return get_user_model().objects.get(pk=user_id)
 
 
-def require_oauth(*scopes: str) -> Callable[[View], View]:
-    """Require a valid bearer token holding every scope in ``scopes``."""
+def require_oauth(*scopes: str, resource: str | None = None) -> Callable[[View], View]:
+    """Require a valid bearer token for ``resource`` (default: ``BEEP_IAM["OAUTH2_RESOURCE"]``)
+    holding every scope in ``scopes``."""
 
     def decorator(view: View) -> View:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             try:
-                info = authenticate_bearer(request, scopes)
+                info = authenticate_bearer(request, scopes, resource)
             except BearerError as refused:
                 return refused.response()
             request.oauth_token = info  # type: ignore[attr-defined]

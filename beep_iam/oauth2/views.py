@@ -32,7 +32,7 @@ from joserfc.jwk import KeySet
 
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
-from beep_iam.oauth2 import claims, client_assertion, codes, keys, ratelimit
+from beep_iam.oauth2 import access_jwt, claims, client_assertion, codes, keys, ratelimit, resources
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
@@ -99,6 +99,22 @@ def _token_body(issued: oauth_tokens.IssuedTokens) -> dict[str, Any]:
     return body
 
 
+def _with_resource(
+    body: dict[str, Any],
+    client: OAuthClient,
+    policy: resources.Policy,
+    issued: oauth_tokens.IssuedTokens,
+    **subject: Any,
+) -> dict[str, Any]:
+    """``body`` with a JWT access token for ``policy``'s audience, when it has one (RFC 8707:
+    a named resource gets an RFC 9068 token; ``issued`` then holds no opaque one)."""
+    if policy.audience is not None:
+        body["access_token"], body["expires_in"] = access_jwt.issue(
+            client, policy, scopes=issued.scopes, **subject
+        )
+    return body
+
+
 def _may_refresh(client: OAuthClient) -> bool:
     try:
         oauth_tokens.check_grant(client, GrantType.REFRESH_TOKEN)
@@ -130,7 +146,14 @@ def _client_credentials(client: OAuthClient, params: dict[str, str]) -> dict[str
         raise errors.UnauthorizedClientError(description="public clients have no own access")
     oauth_tokens.check_grant(client, GrantType.CLIENT_CREDENTIALS)
     scopes = machine_scopes(client, scope_list(params.get("scope")))
-    return _token_body(oauth_tokens.issue_tokens(client, scopes=scopes))
+    policy = resources.resolve(client, resources.requested(params), scopes)
+    issued = oauth_tokens.issue_tokens(
+        client,
+        scopes=policy.scopes,
+        resources=policy.resources or None,
+        opaque_access=policy.audience is None,
+    )
+    return _with_resource(_token_body(issued), client, policy, issued)
 
 
 @sensitive_variables("params", "code")
@@ -181,24 +204,38 @@ def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant)
         if isinstance(grant.auth_time_ms, int | float)
         else None
     )
-    scopes = grant.scopes
+    authorized = grant.resource or None
+    policy = resources.resolve(
+        client, resources.within(resources.requested(params), authorized), grant.scopes
+    )
+    scopes = policy.scopes
     issued = oauth_tokens.issue_tokens(
         client,
         scopes=scopes,
         user=user,
         session=grant.session_id or None,
-        with_refresh="offline_access" in scopes and _may_refresh(client),
+        with_refresh="offline_access" in grant.scopes and _may_refresh(client),
         reference_id=grant.reference_id,
+        resources=authorized,
         auth_time=auth_time,
         authorization_code_id=grant.id,
+        opaque_access=policy.audience is None,
     )
-    body = _token_body(issued)
+    body = _with_resource(
+        _token_body(issued),
+        client,
+        policy,
+        issued,
+        user_id=str(user.pk),
+        session_id=grant.session_id or None,
+        reference_id=grant.reference_id,
+    )
     if "openid" in scopes:
         body["id_token"] = claims.id_token(
             user=user,
             client_id=client.client_id,
             scopes=scopes,
-            access_token=issued.access_token,
+            access_token=body["access_token"],
             nonce=grant.query.get("nonce"),
             auth_time=auth_time,
             session_id=grant.session_id or None,
@@ -211,18 +248,39 @@ def _refresh_token(client: OAuthClient, params: dict[str, str]) -> dict[str, Any
     raw = params.get("refresh_token")
     if raw is None:
         raise errors.InvalidRequestError(description="refresh_token is required")
+    scopes = scope_list(params.get("scope"))
+    policy = resources.resolve(client, None, scopes or [])
+    held = resources.refresh_token_grant(raw, client.client_id)
+    if held is not None:  # else the rotation refuses the token
+        authorized, held_scopes = held
+        wanted = resources.within(resources.requested(params), authorized)
+        policy = resources.resolve(client, wanted, scopes or held_scopes)
+        if wanted:
+            scopes = policy.scopes
     # RefreshTokenReused arrives here after the service committed the family's revocation.
     issued = oauth_tokens.rotate_refresh_token(
-        raw, client_id=client.client_id, scopes=scope_list(params.get("scope"))
+        raw,
+        client_id=client.client_id,
+        scopes=scopes,
+        opaque_access=policy.audience is None,
     )
-    body = _token_body(issued)
+    refresh = issued.refresh
+    body = _with_resource(
+        _token_body(issued),
+        client,
+        policy,
+        issued,
+        user_id=refresh and refresh.user_id,
+        session_id=refresh and refresh.session_id,
+        reference_id=refresh and refresh.reference_id,
+    )
     if "openid" in issued.scopes and issued.refresh is not None:
         user = get_user_model().objects.get(pk=issued.refresh.user_id)
         body["id_token"] = claims.id_token(
             user=user,
             client_id=client.client_id,
             scopes=issued.scopes,
-            access_token=issued.access_token,
+            access_token=body["access_token"],
             auth_time=issued.refresh.auth_time,
             session_id=issued.refresh.session_id,
         )
@@ -334,10 +392,12 @@ def _auth_time(request: HttpRequest) -> dt.datetime:
 def _login_again(request: HttpRequest, params: dict[str, str]) -> HttpResponse:
     # The login page returns here without "login" in prompt, or it would ask forever.
     prompts = set((params.get("prompt") or "").split()) - {"login", "select_account"}
-    again = {k: v for k, v in params.items() if k not in ("prompt", "max_age")}
+    again: dict[str, Any] = {k: v for k, v in params.items() if k not in ("prompt", "max_age")}
     if prompts:
         again["prompt"] = " ".join(sorted(prompts))
-    return redirect_to_login(f"{request.path}?{urlencode(again)}")
+    if resources.PARAM in again:  # repeated, as sent
+        again[resources.PARAM] = again[resources.PARAM].split(resources.SEPARATOR)
+    return redirect_to_login(f"{request.path}?{urlencode(again, doseq=True)}")
 
 
 @never_cache
@@ -366,6 +426,8 @@ def authorize(request: HttpRequest) -> HttpResponse:
     state = params.get("state")
     try:
         scopes, prompts = _check_request(client, params)
+        wanted = resources.requested(params)
+        resources.resolve(client, wanted, scopes)
     except OAuth2Error as error:
         return _error_redirect(redirect_uri, error, state)
     except oauth_errors.OAuthError as exc:
@@ -388,11 +450,11 @@ def authorize(request: HttpRequest) -> HttpResponse:
                 redirect_uri, errors.AccessDeniedError(description="the user denied access"), state
             )
         try:
-            grant_consent(client, user, scopes)
+            grant_consent(client, user, scopes, resources=wanted)
         except oauth_errors.OAuthError as exc:
             return _error_redirect(redirect_uri, from_service(exc), state)
     elif not client.skip_consent and (
-        "consent" in prompts or not consent_covers(client, user, scopes)
+        "consent" in prompts or not consent_covers(client, user, scopes, resources=wanted)
     ):
         if "none" in prompts:
             return _error_redirect(
@@ -407,6 +469,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
         user_id=str(user.pk),
         session_id=str(getattr(beep_session, "pk", "") or ""),
         auth_time_ms=int(_auth_time(request).timestamp() * 1000),
+        resource=wanted,
     )
     response_params = {"code": code}
     if state is not None:
@@ -467,24 +530,36 @@ def _error_page(request: HttpRequest, description: str, status: int = 400) -> Ht
 # --- userinfo, revocation, introspection --------------------------------------------------
 
 
-def bearer_challenge(error: str | None, description: str | None, scope: str | None = None) -> str:
-    """An RFC 6750 section 3 ``WWW-Authenticate`` value."""
-    challenge = "Bearer"
+def bearer_challenge(
+    error: str | None,
+    description: str | None,
+    scope: str | None = None,
+    resource_metadata: str | None = None,
+) -> str:
+    """An RFC 6750 section 3 ``WWW-Authenticate`` value, with RFC 9728's
+    ``resource_metadata`` when given."""
+    params = []
+    if resource_metadata:
+        params.append(f'resource_metadata="{resource_metadata}"')
     if error:
-        challenge += f' error="{error}"'
+        params.append(f'error="{error}"')
         if description:
-            challenge += f', error_description="{description}"'
+            params.append(f'error_description="{description}"')
         if scope:
-            challenge += f', scope="{scope}"'
-    return challenge
+            params.append(f'scope="{scope}"')
+    return "Bearer " + ", ".join(params) if params else "Bearer"
 
 
 def _bearer_challenge(
-    error: str | None, description: str | None, status: int, scope: str | None = None
+    error: str | None,
+    description: str | None,
+    status: int,
+    scope: str | None = None,
+    resource_metadata: str | None = None,
 ) -> HttpResponse:
     body = {"error": error, "error_description": description} if error else {}
     response = json_response(body, status=status, headers=NO_STORE)
-    response["WWW-Authenticate"] = bearer_challenge(error, description, scope)
+    response["WWW-Authenticate"] = bearer_challenge(error, description, scope, resource_metadata)
     return response
 
 
@@ -504,7 +579,10 @@ def userinfo(request: HttpRequest) -> HttpResponse:
     raw = bearer_token(request)
     if raw is None:
         return _bearer_challenge(None, None, 401)
-    info = oauth_tokens.validate_access_token(raw)
+    # A JWT access token is good here when the userinfo endpoint is among its audience.
+    info = access_jwt.validate_bearer(
+        raw, resources.userinfo_resource() if access_jwt.looks_like_jwt(raw) else None
+    )
     if info is None or info.user_id is None:
         return _bearer_challenge("invalid_token", "the access token is invalid", 401)
     if "openid" not in info.scopes:
@@ -529,6 +607,15 @@ def revoke(request: HttpRequest) -> HttpResponse:
         raw = params.get("token")
         if raw is None:
             raise errors.InvalidRequestError(description="token is required")
+        if (
+            access_jwt.looks_like_jwt(raw)
+            and access_jwt.introspect(raw, client.client_id)["active"]
+        ):
+            # RFC 7009 2.2.1, as better-auth answers: nothing is stored to revoke.
+            raise errors.OAuth2Error(
+                error="unsupported_token_type",
+                description="JWT access tokens are self-contained and cannot be revoked",
+            )
         # Another client's token: nothing to revoke, and nothing to reveal.
         with contextlib.suppress(oauth_errors.UnauthorizedClient):
             oauth_tokens.revoke_token(
@@ -559,6 +646,8 @@ def introspect(request: HttpRequest) -> HttpResponse:
             raise errors.InvalidRequestError(description="token is required")
     except OAuth2Error as error:
         return error_response(error)
+    if access_jwt.looks_like_jwt(raw):
+        return json_response(access_jwt.introspect(raw, client.client_id), headers=NO_STORE)
     body = oauth_tokens.introspect(raw, token_type_hint=params.get("token_type_hint"))
     if body.get("active") and body.get("client_id") != client.client_id:
         body = {"active": False}

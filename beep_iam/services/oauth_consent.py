@@ -13,7 +13,8 @@ _UPSERT_SQL = """
 INSERT INTO oauth_consent (client_id, user_id, scopes, reference_id, resources)
 VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT (client_id, user_id) DO UPDATE
-SET scopes = EXCLUDED.scopes, reference_id = EXCLUDED.reference_id, resources = EXCLUDED.resources
+SET scopes = EXCLUDED.scopes, reference_id = EXCLUDED.reference_id,
+    resources = coalesce(EXCLUDED.resources, oauth_consent.resources)
 RETURNING *
 """
 
@@ -35,7 +36,9 @@ def grant_consent(
     reference_id: str | None = None,
     resources: list[str] | None = None,
 ) -> OAuthConsent:
-    """Record that ``user`` consents to ``scopes`` for ``client``, replacing earlier scopes.
+    """Record that ``user`` consents to ``scopes`` for ``client``, replacing earlier scopes
+    (and earlier RFC 8707 ``resources`` when some are given; none keeps them, as better-auth's
+    update leaves an absent field alone).
 
     One ``INSERT ... ON CONFLICT (client_id, user_id) DO UPDATE``, so concurrent grants for
     the same pair cannot create two rows or fail on the unique constraint.
@@ -56,14 +59,25 @@ def grant_consent(
     return consent
 
 
-def consent_covers(client: OAuthClient | str, user: Any, scopes: Iterable[str]) -> bool:
-    """Whether the stored consent of ``user`` for ``client`` includes every scope in ``scopes``."""
+def consent_covers(
+    client: OAuthClient | str,
+    user: Any,
+    scopes: Iterable[str],
+    *,
+    resources: Iterable[str] | None = None,
+) -> bool:
+    """Whether the stored consent of ``user`` for ``client`` includes every scope in ``scopes``
+    and every RFC 8707 resource in ``resources`` (better-auth asks again for a new one)."""
     client_id = client.client_id if isinstance(client, OAuthClient) else client
-    return OAuthConsent.objects.filter(
+    consents = OAuthConsent.objects.filter(
         client_id=client_id,
         user_id=getattr(user, "pk", user),
         scopes__contains=rules.validate_scopes(scopes, allow_empty=True),
-    ).exists()
+    )
+    wanted = list(resources or ())
+    if wanted:
+        consents = consents.filter(resources__contains=wanted)
+    return consents.exists()
 
 
 def revoke_consent(client: OAuthClient | str, user: Any) -> bool:

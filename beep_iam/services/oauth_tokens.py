@@ -72,9 +72,9 @@ def _check_caller(client_id: object) -> None:
 class IssuedTokens:
     """A token response. The raw tokens exist only here; hand them to the client once."""
 
-    access_token: str = field(repr=False)
+    access_token: str = field(repr=False)  # "" when the caller signs its own (JWT) token
     refresh_token: str | None = field(repr=False)
-    access: OAuthAccessToken
+    access: OAuthAccessToken | None
     refresh: OAuthRefreshToken | None
     expires_in: int
     scopes: list[str]
@@ -135,6 +135,7 @@ def _mint(
     auth_time: dt.datetime | None,
     using: str,
     authorization_code_id: str | None = None,
+    opaque_access: bool = True,
 ) -> IssuedTokens:
     conf = iam_settings()
     now = timezone.now()
@@ -155,19 +156,21 @@ def _mint(
             resources=resources,
             authorization_code_id=authorization_code_id,
         )
-    raw_access = crypto.generate_token(TOKEN_BYTES)
-    access = OAuthAccessToken.objects.using(using).create(
-        token=crypto.digest(raw_access),
-        client_id=client.client_id,
-        user_id=user_id,
-        session_id=session_id,
-        reference_id=reference_id,
-        oauth_refresh_token=refresh,
-        expires_at=now + conf.access_token_lifetime,
-        scopes=access_scopes,
-        resources=resources,
-        authorization_code_id=authorization_code_id,
-    )
+    raw_access, access = "", None
+    if opaque_access:
+        raw_access = crypto.generate_token(TOKEN_BYTES)
+        access = OAuthAccessToken.objects.using(using).create(
+            token=crypto.digest(raw_access),
+            client_id=client.client_id,
+            user_id=user_id,
+            session_id=session_id,
+            reference_id=reference_id,
+            oauth_refresh_token=refresh,
+            expires_at=now + conf.access_token_lifetime,
+            scopes=access_scopes,
+            resources=resources,
+            authorization_code_id=authorization_code_id,
+        )
     return IssuedTokens(
         access_token=raw_access,
         refresh_token=raw_refresh,
@@ -189,12 +192,15 @@ def issue_tokens(
     resources: list[str] | None = None,
     auth_time: dt.datetime | None = None,
     authorization_code_id: str | None = None,
+    opaque_access: bool = True,
 ) -> IssuedTokens:
     """Issue an access token (and a refresh token if ``with_refresh``) for ``client``.
 
     Lifetimes come from ``BEEP_IAM`` (defaults 1 hour and 30 days). A refresh token needs a
     user and a client allowed to use the ``refresh_token`` grant. ``authorization_code_id``:
     the digest of the code they are issued for, so a replay of it can revoke them.
+    ``opaque_access=False``: no access token row, for a caller that signs a JWT access token
+    (``beep_iam.oauth2.access_jwt``) after these checks.
     """
     if not client.may_authenticate:
         raise InvalidClient(f"client {client.client_id} is disabled")
@@ -219,6 +225,7 @@ def issue_tokens(
             auth_time=auth_time,
             using=using,
             authorization_code_id=authorization_code_id,
+            opaque_access=opaque_access,
         )
 
 
@@ -290,8 +297,10 @@ def rotate_refresh_token(
     *,
     client_id: str,
     scopes: Iterable[str] | None = None,
+    opaque_access: bool = True,
 ) -> IssuedTokens:
     """Exchange a refresh token for a new access and refresh token, atomically.
+    ``opaque_access=False``: the new refresh token only (see :func:`issue_tokens`).
 
     ``client_id``: the authenticated client presenting the token (it must own it), or
     ``ANY_CLIENT`` for trusted code. ``scopes``: optional narrower scopes for the new access
@@ -377,6 +386,7 @@ def rotate_refresh_token(
                 auth_time=current.auth_time,
                 using=using,
                 authorization_code_id=current.authorization_code_id,
+                opaque_access=opaque_access,
             )
     # Raised after the block so that the family revocation above is committed.
     if reused:

@@ -90,11 +90,24 @@ async function tables() {
   );
 }
 
+// better-auth's resource-server check of a JWT access token (RFC 9068): signature against
+// this server's JWKS, issuer and audience (verifyJwsAccessToken of better-auth/oauth2, 1.7).
+async function verifyAccessToken({ token, audience, issuer }) {
+  const { verifyJwsAccessToken } = await import("better-auth/oauth2");
+  const jwksFetch = async () => (await request({ path: "/api/auth/jwks" })).body;
+  try {
+    return { payload: await verifyJwsAccessToken(token, { jwksFetch, verifyOptions: { audience, issuer } }) };
+  } catch (error) {
+    return { error: String(error?.message ?? error), name: error?.name ?? null };
+  }
+}
+
 const ops = {
   ping: async () => ({ line, version: ba.line }),
   tables,
   request,
   api,
+  verifyAccessToken,
 };
 
 // 1.7 checks its schema against the Drizzle schema and refuses requests on a mismatch; a

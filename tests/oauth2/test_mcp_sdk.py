@@ -1,0 +1,102 @@
+"""The official MCP TypeScript SDK (@modelcontextprotocol/sdk) as an MCP client of a server
+protected by beep-iam, end to end over HTTP: from a bare 401 it reads the protected resource
+metadata (RFC 9728), discovers the authorization server (RFC 8414), sends the user to authorize
+with PKCE and the resource indicator (RFC 8707), redeems the code for a JWT access token bound
+to the server, and calls a tool with it. The client is pre-registered (no dynamic
+registration); nothing else is configured on the SDK's side."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from beep_iam.models import OAuthClientResource, OAuthResource
+from beep_iam.oauth2 import access_jwt
+from beep_iam.services.oauth_clients import register_client
+from tests.factories import UserFactory
+from tests.npm import npm_ci
+from tests.oauth2.mcp_server import SCOPE
+from tests.oauth2.test_independent_client import PASSWORD, _form_post, server  # noqa: F401
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SDK = Path(__file__).resolve().parents[2] / "interop" / "mcp-sdk"
+REDIRECT_URI = "http://127.0.0.1:9/callback"
+
+
+@pytest.fixture(scope="session")
+def mcp_sdk() -> Path:
+    npm_ci(SDK)
+    return SDK
+
+
+def sdk(directory: Path, **command: Any) -> dict[str, Any]:
+    done = subprocess.run(
+        ["node", "client.mjs", json.dumps(command)],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_mcp_client_finds_its_way_from_a_bare_401(server, settings, mcp_sdk, tmp_path):  # noqa: F811
+    resource_id = f"{server.url}/mcp"
+    settings.ROOT_URLCONF = "tests.oauth2.mcp_server"
+    settings.BEEP_IAM = {**settings.BEEP_IAM, "OAUTH2_RESOURCE": resource_id}
+    registered = register_client(
+        redirect_uris=[REDIRECT_URI],
+        name="MCP SDK client",
+        grant_types=["authorization_code", "refresh_token"],
+    )
+    row = OAuthResource.objects.create(
+        identifier=resource_id, name="Notes MCP", allowed_scopes=[SCOPE]
+    )
+    OAuthClientResource.objects.create(client_id=registered.client.client_id, resource=row)
+    user = UserFactory(email="erin@example.com", name="Erin", password=PASSWORD)
+
+    bare = requests.post(resource_id, json={}, timeout=10)
+    assert bare.status_code == 401
+    metadata_url = f"{server.url}/.well-known/oauth-protected-resource/mcp"
+    assert bare.headers["WWW-Authenticate"] == f'Bearer resource_metadata="{metadata_url}"'
+
+    common = {
+        "server_url": resource_id,
+        "client_id": registered.client.client_id,
+        "client_secret": registered.client_secret,
+        "redirect_uri": REDIRECT_URI,
+        "state_file": str(tmp_path / "provider.json"),
+    }
+    started = sdk(mcp_sdk, command="start", **common)
+    assert started["discovery"]["resourceMetadata"]["resource"] == resource_id
+    assert started["discovery"]["authorizationServerUrl"].rstrip("/") == server.url
+    query = {k: v[0] for k, v in parse_qs(urlsplit(started["authorization_url"]).query).items()}
+    assert query["resource"] == resource_id and query["scope"] == SCOPE
+    assert query["code_challenge_method"] == "S256"
+
+    browser = requests.Session()
+    response = browser.get(started["authorization_url"], allow_redirects=False)
+    login_url = server.url + response.headers["Location"]
+    page = browser.get(login_url)
+    response = _form_post(browser, login_url, page, username=user.email, password=PASSWORD)
+    consent_url = server.url + response.headers["Location"]
+    page = browser.get(consent_url, allow_redirects=False)
+    response = _form_post(browser, consent_url, page, decision="allow")
+    callback = response.headers["Location"]
+    assert callback.startswith(REDIRECT_URI)
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+
+    finished = sdk(mcp_sdk, command="finish", code=code, **common)
+    assert finished["tools"] == ["whoami"]
+    assert finished["called"]["content"] == [{"type": "text", "text": "erin@example.com"}]
+    info = access_jwt.validate(finished["tokens"]["access_token"], resource_id)
+    assert info is not None and info.user_id == user.pk and info.scopes == [SCOPE]
