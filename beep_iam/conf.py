@@ -532,15 +532,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
     user = getattr(settings, SETTING_NAME, None)
-    if isinstance(user, Mapping) and user.get("OAUTH2_FETCH_ALLOW_LOOPBACK") is True:
-        if not settings.DEBUG:
-            messages.append(
-                checks.Warning(
-                    f"{SETTING_NAME}['OAUTH2_FETCH_ALLOW_LOOPBACK'] is on with DEBUG off: the "
-                    "server fetches client metadata and keys from loopback addresses, so "
-                    "anyone who names such a URL reaches services on this host.",
-                    hint="Turn it off outside tests and development.",
-                    id="beep_iam.W040",
-                )
+    if (
+        isinstance(user, Mapping)
+        and user.get("OAUTH2_FETCH_ALLOW_LOOPBACK") is True
+        and not settings.DEBUG
+    ):
+        messages.append(
+            checks.Warning(
+                f"{SETTING_NAME}['OAUTH2_FETCH_ALLOW_LOOPBACK'] is on with DEBUG off: the "
+                "server fetches client metadata and keys from loopback addresses, so "
+                "anyone who names such a URL reaches services on this host.",
+                hint="Turn it off outside tests and development.",
+                id="beep_iam.W040",
             )
+        )
     return messages
