@@ -27,6 +27,7 @@ from joserfc.jwk import KeySet
 
 from beep_iam.models import OAuthClient, OAuthClientAssertion
 from beep_iam.models.oauth import TokenEndpointAuthMethod
+from beep_iam.oauth2 import cimd
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = [
@@ -74,6 +75,10 @@ def authenticate(params: dict[str, str], audiences: set[str]) -> OAuthClient:
         raise _refuse("the assertion names no client in sub or iss")
     if params.get("client_id", client_id) != client_id:
         raise _refuse("client_id differs from the assertion's sub/iss")
+    try:
+        cimd.discover(client_id)
+    except cimd.DiscoveryError as exc:
+        raise _refuse(exc.description) from None
     client = OAuthClient.objects.filter(
         client_id=client_id, disabled=False, deleted_at__isnull=True
     ).first()

@@ -26,7 +26,7 @@ from beep_iam import validators as rules
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient
 from beep_iam.models.oauth import TokenEndpointAuthMethod
-from beep_iam.oauth2 import client_assertion
+from beep_iam.oauth2 import cimd, client_assertion
 from beep_iam.services import oauth_errors
 from beep_iam.services.oauth_clients import authenticate_client
 
@@ -41,6 +41,15 @@ NONE = TokenEndpointAuthMethod.NONE.value
 PRIVATE_KEY_JWT = TokenEndpointAuthMethod.PRIVATE_KEY_JWT.value
 
 __all__ = ["OAuth2Error"]
+
+
+def discover(client_id: str) -> None:
+    """Fetch or refresh a client named by its metadata document URL (CIMD); a document that
+    cannot be used makes the client unknown: ``invalid_client``."""
+    try:
+        cimd.discover(client_id)
+    except cimd.DiscoveryError as exc:
+        raise invalid_client(exc.description) from None
 
 
 def issuer() -> str:
@@ -202,6 +211,7 @@ def authenticate(request: HttpRequest, params: dict[str, str]) -> tuple[OAuthCli
         method = POST if secret is not None else NONE
     else:
         raise invalid_client("client authentication required")
+    discover(client_id)
     try:
         client = authenticate_client(client_id, secret)
     except oauth_errors.InvalidClient:

@@ -33,7 +33,7 @@ from joserfc.jwk import KeySet
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
-from beep_iam.oauth2 import claims, client_assertion, codes, keys, ratelimit
+from beep_iam.oauth2 import cimd, claims, client_assertion, codes, keys, ratelimit
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
@@ -274,6 +274,10 @@ def _prove_client(params: dict[str, str]) -> tuple[OAuthClient, str]:
     client_id = params.get("client_id")
     if client_id is None:
         raise _ShowError("client_id is missing.")
+    try:
+        cimd.discover(client_id)
+    except cimd.DiscoveryError as exc:
+        raise _ShowError(f"{exc.description}.") from None
     client = OAuthClient.objects.filter(
         client_id=client_id, disabled=False, deleted_at__isnull=True
     ).first()

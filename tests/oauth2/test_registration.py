@@ -12,7 +12,7 @@ from django.conf import settings
 from django.test import Client, override_settings
 
 from beep_iam.models import OAuthClient, Verification
-from beep_iam.oauth2 import registration
+from beep_iam.oauth2 import metadata
 from beep_iam.validators import MAX_CONTACTS, MAX_REDIRECT_URIS, MAX_URI_LENGTH
 from beep_shared import secrets
 from tests.oauth2.conftest import ISSUER, REDIRECT_URI, basic, get_code, pkce
@@ -198,20 +198,20 @@ CAPS = [
     ("contacts", ["a" * 320], ["a" * 321], "invalid_client_metadata"),
     (
         "client_name",
-        "n" * registration.MAX_TEXT_LENGTH,
-        "n" * (registration.MAX_TEXT_LENGTH + 1),
+        "n" * metadata.MAX_TEXT_LENGTH,
+        "n" * (metadata.MAX_TEXT_LENGTH + 1),
         "invalid_client_metadata",
     ),
     (
         "software_id",
-        "s" * registration.MAX_TEXT_LENGTH,
-        "s" * (registration.MAX_TEXT_LENGTH + 1),
+        "s" * metadata.MAX_TEXT_LENGTH,
+        "s" * (metadata.MAX_TEXT_LENGTH + 1),
         "invalid_client_metadata",
     ),
     (
         "software_version",
-        "1" * registration.MAX_TEXT_LENGTH,
-        "1" * (registration.MAX_TEXT_LENGTH + 1),
+        "1" * metadata.MAX_TEXT_LENGTH,
+        "1" * (metadata.MAX_TEXT_LENGTH + 1),
         "invalid_client_metadata",
     ),
 ]
@@ -234,11 +234,11 @@ def test_jwks_caps() -> None:
         "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
     }
     method = {"token_endpoint_auth_method": "private_key_jwt"}
-    keys = [{**key, "kid": str(i)} for i in range(registration.MAX_JWKS_KEYS)]
+    keys = [{**key, "kid": str(i)} for i in range(metadata.MAX_JWKS_KEYS)]
     assert post(Client(), public(jwks={"keys": keys}, **method)).status_code == 201
     too_many = [*keys, {**key, "kid": "x"}]
     assert post(Client(), public(jwks={"keys": too_many}, **method)).status_code == 400
-    padded = [{**key, "kid": "k" * registration.MAX_JWKS_BYTES}]
+    padded = [{**key, "kid": "k" * metadata.MAX_JWKS_BYTES}]
     assert post(Client(), public(jwks={"keys": padded}, **method)).status_code == 400
 
 
@@ -253,7 +253,7 @@ def test_scope_caps() -> None:
 
 
 def test_software_statement_cap() -> None:
-    at_cap = "a." + "b" * (registration.MAX_SOFTWARE_STATEMENT_LENGTH - 4) + ".c"
+    at_cap = "a." + "b" * (metadata.MAX_SOFTWARE_STATEMENT_LENGTH - 4) + ".c"
     assert post(Client(), public(software_statement=at_cap)).json()["error"] == (
         "unapproved_software_statement"
     )
@@ -262,12 +262,12 @@ def test_software_statement_cap() -> None:
 
 
 def test_body_size_cap() -> None:
-    filler = "x" * registration.MAX_BODY_BYTES
+    filler = "x" * metadata.MAX_BODY_BYTES
     base = json.dumps(public(ignored=""))
     at_cap = base.replace(
-        '"ignored": ""', f'"ignored": "{filler[: registration.MAX_BODY_BYTES - len(base)]}"'
+        '"ignored": ""', f'"ignored": "{filler[: metadata.MAX_BODY_BYTES - len(base)]}"'
     )
-    assert len(at_cap.encode()) == registration.MAX_BODY_BYTES
+    assert len(at_cap.encode()) == metadata.MAX_BODY_BYTES
     assert post(Client(), at_cap).status_code == 201
     response = post(Client(), at_cap.replace('"ignored": "', '"ignored": "x'))
     assert response.status_code == 413
