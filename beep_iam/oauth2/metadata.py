@@ -147,7 +147,7 @@ def client_arguments(body: dict[str, Any], *, document: bool = False) -> dict[st
         )
     jwks = body.get("jwks")
     if jwks is not None:
-        arguments["jwks"] = _jwks_text(jwks)
+        arguments["jwks"] = jwks_text(jwks)
     arguments["scopes"] = _scopes(body.get("scope"))
     method = arguments.setdefault(
         "token_endpoint_auth_method",
@@ -171,7 +171,8 @@ def client_arguments(body: dict[str, Any], *, document: bool = False) -> dict[st
     return arguments
 
 
-def _jwks_text(jwks: object) -> str:
+def jwks_text(jwks: object) -> str:
+    """``jwks`` as JSON text: a JWK Set of at most MAX_JWKS_KEYS public asymmetric keys."""
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
         raise metadata_error("jwks must be a JWK Set object with a non-empty keys array")
     if len(jwks["keys"]) > MAX_JWKS_KEYS:
