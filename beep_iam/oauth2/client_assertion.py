@@ -49,6 +49,7 @@ ALGORITHMS = [
 MAX_LIFETIME = 300  # seconds; better-auth's assertionMaxLifetime default
 JWKS_CACHE_SECONDS = 300  # better-auth's JWKS_CACHE_TTL_MS
 JWKS_MAX_BYTES = 64 * 1024  # better-auth's MAX_JWKS_RESPONSE_BYTES
+JWKS_FETCH_TIMEOUT = 5.0  # seconds; better-auth's JWKS_FETCH_TIMEOUT_MS
 JWKS_MEDIA_TYPES = ("application/json", "application/jwk-set+json")
 
 
@@ -136,7 +137,9 @@ def _client_keys(client: OAuthClient, kid: object) -> KeySet:
 
 def _fetch_jwks(uri: str) -> str:
     try:
-        fetched = fetch.fetch(uri, accept=JWKS_MEDIA_TYPES, max_bytes=JWKS_MAX_BYTES)
+        fetched = fetch.fetch(
+            uri, accept=JWKS_MEDIA_TYPES, max_bytes=JWKS_MAX_BYTES, timeout=JWKS_FETCH_TIMEOUT
+        )
         return metadata.jwks_text(json.loads(fetched.body))
     except fetch.FetchError as exc:
         raise _refuse(f"the client's jwks_uri could not be fetched: {exc.reason}") from None

@@ -18,6 +18,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from beep_iam.models import OAuthClient
+from beep_iam.oauth2 import client_assertion
 from beep_iam.services.oauth_clients import register_client
 from tests.oauth2.conftest import ISSUER
 from tests.oauth2.servers import LoopbackServer, drip, json_route, loopback_server
@@ -157,18 +158,13 @@ def test_bad_key_sets_are_invalid_client(
     route: str,
     reason: str,
 ) -> None:
-    from beep_iam.oauth2 import fetch
-
     signing = key("k1")
     if route == "private":
         server.routes["/jwks"] = json_route({"keys": [signing.as_dict(private=True)]})
     elif route == "html":
         publish(server, signing, content_type="text/html")
     else:
-        monkeypatch.setattr(fetch, "DEFAULT_TIMEOUT", 1.0)
-        monkeypatch.setattr(
-            fetch.fetch, "__kwdefaults__", {**fetch.fetch.__kwdefaults__, "timeout": 1.0}
-        )
+        monkeypatch.setattr(client_assertion, "JWKS_FETCH_TIMEOUT", 1.0)
         server.routes["/jwks"] = drip(4)
     started = time.monotonic()
     response = token(robot.client_id, signing)
