@@ -32,6 +32,7 @@ from joserfc.jwk import KeySet
 from beep_iam.models import OAuthClient, OAuthClientAssertion
 from beep_iam.models.oauth import TokenEndpointAuthMethod
 from beep_iam.oauth2 import cimd, fetch, metadata
+from beep_iam.oauth2.text import printable
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = [
@@ -54,7 +55,7 @@ JWKS_MEDIA_TYPES = ("application/json", "application/jwk-set+json")
 
 
 def _refuse(description: str) -> errors.InvalidClientError:
-    return errors.InvalidClientError(description=description, status_code=401)
+    return errors.InvalidClientError(description=printable(description), status_code=401)
 
 
 def assertion_id(client_id: str, jti: str) -> str:

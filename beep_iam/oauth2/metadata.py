@@ -16,6 +16,7 @@ from beep_iam import validators as rules
 from beep_iam.choices import GrantType, ResponseType, TokenEndpointAuthMethod
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient
+from beep_iam.oauth2.text import printable
 
 # Caps on a registration request, on top of the field caps of beep_iam.validators
 # (MAX_REDIRECT_URIS, MAX_URI_LENGTH, MAX_CONTACTS, MAX_SCOPES...): far above a real client.
@@ -78,15 +79,8 @@ class RegistrationError(OAuth2Error):
     """An RFC 7591 3.2.2 error (400 unless said)."""
 
     def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(description=_printable(description), status_code=status)
+        super().__init__(description=printable(description), status_code=status)
         self.error = error
-
-
-def _printable(description: str) -> str:
-    """``description`` in the characters RFC 6749 allows in ``error_description`` (no '"' or
-    '\\'), as Authlib requires."""
-    text = description.replace('"', "'").replace("\\", "/")
-    return "".join(ch if 0x20 <= ord(ch) <= 0x7E else "?" for ch in text)[:500]
 
 
 def metadata_error(description: str) -> RegistrationError:

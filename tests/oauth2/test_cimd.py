@@ -181,6 +181,10 @@ def _bad_routes(server: LoopbackServer) -> dict[str, str]:
             json_route(document(url("/evil-redirect.json"), redirect_uris=["http://evil.com/"])),
             "redirect_uris",
         ),
+        "/quoted.json": (
+            json_route(document(url("/quoted.json"), redirect_uris=['http://e.com/"\\'])),
+            "redirect_uris",
+        ),
         "/no-redirect.json": (
             json_route(document(url("/no-redirect.json"), redirect_uris=[])),
             "redirect_uris",

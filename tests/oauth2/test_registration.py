@@ -431,3 +431,25 @@ def test_delete(registered: dict[str, Any]) -> None:
     assert not OAuthClient.objects.filter(client_id=registered["client_id"]).exists()
     assert not Verification.objects.filter(identifier=secrets.digest(token)).exists()
     assert Client().delete(url, **bearer(token)).status_code == 401
+
+
+def test_a_rule_message_with_quotes_is_a_clean_error_at_the_token_endpoint(machine: Any) -> None:
+    # Validator messages quote the value; Authlib refuses '"' in error_description (was a 500).
+    response = Client().post(
+        "/oauth2/token",
+        urlencode({"grant_type": "client_credentials", "scope": 'a"b'}),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=basic(machine.client.client_id, machine.client_secret),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+    assert "a'b" in response.json()["error_description"]
+
+
+def test_a_repeated_parameter_with_quotes_in_its_name_is_a_clean_error() -> None:
+    body = "grant_type=client_credentials&a%22%27%5Cb=1&a%22%27%5Cb=2"
+    response = Client().post(
+        "/oauth2/token", body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
