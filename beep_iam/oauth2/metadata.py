@@ -98,10 +98,23 @@ def _text(body: dict[str, Any], name: str, limit: int) -> str | None:
     return value
 
 
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
 def client_arguments(body: dict[str, Any], *, document: bool = False) -> dict[str, Any]:
     """``build_client`` arguments from RFC 7591 metadata (a registration request, or a
     Client ID Metadata Document when ``document``), with better-auth's defaults; the types
     and sizes checked here, every other rule by ``full_clean()``."""
+    if _holds_nul(body):
+        # PostgreSQL text cannot hold NUL: refused here rather than failing at the INSERT.
+        raise metadata_error("client metadata must not contain NUL characters")
     forbidden = sorted(SERVER_FIELDS.intersection(body))
     if forbidden:
         raise metadata_error(f"{', '.join(forbidden)} cannot be set by the client")

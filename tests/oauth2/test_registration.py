@@ -144,6 +144,9 @@ def test_a_registered_client_completes_the_code_flow(user: Any) -> None:
         (public(software_statement="not-a-jwt"), "invalid_software_statement"),
         (public(software_statement="a.b.c"), "unapproved_software_statement"),
         ([1, 2], "invalid_client_metadata"),
+        (public(client_name="a\x00b"), "invalid_client_metadata"),
+        (public(contacts=["a\x00@example.com"]), "invalid_client_metadata"),
+        (public(ignored={"deep": ["\x00"]}), "invalid_client_metadata"),
         ("{not json", "invalid_client_metadata"),
     ],
 )
