@@ -21,6 +21,12 @@ BEEP_IAM = {
     "OAUTH2_RATE_LIMIT_STORE": "cache",             # or "database", or a dotted path
     "OAUTH2_EXTRA_CLAIMS": None,                    # dotted path of a custom-claims callable
     "OAUTH2_RESOURCE": None,                        # this resource server's identifier
+    # Clients that register themselves (docs/oauth2.md, "Client registration"):
+    "OAUTH2_REGISTRATION": "initial_access_token",  # or "open", "signed_in", None (off)
+    "OAUTH2_INITIAL_ACCESS_TOKENS": (),             # digests (beep_shared.crypto.digest)
+    "OAUTH2_REGISTRATION_SCOPES": None,             # None: openid profile email offline_access
+    "OAUTH2_CLIENT_ID_METADATA_DOCUMENTS": False,   # https client_id URLs (CIMD)
+    "OAUTH2_FETCH_ALLOW_LOOPBACK": False,           # tests and development only
 }
 ```
 
@@ -68,8 +74,14 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_RATE_LIMITS": {},
     "OAUTH2_RATE_LIMIT_STORE": "cache",
     "OAUTH2_EXTRA_CLAIMS": None,
-    "OAUTH2_RESOURCE": None,
+    "OAUTH2_REGISTRATION": "initial_access_token",
+    "OAUTH2_INITIAL_ACCESS_TOKENS": (),
+    "OAUTH2_REGISTRATION_SCOPES": None,
+    "OAUTH2_CLIENT_ID_METADATA_DOCUMENTS": False,
+    "OAUTH2_FETCH_ALLOW_LOOPBACK": False,
 }
+REGISTRATION_MODES = ("open", "initial_access_token", "signed_in")
+DEFAULT_REGISTRATION_SCOPES = ("openid", "profile", "email", "offline_access")
 
 #: better-auth's oauth-provider defaults per IP (window 60 s: token 20, introspect 100,
 #: revoke 30); per client a few times that, for a backend that serves many users.
@@ -78,6 +90,8 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, int | None]] = {
     "introspect": {"window": 60, "per_ip": 100, "per_client": 600},
     "revoke": {"window": 60, "per_ip": 30, "per_client": 120},
     "consent": {"window": 60, "per_ip": 30, "per_client": 600},
+    # better-auth's /oauth2/register default (5 a minute per IP); also the RFC 7592 calls.
+    "register": {"window": 60, "per_ip": 5, "per_client": None},
 }
 RATE_LIMIT_STORES = ("cache", "database")
 
@@ -108,7 +122,11 @@ class IamSettings:
     oauth2_rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     oauth2_rate_limit_store: Any = "cache"  # "cache", "database" or a Store class
     oauth2_extra_claims: Any = None
-    oauth2_resource: str | None = None
+    oauth2_registration: str | None = "initial_access_token"
+    oauth2_initial_access_tokens: frozenset[str] = frozenset()
+    oauth2_registration_scopes: tuple[str, ...] = DEFAULT_REGISTRATION_SCOPES
+    oauth2_client_id_metadata_documents: bool = False
+    oauth2_fetch_allow_loopback: bool = False
 
 
 @dataclass(frozen=True)
@@ -333,6 +351,43 @@ def _callable(key: str, value: Any) -> Any:
     return target
 
 
+def _registration(key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    return _choice(key, value, REGISTRATION_MODES)
+
+
+def _digests(key: str, value: Any) -> frozenset[str]:
+    # A digest is 43 base64url characters; a raw token pasted here by mistake is refused.
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be a list of token digests, got a "
+            f"{type(value).__name__}."
+        )
+    for item in value:
+        if not isinstance(item, str) or not re.fullmatch(r"[A-Za-z0-9_-]{43}", item):
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}[{key!r}] must hold SHA-256 digests "
+                "(beep_shared.crypto.digest(token): 43 base64url characters), not tokens."
+            )
+    return frozenset(value)
+
+
+def _scope_list(key: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return DEFAULT_REGISTRATION_SCOPES
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be a list of scopes or None, got {value!r}."
+        )
+    for scope in value:
+        if not isinstance(scope, str) or not scope or " " in scope:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}[{key!r}] must hold scope strings without spaces, got {scope!r}."
+            )
+    return tuple(dict.fromkeys(value))
+
+
 def load(user_settings: Any) -> IamSettings:
     """Validate ``user_settings`` (the ``BEEP_IAM`` value) over the defaults."""
     if user_settings is None:
@@ -382,7 +437,19 @@ def load(user_settings: Any) -> IamSettings:
             "OAUTH2_RATE_LIMIT_STORE", merged["OAUTH2_RATE_LIMIT_STORE"], choices=RATE_LIMIT_STORES
         ),
         oauth2_extra_claims=_callable("OAUTH2_EXTRA_CLAIMS", merged["OAUTH2_EXTRA_CLAIMS"]),
-        oauth2_resource=_resource("OAUTH2_RESOURCE", merged["OAUTH2_RESOURCE"]),
+        oauth2_registration=_registration("OAUTH2_REGISTRATION", merged["OAUTH2_REGISTRATION"]),
+        oauth2_initial_access_tokens=_digests(
+            "OAUTH2_INITIAL_ACCESS_TOKENS", merged["OAUTH2_INITIAL_ACCESS_TOKENS"]
+        ),
+        oauth2_registration_scopes=_scope_list(
+            "OAUTH2_REGISTRATION_SCOPES", merged["OAUTH2_REGISTRATION_SCOPES"]
+        ),
+        oauth2_client_id_metadata_documents=_bool(
+            "OAUTH2_CLIENT_ID_METADATA_DOCUMENTS", merged["OAUTH2_CLIENT_ID_METADATA_DOCUMENTS"]
+        ),
+        oauth2_fetch_allow_loopback=_bool(
+            "OAUTH2_FETCH_ALLOW_LOOPBACK", merged["OAUTH2_FETCH_ALLOW_LOOPBACK"]
+        ),
     )
 
 
@@ -418,6 +485,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 f"{FORMER_ROLE_SETTING} is no longer read: name the better-auth role in "
                 f"{SETTING_NAME}['BETTER_AUTH_ROLE'] (None: no role is granted anything).",
                 id="beep_iam.E002",
+            )
+        )
+    user = getattr(settings, SETTING_NAME, None)
+    if (
+        isinstance(user, Mapping)
+        and user.get("OAUTH2_FETCH_ALLOW_LOOPBACK") is True
+        and not settings.DEBUG
+    ):
+        messages.append(
+            checks.Warning(
+                f"{SETTING_NAME}['OAUTH2_FETCH_ALLOW_LOOPBACK'] is on with DEBUG off: the "
+                "server fetches client metadata and keys from loopback addresses, so "
+                "anyone who names such a URL reaches services on this host.",
+                hint="Turn it off outside tests and development.",
+                id="beep_iam.W040",
             )
         )
     return messages

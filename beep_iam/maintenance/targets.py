@@ -101,3 +101,34 @@ register(
         description="used client assertions (private_key_jwt) past their expiry",
     )
 )
+
+
+def _stale_before(now: dt.datetime) -> dict[str, Any]:
+    from beep_iam.oauth2.cimd import STALE_AFTER
+
+    return {"stale_before": now - STALE_AFTER}
+
+
+def _no_live_token(table: str) -> str:
+    return f"""NOT EXISTS (
+    SELECT 1 FROM {table} t
+    WHERE t.client_id = oauth_client.client_id
+      AND t.revoked IS NULL
+      AND (t.expires_at IS NULL OR t.expires_at > %(now)s)
+)"""
+
+
+register(
+    PurgeTarget(
+        name="oauth_client.stale_metadata_document",
+        table="oauth_client",
+        key="updated_at",
+        where=(
+            "client_discovery_id = 'cimd' AND updated_at < %(stale_before)s"
+            f" AND {_no_live_token('oauth_access_token')}"
+            f" AND {_no_live_token('oauth_refresh_token')}"
+        ),
+        params=_stale_before,
+        description="clients from metadata documents not fetched for 30 days, no live token",
+    )
+)

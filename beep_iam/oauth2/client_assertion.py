@@ -1,8 +1,11 @@
 """``private_key_jwt`` client authentication (RFC 7523 section 3, OIDC Core section 9), checked
 as better-auth 1.7 checks it, so an assertion is single use across both servers.
 
-The client's keys come from its registered ``jwks``; ``jwks_uri`` (a fetch from a client-given
-URL, with the SSRF hardening that needs) is not supported yet. The assertion must name the
+The client's keys come from its registered ``jwks``, or from its ``jwks_uri`` through the
+SSRF-hardened fetcher (:mod:`beep_iam.oauth2.fetch`), cached for :data:`JWKS_CACHE_SECONDS`
+(better-auth's five minutes) under better-auth's key (``<client_discovery_id or "managed">:
+<jwks_uri>``) and fetched again once when an assertion names a key id the cached set lacks
+(the client rotated its keys). The assertion must name the
 client in ``iss`` and ``sub``, name this endpoint or the issuer in ``aud``, expire within five
 minutes, and carry a ``jti`` that is recorded in ``oauth_client_assertion`` (id: the first 24
 bytes of SHA-256 of ``private_key_jwt:<client_id>:<jti>``, base64url, as better-auth writes it)
@@ -19,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import errors
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.views.decorators.debug import sensitive_variables
 from joserfc import jws, jwt
@@ -27,6 +31,8 @@ from joserfc.jwk import KeySet
 
 from beep_iam.models import OAuthClient, OAuthClientAssertion
 from beep_iam.models.oauth import TokenEndpointAuthMethod
+from beep_iam.oauth2 import cimd, fetch, metadata
+from beep_iam.oauth2.text import printable
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = [
@@ -42,10 +48,14 @@ ALGORITHMS = [
     "EdDSA",
 ]
 MAX_LIFETIME = 300  # seconds; better-auth's assertionMaxLifetime default
+JWKS_CACHE_SECONDS = 300  # better-auth's JWKS_CACHE_TTL_MS
+JWKS_MAX_BYTES = 64 * 1024  # better-auth's MAX_JWKS_RESPONSE_BYTES
+JWKS_FETCH_TIMEOUT = 5.0  # seconds; better-auth's JWKS_FETCH_TIMEOUT_MS
+JWKS_MEDIA_TYPES = ("application/json", "application/jwk-set+json")
 
 
 def _refuse(description: str) -> errors.InvalidClientError:
-    return errors.InvalidClientError(description=description, status_code=401)
+    return errors.InvalidClientError(description=printable(description), status_code=401)
 
 
 def assertion_id(client_id: str, jti: str) -> str:
@@ -74,6 +84,10 @@ def authenticate(params: dict[str, str], audiences: set[str]) -> OAuthClient:
         raise _refuse("the assertion names no client in sub or iss")
     if params.get("client_id", client_id) != client_id:
         raise _refuse("client_id differs from the assertion's sub/iss")
+    try:
+        cimd.discover(client_id)
+    except cimd.DiscoveryError as exc:
+        raise _refuse(exc.description) from None
     client = OAuthClient.objects.filter(
         client_id=client_id, disabled=False, deleted_at__isnull=True
     ).first()
@@ -81,12 +95,9 @@ def authenticate(params: dict[str, str], audiences: set[str]) -> OAuthClient:
         TokenEndpointAuthMethod.PRIVATE_KEY_JWT
     ):
         raise _refuse("client authentication failed")
-    if not client.jwks:
-        raise _refuse(
-            "only clients with registered jwks can use private_key_jwt here (no jwks_uri)"
-        )
+    kid = peeked.headers().get("kid")
+    keys = _client_keys(client, kid)
     try:
-        keys = KeySet.import_key_set(json.loads(client.jwks))
         claims: dict[str, Any] = jwt.decode(assertion, keys, algorithms=ALGORITHMS).claims
     except (JoseError, ValueError, TypeError):
         raise _refuse("client assertion signature verification failed") from None
@@ -100,6 +111,52 @@ def authenticate(params: dict[str, str], audiences: set[str]) -> OAuthClient:
     except IntegrityError:
         raise _refuse("client assertion jti has already been used") from None
     return client
+
+
+def _client_keys(client: OAuthClient, kid: object) -> KeySet:
+    """The client's verification keys: its ``jwks``, or its ``jwks_uri``'s (cached; fetched
+    again once when ``kid`` is not among them)."""
+    if client.jwks:
+        return _key_set(client.jwks)
+    if not client.jwks_uri:
+        raise _refuse("the client has no keys (jwks or jwks_uri)")
+    key = (
+        "beep_iam:jwks:"
+        + hashlib.sha256(
+            f"{client.client_discovery_id or 'managed'}:{client.jwks_uri}".encode()
+        ).hexdigest()
+    )
+    text = cache.get(key)
+    if text is not None:
+        keys = _key_set(text)
+        if kid is None or any(k.kid == kid for k in keys.keys):
+            return keys
+    text = _fetch_jwks(client.jwks_uri)
+    cache.set(key, text, JWKS_CACHE_SECONDS)
+    return _key_set(text)
+
+
+def _fetch_jwks(uri: str) -> str:
+    try:
+        fetched = fetch.fetch(
+            uri, accept=JWKS_MEDIA_TYPES, max_bytes=JWKS_MAX_BYTES, timeout=JWKS_FETCH_TIMEOUT
+        )
+        return metadata.jwks_text(json.loads(fetched.body))
+    except fetch.FetchError as exc:
+        raise _refuse(f"the client's jwks_uri could not be fetched: {exc.reason}") from None
+    except (ValueError, RecursionError):
+        raise _refuse("the client's jwks_uri does not serve JSON") from None
+    except metadata.RegistrationError as exc:
+        raise _refuse(
+            f"the client's jwks_uri serves no usable key set: {exc.description}"
+        ) from None
+
+
+def _key_set(text: str) -> KeySet:
+    try:
+        return KeySet.import_key_set(json.loads(text))
+    except (JoseError, ValueError, TypeError):
+        raise _refuse("the client's key set cannot be read") from None
 
 
 def _check_claims(claims: dict[str, Any], client_id: str, audiences: set[str]) -> None:

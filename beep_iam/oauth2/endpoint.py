@@ -26,7 +26,8 @@ from beep_iam import validators as rules
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient
 from beep_iam.models.oauth import TokenEndpointAuthMethod
-from beep_iam.oauth2 import client_assertion
+from beep_iam.oauth2 import cimd, client_assertion
+from beep_iam.oauth2.text import printable
 from beep_iam.services import oauth_errors
 from beep_iam.services.oauth_clients import authenticate_client
 
@@ -41,6 +42,15 @@ NONE = TokenEndpointAuthMethod.NONE.value
 PRIVATE_KEY_JWT = TokenEndpointAuthMethod.PRIVATE_KEY_JWT.value
 
 __all__ = ["OAuth2Error"]
+
+
+def discover(client_id: str) -> None:
+    """Fetch or refresh a client named by its metadata document URL (CIMD); a document that
+    cannot be used makes the client unknown: ``invalid_client``."""
+    try:
+        cimd.discover(client_id)
+    except cimd.DiscoveryError as exc:
+        raise invalid_client(exc.description) from None
 
 
 def issuer() -> str:
@@ -89,16 +99,16 @@ _FROM_SERVICE: dict[type[oauth_errors.OAuthError], type[OAuth2Error]] = {
 def from_service(exc: oauth_errors.OAuthError) -> OAuth2Error:
     for kind in type(exc).__mro__:
         if kind in _FROM_SERVICE:
-            error = _FROM_SERVICE[kind](description=exc.description)
+            error = _FROM_SERVICE[kind](description=printable(exc.description))
             if isinstance(error, errors.InvalidClientError):
                 error.status_code = 401
             return error
-    return errors.InvalidRequestError(description=exc.description)
+    return errors.InvalidRequestError(description=printable(exc.description))
 
 
 def invalid_client(description: str = "client authentication failed") -> OAuth2Error:
     # 401 and a Basic challenge always, whichever method the client tried (RFC 6749 5.2).
-    return errors.InvalidClientError(description=description, status_code=401)
+    return errors.InvalidClientError(description=printable(description), status_code=401)
 
 
 #: Parameters that may be repeated (RFC 8707 ``resource``): their values are joined with a
@@ -112,11 +122,15 @@ def single_values(data: QueryDict) -> dict[str, str]:
     params: dict[str, str] = {}
     for key, values in data.lists():
         if len(values) > 1 and key not in REPEATABLE:
-            raise errors.InvalidRequestError(description=f"parameter {key!r} is repeated")
+            raise errors.InvalidRequestError(
+                description=printable(f"parameter {key!r} is repeated")
+            )
         for value in values:
             if len(value) > MAX_VALUE_LENGTH:
                 raise errors.InvalidRequestError(
-                    description=f"parameter {key!r} is longer than {MAX_VALUE_LENGTH} characters"
+                    description=printable(
+                        f"parameter {key!r} is longer than {MAX_VALUE_LENGTH} characters"
+                    )
                 )
         value = " ".join(v for v in values if v)
         if value != "":
@@ -159,7 +173,7 @@ def scope_list(value: str | None) -> list[str] | None:
     try:
         return rules.validate_scopes(value.split(" "), field="scope")
     except ValidationError as exc:
-        raise errors.InvalidScopeError(description="; ".join(exc.messages)) from None
+        raise errors.InvalidScopeError(description=printable("; ".join(exc.messages))) from None
 
 
 @sensitive_variables("secret", "header", "decoded")
@@ -208,6 +222,7 @@ def authenticate(request: HttpRequest, params: dict[str, str]) -> tuple[OAuthCli
         method = POST if secret is not None else NONE
     else:
         raise invalid_client("client authentication required")
+    discover(client_id)
     try:
         client = authenticate_client(client_id, secret)
     except oauth_errors.InvalidClient:

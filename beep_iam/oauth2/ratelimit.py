@@ -40,6 +40,7 @@ PATHS = {
     "introspect": "/oauth2/introspect",
     "revoke": "/oauth2/revoke",
     "consent": "/oauth2/consent",
+    "register": "/oauth2/register",
 }
 
 View = Callable[..., HttpResponse]

@@ -10,7 +10,7 @@ documents where RFC 8414 section 3.1 and OpenID Connect Discovery put them."""
 
 from django.urls import path
 
-from beep_iam.oauth2 import views
+from beep_iam.oauth2 import registration, views
 
 app_name = "beep_iam_oauth2"
 
@@ -21,6 +21,8 @@ urlpatterns = [
     path("oauth2/revoke", views.revoke, name="revoke"),
     path("oauth2/introspect", views.introspect, name="introspect"),
     path("oauth2/end-session", views.end_session, name="end-session"),
+    path("oauth2/register", registration.register, name="register"),
+    path("oauth2/register/<str:client_id>", registration.manage, name="register-client"),
     path("jwks", views.jwks, name="jwks"),
     path(
         ".well-known/openid-configuration",

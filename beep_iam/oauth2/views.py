@@ -30,9 +30,19 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
-from beep_iam.oauth2 import access_jwt, claims, client_assertion, codes, keys, ratelimit, resources
+from beep_iam.oauth2 import (
+    access_jwt,
+    cimd,
+    claims,
+    client_assertion,
+    codes,
+    keys,
+    ratelimit,
+    resources,
+)
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
@@ -331,6 +341,10 @@ def _prove_client(params: dict[str, str]) -> tuple[OAuthClient, str]:
     client_id = params.get("client_id")
     if client_id is None:
         raise _ShowError("client_id is missing.")
+    try:
+        cimd.discover(client_id)
+    except cimd.DiscoveryError as exc:
+        raise _ShowError(f"{exc.description}.") from None
     client = OAuthClient.objects.filter(
         client_id=client_id, disabled=False, deleted_at__isnull=True
     ).first()
@@ -750,7 +764,19 @@ def server_metadata() -> dict[str, Any]:
         "revocation_endpoint_auth_signing_alg_values_supported": signing,
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
+        **registration_metadata(),
     }
+
+
+def registration_metadata() -> dict[str, Any]:
+    """RFC 7591's ``registration_endpoint`` and CIMD's flag, when they are on."""
+    settings = iam_settings()
+    extra: dict[str, Any] = {}
+    if settings.oauth2_registration is not None:
+        extra["registration_endpoint"] = endpoint_url("register")
+    if settings.oauth2_client_id_metadata_documents:
+        extra["client_id_metadata_document_supported"] = True
+    return extra
 
 
 def openid_metadata() -> dict[str, Any]:

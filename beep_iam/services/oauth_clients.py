@@ -95,14 +95,15 @@ def build_client(
 
 
 @sensitive_variables("raw_secret")
-def create_client(client: OAuthClient) -> RegisteredClient:
-    """Give an unsaved client its id and, for the client-secret methods, a secret (only its
-    digest is stored); validate it with ``full_clean()`` and insert it.
+def create_client(client: OAuthClient, *, client_id: str | None = None) -> RegisteredClient:
+    """Give an unsaved client its id (``client_id``, or a random one) and, for the
+    client-secret methods, a secret (only its digest is stored); validate it with
+    ``full_clean()`` and insert it.
 
     The one place a client is created: ``register_client`` and the admin's add page (in
     ``save_model``, after its form validated the same rules) call it."""
     raw_secret = crypto.generate_token(CLIENT_SECRET_BYTES) if uses_secret(client) else None
-    client.client_id = crypto.generate_token(CLIENT_ID_BYTES)
+    client.client_id = client_id or crypto.generate_token(CLIENT_ID_BYTES)
     client.client_secret = crypto.digest(raw_secret) if raw_secret else None
     client.full_clean()
     client.save(force_insert=True)

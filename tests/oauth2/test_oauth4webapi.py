@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 import requests
+from django.conf import settings
+from django.test import override_settings
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from beep_iam.services.oauth_clients import register_client
+from beep_shared.crypto import digest
 from tests.factories import UserFactory
 from tests.npm import npm_ci
 from tests.oauth2.test_independent_client import PASSWORD, _form_post, server  # noqa: F401
@@ -113,3 +116,78 @@ def test_code_flow(server, oauth4webapi):  # noqa: F811
     assert result["refreshed"] is True
     assert result["active"] is True
     assert result["after_revocation"] is False
+
+
+def _register(directory: Path, **command: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["node", "register.mjs", json.dumps(command)],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_dynamic_registration_then_the_code_flow(server, oauth4webapi):  # noqa: F811
+    """oauth4webapi registers itself (RFC 7591, with an initial access token), then runs the
+    code flow above with the client it got."""
+    redirect_uri = "http://127.0.0.1:9/callback"
+    metadata = {
+        "redirect_uris": [redirect_uri],
+        "client_name": "oauth4webapi (registered)",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "id_token_signed_response_alg": "EdDSA",  # unknown to this server: ignored (RFC 7591 2)
+    }
+    beep = {
+        **settings.BEEP_IAM,
+        "OAUTH2_REGISTRATION": "initial_access_token",
+        "OAUTH2_INITIAL_ACCESS_TOKENS": [digest("iat-for-oauth4webapi-0123456789")],
+    }
+    with override_settings(BEEP_IAM=beep):
+        refused = _register(
+            oauth4webapi, issuer=server.url, metadata=metadata, initial_access_token="wrong"
+        )
+        assert refused.returncode == 1
+        assert "invalid_token" in refused.stdout or "401" in refused.stdout, refused.stdout
+        done = _register(
+            oauth4webapi,
+            issuer=server.url,
+            metadata=metadata,
+            initial_access_token="iat-for-oauth4webapi-0123456789",
+        )
+        assert done.returncode == 0, (done.stdout, done.stderr)
+    registered = json.loads(done.stdout)
+    assert registered["registration_endpoint"] == server.url + "/oauth2/register"
+    client = registered["client"]
+    assert client["token_endpoint_auth_method"] == "client_secret_basic"
+    assert client["registration_client_uri"].endswith("/oauth2/register/" + client["client_id"])
+
+    user = UserFactory(email="dora@example.com", name="Dora", password=PASSWORD)
+    common = {"issuer": server.url, "client_id": client["client_id"], "redirect_uri": redirect_uri}
+    started = rp(oauth4webapi, command="start", scope="openid email offline_access", **common)
+    browser = requests.Session()
+    response = browser.get(started["url"], allow_redirects=False)
+    login_url = server.url + response.headers["Location"]
+    page = browser.get(login_url)
+    response = _form_post(browser, login_url, page, username=user.email, password=PASSWORD)
+    consent_url = server.url + response.headers["Location"]
+    page = browser.get(consent_url, allow_redirects=False)
+    response = _form_post(browser, consent_url, page, decision="allow")
+    result = rp(
+        oauth4webapi,
+        command="finish",
+        client_secret=client["client_secret"],
+        callback=response.headers["Location"],
+        state=started["state"],
+        nonce=started["nonce"],
+        code_verifier=started["code_verifier"],
+        **common,
+    )
+    assert result["sub"] == user.pk
+    assert result["refreshed"] is True
+    read = requests.get(
+        client["registration_client_uri"],
+        headers={"Authorization": f"Bearer {client['registration_access_token']}"},
+        timeout=10,
+    )
+    assert read.status_code == 200 and read.json()["client_name"] == "oauth4webapi (registered)"

@@ -1,0 +1,244 @@
+"""The SSRF-hardened fetcher (beep_iam.oauth2.fetch) against servers this test starts on
+loopback, and addresses it must refuse through the real resolver."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from beep_iam.oauth2 import fetch
+from beep_iam.oauth2.fetch import FetchError
+from tests.oauth2.servers import LoopbackServer, drip, huge, json_route, loopback_server, redirect
+from tests.oauth2.servers import send as send_body
+
+DOC = {"client_id": "x", "redirect_uris": ["http://127.0.0.1/cb"]}
+
+
+def loopback(allowed: bool) -> Any:
+    return override_settings(
+        BEEP_IAM={**getattr(settings, "BEEP_IAM", {}), "OAUTH2_FETCH_ALLOW_LOOPBACK": allowed}
+    )
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    with loopback_server() as running:
+        running.routes["/doc"] = json_route(DOC)
+        yield running
+
+
+@pytest.fixture
+def allowed() -> Iterator[None]:
+    with loopback(True):
+        yield
+
+
+def test_a_loopback_server_is_fetched_only_with_the_setting_on(server: LoopbackServer) -> None:
+    with loopback(True):
+        fetched = fetch.fetch(server.url("/doc"))
+        assert fetched.body == b'{"client_id": "x", "redirect_uris": ["http://127.0.0.1/cb"]}'
+        assert fetched.address == "127.0.0.1"
+        assert fetch.fetch(server.url("/doc", host="localhost")).body == fetched.body
+    assert server.hits == ["/doc", "/doc"]
+    with loopback(False):
+        for url in (
+            server.url("/doc"),
+            server.url("/doc", host="localhost"),
+            server.url("/doc").replace("http:", "https:"),
+            server.url("/doc", host="localhost").replace("http:", "https:"),
+            server.url("/doc", host="[::ffff:127.0.0.1]").replace("http:", "https:"),
+        ):
+            with pytest.raises(FetchError):
+                fetch.fetch(url)
+    assert server.hits == ["/doc", "/doc"]  # nothing reached the server
+
+
+REFUSED = [
+    "https://10.0.0.1/doc",
+    "https://172.16.0.1/doc",
+    "https://192.168.1.1/doc",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://[fd00:ec2::254]/latest/meta-data/",
+    "https://100.64.0.1/doc",  # CGNAT
+    "https://0.0.0.0/doc",
+    "https://224.0.0.1/doc",
+    "https://255.255.255.255/doc",
+    "https://[::]/doc",
+    "https://[fe80::1]/doc",
+    "https://[fc00::1]/doc",
+    "https://[ff02::1]/doc",
+    "https://[::ffff:10.0.0.1]/doc",
+    "https://[::ffff:a9fe:a9fe]/doc",  # IPv4-mapped 169.254.169.254
+    "https://[2002:a9fe:a9fe::]/doc",  # 6to4 of the metadata address
+    "https://2852039166/doc",  # 169.254.169.254 as one number
+    "https://0xa9.0xfe.0xa9.0xfe/doc",
+    "https://0251.0376.0251.0376/doc",
+    "https://metadata.google.internal/computeMetadata/v1/",
+    "https://printer.local/doc",
+    "https://intranet/doc",
+]
+
+
+@pytest.mark.parametrize("allow", [False, True])
+@pytest.mark.parametrize("url", REFUSED)
+def test_private_and_reserved_addresses_are_refused_even_with_loopback_allowed(
+    url: str, allow: bool
+) -> None:
+    with loopback(allow), pytest.raises(FetchError):
+        fetch.fetch(url, timeout=1)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/doc",
+        "https://127.1.2.3/doc",
+        "https://[::1]/doc",
+        "https://[::ffff:127.0.0.1]/doc",
+        "https://localhost/doc",
+        "https://LOCALHOST./doc",
+        "https://app.localhost/doc",
+    ],
+)
+def test_loopback_is_refused_by_default(url: str) -> None:
+    with pytest.raises(FetchError, match=r"not public|resolves to"):
+        fetch.fetch(url, timeout=1)
+
+
+def test_a_name_is_checked_by_what_the_real_resolver_returns() -> None:
+    # No stub: getaddrinfo itself says localhost is loopback.
+    real = {info[4][0] for info in socket.getaddrinfo("localhost", 443, type=socket.SOCK_STREAM)}
+    assert real and all(a in ("127.0.0.1", "::1") for a in real)
+    with pytest.raises(FetchError, match="resolves to"):
+        fetch.vetted_addresses("localhost", 443)
+    with loopback(True):
+        assert set(fetch.vetted_addresses("localhost", 443)) == real
+    with pytest.raises(FetchError, match="does not resolve"):
+        fetch.vetted_addresses("no-such-host.invalid", 443)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [["10.1.2.3"], ["93.184.216.34", "10.1.2.3"], ["::ffff:192.168.0.1"], ["169.254.169.254"]],
+)
+def test_a_public_name_resolving_to_a_private_address_is_refused(
+    monkeypatch: pytest.MonkeyPatch, answers: list[str]
+) -> None:
+    def resolver(host: str, port: int, **kwargs: Any) -> list[Any]:
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in answers
+        ]
+
+    monkeypatch.setattr(fetch, "resolve", resolver)
+    with pytest.raises(FetchError, match="resolves to"):
+        fetch.fetch("https://client.example.com/doc", timeout=1)
+
+
+def test_the_connection_goes_to_the_vetted_address_without_a_second_lookup(
+    monkeypatch: pytest.MonkeyPatch, server: LoopbackServer, allowed: None
+) -> None:
+    calls: list[str] = []
+
+    def rebinding(host: str, port: int, **kwargs: Any) -> list[Any]:
+        calls.append(host)
+        address = "127.0.0.1" if len(calls) == 1 else "10.9.9.9"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(fetch, "resolve", rebinding)
+    fetched = fetch.fetch(f"http://rebind.example.com:{server.port}/doc")
+    assert fetched.address == "127.0.0.1"
+    assert calls == ["rebind.example.com"]
+    assert server.hosts == [f"rebind.example.com:{server.port}"]
+
+
+def test_plain_http_is_only_for_loopback(monkeypatch: pytest.MonkeyPatch, allowed: None) -> None:
+    monkeypatch.setattr(
+        fetch,
+        "resolve",
+        lambda host, port, **kw: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))
+        ],
+    )
+    with pytest.raises(FetchError, match="https"):
+        fetch.fetch("http://client.example.com/doc", timeout=1)
+
+
+def test_redirects_are_not_followed(server: LoopbackServer, allowed: None) -> None:
+    server.routes["/moved"] = redirect(server.url("/doc"))
+    server.routes["/to-metadata"] = redirect("http://169.254.169.254/latest/meta-data/")
+    for path in ("/moved", "/to-metadata"):
+        with pytest.raises(FetchError, match="redirect"):
+            fetch.fetch(server.url(path))
+    assert server.hits == ["/moved", "/to-metadata"]
+
+
+def test_a_slow_server_is_cut_off_at_the_time_cap(server: LoopbackServer, allowed: None) -> None:
+    server.routes["/drip"] = drip(4)
+
+    def silent(handler: Any) -> None:
+        time.sleep(4)
+
+    server.routes["/silent"] = silent
+    for path in ("/drip", "/silent"):
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="longer than 1 s"):
+            fetch.fetch(server.url(path), timeout=1)
+        assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize("declare", [True, False])
+def test_a_huge_body_is_refused(server: LoopbackServer, allowed: None, declare: bool) -> None:
+    server.routes["/huge"] = huge(50_000_000, declare=declare)
+    server.routes["/at-cap"] = lambda h: send_body(h, b" " * 1000)
+    server.routes["/past-cap"] = lambda h: send_body(h, b" " * 1001, length=declare)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="larger than"):
+        fetch.fetch(server.url("/huge"))
+    assert time.monotonic() - started < 3
+    assert len(fetch.fetch(server.url("/at-cap"), max_bytes=1000).body) == 1000
+    with pytest.raises(FetchError, match="larger than 1000"):
+        fetch.fetch(server.url("/past-cap"), max_bytes=1000)
+
+
+def test_media_type_status_and_encoding_are_checked(server: LoopbackServer, allowed: None) -> None:
+    server.routes["/html"] = lambda h: send_body(h, b"<html>", content_type="text/html")
+    server.routes["/none"] = lambda h: send_body(h, b"{}", content_type="")
+    server.routes["/gzip"] = lambda h: send_body(h, b"{}", headers={"Content-Encoding": "gzip"})
+    server.routes["/jwks"] = lambda h: send_body(
+        h, b"{}", content_type="application/jwk-set+json; charset=utf-8"
+    )
+    with pytest.raises(FetchError, match="media type is text/html"):
+        fetch.fetch(server.url("/html"))
+    with pytest.raises(FetchError, match="media type"):
+        fetch.fetch(server.url("/none"))
+    with pytest.raises(FetchError, match="compressed"):
+        fetch.fetch(server.url("/gzip"))
+    with pytest.raises(FetchError, match="404"):
+        fetch.fetch(server.url("/missing"))
+    assert fetch.fetch(server.url("/jwks")).body == b"{}"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://client.example.com/doc",
+        "file:///etc/passwd",
+        "http://client.example.com/doc",
+        "https://user:pw@client.example.com/doc",
+        "https://client.example.com/doc#frag",
+        "https://client.example.com\\@127.0.0.1/doc",
+        "https:///doc",
+        "https://client.example.com:99999/doc",
+        "https://" + "a" * 2000 + ".com/",
+    ],
+)
+def test_malformed_or_unsafe_urls_are_refused(url: str) -> None:
+    with pytest.raises(FetchError):
+        fetch.fetch(url, timeout=1)
