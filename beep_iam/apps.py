@@ -14,6 +14,7 @@ class BeepIamConfig(AppConfig):
         from beep_iam import conf
         from beep_iam.better_auth import checks as co_tenancy
         from beep_iam.better_auth import credentials, grants, middleware
+        from beep_iam.oauth2 import access_jwt
 
         checks.register(conf.check_settings, checks.Tags.compatibility)
         checks.register(co_tenancy.check_co_tenancy, checks.Tags.security)
@@ -21,3 +22,4 @@ class BeepIamConfig(AppConfig):
         setting_changed.connect(conf.reset_cache, dispatch_uid="beep_iam.conf.reset_cache")
         credentials.connect()
         middleware.connect()
+        access_jwt.connect()

@@ -74,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_RATE_LIMITS": {},
     "OAUTH2_RATE_LIMIT_STORE": "cache",
     "OAUTH2_EXTRA_CLAIMS": None,
+    "OAUTH2_RESOURCE": None,
     "OAUTH2_REGISTRATION": "initial_access_token",
     "OAUTH2_INITIAL_ACCESS_TOKENS": (),
     "OAUTH2_REGISTRATION_SCOPES": None,
@@ -122,6 +123,7 @@ class IamSettings:
     oauth2_rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     oauth2_rate_limit_store: Any = "cache"  # "cache", "database" or a Store class
     oauth2_extra_claims: Any = None
+    oauth2_resource: str | None = None
     oauth2_registration: str | None = "initial_access_token"
     oauth2_initial_access_tokens: frozenset[str] = frozenset()
     oauth2_registration_scopes: tuple[str, ...] = DEFAULT_REGISTRATION_SCOPES
@@ -437,6 +439,7 @@ def load(user_settings: Any) -> IamSettings:
             "OAUTH2_RATE_LIMIT_STORE", merged["OAUTH2_RATE_LIMIT_STORE"], choices=RATE_LIMIT_STORES
         ),
         oauth2_extra_claims=_callable("OAUTH2_EXTRA_CLAIMS", merged["OAUTH2_EXTRA_CLAIMS"]),
+        oauth2_resource=_resource("OAUTH2_RESOURCE", merged["OAUTH2_RESOURCE"]),
         oauth2_registration=_registration("OAUTH2_REGISTRATION", merged["OAUTH2_REGISTRATION"]),
         oauth2_initial_access_tokens=_digests(
             "OAUTH2_INITIAL_ACCESS_TOKENS", merged["OAUTH2_INITIAL_ACCESS_TOKENS"]
@@ -499,7 +502,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 "server fetches client metadata and keys from loopback addresses, so "
                 "anyone who names such a URL reaches services on this host.",
                 hint="Turn it off outside tests and development.",
-                id="beep_iam.W040",
+                id="beep_iam.W041",
             )
         )
     return messages

@@ -30,7 +30,6 @@ from typing import Any
 
 from django.db import router
 from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -60,10 +59,15 @@ KEYS_TTL_SECONDS = 30.0
 _published: tuple[float, KeySet, frozenset[str]] | None = None
 
 
-@receiver([post_save, post_delete], sender=Jwks, dispatch_uid="beep_iam_access_jwt_keys")
 def _forget_keys(**kwargs: Any) -> None:
     global _published
     _published = None
+
+
+def connect() -> None:
+    """A new or deleted signing key makes the published key set stale (from ``ready()``)."""
+    for signal in (post_save, post_delete):
+        signal.connect(_forget_keys, sender=Jwks, dispatch_uid="beep_iam_access_jwt_keys")
 
 
 def _kid(raw: str) -> str | None:

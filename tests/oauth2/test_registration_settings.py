@@ -46,7 +46,7 @@ def test_digests_are_accepted() -> None:
 
 def test_loopback_fetching_warns_without_debug() -> None:
     with override_settings(DEBUG=False, BEEP_IAM={"OAUTH2_FETCH_ALLOW_LOOPBACK": True}):
-        assert [m.id for m in check_settings()] == ["beep_iam.W040"]
+        assert [m.id for m in check_settings()] == ["beep_iam.W041"]
     with override_settings(DEBUG=True, BEEP_IAM={"OAUTH2_FETCH_ALLOW_LOOPBACK": True}):
         assert check_settings() == []
     with override_settings(DEBUG=False, BEEP_IAM={}):
