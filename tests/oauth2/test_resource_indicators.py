@@ -384,4 +384,5 @@ def test_a_resources_refresh_token_ttl_shortens_the_refresh_token(signed_in, web
     rotated = refresh(signed_in, web, first["refresh_token"]).json()
     assert rotated["refresh_token"]
     for row in OAuthRefreshToken.objects.filter(client_id=web.client.client_id):
+        assert row.expires_at is not None
         assert row.expires_at - timezone.now() <= timedelta(seconds=600)
