@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -96,13 +97,18 @@ def within(wanted: list[str] | None, authorized: Sequence[str] | None) -> list[s
 @dataclass(frozen=True)
 class Policy:
     """What the named resources make of a token: its audience (``None``: an opaque token),
-    the scopes left after each resource's ``allowed_scopes``, the shortest access token
-    lifetime of the resources (seconds) and their custom claims."""
+    the scopes left after each resource's ``allowed_scopes``, the shortest access and refresh
+    token lifetimes of the resources (seconds) and their custom claims."""
+
+    @property
+    def refresh_lifetime(self) -> timedelta | None:
+        return None if self.refresh_token_ttl is None else timedelta(seconds=self.refresh_token_ttl)
 
     resources: list[str]
     audience: str | list[str] | None
     scopes: list[str]
     access_token_ttl: int | None = None
+    refresh_token_ttl: int | None = None
     custom_claims: dict[str, Any] = field(default_factory=dict)
     signing_key_id: str | None = None
 
@@ -135,6 +141,7 @@ def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[s
             f"{', '.join(unlinked)}"
         )
     ttl: int | None = None
+    refresh_ttl: int | None = None
     claims: dict[str, Any] = {}
     kids = {rows[i].signing_key_id for i in named if rows[i].signing_key_id}
     if len(kids) > 1:
@@ -160,6 +167,12 @@ def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[s
                 )
         if row.access_token_ttl is not None:
             ttl = row.access_token_ttl if ttl is None else min(ttl, row.access_token_ttl)
+        if row.refresh_token_ttl is not None:
+            refresh_ttl = (
+                row.refresh_token_ttl
+                if refresh_ttl is None
+                else min(refresh_ttl, row.refresh_token_ttl)
+            )
         if row.signing_algorithm and row.signing_algorithm != keys.ALG:
             # One signing algorithm here; never sign with another than the resource expects.
             raise errors.InvalidRequestError(
@@ -180,6 +193,7 @@ def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[s
         audience=audience[0] if len(audience) == 1 else audience,
         scopes=granted,
         access_token_ttl=ttl,
+        refresh_token_ttl=refresh_ttl,
         custom_claims=claims,
         signing_key_id=kid,
     )

@@ -230,6 +230,7 @@ def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant)
         auth_time=auth_time,
         authorization_code_id=grant.id,
         opaque_access=policy.audience is None,
+        refresh_lifetime=policy.refresh_lifetime,
     )
     body = _with_resource(
         _token_body(issued),
@@ -273,6 +274,7 @@ def _refresh_token(client: OAuthClient, params: dict[str, str]) -> dict[str, Any
         client_id=client.client_id,
         scopes=scopes,
         opaque_access=policy.audience is None,
+        refresh_lifetime=policy.refresh_lifetime,
     )
     refresh = issued.refresh
     body = _with_resource(

@@ -136,6 +136,7 @@ def _mint(
     using: str,
     authorization_code_id: str | None = None,
     opaque_access: bool = True,
+    refresh_lifetime: dt.timedelta | None = None,
 ) -> IssuedTokens:
     conf = iam_settings()
     now = timezone.now()
@@ -150,7 +151,8 @@ def _mint(
             user_id=user_id,
             session_id=session_id,
             reference_id=reference_id,
-            expires_at=now + conf.refresh_token_lifetime,
+            expires_at=now
+            + min(conf.refresh_token_lifetime, refresh_lifetime or conf.refresh_token_lifetime),
             scopes=scopes,
             auth_time=auth_time,
             resources=resources,
@@ -193,6 +195,7 @@ def issue_tokens(
     auth_time: dt.datetime | None = None,
     authorization_code_id: str | None = None,
     opaque_access: bool = True,
+    refresh_lifetime: dt.timedelta | None = None,
 ) -> IssuedTokens:
     """Issue an access token (and a refresh token if ``with_refresh``) for ``client``.
 
@@ -200,7 +203,8 @@ def issue_tokens(
     user and a client allowed to use the ``refresh_token`` grant. ``authorization_code_id``:
     the digest of the code they are issued for, so a replay of it can revoke them.
     ``opaque_access=False``: no access token row, for a caller that signs a JWT access token
-    (``beep_iam.oauth2.access_jwt``) after these checks.
+    (``beep_iam.oauth2.access_jwt``) after these checks. ``refresh_lifetime``: a shorter
+    refresh token lifetime (an RFC 8707 resource's ``refresh_token_ttl``).
     """
     if not client.may_authenticate:
         raise InvalidClient(f"client {client.client_id} is disabled")
@@ -226,6 +230,7 @@ def issue_tokens(
             using=using,
             authorization_code_id=authorization_code_id,
             opaque_access=opaque_access,
+            refresh_lifetime=refresh_lifetime,
         )
 
 
@@ -298,9 +303,11 @@ def rotate_refresh_token(
     client_id: str,
     scopes: Iterable[str] | None = None,
     opaque_access: bool = True,
+    refresh_lifetime: dt.timedelta | None = None,
 ) -> IssuedTokens:
     """Exchange a refresh token for a new access and refresh token, atomically.
-    ``opaque_access=False``: the new refresh token only (see :func:`issue_tokens`).
+    ``opaque_access=False``: the new refresh token only; ``refresh_lifetime``: a shorter
+    lifetime for it (see :func:`issue_tokens`).
 
     ``client_id``: the authenticated client presenting the token (it must own it), or
     ``ANY_CLIENT`` for trusted code. ``scopes``: optional narrower scopes for the new access
@@ -387,6 +394,7 @@ def rotate_refresh_token(
                 using=using,
                 authorization_code_id=current.authorization_code_id,
                 opaque_access=opaque_access,
+                refresh_lifetime=refresh_lifetime,
             )
     # Raised after the block so that the family revocation above is committed.
     if reused:

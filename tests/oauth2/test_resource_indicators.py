@@ -370,3 +370,19 @@ def test_a_resource_requiring_dpop_gets_no_bearer_token(client, machine):
     assert response.status_code == 400
     assert "DPoP" in response.json()["error_description"]
     assert not OAuthAccessToken.objects.exists()
+
+
+def test_a_resources_refresh_token_ttl_shortens_the_refresh_token(signed_in, web):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    resource(API, web, refresh_token_ttl=600)
+    verifier, challenge = pkce()
+    code = get_code(signed_in, web.client.client_id, challenge, resource=API)
+    first = exchange(signed_in, web, code, verifier).json()
+    rotated = refresh(signed_in, web, first["refresh_token"]).json()
+    assert rotated["refresh_token"]
+    for row in OAuthRefreshToken.objects.filter(client_id=web.client.client_id):
+        assert row.expires_at is not None
+        assert row.expires_at - timezone.now() <= timedelta(seconds=600)
