@@ -57,7 +57,7 @@ BEEP_IAM = {
   authorization responses, the base of the discovery documents' endpoint URLs). An absolute
   ``https`` URL without query or fragment (``http`` only for ``localhost`` and loopback
   addresses), no trailing slash; better-auth's ``baseURL`` (or ``jwt.issuer``) when both
-  servers share the database. ``None``: the endpoints answer with ``ImproperlyConfigured``.
+  servers share the database. ``None``: the endpoints answer ``503`` (check ``W040``).
 - ``ID_TOKEN_LIFETIME``: lifetime of ID tokens (better-auth's ``idTokenExpiresIn``, 10 hours).
 - ``OAUTH2_RATE_LIMITS``: requests allowed per window on the token, introspection and
   revocation endpoints and the consent POST, per client IP and per client
