@@ -21,6 +21,8 @@ BEEP_IAM = {
     "OAUTH2_RATE_LIMITS": {},                       # over DEFAULT_RATE_LIMITS; None: off
     "OAUTH2_RATE_LIMIT_STORE": "cache",             # or "database", or a dotted path
     "OAUTH2_EXTRA_CLAIMS": None,                    # dotted path of a custom-claims callable
+    "REFRESH_TOKEN_REPLAY_WINDOW": 0,               # seconds; 0: off
+    "OAUTH2_TRUSTED_PROXIES": [],                   # proxies whose X-Forwarded-For is read
 }
 ```
 
@@ -69,6 +71,14 @@ BEEP_IAM = {
   or the dotted path of a class (see :class:`beep_iam.oauth2.ratelimit.Store`).
 - ``OAUTH2_EXTRA_CLAIMS``: dotted path of a callable ``(user, client, scopes) -> dict`` whose
   claims are added to ID tokens and UserInfo; reserved claims are refused (docs/oauth2.md).
+- ``REFRESH_TOKEN_REPLAY_WINDOW``: for clients that retry or refresh from two places at once:
+  a refresh token presented again at most this long after its rotation is refused
+  (``invalid_grant``) without revoking its family; later, a replay revokes the family as
+  always. ``0`` (default): off. At most :data:`MAX_REPLAY_WINDOW`: reuse detection is blind for
+  that long (docs/oauth2.md, "Refresh token replay window").
+- ``OAUTH2_TRUSTED_PROXIES``: addresses or networks (``"10.0.0.0/8"``) of reverse proxies
+  whose ``X-Forwarded-For`` names the client IP of the per-IP rate limits. Empty (default):
+  ``REMOTE_ADDR`` only; the header is ignored, since anyone can send it.
 
 Unknown keys and bad values raise ``ImproperlyConfigured`` naming the key; ``manage.py check``
 reports them as well.
@@ -76,10 +86,12 @@ reports them as well.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -113,6 +125,8 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_RATE_LIMITS": {},
     "OAUTH2_RATE_LIMIT_STORE": "cache",
     "OAUTH2_EXTRA_CLAIMS": None,
+    "REFRESH_TOKEN_REPLAY_WINDOW": 0,
+    "OAUTH2_TRUSTED_PROXIES": [],
 }
 
 #: better-auth's oauth-provider defaults per IP (window 60 s: token 20, introspect 100,
@@ -126,6 +140,8 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, int | None]] = {
 RATE_LIMIT_STORES = ("cache", "database")
 
 MAX_PURGE_BATCH_SIZE = 1_000_000
+#: Longest REFRESH_TOKEN_REPLAY_WINDOW: long enough for a retry, short for a stolen token.
+MAX_REPLAY_WINDOW = timedelta(minutes=1)
 SESSION_TOKEN_STORAGES = TOKEN_STORAGES  # the forms Session knows
 _COOKIE_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
 MIN_SECRET_LENGTH = 32
@@ -154,6 +170,8 @@ class IamSettings:
     oauth2_rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     oauth2_rate_limit_store: Any = "cache"  # "cache", "database" or a Store class
     oauth2_extra_claims: Any = None
+    refresh_token_replay_window: timedelta = timedelta(0)
+    oauth2_trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -362,6 +380,33 @@ def _callable(key: str, value: Any) -> Any:
     return target
 
 
+def _replay_window(key: str, value: Any) -> timedelta:
+    window = _duration(key, value, allow_zero=True)
+    if window > MAX_REPLAY_WINDOW:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be at most {int(MAX_REPLAY_WINDOW.total_seconds())} "
+            f"seconds (reuse detection is blind that long), got {value!r}."
+        )
+    return window
+
+
+def _networks(key: str, value: Any) -> tuple[IPv4Network | IPv6Network, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be a list of IP addresses or networks, got {value!r}."
+        )
+    networks = []
+    for item in value:
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except (TypeError, ValueError):
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}[{key!r}]: {item!r} is not an IP address or network "
+                "(e.g. '10.0.0.1' or '10.0.0.0/8', host bits zero)."
+            ) from None
+    return tuple(networks)
+
+
 def load(user_settings: Any) -> IamSettings:
     """Validate ``user_settings`` (the ``BEEP_IAM`` value) over the defaults."""
     if user_settings is None:
@@ -409,6 +454,12 @@ def load(user_settings: Any) -> IamSettings:
             "OAUTH2_RATE_LIMIT_STORE", merged["OAUTH2_RATE_LIMIT_STORE"], choices=RATE_LIMIT_STORES
         ),
         oauth2_extra_claims=_callable("OAUTH2_EXTRA_CLAIMS", merged["OAUTH2_EXTRA_CLAIMS"]),
+        refresh_token_replay_window=_replay_window(
+            "REFRESH_TOKEN_REPLAY_WINDOW", merged["REFRESH_TOKEN_REPLAY_WINDOW"]
+        ),
+        oauth2_trusted_proxies=_networks(
+            "OAUTH2_TRUSTED_PROXIES", merged["OAUTH2_TRUSTED_PROXIES"]
+        ),
     )
 
 

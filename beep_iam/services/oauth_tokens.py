@@ -284,6 +284,14 @@ def _revoke_family(client_id: str, user_id: str, now: dt.datetime, using: str) -
     ).update(revoked=now)
 
 
+def _just_rotated(token: OAuthRefreshToken, now: dt.datetime) -> bool:
+    """Within ``REFRESH_TOKEN_REPLAY_WINDOW`` of its rotation (a revoked token never is): a
+    retry or a second tab, refused without revoking the family. The new pair is not repeated:
+    only its digests exist, and a copy kept for repeats would be a token in clear text."""
+    window = iam_settings().refresh_token_replay_window
+    return bool(window) and token.rotated_at is not None and now - token.rotated_at <= window
+
+
 @sensitive_variables("raw_token", "digest", "issued")
 def rotate_refresh_token(
     raw_token: str,
@@ -302,7 +310,8 @@ def rotate_refresh_token(
 
     Raises ``InvalidGrant`` (unknown, expired, other client's token), ``InvalidClient``
     (disabled client), ``UnauthorizedClient``, ``InvalidScope``, or ``RefreshTokenReused``
-    after revoking the family when the token had already been rotated or revoked. That
+    after revoking the family when the token had already been rotated or revoked (but
+    ``InvalidGrant`` alone within ``REFRESH_TOKEN_REPLAY_WINDOW`` of its rotation). That
     revocation is committed before the exception is raised; a caller running inside its own
     transaction (``ATOMIC_REQUESTS``) must catch the exception and let that transaction
     commit, or the revocation is rolled back with it.
@@ -331,6 +340,8 @@ def rotate_refresh_token(
             raise InvalidGrant("unknown refresh token")
         now = timezone.now()
         if current.revoked is not None:
+            if _just_rotated(current, now):
+                raise InvalidGrant("refresh token was already rotated; use the new one")
             _revoke_family(current.client_id, current.user_id, now, using)
             reused = True
         else:
