@@ -23,6 +23,7 @@ BEEP_IAM = {
     "OAUTH2_EXTRA_CLAIMS": None,                    # dotted path of a custom-claims callable
     "REFRESH_TOKEN_REPLAY_WINDOW": 0,               # seconds; 0: off
     "OAUTH2_TRUSTED_PROXIES": [],                   # proxies whose X-Forwarded-For is read
+    "OAUTH2_CONSENT_REFERENCE_ID": None,            # dotted path: the grant's organization
 }
 ```
 
@@ -79,6 +80,10 @@ BEEP_IAM = {
 - ``OAUTH2_TRUSTED_PROXIES``: addresses or networks (``"10.0.0.0/8"``) of reverse proxies
   whose ``X-Forwarded-For`` names the client IP of the per-IP rate limits. Empty (default):
   ``REMOTE_ADDR`` only; the header is ignored, since anyone can send it.
+- ``OAUTH2_CONSENT_REFERENCE_ID``: dotted path of a callable ``(request, user, scopes) ->
+  str | None`` choosing at consent what a grant is for (better-auth's
+  ``postLogin.consentReferenceId``), e.g. ``"beep_iam.oauth2.tenancy.active_organization"``;
+  stored as the tokens' ``reference_id``, an organization's id makes them run as that tenant.
 
 Unknown keys and bad values raise ``ImproperlyConfigured`` naming the key; ``manage.py check``
 reports them as well.
@@ -127,6 +132,7 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_EXTRA_CLAIMS": None,
     "REFRESH_TOKEN_REPLAY_WINDOW": 0,
     "OAUTH2_TRUSTED_PROXIES": [],
+    "OAUTH2_CONSENT_REFERENCE_ID": None,
 }
 
 #: better-auth's oauth-provider defaults per IP (window 60 s: token 20, introspect 100,
@@ -172,6 +178,7 @@ class IamSettings:
     oauth2_extra_claims: Any = None
     refresh_token_replay_window: timedelta = timedelta(0)
     oauth2_trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    oauth2_consent_reference_id: Any = None
 
 
 @dataclass(frozen=True)
@@ -459,6 +466,9 @@ def load(user_settings: Any) -> IamSettings:
         ),
         oauth2_trusted_proxies=_networks(
             "OAUTH2_TRUSTED_PROXIES", merged["OAUTH2_TRUSTED_PROXIES"]
+        ),
+        oauth2_consent_reference_id=_callable(
+            "OAUTH2_CONSENT_REFERENCE_ID", merged["OAUTH2_CONSENT_REFERENCE_ID"]
         ),
     )
 

@@ -32,7 +32,7 @@ from joserfc.jwk import KeySet
 
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
-from beep_iam.oauth2 import claims, client_assertion, codes, keys, ratelimit
+from beep_iam.oauth2 import claims, client_assertion, codes, keys, ratelimit, tenancy
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
@@ -381,6 +381,9 @@ def authorize(request: HttpRequest) -> HttpResponse:
         )
         if prompts & {"login", "select_account"} or too_old:
             return _login_again(request, params)
+    # What the grant is for (an organization: its tokens run as that tenant), as better-auth's
+    # postLogin.consentReferenceId chooses it.
+    reference_id = tenancy.consent_reference_id(request, user, scopes)
     if request.method == "POST":
         decision = request.POST.get("decision")
         if decision != "allow":
@@ -388,11 +391,11 @@ def authorize(request: HttpRequest) -> HttpResponse:
                 redirect_uri, errors.AccessDeniedError(description="the user denied access"), state
             )
         try:
-            grant_consent(client, user, scopes)
+            grant_consent(client, user, scopes, reference_id=reference_id)
         except oauth_errors.OAuthError as exc:
             return _error_redirect(redirect_uri, from_service(exc), state)
     elif not client.skip_consent and (
-        "consent" in prompts or not consent_covers(client, user, scopes)
+        "consent" in prompts or not consent_covers(client, user, scopes, reference_id=reference_id)
     ):
         if "none" in prompts:
             return _error_redirect(
@@ -407,6 +410,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
         user_id=str(user.pk),
         session_id=str(getattr(beep_session, "pk", "") or ""),
         auth_time_ms=int(_auth_time(request).timestamp() * 1000),
+        reference_id=reference_id,
     )
     response_params = {"code": code}
     if state is not None:
@@ -511,6 +515,8 @@ def userinfo(request: HttpRequest) -> HttpResponse:
         return _bearer_challenge("insufficient_scope", "the openid scope is required", 403)
     user = get_user_model().objects.get(pk=info.user_id)
     body = claims.user_claims(user, info.scopes, client_id=info.client_id)
+    if info.reference_id is not None:
+        body["reference_id"] = info.reference_id  # the organization the grant is for
     return json_response(body, headers=NO_STORE)
 
 

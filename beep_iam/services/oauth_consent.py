@@ -56,14 +56,24 @@ def grant_consent(
     return consent
 
 
-def consent_covers(client: OAuthClient | str, user: Any, scopes: Iterable[str]) -> bool:
-    """Whether the stored consent of ``user`` for ``client`` includes every scope in ``scopes``."""
+def consent_covers(
+    client: OAuthClient | str,
+    user: Any,
+    scopes: Iterable[str],
+    *,
+    reference_id: str | None = None,
+) -> bool:
+    """Whether the stored consent of ``user`` for ``client`` includes every scope in ``scopes``
+    (and, with a ``reference_id``, was given for it: as better-auth looks consents up)."""
     client_id = client.client_id if isinstance(client, OAuthClient) else client
-    return OAuthConsent.objects.filter(
+    consents = OAuthConsent.objects.filter(
         client_id=client_id,
         user_id=getattr(user, "pk", user),
         scopes__contains=rules.validate_scopes(scopes, allow_empty=True),
-    ).exists()
+    )
+    if reference_id is not None:
+        consents = consents.filter(reference_id=reference_id)
+    return consents.exists()
 
 
 def revoke_consent(client: OAuthClient | str, user: Any) -> bool:

@@ -504,7 +504,8 @@ _INTROSPECT_SQL = (
     """
 SELECT t.client_id, t.user_id, t.scopes,
        floor(extract(epoch FROM t.expires_at))::bigint,
-       floor(extract(epoch FROM t.created_at))::bigint
+       floor(extract(epoch FROM t.created_at))::bigint,
+       t.reference_id
 FROM {table} t
 JOIN oauth_client c ON c.client_id = t.client_id
 LEFT JOIN "user" u ON u.id = t.user_id
@@ -525,7 +526,8 @@ _INTROSPECT = {
 def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[str, Any]:
     """RFC 7662 response body: ``{"active": False}`` unless the token is valid, else
     ``active``, ``scope``, ``client_id``, ``sub`` (when there is a user), ``exp`` (when it
-    expires), ``iat`` and ``token_type`` (``"Bearer"`` or ``"refresh_token"``).
+    expires), ``iat``, ``token_type`` (``"Bearer"`` or ``"refresh_token"``) and
+    ``reference_id`` (when the grant is for an organization or another reference).
 
     Access tokens are looked up first unless ``token_type_hint="refresh_token"``."""
     if not raw_token:
@@ -539,7 +541,7 @@ def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[st
         row = fetch_one(router.db_for_read(model), sql, (digest,))
         if row is None:
             continue
-        client_id, user_id, scopes, exp, iat = row
+        client_id, user_id, scopes, exp, iat, reference_id = row
         claims: dict[str, Any] = {
             "active": True,
             "scope": " ".join(scopes),
@@ -551,5 +553,7 @@ def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[st
             claims["sub"] = user_id
         if exp is not None:
             claims["exp"] = exp
+        if reference_id is not None:
+            claims["reference_id"] = reference_id
         return claims
     return {"active": False}
