@@ -645,10 +645,16 @@ def _logout_request(
 
 
 def _signed_out(
-    request: HttpRequest, client: OAuthClient | None, target: str | None, state: str | None
+    request: HttpRequest,
+    client: OAuthClient | None,
+    target: str | None,
+    state: str | None,
+    *,
+    still_signed_in: bool = False,
 ) -> HttpResponse:
     if target is None:
-        response = render(request, SIGNED_OUT_TEMPLATE, {"client": client})
+        context = {"client": client, "still_signed_in": still_signed_in}
+        response = render(request, SIGNED_OUT_TEMPLATE, context)
         response["Content-Security-Policy"] = "frame-ancestors 'none'"
         return response
     return _redirect(target, {"state": state} if state is not None else {})
@@ -662,9 +668,7 @@ def _confirmed_logout(
     if request.POST.get("decision") == "logout":
         logout(request)
         return _signed_out(request, client, target, state)
-    if target is not None:
-        return _redirect(target, {"state": state} if state is not None else {})
-    return _error_page(request, "You are still signed in.", 200)
+    return _signed_out(request, client, target, state, still_signed_in=True)
 
 
 @csrf_exempt  # an RP may POST here (RP-Initiated Logout 1.0, section 2); see _confirmed_logout

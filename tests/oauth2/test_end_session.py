@@ -153,6 +153,12 @@ def test_staying_signed_in(browser, logout_client):
     )
     assert response.status_code == 302 and response["Location"] == AFTER
     assert signed_in(browser)
+    page = end(browser)
+    response = browser.post(
+        "/oauth2/end-session", {"decision": "stay", "csrfmiddlewaretoken": _csrf(page)}
+    )
+    assert response.status_code == 200 and b"You are still signed in" in response.content
+    assert signed_in(browser)
 
 
 def test_without_a_hint_or_a_client_only_the_page(browser):
