@@ -15,10 +15,12 @@ class BeepIamConfig(AppConfig):
         from beep_iam.better_auth import checks as co_tenancy
         from beep_iam.better_auth import credentials, grants, middleware
         from beep_iam.oauth2 import access_jwt
+        from beep_iam.oauth2 import checks as endpoint_checks
 
         checks.register(conf.check_settings, checks.Tags.compatibility)
         checks.register(co_tenancy.check_co_tenancy, checks.Tags.security)
         checks.register(grants.check_unnamed_role_privileges, checks.Tags.database)
+        checks.register(endpoint_checks.check_issuer, checks.Tags.urls)
         setting_changed.connect(conf.reset_cache, dispatch_uid="beep_iam.conf.reset_cache")
         credentials.connect()
         middleware.connect()

@@ -27,6 +27,9 @@ BEEP_IAM = {
     "OAUTH2_REGISTRATION_SCOPES": None,             # None: openid profile email offline_access
     "OAUTH2_CLIENT_ID_METADATA_DOCUMENTS": False,   # https client_id URLs (CIMD)
     "OAUTH2_FETCH_ALLOW_LOOPBACK": False,           # tests and development only
+    "REFRESH_TOKEN_REPLAY_WINDOW": 0,               # seconds; 0: off
+    "OAUTH2_TRUSTED_PROXIES": [],                   # proxies whose X-Forwarded-For is read
+    "OAUTH2_CONSENT_REFERENCE_ID": None,            # dotted path: the grant's organization
 }
 ```
 
@@ -40,10 +43,12 @@ reports them as well.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,6 +85,9 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_REGISTRATION_SCOPES": None,
     "OAUTH2_CLIENT_ID_METADATA_DOCUMENTS": False,
     "OAUTH2_FETCH_ALLOW_LOOPBACK": False,
+    "REFRESH_TOKEN_REPLAY_WINDOW": 0,
+    "OAUTH2_TRUSTED_PROXIES": [],
+    "OAUTH2_CONSENT_REFERENCE_ID": None,
 }
 REGISTRATION_MODES = ("open", "initial_access_token", "signed_in")
 DEFAULT_REGISTRATION_SCOPES = ("openid", "profile", "email", "offline_access")
@@ -97,6 +105,8 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, int | None]] = {
 RATE_LIMIT_STORES = ("cache", "database")
 
 MAX_PURGE_BATCH_SIZE = 1_000_000
+#: Longest REFRESH_TOKEN_REPLAY_WINDOW: long enough for a retry, short for a stolen token.
+MAX_REPLAY_WINDOW = timedelta(minutes=1)
 _COOKIE_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
 MIN_SECRET_LENGTH = 32
 # PostgreSQL keeps 63 bytes of a name; pg_* names are reserved for the server's own roles.
@@ -129,6 +139,9 @@ class IamSettings:
     oauth2_registration_scopes: tuple[str, ...] = DEFAULT_REGISTRATION_SCOPES
     oauth2_client_id_metadata_documents: bool = False
     oauth2_fetch_allow_loopback: bool = False
+    refresh_token_replay_window: timedelta = timedelta(0)
+    oauth2_trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    oauth2_consent_reference_id: Any = None
 
 
 @dataclass(frozen=True)
@@ -390,6 +403,33 @@ def _scope_list(key: str, value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def _replay_window(key: str, value: Any) -> timedelta:
+    window = _duration(key, value, allow_zero=True)
+    if window > MAX_REPLAY_WINDOW:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be at most {int(MAX_REPLAY_WINDOW.total_seconds())} "
+            f"seconds (reuse detection is blind that long), got {value!r}."
+        )
+    return window
+
+
+def _networks(key: str, value: Any) -> tuple[IPv4Network | IPv6Network, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be a list of IP addresses or networks, got {value!r}."
+        )
+    networks = []
+    for item in value:
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except (TypeError, ValueError):
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}[{key!r}]: {item!r} is not an IP address or network "
+                "(e.g. '10.0.0.1' or '10.0.0.0/8', host bits zero)."
+            ) from None
+    return tuple(networks)
+
+
 def load(user_settings: Any) -> IamSettings:
     """Validate ``user_settings`` (the ``BEEP_IAM`` value) over the defaults."""
     if user_settings is None:
@@ -452,6 +492,15 @@ def load(user_settings: Any) -> IamSettings:
         ),
         oauth2_fetch_allow_loopback=_bool(
             "OAUTH2_FETCH_ALLOW_LOOPBACK", merged["OAUTH2_FETCH_ALLOW_LOOPBACK"]
+        ),
+        refresh_token_replay_window=_replay_window(
+            "REFRESH_TOKEN_REPLAY_WINDOW", merged["REFRESH_TOKEN_REPLAY_WINDOW"]
+        ),
+        oauth2_trusted_proxies=_networks(
+            "OAUTH2_TRUSTED_PROXIES", merged["OAUTH2_TRUSTED_PROXIES"]
+        ),
+        oauth2_consent_reference_id=_callable(
+            "OAUTH2_CONSENT_REFERENCE_ID", merged["OAUTH2_CONSENT_REFERENCE_ID"]
         ),
     )
 

@@ -15,7 +15,7 @@
   (default ``beep_auth``, the role the embedded server creates; empty: none), which migrations
   grant better-auth's tables and columns (``BEEP_IAM["BETTER_AUTH_ROLE"]``).
 - ``OAUTH2_ISSUER``: the issuer of the OAuth endpoints (docs/oauth2.md), e.g.
-  ``http://localhost:8000``.
+  ``https://auth.example.com``; with ``DEBUG`` on ``http://127.0.0.1:8000`` unless set.
 - ``BETTER_AUTH_SECRET``: the secret of a better-auth server sharing the database; set, it turns
   on co-tenancy (docs/better-auth.md): sessions stored as better-auth stores them, its session
   cookie accepted, one password for both. ``BETTER_AUTH_COOKIE_PREFIX``: its cookie prefix.
@@ -149,9 +149,11 @@ BEEP_IAM: dict[str, object] = {
     # The role migrations grant better-auth's tables to (the package's default is none).
     "BETTER_AUTH_ROLE": os.environ.get("BEEP_BETTER_AUTH_ROLE", "beep_auth").strip() or None,
 }
-# The OAuth endpoints' issuer (docs/oauth2.md).
+# The OAuth endpoints' issuer (docs/oauth2.md); in development runserver's address.
 if os.environ.get("OAUTH2_ISSUER"):
     BEEP_IAM["OAUTH2_ISSUER"] = os.environ["OAUTH2_ISSUER"]
+elif DEBUG:
+    BEEP_IAM["OAUTH2_ISSUER"] = "http://127.0.0.1:8000"
 
 # ModelBackend with the user's validity rule (bans, soft-deletion): beep_shared.W020.
 AUTHENTICATION_BACKENDS = ["beep_shared.backends.UserBackend"]

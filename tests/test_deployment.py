@@ -69,6 +69,7 @@ def test_check_deploy_warnings_are_cleared_from_the_environment():
         SECURE_HSTS_INCLUDE_SUBDOMAINS="yes",
         SECURE_HSTS_PRELOAD="on",
         CSRF_TRUSTED_ORIGINS="https://iam.example.com",
+        OAUTH2_ISSUER="https://iam.example.com",  # beep_iam.W040 otherwise
     )
     assert configured.returncode == 0, configured.stdout + configured.stderr
     assert "no issues" in configured.stdout

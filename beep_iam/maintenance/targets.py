@@ -13,6 +13,9 @@ keep the retention like revoked refresh tokens.
 Expired verification values, device codes and used client assertions follow: all are dead
 the moment they expire (a device polling with an expired code gets ``expired_token`` either
 way; an expired assertion is refused by its own ``exp``).
+
+Rate-limit counters (``rate_limit``, shared with better-auth) go last, once no window can
+still reach them (:func:`_rate_limit_stale_before`).
 """
 
 from __future__ import annotations
@@ -118,6 +121,21 @@ def _no_live_token(table: str) -> str:
 )"""
 
 
+#: Counters are kept at least this long: better-auth's own rules on the shared table have
+#: windows of their own (seconds to minutes by default), which Django does not know.
+RATE_LIMIT_RETENTION = dt.timedelta(days=1)
+
+
+def _rate_limit_stale_before(now: dt.datetime) -> dict[str, Any]:
+    """A counter whose last request is older than every window starts again from one at its
+    next request (the rule of both servers), so deleting it changes nothing."""
+    windows = [
+        dt.timedelta(seconds=limit.window) for limit in iam_settings().oauth2_rate_limits.values()
+    ]
+    keep = max([RATE_LIMIT_RETENTION, *windows])
+    return {"stale_before_ms": int((now - keep).timestamp() * 1000)}
+
+
 register(
     PurgeTarget(
         name="oauth_client.stale_metadata_document",
@@ -130,5 +148,17 @@ register(
         ),
         params=_stale_before,
         description="clients from metadata documents not fetched for 30 days, no live token",
+    )
+)
+
+
+register(
+    PurgeTarget(
+        name="rate_limit.stale",
+        table="rate_limit",
+        key="key",  # the unique index; last_request has none
+        where="last_request < %(stale_before_ms)s",
+        params=_rate_limit_stale_before,
+        description="rate-limit counters whose window ended longer ago than a day",
     )
 )

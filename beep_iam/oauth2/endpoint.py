@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -43,6 +45,12 @@ PRIVATE_KEY_JWT = TokenEndpointAuthMethod.PRIVATE_KEY_JWT.value
 
 __all__ = ["OAuth2Error"]
 
+logger = logging.getLogger(__name__)
+
+
+class IssuerMissing(ImproperlyConfigured):
+    pass
+
 
 def discover(client_id: str) -> None:
     """Fetch or refresh a client named by its metadata document URL (CIMD); a document that
@@ -56,10 +64,31 @@ def discover(client_id: str) -> None:
 def issuer() -> str:
     value = iam_settings().oauth2_issuer
     if value is None:
-        raise ImproperlyConfigured(
-            "The OAuth endpoints need BEEP_IAM['OAUTH2_ISSUER'] (docs/oauth2.md)."
-        )
+        raise IssuerMissing("The OAuth endpoints need BEEP_IAM['OAUTH2_ISSUER'] (docs/oauth2.md).")
     return value
+
+
+def needs_issuer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A 503 in RFC 6749's JSON form, not a server error, while no issuer is set (the check
+    ``beep_iam.W040`` says so at start-up); the operator finds the reason in the log."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            issuer()
+        except IssuerMissing as exc:
+            logger.error("%s", exc)
+            return json_response(
+                {
+                    "error": "temporarily_unavailable",
+                    "error_description": "the authorization server is not configured",
+                },
+                status=503,
+                headers={"Cache-Control": "no-store", "Retry-After": "60"},
+            )
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def endpoint_url(name: str) -> str:

@@ -126,10 +126,37 @@ def store() -> Store:
     return _stores[configured]
 
 
+def _address(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(raw.strip())
+    except ValueError:
+        return None
+
+
+def _peer(request: HttpRequest) -> str:
+    """The client's address: ``REMOTE_ADDR``, or, when that is a trusted proxy
+    (``OAUTH2_TRUSTED_PROXIES``), the first address of ``X-Forwarded-For`` from the right that
+    is not one: each proxy appends the address it saw, so the entries left of the last
+    untrusted one are whatever the client sent and are never read."""
+    remote = request.META.get("REMOTE_ADDR") or ""
+    proxies = iam_settings().oauth2_trusted_proxies
+    address = _address(remote)
+    if not proxies or address is None or not any(address in net for net in proxies):
+        return remote
+    hops = [h for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        hop_address = _address(hop)
+        if hop_address is None:
+            return hop.strip()  # not an address: its own counter, never a trusted one
+        if not any(hop_address in net for net in proxies):
+            return str(hop_address)
+    return str(_address(hops[0])) if hops else remote
+
+
 def client_ip(request: HttpRequest) -> str:
-    """``REMOTE_ADDR`` normalised as better-auth's ``normalizeIP`` does (behind a proxy, set
-    ``REMOTE_ADDR`` from the proxy's header in a middleware you trust)."""
-    raw = request.META.get("REMOTE_ADDR") or ""
+    """The client's address (:func:`_peer`) normalised as better-auth's ``normalizeIP`` does
+    (IPv4-mapped IPv6 to IPv4, other IPv6 to its /64)."""
+    raw = _peer(request)
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:

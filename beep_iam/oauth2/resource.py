@@ -40,6 +40,7 @@ from beep_iam.oauth2.resource_metadata import metadata_url
 from beep_iam.oauth2.views import _bearer_challenge, bearer_challenge, bearer_token
 from beep_iam.services.oauth_tokens import AccessTokenInfo
 from beep_shared.rls import tenant_context
+from beep_shared.rls.access import may_work_in
 from beep_shared.rls.context import organization_id
 
 View = Callable[..., HttpResponse]
@@ -105,6 +106,20 @@ def authenticate_bearer(
     if info is None:
         raise BearerError(401, "invalid_token", "the access token is invalid", resource=audience)
     check_scopes(info, scopes, audience)
+    tenant = token_tenant(info)
+    # The organization was the user's at consent; it must still be (the rule every request's
+    # organization is held to, beep_shared.rls.access.may_work_in).
+    if (
+        tenant is not None
+        and info.user_id is not None
+        and not may_work_in(_user(info.user_id), tenant)
+    ):
+        raise BearerError(
+            401,
+            "invalid_token",
+            "the token's user no longer works in its organization",
+            resource=audience,
+        )
     return info
 
 

@@ -11,6 +11,7 @@ documents where RFC 8414 section 3.1 and OpenID Connect Discovery put them."""
 from django.urls import path
 
 from beep_iam.oauth2 import registration, views
+from beep_iam.oauth2.endpoint import needs_issuer
 
 app_name = "beep_iam_oauth2"
 
@@ -53,3 +54,7 @@ well_known_urlpatterns = [
         views.authorization_server_metadata,
     ),
 ]
+
+# Every endpoint needs the issuer; without it a 503, never a server error.
+for _pattern in (*urlpatterns, *well_known_urlpatterns):
+    _pattern.callback = needs_issuer(_pattern.callback)

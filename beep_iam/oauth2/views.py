@@ -23,7 +23,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from joserfc import jwt
@@ -42,6 +42,7 @@ from beep_iam.oauth2 import (
     keys,
     ratelimit,
     resources,
+    tenancy,
 )
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
@@ -459,6 +460,9 @@ def authorize(request: HttpRequest) -> HttpResponse:
         )
         if prompts & {"login", "select_account"} or too_old:
             return _login_again(request, params)
+    # What the grant is for (an organization: its tokens run as that tenant), as better-auth's
+    # postLogin.consentReferenceId chooses it.
+    reference_id = tenancy.consent_reference_id(request, user, scopes)
     if request.method == "POST":
         decision = request.POST.get("decision")
         if decision != "allow":
@@ -466,11 +470,12 @@ def authorize(request: HttpRequest) -> HttpResponse:
                 redirect_uri, errors.AccessDeniedError(description="the user denied access"), state
             )
         try:
-            grant_consent(client, user, scopes, resources=wanted)
+            grant_consent(client, user, scopes, resources=wanted, reference_id=reference_id)
         except oauth_errors.OAuthError as exc:
             return _error_redirect(redirect_uri, from_service(exc), state)
     elif not client.skip_consent and (
-        "consent" in prompts or not consent_covers(client, user, scopes, resources=wanted)
+        "consent" in prompts
+        or not consent_covers(client, user, scopes, resources=wanted, reference_id=reference_id)
     ):
         if "none" in prompts:
             return _error_redirect(
@@ -486,6 +491,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
         session_id=str(getattr(beep_session, "pk", "") or ""),
         auth_time_ms=int(_auth_time(request).timestamp() * 1000),
         resource=wanted,
+        reference_id=reference_id,
     )
     response_params = {"code": code}
     if state is not None:
@@ -605,6 +611,8 @@ def userinfo(request: HttpRequest) -> HttpResponse:
         return _bearer_challenge("insufficient_scope", "the openid scope is required", 403)
     user = get_user_model().objects.get(pk=info.user_id)
     body = claims.user_claims(user, info.scopes, client_id=info.client_id)
+    if info.reference_id is not None:
+        body["reference_id"] = info.reference_id  # the organization the grant is for
     return json_response(body, headers=NO_STORE)
 
 
@@ -692,50 +700,123 @@ def _hinted_claims(hint: str) -> dict[str, Any]:
     return claims
 
 
-@never_cache
-@xframe_options_deny
-@require_http_methods(["GET", "POST"])
-def end_session(request: HttpRequest) -> HttpResponse:
-    """Sign the user out for a client that registered ``enable_end_session``, given an ID
-    token of that user (``id_token_hint``), and return to a registered
-    ``post_logout_redirect_uri`` (exact match) with ``state``. Anything unproven is shown on a
-    page, never redirected; a hint for another user than the signed-in one signs no one out."""
-    try:
-        params = single_values(request.POST if request.method == "POST" else request.GET)
-    except OAuth2Error as error:
-        return _error_page(request, error.description or "Malformed request.")
-    hint = params.get("id_token_hint")
-    if hint is None:
-        return _error_page(request, "id_token_hint is required to sign out.")
-    try:
-        hinted = _hinted_claims(hint)
-    except ValueError as exc:
-        return _error_page(request, f"{exc}.")
-    audience = hinted.get("aud")
-    client_id = audience if isinstance(audience, str) else None
-    if params.get("client_id", client_id) != client_id:
-        return _error_page(request, "client_id differs from the ID token's audience.")
+CONFIRM_LOGOUT_TEMPLATE = "beep_iam/oauth2/end_session.html"
+
+
+class _LogoutRefused(Exception):
+    pass
+
+
+def _logout_client(client_id: str | None) -> OAuthClient | None:
+    if client_id is None:
+        return None
     client = OAuthClient.objects.filter(
         client_id=client_id, disabled=False, deleted_at__isnull=True
     ).first()
     if client is None or not client.enable_end_session:
-        return _error_page(request, "This application may not sign you out.")
+        raise _LogoutRefused("This application may not sign you out.")
+    return client
+
+
+def _logout_request(
+    params: dict[str, str],
+) -> tuple[OAuthClient | None, dict[str, Any] | None, str | None]:
+    """The client, the hinted ID token's claims and the return URI of a logout request, each
+    proven: the client by the hint's audience or, without a hint, by ``client_id`` alone
+    (enough to choose among its registered URIs, not to sign anyone out unasked)."""
+    hint = params.get("id_token_hint")
+    hinted = None
+    client_id = params.get("client_id")
+    if hint is not None:
+        try:
+            hinted = _hinted_claims(hint)
+        except ValueError as exc:
+            raise _LogoutRefused(f"{exc}.") from None
+        audience = hinted.get("aud")
+        audiences = [audience] if isinstance(audience, str) else list(audience or [])
+        if client_id is None:
+            client_id = audiences[0] if len(audiences) == 1 else hinted.get("azp")
+        if client_id not in audiences:
+            raise _LogoutRefused("client_id differs from the ID token's audience.")
     target = params.get("post_logout_redirect_uri")
-    if target is not None and target not in (client.post_logout_redirect_uris or []):
-        return _error_page(request, "post_logout_redirect_uri is not registered.")
+    if target is not None and client_id is None:
+        raise _LogoutRefused("post_logout_redirect_uri needs id_token_hint or client_id.")
+    client = _logout_client(client_id)
+    if hint is not None and client is None:
+        raise _LogoutRefused("This application may not sign you out.")
+    if target is not None and (
+        client is None or target not in (client.post_logout_redirect_uris or [])
+    ):
+        raise _LogoutRefused("post_logout_redirect_uri is not registered.")
+    return client, hinted, target
+
+
+def _signed_out(
+    request: HttpRequest,
+    client: OAuthClient | None,
+    target: str | None,
+    state: str | None,
+    *,
+    still_signed_in: bool = False,
+) -> HttpResponse:
+    if target is None:
+        context = {"client": client, "still_signed_in": still_signed_in}
+        response = render(request, SIGNED_OUT_TEMPLATE, context)
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+        return response
+    return _redirect(target, {"state": state} if state is not None else {})
+
+
+@csrf_protect
+def _confirmed_logout(
+    request: HttpRequest, client: OAuthClient | None, target: str | None, state: str | None
+) -> HttpResponse:
+    # The user's own answer on the confirmation page: CSRF-checked, unlike an RP's POST.
+    if request.POST.get("decision") == "logout":
+        logout(request)
+        return _signed_out(request, client, target, state)
+    return _signed_out(request, client, target, state, still_signed_in=True)
+
+
+@csrf_exempt  # an RP may POST here (RP-Initiated Logout 1.0, section 2); see _confirmed_logout
+@never_cache
+@xframe_options_deny
+@require_http_methods(["GET", "POST"])
+def end_session(request: HttpRequest) -> HttpResponse:
+    """OpenID Connect RP-Initiated Logout 1.0 for clients that registered
+    ``enable_end_session``. With an ID token of the signed-in user (``id_token_hint``) the
+    user is signed out at once; without one the user is asked on a page (a link alone must
+    not sign anyone out), and a return to ``post_logout_redirect_uri`` (exact match with the
+    client's registered ones) needs the client proven by the hint or named by ``client_id``.
+    Anything unproven is shown on a page, never redirected; a hint for another user than the
+    signed-in one signs no one out."""
+    try:
+        params = single_values(request.POST if request.method == "POST" else request.GET)
+    except OAuth2Error as error:
+        return _error_page(request, error.description or "Malformed request.")
+    try:
+        client, hinted, target = _logout_request(params)
+    except _LogoutRefused as exc:
+        return _error_page(request, str(exc))
+    state = params.get("state")
     if request.user.is_authenticated:
+        if hinted is None:
+            if request.method == "POST" and "decision" in request.POST:
+                return _confirmed_logout(request, client, target, state)
+            response = render(
+                request,
+                CONFIRM_LOGOUT_TEMPLATE,
+                {"client": client, "params": sorted(params.items())},
+            )
+            response["Content-Security-Policy"] = "frame-ancestors 'none'"
+            return response
         if str(request.user.pk) != hinted["sub"]:
             return _error_page(request, "The sign-out request is for another account.")
         beep_session = getattr(request, "beep_session", None)
         if beep_session is not None and beep_session.pk == hinted.get("sid"):
             beep_session.delete()  # better-auth's session, in co-tenancy
         logout(request)
-    if target is None:
-        response = render(request, SIGNED_OUT_TEMPLATE, {"client": client})
-        response["Content-Security-Policy"] = "frame-ancestors 'none'"
-        return response
-    state = params.get("state")
-    return _redirect(target, {"state": state} if state is not None else {})
+    return _signed_out(request, client, target, state)
 
 
 # --- discovery and keys -------------------------------------------------------------------

@@ -65,9 +65,11 @@ def consent_covers(
     scopes: Iterable[str],
     *,
     resources: Iterable[str] | None = None,
+    reference_id: str | None = None,
 ) -> bool:
     """Whether the stored consent of ``user`` for ``client`` includes every scope in ``scopes``
-    and every RFC 8707 resource in ``resources`` (better-auth asks again for a new one)."""
+    and every RFC 8707 resource in ``resources`` (better-auth asks again for a new one), and,
+    with a ``reference_id``, was given for it (as better-auth looks consents up)."""
     client_id = client.client_id if isinstance(client, OAuthClient) else client
     consents = OAuthConsent.objects.filter(
         client_id=client_id,
@@ -77,6 +79,8 @@ def consent_covers(
     wanted = list(resources or ())
     if wanted:
         consents = consents.filter(resources__contains=wanted)
+    if reference_id is not None:
+        consents = consents.filter(reference_id=reference_id)
     return consents.exists()
 
 

@@ -296,6 +296,14 @@ def _revoke_family(client_id: str, user_id: str, now: dt.datetime, using: str) -
     ).update(revoked=now)
 
 
+def _just_rotated(token: OAuthRefreshToken, now: dt.datetime) -> bool:
+    """Within ``REFRESH_TOKEN_REPLAY_WINDOW`` of its rotation (a revoked token never is): a
+    retry or a second tab, refused without revoking the family. The new pair is not repeated:
+    only its digests exist, and a copy kept for repeats would be a token in clear text."""
+    window = iam_settings().refresh_token_replay_window
+    return bool(window) and token.rotated_at is not None and now - token.rotated_at <= window
+
+
 @sensitive_variables("raw_token", "digest", "issued")
 def rotate_refresh_token(
     raw_token: str,
@@ -318,7 +326,8 @@ def rotate_refresh_token(
 
     Raises ``InvalidGrant`` (unknown, expired, other client's token), ``InvalidClient``
     (disabled client), ``UnauthorizedClient``, ``InvalidScope``, or ``RefreshTokenReused``
-    after revoking the family when the token had already been rotated or revoked. That
+    after revoking the family when the token had already been rotated or revoked (but
+    ``InvalidGrant`` alone within ``REFRESH_TOKEN_REPLAY_WINDOW`` of its rotation). That
     revocation is committed before the exception is raised; a caller running inside its own
     transaction (``ATOMIC_REQUESTS``) must catch the exception and let that transaction
     commit, or the revocation is rolled back with it.
@@ -347,6 +356,8 @@ def rotate_refresh_token(
             raise InvalidGrant("unknown refresh token")
         now = timezone.now()
         if current.revoked is not None:
+            if _just_rotated(current, now):
+                raise InvalidGrant("refresh token was already rotated; use the new one")
             _revoke_family(current.client_id, current.user_id, now, using)
             reused = True
         else:
@@ -511,7 +522,8 @@ _INTROSPECT_SQL = (
     """
 SELECT t.client_id, t.user_id, t.scopes,
        floor(extract(epoch FROM t.expires_at))::bigint,
-       floor(extract(epoch FROM t.created_at))::bigint
+       floor(extract(epoch FROM t.created_at))::bigint,
+       t.reference_id
 FROM {table} t
 JOIN oauth_client c ON c.client_id = t.client_id
 LEFT JOIN "user" u ON u.id = t.user_id
@@ -532,7 +544,8 @@ _INTROSPECT = {
 def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[str, Any]:
     """RFC 7662 response body: ``{"active": False}`` unless the token is valid, else
     ``active``, ``scope``, ``client_id``, ``sub`` (when there is a user), ``exp`` (when it
-    expires), ``iat`` and ``token_type`` (``"Bearer"`` or ``"refresh_token"``).
+    expires), ``iat``, ``token_type`` (``"Bearer"`` or ``"refresh_token"``) and
+    ``reference_id`` (when the grant is for an organization or another reference).
 
     Access tokens are looked up first unless ``token_type_hint="refresh_token"``."""
     if not raw_token:
@@ -546,7 +559,7 @@ def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[st
         row = fetch_one(router.db_for_read(model), sql, (digest,))
         if row is None:
             continue
-        client_id, user_id, scopes, exp, iat = row
+        client_id, user_id, scopes, exp, iat, reference_id = row
         claims: dict[str, Any] = {
             "active": True,
             "scope": " ".join(scopes),
@@ -558,5 +571,7 @@ def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[st
             claims["sub"] = user_id
         if exp is not None:
             claims["exp"] = exp
+        if reference_id is not None:
+            claims["reference_id"] = reference_id
         return claims
     return {"active": False}

@@ -43,6 +43,12 @@ _SCOPED = "_beep_rls_scoped"
 _ACCESS = "_beep_rls_access"
 
 
+def session_organization_id(request: HttpRequest) -> str | None:
+    """The active organization of the request's session, validated, or None (what the OAuth
+    consent records as a grant's organization, beep_iam.oauth2.tenancy)."""
+    return _chosen(request)[0]
+
+
 def _chosen(request: HttpRequest) -> tuple[str | None, bool]:
     """(organization id or None, whether it came from the Django session key)."""
     beep_session = getattr(request, "beep_session", None)

@@ -126,7 +126,7 @@ def test_a_missing_scope_is_403_insufficient_scope(client, machine):
 def test_a_token_for_an_organization_runs_as_that_tenant(client, web, user):
     web.client.scopes = None
     web.client.save()
-    organization = OrganizationFactory()
+    organization = OrganizationFactory(owner_user=user)  # the user may work there
     issued = issue_tokens(
         web.client, scopes=["invoices:read"], user=user, reference_id=organization.pk
     )
@@ -140,7 +140,7 @@ def test_a_token_for_an_organization_runs_as_that_tenant(client, web, user):
 def test_the_tenant_ends_when_the_view_raises(web, user):
     web.client.scopes = None
     web.client.save()
-    organization = OrganizationFactory()
+    organization = OrganizationFactory(owner_user=user)
     issued = issue_tokens(
         web.client, scopes=["invoices:read"], user=user, reference_id=organization.pk
     )

@@ -1,11 +1,13 @@
-"""RP-initiated logout: only with an ID token of the signed-in user, for a client that may,
-back to a registered URI only."""
+"""RP-initiated logout: at once only with an ID token of the signed-in user, otherwise after
+the user confirms on a page; for a client that may, back to a registered URI only."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 import pytest
+from django.test import Client
 
 from beep_iam.oauth2.claims import id_token
 from tests.factories import UserFactory
@@ -65,7 +67,6 @@ def test_refusals_sign_no_one_out_and_redirect_nowhere(client, user, web, logout
     other = UserFactory()
     forged = hint_for(user, logout_client)[:-4] + "AAAA"
     cases = [
-        {},  # no hint
         {"id_token_hint": "not.a.jwt"},
         {"id_token_hint": forged},
         {"id_token_hint": hint_for(user, logout_client), "post_logout_redirect_uri": AFTER + "x"},
@@ -89,3 +90,116 @@ def test_a_client_without_enable_end_session(client, user, web):
 def test_advertised(client):
     doc = client.get("/.well-known/openid-configuration").json()
     assert doc["end_session_endpoint"] == "https://testserver/oauth2/end-session"
+
+
+def _csrf(page) -> str:
+    match = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content)
+    assert match, page.content
+    return match.group(1).decode()
+
+
+@pytest.fixture
+def browser(user) -> Client:
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    return browser
+
+
+def test_without_a_hint_the_user_confirms_on_a_page(browser, logout_client):
+    client_id = logout_client.client.client_id
+    page = end(browser, client_id=client_id, post_logout_redirect_uri=AFTER, state="s1")
+    assert page.status_code == 200
+    assert not page.has_header("Location")
+    assert b"Sign out?" in page.content and b"Web app" in page.content
+    assert page["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert page["X-Frame-Options"] == "DENY"
+    assert signed_in(browser)  # a link alone signs no one out
+    response = browser.post(
+        "/oauth2/end-session",
+        {
+            "client_id": client_id,
+            "post_logout_redirect_uri": AFTER,
+            "state": "s1",
+            "decision": "logout",
+            "csrfmiddlewaretoken": _csrf(page),
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == AFTER + "?state=s1"
+    assert not signed_in(browser)
+
+
+def test_the_confirmation_needs_its_csrf_token(browser, logout_client):
+    # Logout CSRF: another site's form posting the answer signs no one out.
+    response = browser.post(
+        "/oauth2/end-session",
+        {"client_id": logout_client.client.client_id, "decision": "logout"},
+    )
+    assert response.status_code == 403
+    assert signed_in(browser)
+
+
+def test_staying_signed_in(browser, logout_client):
+    client_id = logout_client.client.client_id
+    page = end(browser, client_id=client_id, post_logout_redirect_uri=AFTER)
+    response = browser.post(
+        "/oauth2/end-session",
+        {
+            "client_id": client_id,
+            "post_logout_redirect_uri": AFTER,
+            "decision": "stay",
+            "csrfmiddlewaretoken": _csrf(page),
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == AFTER
+    assert signed_in(browser)
+    page = end(browser)
+    response = browser.post(
+        "/oauth2/end-session", {"decision": "stay", "csrfmiddlewaretoken": _csrf(page)}
+    )
+    assert response.status_code == 200 and b"You are still signed in" in response.content
+    assert signed_in(browser)
+
+
+def test_without_a_hint_or_a_client_only_the_page(browser):
+    page = end(browser)
+    assert page.status_code == 200 and b"Do you want to sign out?" in page.content
+    response = browser.post(
+        "/oauth2/end-session", {"decision": "logout", "csrfmiddlewaretoken": _csrf(page)}
+    )
+    assert response.status_code == 200 and b"You are signed out" in response.content
+    assert not signed_in(browser)
+
+
+def test_without_a_hint_the_redirect_needs_a_proven_client(browser, spa, logout_client):
+    cases = [
+        {"post_logout_redirect_uri": AFTER},  # no client named
+        {"client_id": logout_client.client.client_id, "post_logout_redirect_uri": AFTER + "x"},
+        {"client_id": spa.client.client_id},  # end session not enabled
+        {"client_id": "unknown"},
+    ]
+    for params in cases:
+        response = end(browser, **params)
+        assert response.status_code == 400, params
+        assert not response.has_header("Location"), params
+        assert signed_in(browser), params
+
+
+def test_signed_out_already_returns_to_the_client(client, logout_client):
+    response = end(
+        client,
+        client_id=logout_client.client.client_id,
+        post_logout_redirect_uri=AFTER,
+        state="s2",
+    )
+    assert response.status_code == 302 and response["Location"] == AFTER + "?state=s2"
+
+
+def test_a_relying_party_may_post_with_a_hint(browser, user, logout_client):
+    # RP-Initiated Logout 1.0 section 2: GET and POST; a cross-site form has no CSRF token.
+    response = browser.post(
+        "/oauth2/end-session",
+        {"id_token_hint": hint_for(user, logout_client), "post_logout_redirect_uri": AFTER},
+    )
+    assert response.status_code == 302 and response["Location"] == AFTER
+    assert not signed_in(browser)

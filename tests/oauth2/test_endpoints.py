@@ -141,9 +141,7 @@ def test_endpoint_urls_follow_the_issuers_origin_not_the_host_header(client):
     assert doc["token_endpoint"] == "https://auth.example.com/oauth2/token"
 
 
-def test_without_an_issuer_the_endpoints_say_so(client):
-    with override_settings(BEEP_IAM={}), pytest.raises(ImproperlyConfigured, match="ISSUER"):
-        client.get("/.well-known/openid-configuration")
+# Without an issuer: tests/oauth2/test_issuer_missing.py (a 503 and beep_iam.W040).
 
 
 @pytest.mark.parametrize(

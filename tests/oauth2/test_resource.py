@@ -70,7 +70,7 @@ def test_machine_token_has_no_user_and_no_tenant(machine):
 def test_user_token_for_an_organization_runs_as_that_tenant(web, user):
     web.client.scopes = None
     web.client.save()
-    organization = OrganizationFactory()
+    organization = OrganizationFactory(owner_user=user)  # the user may work there
     issued = issue_tokens(
         web.client, scopes=["invoices:read"], user=user, reference_id=organization.pk
     )

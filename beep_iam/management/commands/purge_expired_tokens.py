@@ -58,7 +58,8 @@ class Progress:
 class Command(BaseCommand):
     help = (
         "Delete expired OAuth tokens and tokens revoked longer ago than "
-        "BEEP_IAM['REVOKED_TOKEN_RETENTION'], in bounded batches (one transaction each)."
+        "BEEP_IAM['REVOKED_TOKEN_RETENTION'], expired codes and stale rate-limit counters, "
+        "in bounded batches (one transaction each)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
