@@ -21,6 +21,7 @@ BEEP_IAM = {
     "OAUTH2_RATE_LIMITS": {},                       # over DEFAULT_RATE_LIMITS; None: off
     "OAUTH2_RATE_LIMIT_STORE": "cache",             # or "database", or a dotted path
     "OAUTH2_EXTRA_CLAIMS": None,                    # dotted path of a custom-claims callable
+    "OAUTH2_DPOP": {},                              # DPoP (RFC 9449) options, below
 }
 ```
 
@@ -69,6 +70,14 @@ BEEP_IAM = {
   or the dotted path of a class (see :class:`beep_iam.oauth2.ratelimit.Store`).
 - ``OAUTH2_EXTRA_CLAIMS``: dotted path of a callable ``(user, client, scopes) -> dict`` whose
   claims are added to ID tokens and UserInfo; reserved claims are refused (docs/oauth2.md).
+- ``OAUTH2_DPOP``: DPoP (RFC 9449, :mod:`beep_iam.oauth2.dpop`, docs/oauth2.md), a dict of
+  ``ALGORITHMS`` (proof algorithms accepted, default :data:`DPOP_ALGORITHMS`),
+  ``PROOF_MAX_AGE`` (oldest accepted proof ``iat``, default 300 seconds, better-auth's),
+  ``NONCE_REQUIRED`` (``True``: every proof must carry a server nonce, default ``False``),
+  ``NONCE_LIFETIME`` (default 300 seconds), ``REPLAY_STORE`` (``"database"``, the default, or
+  ``"cache"``: Django's default cache, which must be shared by every worker) and
+  ``REQUIRED_AT_RESOURCE`` (``True``: ``require_oauth`` and the DRF classes refuse bearer
+  tokens everywhere; per view with ``require_oauth(..., dpop=True)``).
 
 Unknown keys and bad values raise ``ImproperlyConfigured`` naming the key; ``manage.py check``
 reports them as well.
@@ -113,6 +122,7 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_RATE_LIMITS": {},
     "OAUTH2_RATE_LIMIT_STORE": "cache",
     "OAUTH2_EXTRA_CLAIMS": None,
+    "OAUTH2_DPOP": {},
 }
 
 #: better-auth's oauth-provider defaults per IP (window 60 s: token 20, introspect 100,
@@ -154,6 +164,34 @@ class IamSettings:
     oauth2_rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     oauth2_rate_limit_store: Any = "cache"  # "cache", "database" or a Store class
     oauth2_extra_claims: Any = None
+    oauth2_dpop: DPoPSettings = field(default_factory=lambda: DPoPSettings())
+
+
+#: Asymmetric JWS algorithms accepted in DPoP proofs by default: better-auth 1.7's list and
+#: the other sizes of the same families.
+DPOP_ALGORITHMS = (
+    "EdDSA",
+    "ES256",
+    "ES384",
+    "ES512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "RS256",
+    "RS384",
+    "RS512",
+)
+DPOP_REPLAY_STORES = ("database", "cache")
+
+
+@dataclass(frozen=True)
+class DPoPSettings:
+    algorithms: tuple[str, ...] = DPOP_ALGORITHMS
+    proof_max_age: int = 300
+    nonce_required: bool = False
+    nonce_lifetime: int = 300
+    replay_store: str = "database"
+    required_at_resource: bool = False
 
 
 @dataclass(frozen=True)
@@ -362,6 +400,57 @@ def _callable(key: str, value: Any) -> Any:
     return target
 
 
+def _dpop(key: str, value: Any) -> DPoPSettings:
+    if not isinstance(value, Mapping):
+        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be a dict, got {value!r}.")
+    known = {
+        "ALGORITHMS",
+        "PROOF_MAX_AGE",
+        "NONCE_REQUIRED",
+        "NONCE_LIFETIME",
+        "REPLAY_STORE",
+        "REQUIRED_AT_RESOURCE",
+    }
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"known keys: {', '.join(sorted(known))}."
+        )
+    defaults = DPoPSettings()
+    algorithms = value.get("ALGORITHMS", defaults.algorithms)
+    if (
+        isinstance(algorithms, str)
+        or not isinstance(algorithms, list | tuple)
+        or not algorithms
+        or any(a not in DPOP_ALGORITHMS for a in algorithms)
+    ):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}]['ALGORITHMS'] must be a non-empty list of "
+            f"{', '.join(DPOP_ALGORITHMS)}, got {algorithms!r}."
+        )
+
+    def seconds(name: str, default: int) -> int:
+        span = _duration(f"{key}.{name}", value.get(name, default))
+        return max(1, int(span.total_seconds()))
+
+    return DPoPSettings(
+        algorithms=tuple(algorithms),
+        proof_max_age=seconds("PROOF_MAX_AGE", defaults.proof_max_age),
+        nonce_required=_bool(
+            f"{key}.NONCE_REQUIRED", value.get("NONCE_REQUIRED", defaults.nonce_required)
+        ),
+        nonce_lifetime=seconds("NONCE_LIFETIME", defaults.nonce_lifetime),
+        replay_store=_choice(
+            f"{key}.REPLAY_STORE", value.get("REPLAY_STORE", "database"), DPOP_REPLAY_STORES
+        ),
+        required_at_resource=_bool(
+            f"{key}.REQUIRED_AT_RESOURCE",
+            value.get("REQUIRED_AT_RESOURCE", defaults.required_at_resource),
+        ),
+    )
+
+
 def load(user_settings: Any) -> IamSettings:
     """Validate ``user_settings`` (the ``BEEP_IAM`` value) over the defaults."""
     if user_settings is None:
@@ -409,6 +498,7 @@ def load(user_settings: Any) -> IamSettings:
             "OAUTH2_RATE_LIMIT_STORE", merged["OAUTH2_RATE_LIMIT_STORE"], choices=RATE_LIMIT_STORES
         ),
         oauth2_extra_claims=_callable("OAUTH2_EXTRA_CLAIMS", merged["OAUTH2_EXTRA_CLAIMS"]),
+        oauth2_dpop=_dpop("OAUTH2_DPOP", merged["OAUTH2_DPOP"]),
     )
 
 

@@ -33,6 +33,7 @@ except ImportError as exc:  # pragma: no cover - the dev extra installs it
         "beep_iam.oauth2.drf needs Django REST framework: pip install 'beep-iam[drf]'"
     ) from exc
 
+from beep_iam.oauth2 import dpop as dpop_proofs
 from beep_iam.oauth2.resource import (
     BearerError,
     authenticate_bearer,
@@ -40,7 +41,7 @@ from beep_iam.oauth2.resource import (
     token_tenant,
     token_user,
 )
-from beep_iam.oauth2.views import bearer_challenge, bearer_token
+from beep_iam.oauth2.views import bearer_challenge
 from beep_iam.services.oauth_tokens import AccessTokenInfo
 from beep_shared.rls import tenant_context
 
@@ -48,15 +49,17 @@ _REFUSAL = "_beep_bearer_refusal"
 
 
 class OAuth2Authentication(BaseAuthentication):
-    """``Authorization: Bearer <access token>``: ``request.user`` is the token's user,
-    ``request.auth`` the :class:`AccessTokenInfo`. Without a bearer header it stands aside
-    (``None``), so other authentication classes may try."""
+    """``Authorization: Bearer <access token>`` (or ``DPoP <access token>`` with its proof):
+    ``request.user`` is the token's user, ``request.auth`` the :class:`AccessTokenInfo`.
+    Without such a header it stands aside (``None``), so other authentication classes may
+    try. A view with ``dpop_required = True`` refuses bearer tokens."""
 
     def authenticate(self, request: Request) -> tuple[Any, AccessTokenInfo] | None:
-        if bearer_token(request._request) is None:
+        if dpop_proofs.presentation(request._request) is None:
             return None
+        view = (getattr(request, "parser_context", None) or {}).get("view")
         try:
-            info = authenticate_bearer(request._request)
+            info = authenticate_bearer(request._request, dpop=getattr(view, "dpop_required", None))
         except BearerError as refused:
             setattr(request._request, _REFUSAL, refused)
             raise exceptions.AuthenticationFailed(refused.description) from None

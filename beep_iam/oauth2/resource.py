@@ -14,6 +14,12 @@ view reads ``request.user``. A token granted for an organization (``reference_id
 view as that tenant (row level security). Errors are RFC 6750's: 401 with
 ``WWW-Authenticate: Bearer`` without a token or with an invalid one, 403
 ``insufficient_scope`` when a scope is missing.
+
+DPoP (RFC 9449, :mod:`beep_iam.oauth2.dpop`): a DPoP-bound token is accepted only as
+``Authorization: DPoP <token>`` with a ``DPoP`` proof of its key for the request; refusals
+carry a ``WWW-Authenticate: DPoP ... algs="..."`` challenge (and ``DPoP-Nonce`` when a nonce
+is required). ``require_oauth(..., dpop=True)`` (or ``OAUTH2_DPOP["REQUIRED_AT_RESOURCE"]``)
+refuses bearer tokens altogether.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
-from beep_iam.oauth2.views import _bearer_challenge, bearer_challenge, bearer_token
+from beep_iam.oauth2 import dpop as dpop_proofs
+from beep_iam.oauth2.views import _bearer_challenge, bearer_challenge
 from beep_iam.services.oauth_tokens import AccessTokenInfo, validate_access_token
 from beep_shared.rls import tenant_context
 from beep_shared.rls.context import organization_id
@@ -45,19 +52,30 @@ class BearerError(Exception):
         error: str | None = None,
         description: str | None = None,
         scope: str | None = None,
+        *,
+        dpop: bool = False,
+        nonce: str | None = None,
     ) -> None:
         super().__init__(description or "a bearer token is required")
         self.status = status
         self.error = error
         self.description = description
         self.scope = scope
+        self.dpop = dpop  # answer with a DPoP challenge (RFC 9449 7.1)
+        self.nonce = nonce
 
     @property
     def challenge(self) -> str:
+        if self.dpop:
+            return dpop_proofs.challenge(self.error, self.description)
         return bearer_challenge(self.error, self.description, self.scope)
 
     def response(self) -> HttpResponse:
-        return _bearer_challenge(self.error, self.description, self.status, self.scope)
+        response = _bearer_challenge(self.error, self.description, self.status, self.scope)
+        response["WWW-Authenticate"] = self.challenge
+        if self.nonce is not None:
+            response["DPoP-Nonce"] = self.nonce
+        return response
 
 
 def check_scopes(info: AccessTokenInfo, scopes: Sequence[str]) -> None:
@@ -65,20 +83,37 @@ def check_scopes(info: AccessTokenInfo, scopes: Sequence[str]) -> None:
     missing = [s for s in scopes if s not in info.scopes]
     if missing:
         raise BearerError(
-            403, "insufficient_scope", f"scope(s) {' '.join(missing)} required", " ".join(scopes)
+            403,
+            "insufficient_scope",
+            f"scope(s) {' '.join(missing)} required",
+            " ".join(scopes),
+            dpop=info.dpop_jkt is not None,
         )
 
 
-def authenticate_bearer(request: HttpRequest, scopes: Sequence[str] = ()) -> AccessTokenInfo:
-    """The valid access token of the request's ``Authorization: Bearer`` header holding
-    ``scopes``, or :class:`BearerError`; the one check behind the decorator and the DRF
-    classes."""
-    raw = bearer_token(request)
-    if raw is None:
-        raise BearerError(401)
+def authenticate_bearer(
+    request: HttpRequest, scopes: Sequence[str] = (), *, dpop: bool | None = None
+) -> AccessTokenInfo:
+    """The valid access token of the request's ``Authorization: Bearer`` (or ``DPoP``, with
+    its proof) header holding ``scopes``, or :class:`BearerError`; the one check behind the
+    decorator, the DRF classes and UserInfo. ``dpop``: refuse bearer tokens (default
+    ``OAUTH2_DPOP["REQUIRED_AT_RESOURCE"]``)."""
+    required = dpop_proofs.conf().required_at_resource if dpop is None else dpop
+    presented = dpop_proofs.presentation(request)
+    if presented is None:
+        raise BearerError(401, dpop=required)
+    scheme, raw = presented
     info = validate_access_token(raw)
     if info is None:
-        raise BearerError(401, "invalid_token", "the access token is invalid")
+        raise BearerError(
+            401, "invalid_token", "the access token is invalid", dpop=required or scheme == "DPoP"
+        )
+    try:
+        dpop_proofs.check_presentation(request, scheme, raw, info.dpop_jkt, required=required)
+    except dpop_proofs.DPoPError as refused:
+        raise BearerError(
+            401, refused.error, refused.description, dpop=True, nonce=refused.nonce
+        ) from None
     check_scopes(info, scopes)
     return info
 
@@ -102,14 +137,15 @@ def _user(user_id: str | None) -> Any:
     return get_user_model().objects.get(pk=user_id)
 
 
-def require_oauth(*scopes: str) -> Callable[[View], View]:
-    """Require a valid bearer token holding every scope in ``scopes``."""
+def require_oauth(*scopes: str, dpop: bool | None = None) -> Callable[[View], View]:
+    """Require a valid access token holding every scope in ``scopes``; ``dpop=True``: a
+    DPoP-bound one (default ``OAUTH2_DPOP["REQUIRED_AT_RESOURCE"]``)."""
 
     def decorator(view: View) -> View:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             try:
-                info = authenticate_bearer(request, scopes)
+                info = authenticate_bearer(request, scopes, dpop=dpop)
             except BearerError as refused:
                 return refused.response()
             request.oauth_token = info  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ from joserfc.jwk import KeySet
 
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
-from beep_iam.oauth2 import claims, client_assertion, codes, keys, ratelimit
+from beep_iam.oauth2 import claims, client_assertion, codes, dpop, keys, ratelimit
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
@@ -79,12 +79,17 @@ def token(request: HttpRequest) -> HttpResponse:
             raise errors.UnsupportedGrantTypeError(grant_type)
         client, method = authenticate(request, params)
         ratelimit.check_client("token", client.client_id, method)
-        body = handler(client, params)
+        with dpop.token_request(request, client):
+            body = handler(client, params)
     except OAuth2Error as error:
-        return error_response(error)
+        response = error_response(error)
     except oauth_errors.OAuthError as exc:
-        return error_response(from_service(exc))
-    return json_response(body, headers=NO_STORE)
+        response = error_response(from_service(exc))
+    else:
+        response = json_response(body, headers=NO_STORE)
+    for key, value in dpop.response_headers().items():
+        response.setdefault(key, value)
+    return response
 
 
 def _token_body(issued: oauth_tokens.IssuedTokens) -> dict[str, Any]:
@@ -130,7 +135,8 @@ def _client_credentials(client: OAuthClient, params: dict[str, str]) -> dict[str
         raise errors.UnauthorizedClientError(description="public clients have no own access")
     oauth_tokens.check_grant(client, GrantType.CLIENT_CREDENTIALS)
     scopes = machine_scopes(client, scope_list(params.get("scope")))
-    return _token_body(oauth_tokens.issue_tokens(client, scopes=scopes))
+    confirmation, _ = dpop.binding(client)
+    return _token_body(oauth_tokens.issue_tokens(client, scopes=scopes, confirmation=confirmation))
 
 
 @sensitive_variables("params", "code")
@@ -182,6 +188,7 @@ def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant)
         else None
     )
     scopes = grant.scopes
+    confirmation, refresh_confirmation = dpop.binding(client, grant.query.get("dpop_jkt"))
     issued = oauth_tokens.issue_tokens(
         client,
         scopes=scopes,
@@ -191,6 +198,8 @@ def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant)
         reference_id=grant.reference_id,
         auth_time=auth_time,
         authorization_code_id=grant.id,
+        confirmation=confirmation,
+        refresh_confirmation=refresh_confirmation,
     )
     body = _token_body(issued)
     if "openid" in scopes:
@@ -213,7 +222,10 @@ def _refresh_token(client: OAuthClient, params: dict[str, str]) -> dict[str, Any
         raise errors.InvalidRequestError(description="refresh_token is required")
     # RefreshTokenReused arrives here after the service committed the family's revocation.
     issued = oauth_tokens.rotate_refresh_token(
-        raw, client_id=client.client_id, scopes=scope_list(params.get("scope"))
+        raw,
+        client_id=client.client_id,
+        scopes=scope_list(params.get("scope")),
+        bind=dpop.refresh_binding,
     )
     body = _token_body(issued)
     if "openid" in issued.scopes and issued.refresh is not None:
@@ -501,12 +513,21 @@ def bearer_token(request: HttpRequest) -> str | None:
 @require_http_methods(["GET", "POST"])
 def userinfo(request: HttpRequest) -> HttpResponse:
     """OIDC Core 5.3: the claims of the token's user for its scopes; needs ``openid``."""
-    raw = bearer_token(request)
-    if raw is None:
+    presented = dpop.presentation(request)
+    if presented is None:
         return _bearer_challenge(None, None, 401)
+    scheme, raw = presented
     info = oauth_tokens.validate_access_token(raw)
     if info is None or info.user_id is None:
         return _bearer_challenge("invalid_token", "the access token is invalid", 401)
+    try:
+        dpop.check_presentation(request, scheme, raw, info.dpop_jkt, required=False)
+    except dpop.DPoPError as refused:
+        response = _bearer_challenge(refused.error, refused.description, 401)
+        response["WWW-Authenticate"] = dpop.challenge(refused.error, refused.description)
+        if refused.nonce is not None:
+            response["DPoP-Nonce"] = refused.nonce
+        return response
     if "openid" not in info.scopes:
         return _bearer_challenge("insufficient_scope", "the openid scope is required", 403)
     user = get_user_model().objects.get(pk=info.user_id)
@@ -661,6 +682,7 @@ def server_metadata() -> dict[str, Any]:
         "revocation_endpoint_auth_signing_alg_values_supported": signing,
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
+        "dpop_signing_alg_values_supported": list(dpop.conf().algorithms),
     }
 
 

@@ -14,7 +14,8 @@ cannot miss a pair minted by a concurrent rotation, because that rotation holds 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -91,6 +92,14 @@ class AccessTokenInfo(NamedTuple):
     reference_id: str | None
     scopes: list[str]
     expires_at: dt.datetime | None
+    #: The JWK thumbprint a DPoP-bound token is bound to (``cnf.jkt``), else None; ``""``
+    #: for a confirmation this server cannot check (not ``jkt``), so no presentation passes.
+    dpop_jkt: str | None = None
+
+
+def token_type_of(confirmation: Any) -> str:
+    """``"DPoP"`` for a token bound to a DPoP key (RFC 9449 5), else ``"Bearer"``."""
+    return "DPoP" if isinstance(confirmation, dict) and confirmation.get("jkt") else "Bearer"
 
 
 def _db_for_write() -> str:
@@ -135,6 +144,8 @@ def _mint(
     auth_time: dt.datetime | None,
     using: str,
     authorization_code_id: str | None = None,
+    confirmation: dict[str, Any] | None = None,
+    refresh_confirmation: dict[str, Any] | None = None,
 ) -> IssuedTokens:
     conf = iam_settings()
     now = timezone.now()
@@ -154,6 +165,7 @@ def _mint(
             auth_time=auth_time,
             resources=resources,
             authorization_code_id=authorization_code_id,
+            confirmation=refresh_confirmation,
         )
     raw_access = secrets.generate_token(TOKEN_BYTES)
     access = OAuthAccessToken.objects.using(using).create(
@@ -167,6 +179,7 @@ def _mint(
         scopes=access_scopes,
         resources=resources,
         authorization_code_id=authorization_code_id,
+        confirmation=confirmation,
     )
     return IssuedTokens(
         access_token=raw_access,
@@ -175,6 +188,7 @@ def _mint(
         refresh=refresh,
         expires_in=int(conf.access_token_lifetime.total_seconds()),
         scopes=access_scopes,
+        token_type=token_type_of(confirmation),
     )
 
 
@@ -189,12 +203,16 @@ def issue_tokens(
     resources: list[str] | None = None,
     auth_time: dt.datetime | None = None,
     authorization_code_id: str | None = None,
+    confirmation: dict[str, Any] | None = None,
+    refresh_confirmation: dict[str, Any] | None = None,
 ) -> IssuedTokens:
     """Issue an access token (and a refresh token if ``with_refresh``) for ``client``.
 
     Lifetimes come from ``BEEP_IAM`` (defaults 1 hour and 30 days). A refresh token needs a
     user and a client allowed to use the ``refresh_token`` grant. ``authorization_code_id``:
     the digest of the code they are issued for, so a replay of it can revoke them.
+    ``confirmation`` / ``refresh_confirmation``: the ``cnf`` the tokens are bound to (DPoP:
+    ``{"jkt": thumbprint}``, stored as better-auth stores it), None for bearer tokens.
     """
     if not client.may_authenticate:
         raise InvalidClient(f"client {client.client_id} is disabled")
@@ -219,6 +237,8 @@ def issue_tokens(
             auth_time=auth_time,
             using=using,
             authorization_code_id=authorization_code_id,
+            confirmation=confirmation,
+            refresh_confirmation=refresh_confirmation,
         )
 
 
@@ -241,7 +261,9 @@ _VALIDITY = f"""
 """
 _VALID_ACCESS_TOKEN_SQL = (
     """
-SELECT t.id, t.client_id, t.user_id, t.session_id, t.reference_id, t.scopes, t.expires_at
+SELECT t.id, t.client_id, t.user_id, t.session_id, t.reference_id, t.scopes, t.expires_at,
+       CASE WHEN t.confirmation IS NULL OR t.confirmation = 'null'::jsonb THEN NULL
+            ELSE coalesce(t.confirmation ->> 'jkt', '') END
 FROM oauth_access_token t
 JOIN oauth_client c ON c.client_id = t.client_id
 LEFT JOIN "user" u ON u.id = t.user_id
@@ -290,6 +312,7 @@ def rotate_refresh_token(
     *,
     client_id: str,
     scopes: Iterable[str] | None = None,
+    bind: Callable[[Any], dict[str, Any] | None] | None = None,
 ) -> IssuedTokens:
     """Exchange a refresh token for a new access and refresh token, atomically.
 
@@ -297,6 +320,10 @@ def rotate_refresh_token(
     ``ANY_CLIENT`` for trusted code. ``scopes``: optional narrower scopes for the new access
     token (RFC 6749 section 6). The new refresh token keeps the original scopes, cut to
     those the client is still allowed (its ``scopes``, when set); none left: ``InvalidScope``.
+    ``bind``: called under the lock with the refresh token's ``confirmation``, returns the new
+    access token's (DPoP: :func:`beep_iam.oauth2.dpop.refresh_binding`, which raises when the
+    proof's key is not the one the refresh token is bound to); the new refresh token keeps
+    the old one's confirmation.
     A token of an inactive, banned or soft-deleted user, a soft-deleted token or client is
     refused with ``InvalidGrant`` / ``InvalidClient``.
 
@@ -362,6 +389,8 @@ def rotate_refresh_token(
                     raise InvalidScope(
                         f"scope(s) {', '.join(wider)} exceed the refresh token's scopes"
                     )
+            # Without ``bind`` (trusted code) the new access token stays bound as the old.
+            confirmation = bind(current.confirmation) if bind is not None else current.confirmation
             OAuthRefreshToken.objects.using(using).filter(pk=current.pk).update(
                 revoked=now, rotated_at=now
             )
@@ -377,6 +406,8 @@ def rotate_refresh_token(
                 auth_time=current.auth_time,
                 using=using,
                 authorization_code_id=current.authorization_code_id,
+                confirmation=confirmation,
+                refresh_confirmation=current.confirmation,
             )
     # Raised after the block so that the family revocation above is committed.
     if reused:
@@ -493,7 +524,8 @@ _INTROSPECT_SQL = (
     """
 SELECT t.client_id, t.user_id, t.scopes,
        floor(extract(epoch FROM t.expires_at))::bigint,
-       floor(extract(epoch FROM t.created_at))::bigint
+       floor(extract(epoch FROM t.created_at))::bigint,
+       t.confirmation::text
 FROM {table} t
 JOIN oauth_client c ON c.client_id = t.client_id
 LEFT JOIN "user" u ON u.id = t.user_id
@@ -514,7 +546,8 @@ _INTROSPECT = {
 def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[str, Any]:
     """RFC 7662 response body: ``{"active": False}`` unless the token is valid, else
     ``active``, ``scope``, ``client_id``, ``sub`` (when there is a user), ``exp`` (when it
-    expires), ``iat`` and ``token_type`` (``"Bearer"`` or ``"refresh_token"``).
+    expires), ``iat``, ``token_type`` (``"Bearer"``, ``"DPoP"`` for a DPoP-bound access token,
+    or ``"refresh_token"``) and ``cnf`` for a bound token (RFC 9449 6.2).
 
     Access tokens are looked up first unless ``token_type_hint="refresh_token"``."""
     if not raw_token:
@@ -528,7 +561,7 @@ def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[st
         row = fetch_one(router.db_for_read(model), sql, (digest,))
         if row is None:
             continue
-        client_id, user_id, scopes, exp, iat = row
+        client_id, user_id, scopes, exp, iat, confirmation = row
         claims: dict[str, Any] = {
             "active": True,
             "scope": " ".join(scopes),
@@ -540,5 +573,10 @@ def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[st
             claims["sub"] = user_id
         if exp is not None:
             claims["exp"] = exp
+        cnf = json.loads(confirmation) if confirmation is not None else None
+        if isinstance(cnf, dict):
+            claims["cnf"] = cnf
+            if kind == ACCESS_TOKEN:
+                claims["token_type"] = token_type_of(cnf)
         return claims
     return {"active": False}
