@@ -9,7 +9,7 @@ from config.urls import urlpatterns as project_urlpatterns
 
 @require_oauth("invoices:read", dpop=True)
 def invoices(request: HttpRequest) -> HttpResponse:
-    token = request.oauth_token  # type: ignore[attr-defined]
+    token = request.oauth_token
     return JsonResponse({"client": token.client_id, "user": token.user_id})
 
 
