@@ -121,3 +121,14 @@ class OAuth2APIView(OAuth2TenantMixin, APIView):
     authentication_classes = [OAuth2Authentication]
     permission_classes = [TokenHasScope]
     required_scopes: list[str] = []
+    #: Refuse bearer tokens: DPoP-bound ones only (default ``OAUTH2_DPOP["REQUIRED_AT_RESOURCE"]``).
+    dpop_required: bool | None = None
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        refused = getattr(
+            request._request if isinstance(request, Request) else request, _REFUSAL, None
+        )
+        if refused is not None and refused.nonce is not None:
+            response["DPoP-Nonce"] = refused.nonce  # RFC 9449 9: with use_dpop_nonce
+        return response
