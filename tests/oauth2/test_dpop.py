@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets as std_secrets
 import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +19,7 @@ from joserfc import jws
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
 from beep_iam.conf import load
-from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthRefreshToken
+from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthRefreshToken, Verification
 from beep_iam.oauth2 import dpop
 from beep_iam.oauth2.resource import require_oauth
 from beep_iam.services.oauth_tokens import issue_tokens
@@ -493,3 +496,40 @@ def test_cache_replay_store(client, machine, key, settings):
 def test_bad_settings_name_the_key(value, named):
     with pytest.raises(ImproperlyConfigured, match=named):
         load({"OAUTH2_DPOP": value})
+
+
+# --- the replay store -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replay_reservation_outside_a_transaction_in_better_auths_form(machine, key):
+    """Outside a transaction the reservation commits on its own (asynchronously); a replay is
+    still refused, and the row is the one better-auth's reserveVerificationValue writes."""
+    with with_issuer(ISSUER):
+        raw = issue_tokens(
+            machine.client, scopes=["invoices:read"], confirmation={"jkt": key.thumbprint()}
+        ).access_token
+        used = proof(key, "GET", RESOURCE_URL, access_token=raw)
+        assert resource(raw, proof_jwt=used).status_code == 200
+        assert_challenge(resource(raw, proof_jwt=used), "invalid_dpop_proof")
+    claims = json.loads(jws.extract_compact(used.encode()).payload)
+    replay_key = _b64(
+        hashlib.sha256(
+            f"{key.thumbprint()}\nGET\n{RESOURCE_URL}\n{claims['jti']}".encode()
+        ).digest()
+    )
+    row_id = _b64(hashlib.sha256(f"reserve:dpop-proof:{replay_key}".encode()).digest())
+    row = Verification.objects.filter(identifier=f"dpop-proof:{replay_key}").values(
+        "id", "value", "expires_at"
+    )
+    assert list(row) == [
+        {
+            "id": row_id,
+            "value": replay_key,
+            "expires_at": datetime.fromtimestamp(claims["iat"] + 300, tz=UTC),
+        }
+    ]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
