@@ -520,13 +520,42 @@ def _reset_cache(*, setting: str, **kwargs: Any) -> None:
         _cached = None
 
 
+def _check_dpop_cache(loaded: IamSettings) -> list[checks.CheckMessage]:
+    """A DPoP replay cache must remember (not the dummy cache) across workers (not the
+    per-process local-memory cache)."""
+    if loaded.oauth2_dpop.replay_store != "cache":
+        return []
+    backend = str(getattr(settings, "CACHES", {}).get("default", {}).get("BACKEND", ""))
+    where = f"{SETTING_NAME}['OAUTH2_DPOP']['REPLAY_STORE'] is 'cache'"
+    if backend.endswith("DummyCache"):
+        return [
+            checks.Error(
+                f"{where}, but the default cache is DummyCache, which remembers nothing: "
+                "replayed DPoP proofs would be accepted. Use 'database' or a shared cache.",
+                id="beep_iam.E040",
+            )
+        ]
+    if backend.endswith("LocMemCache"):
+        return [
+            checks.Warning(
+                f"{where}, but the default cache is LocMemCache, one per process: a DPoP proof "
+                "used at one worker would be accepted again at another. Use 'database' or a "
+                "cache every worker shares.",
+                id="beep_iam.W040",
+            )
+        ]
+    return []
+
+
 @checks.register(checks.Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     messages: list[checks.CheckMessage] = []
     try:
-        load(getattr(settings, SETTING_NAME, None))
+        loaded = load(getattr(settings, SETTING_NAME, None))
     except ImproperlyConfigured as exc:
         messages.append(checks.Error(str(exc), id="beep_iam.E001"))
+    else:
+        messages.extend(_check_dpop_cache(loaded))
     if hasattr(settings, FORMER_ROLE_SETTING):
         # Its old default granted a role by its name alone; ignoring it quietly would leave a
         # role it named without grants after the next migration.

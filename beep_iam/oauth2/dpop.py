@@ -59,6 +59,8 @@ MAX_JTI_LENGTH = 512
 MAX_PROOF_LENGTH = 8192
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _UNRESERVED = re.compile(r"%([0-9A-Fa-f]{2})")
+#: A SHA-256 JWK thumbprint, base64url without padding (``dpop_jkt``, ``cnf.jkt``).
+JKT = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class _ProofRegistry(jws.JWSRegistry):

@@ -324,6 +324,9 @@ def _check_request(client: OAuthClient, params: dict[str, str]) -> tuple[list[st
         client.require_pkce is not False
     ):
         raise errors.InvalidRequestError(description="PKCE (code_challenge, S256) is required")
+    jkt = params.get("dpop_jkt")
+    if jkt is not None and not dpop.JKT.fullmatch(jkt):  # RFC 9449 10
+        raise errors.InvalidRequestError(description="dpop_jkt must be a SHA-256 JWK thumbprint")
     prompts = set((params.get("prompt") or "").split())
     if not prompts <= PROMPTS or ("none" in prompts and len(prompts) > 1):
         raise errors.InvalidRequestError(description="unsupported prompt value")

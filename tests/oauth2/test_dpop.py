@@ -330,6 +330,16 @@ def test_dpop_jkt_of_the_authorization_request_must_match(signed_in, spa, key):
     assert spa_tokens(signed_in, spa, key, dpop_jkt=key.thumbprint()).status_code == 200
 
 
+def test_a_malformed_dpop_jkt_is_refused_at_the_authorization_endpoint(signed_in, spa):
+    from tests.oauth2.conftest import authorize_url, query_of
+
+    _, challenge = pkce()
+    url = authorize_url(spa.client.client_id, challenge, redirect_uri=SPA_REDIRECT, dpop_jkt="x")
+    response = signed_in.get(url)
+    assert response.status_code == 302
+    assert query_of(response["Location"])["error"] == "invalid_request"
+
+
 # --- resource side --------------------------------------------------------------------------
 
 
@@ -533,3 +543,22 @@ def test_replay_reservation_outside_a_transaction_in_better_auths_form(machine, 
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "backend,expected",
+    [
+        ("django.core.cache.backends.dummy.DummyCache", "beep_iam.E040"),
+        ("django.core.cache.backends.locmem.LocMemCache", "beep_iam.W040"),
+        ("django.core.cache.backends.db.DatabaseCache", None),
+    ],
+)
+def test_a_cache_replay_store_must_be_shared(settings, backend, expected):
+    from beep_iam.conf import check_settings
+
+    settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": "beep_cache"}}
+    settings.BEEP_IAM = {**settings.BEEP_IAM, "OAUTH2_DPOP": {"REPLAY_STORE": "cache"}}
+    ids = [m.id for m in check_settings()]
+    assert ids == ([expected] if expected else [])
+    settings.BEEP_IAM = {**settings.BEEP_IAM, "OAUTH2_DPOP": {}}
+    assert check_settings() == []
