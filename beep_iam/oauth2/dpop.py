@@ -28,6 +28,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import re
 import time
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ from joserfc.jwk import JWKRegistry
 from beep_iam.conf import DPoPSettings, iam_settings
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import TokenEndpointAuthMethod
+from beep_iam.oauth2.endpoint import endpoint_url
 
 TYPE = "dpop+jwt"
 HEADER = "HTTP_DPOP"
@@ -272,7 +274,7 @@ def verify(
     jti, htm, htu, iat = (claims.get(c) for c in ("jti", "htm", "htu", "iat"))
     if not (isinstance(jti, str) and jti and isinstance(htm, str) and isinstance(htu, str)):
         raise invalid_proof("the DPoP proof must carry jti, htm, htu and iat")
-    if isinstance(iat, bool) or not isinstance(iat, int | float):
+    if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
         raise invalid_proof("the DPoP proof must carry jti, htm, htu and iat")
     if len(jti) > MAX_JTI_LENGTH:
         raise invalid_proof("the DPoP proof jti is too long")
@@ -349,8 +351,6 @@ def token_request(request: HttpRequest, client: OAuthClient) -> Iterator[None]:
     raw = proof_header(request)
     proof = None
     if raw is not None:
-        from beep_iam.oauth2.endpoint import endpoint_url
-
         proof = verify(raw, method="POST", url=endpoint_url("token"))
     elif client_requires(client):
         raise invalid_proof("the client requires DPoP: a DPoP proof header is required")

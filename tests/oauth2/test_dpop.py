@@ -39,7 +39,7 @@ def proof(
     htu: str = TOKEN_URL,
     *,
     alg: str = "ES256",
-    iat: int | None = None,
+    iat: Any = None,
     access_token: str | None = None,
     nonce: str | None = None,
     header: dict[str, Any] | None = None,
@@ -152,6 +152,9 @@ def test_without_a_proof_the_token_is_a_bearer_token(client, machine):
         pytest.param(lambda k: proof(k, iat=int(time.time()) + 60), id="future iat"),
         pytest.param(lambda k: proof(k, header={"typ": "JWT"}), id="typ"),
         pytest.param(lambda k: proof(k, jti=""), id="empty jti"),
+        pytest.param(lambda k: proof(k, iat=float("nan")), id="NaN iat"),
+        pytest.param(lambda k: proof(k, iat=float("inf")), id="infinite iat"),
+        pytest.param(lambda k: proof(k, iat="now"), id="text iat"),
         pytest.param(lambda k: proof(k, jti="j" * 513), id="long jti"),
         pytest.param(
             lambda k: proof(k, header={"jwk": ECKey.generate_key("P-256").as_dict(private=False)}),
