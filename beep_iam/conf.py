@@ -30,6 +30,7 @@ BEEP_IAM = {
     "REFRESH_TOKEN_REPLAY_WINDOW": 0,               # seconds; 0: off
     "OAUTH2_TRUSTED_PROXIES": [],                   # proxies whose X-Forwarded-For is read
     "OAUTH2_CONSENT_REFERENCE_ID": None,            # dotted path: the grant's organization
+    "OAUTH2_DPOP": {},                              # DPoP (RFC 9449) options
 }
 ```
 
@@ -88,6 +89,7 @@ DEFAULTS: dict[str, Any] = {
     "REFRESH_TOKEN_REPLAY_WINDOW": 0,
     "OAUTH2_TRUSTED_PROXIES": [],
     "OAUTH2_CONSENT_REFERENCE_ID": None,
+    "OAUTH2_DPOP": {},
 }
 REGISTRATION_MODES = ("open", "initial_access_token", "signed_in")
 DEFAULT_REGISTRATION_SCOPES = ("openid", "profile", "email", "offline_access")
@@ -142,6 +144,34 @@ class IamSettings:
     refresh_token_replay_window: timedelta = timedelta(0)
     oauth2_trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     oauth2_consent_reference_id: Any = None
+    oauth2_dpop: DPoPSettings = field(default_factory=lambda: DPoPSettings())
+
+
+#: Asymmetric JWS algorithms accepted in DPoP proofs by default: better-auth 1.7's list and
+#: the other sizes of the same families.
+DPOP_ALGORITHMS = (
+    "EdDSA",
+    "ES256",
+    "ES384",
+    "ES512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "RS256",
+    "RS384",
+    "RS512",
+)
+DPOP_REPLAY_STORES = ("database", "cache")
+
+
+@dataclass(frozen=True)
+class DPoPSettings:
+    algorithms: tuple[str, ...] = DPOP_ALGORITHMS
+    proof_max_age: int = 300
+    nonce_required: bool = False
+    nonce_lifetime: int = 300
+    replay_store: str = "database"
+    required_at_resource: bool = False
 
 
 @dataclass(frozen=True)
@@ -430,6 +460,57 @@ def _networks(key: str, value: Any) -> tuple[IPv4Network | IPv6Network, ...]:
     return tuple(networks)
 
 
+def _dpop(key: str, value: Any) -> DPoPSettings:
+    if not isinstance(value, Mapping):
+        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be a dict, got {value!r}.")
+    known = {
+        "ALGORITHMS",
+        "PROOF_MAX_AGE",
+        "NONCE_REQUIRED",
+        "NONCE_LIFETIME",
+        "REPLAY_STORE",
+        "REQUIRED_AT_RESOURCE",
+    }
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"known keys: {', '.join(sorted(known))}."
+        )
+    defaults = DPoPSettings()
+    algorithms = value.get("ALGORITHMS", defaults.algorithms)
+    if (
+        isinstance(algorithms, str)
+        or not isinstance(algorithms, list | tuple)
+        or not algorithms
+        or any(a not in DPOP_ALGORITHMS for a in algorithms)
+    ):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}]['ALGORITHMS'] must be a non-empty list of "
+            f"{', '.join(DPOP_ALGORITHMS)}, got {algorithms!r}."
+        )
+
+    def seconds(name: str, default: int) -> int:
+        span = _duration(f"{key}.{name}", value.get(name, default))
+        return max(1, int(span.total_seconds()))
+
+    return DPoPSettings(
+        algorithms=tuple(algorithms),
+        proof_max_age=seconds("PROOF_MAX_AGE", defaults.proof_max_age),
+        nonce_required=_bool(
+            f"{key}.NONCE_REQUIRED", value.get("NONCE_REQUIRED", defaults.nonce_required)
+        ),
+        nonce_lifetime=seconds("NONCE_LIFETIME", defaults.nonce_lifetime),
+        replay_store=_choice(
+            f"{key}.REPLAY_STORE", value.get("REPLAY_STORE", "database"), DPOP_REPLAY_STORES
+        ),
+        required_at_resource=_bool(
+            f"{key}.REQUIRED_AT_RESOURCE",
+            value.get("REQUIRED_AT_RESOURCE", defaults.required_at_resource),
+        ),
+    )
+
+
 def load(user_settings: Any) -> IamSettings:
     """Validate ``user_settings`` (the ``BEEP_IAM`` value) over the defaults."""
     if user_settings is None:
@@ -502,6 +583,7 @@ def load(user_settings: Any) -> IamSettings:
         oauth2_consent_reference_id=_callable(
             "OAUTH2_CONSENT_REFERENCE_ID", merged["OAUTH2_CONSENT_REFERENCE_ID"]
         ),
+        oauth2_dpop=_dpop("OAUTH2_DPOP", merged["OAUTH2_DPOP"]),
     )
 
 
@@ -523,12 +605,41 @@ def reset_cache(*, setting: str, **kwargs: Any) -> None:
         _cached = None
 
 
+def _check_dpop_cache(loaded: IamSettings) -> list[checks.CheckMessage]:
+    """A DPoP replay cache must remember (not the dummy cache) across workers (not the
+    per-process local-memory cache)."""
+    if loaded.oauth2_dpop.replay_store != "cache":
+        return []
+    backend = str(getattr(settings, "CACHES", {}).get("default", {}).get("BACKEND", ""))
+    where = f"{SETTING_NAME}['OAUTH2_DPOP']['REPLAY_STORE'] is 'cache'"
+    if backend.endswith("DummyCache"):
+        return [
+            checks.Error(
+                f"{where}, but the default cache is DummyCache, which remembers nothing: "
+                "replayed DPoP proofs would be accepted. Use 'database' or a shared cache.",
+                id="beep_iam.E042",
+            )
+        ]
+    if backend.endswith("LocMemCache"):
+        return [
+            checks.Warning(
+                f"{where}, but the default cache is LocMemCache, one per process: a DPoP proof "
+                "used at one worker would be accepted again at another. Use 'database' or a "
+                "cache every worker shares.",
+                id="beep_iam.W042",
+            )
+        ]
+    return []
+
+
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     messages: list[checks.CheckMessage] = []
     try:
-        load(getattr(settings, SETTING_NAME, None))
+        loaded = load(getattr(settings, SETTING_NAME, None))
     except ImproperlyConfigured as exc:
         messages.append(checks.Error(str(exc), id="beep_iam.E001"))
+    else:
+        messages.extend(_check_dpop_cache(loaded))
     if hasattr(settings, FORMER_ROLE_SETTING):
         # Its old default granted a role by its name alone; ignoring it quietly would leave a
         # role it named without grants after the next migration.

@@ -40,7 +40,7 @@ from beep_iam.models import Jwks, OAuthAccessToken, OAuthClient, OAuthClientReso
 from beep_iam.oauth2 import keys
 from beep_iam.oauth2.endpoint import issuer
 from beep_iam.oauth2.resources import Policy, userinfo_resource
-from beep_iam.services.oauth_tokens import AccessTokenInfo, validate_access_token
+from beep_iam.services.oauth_tokens import AccessTokenInfo, token_type_of, validate_access_token
 from beep_iam.services.prepared import fetch_one
 from beep_shared.models.user import may_authenticate_sql
 
@@ -110,8 +110,10 @@ def issue(
     user_id: str | None = None,
     session_id: str | None = None,
     reference_id: str | None = None,
+    confirmation: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
-    """A signed access token for ``policy``'s audience; returns it and its lifetime."""
+    """A signed access token for ``policy``'s audience; returns it and its lifetime.
+    ``confirmation``: the ``cnf`` claim of a DPoP-bound token (RFC 9449 6.1)."""
     lifetime = int(iam_settings().access_token_lifetime.total_seconds())
     if policy.access_token_ttl is not None:
         lifetime = min(lifetime, policy.access_token_ttl)
@@ -135,6 +137,8 @@ def issue(
         claims["sid"] = session_id
     if reference_id:
         claims["reference_id"] = reference_id
+    if confirmation:
+        claims["cnf"] = confirmation
     header = {"alg": key.alg, "kid": key.kid, "typ": TYP}
     return jwt.encode(header, claims, key.key, algorithms=[key.alg]), lifetime
 
@@ -211,7 +215,18 @@ def _info(claims: dict[str, Any]) -> AccessTokenInfo | None:
         reference_id=reference_id if isinstance(reference_id, str) else None,
         scopes=scope.split() if isinstance(scope, str) else [],
         expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
+        dpop_jkt=_jkt(claims.get("cnf")),
     )
+
+
+def _jkt(cnf: Any) -> str | None:
+    """``cnf.jkt`` of a bound token; ``""`` for a confirmation method this server cannot
+    check, so no presentation passes (as ``AccessTokenInfo.dpop_jkt`` says)."""
+    if cnf is None:
+        return None
+    if isinstance(cnf, dict) and isinstance(cnf.get("jkt"), str) and cnf["jkt"]:
+        return str(cnf["jkt"])
+    return ""
 
 
 def validate(raw: str, audience: str) -> AccessTokenInfo | None:
@@ -236,7 +251,7 @@ def introspect(raw: str, client_id: str) -> dict[str, Any]:
             client_id=client_id, resource_id__in=resources
         ).exists():
             return {"active": False}
-    return {**claims, "active": True, "token_type": "Bearer"}
+    return {**claims, "active": True, "token_type": token_type_of(claims.get("cnf"))}
 
 
 def validate_bearer(raw: str, audience: str | None) -> AccessTokenInfo | None:

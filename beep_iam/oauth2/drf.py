@@ -34,6 +34,7 @@ except ImportError as exc:  # pragma: no cover - the dev extra installs it
         "beep_iam.oauth2.drf needs Django REST framework: pip install 'beep-iam[drf]'"
     ) from exc
 
+from beep_iam.oauth2 import dpop as dpop_proofs
 from beep_iam.oauth2.resource import (
     BearerError,
     authenticate_bearer,
@@ -43,7 +44,7 @@ from beep_iam.oauth2.resource import (
     token_user,
 )
 from beep_iam.oauth2.resource_metadata import metadata_url
-from beep_iam.oauth2.views import bearer_challenge, bearer_token
+from beep_iam.oauth2.views import bearer_challenge
 from beep_iam.services.oauth_tokens import AccessTokenInfo
 from beep_shared.rls import tenant_context
 
@@ -58,15 +59,21 @@ def _resource(request: Request | None, view: Any = None) -> str | None:
 
 
 class OAuth2Authentication(BaseAuthentication):
-    """``Authorization: Bearer <access token>``: ``request.user`` is the token's user,
-    ``request.auth`` the :class:`AccessTokenInfo`. Without a bearer header it stands aside
-    (``None``), so other authentication classes may try."""
+    """``Authorization: Bearer <access token>`` (or ``DPoP <access token>`` with its proof):
+    ``request.user`` is the token's user, ``request.auth`` the :class:`AccessTokenInfo`.
+    Without such a header it stands aside (``None``), so other authentication classes may
+    try. A view with ``dpop_required = True`` refuses bearer tokens."""
 
     def authenticate(self, request: Request) -> tuple[Any, AccessTokenInfo] | None:
-        if bearer_token(request._request) is None:
+        if dpop_proofs.presentation(request._request) is None:
             return None
+        view = (getattr(request, "parser_context", None) or {}).get("view")
         try:
-            info = authenticate_bearer(request._request, resource=_resource(request))
+            info = authenticate_bearer(
+                request._request,
+                resource=_resource(request),
+                dpop=getattr(view, "dpop_required", None),
+            )
         except BearerError as refused:
             setattr(request._request, _REFUSAL, refused)
             raise exceptions.AuthenticationFailed(refused.description) from None
@@ -78,7 +85,14 @@ class OAuth2Authentication(BaseAuthentication):
         if refused is not None:
             return refused.challenge
         resource = protected_resource(_resource(request))
-        return bearer_challenge(None, None, resource_metadata=resource and metadata_url(resource))
+        where = metadata_url(resource) if resource else None
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        required = getattr(view, "dpop_required", None)
+        if required is None:
+            required = dpop_proofs.conf().required_at_resource
+        if required:
+            return dpop_proofs.challenge(resource_metadata=where)
+        return bearer_challenge(None, None, resource_metadata=where)
 
 
 class InsufficientScope(exceptions.PermissionDenied):
@@ -133,3 +147,14 @@ class OAuth2APIView(OAuth2TenantMixin, APIView):
     required_scopes: list[str] = []
     #: The resource identifier (RFC 8707) tokens must be for; None: the setting's.
     oauth_resource: str | None = None
+    #: Refuse bearer tokens: DPoP-bound ones only (default ``OAUTH2_DPOP["REQUIRED_AT_RESOURCE"]``).
+    dpop_required: bool | None = None
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        refused = getattr(
+            request._request if isinstance(request, Request) else request, _REFUSAL, None
+        )
+        if refused is not None and refused.nonce is not None:
+            response["DPoP-Nonce"] = refused.nonce  # RFC 9449 9: with use_dpop_nonce
+        return response

@@ -20,6 +20,12 @@ The resource the view is (RFC 8707; ``require_oauth(..., resource=...)``, else
 (RFC 9068, this server's or better-auth's) and opaque tokens bound to it are accepted
 (:func:`beep_iam.oauth2.access_jwt.validate_bearer`), and every refusal names its RFC 9728
 metadata (``resource_metadata``). Without a resource, opaque tokens only.
+
+DPoP (RFC 9449, :mod:`beep_iam.oauth2.dpop`): a DPoP-bound token is accepted only as
+``Authorization: DPoP <token>`` with a ``DPoP`` proof of its key for the request; refusals
+carry a ``WWW-Authenticate: DPoP ... algs="..."`` challenge (and ``DPoP-Nonce`` when a nonce
+is required). ``require_oauth(..., dpop=True)`` (or ``OAUTH2_DPOP["REQUIRED_AT_RESOURCE"]``)
+refuses bearer tokens altogether.
 """
 
 from __future__ import annotations
@@ -35,9 +41,10 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
 from beep_iam.conf import iam_settings
+from beep_iam.oauth2 import dpop as dpop_proofs
 from beep_iam.oauth2.access_jwt import validate_bearer
 from beep_iam.oauth2.resource_metadata import metadata_url
-from beep_iam.oauth2.views import _bearer_challenge, bearer_challenge, bearer_token
+from beep_iam.oauth2.views import _bearer_challenge, bearer_challenge
 from beep_iam.services.oauth_tokens import AccessTokenInfo
 from beep_shared.rls import tenant_context
 from beep_shared.rls.access import may_work_in
@@ -56,6 +63,9 @@ class BearerError(Exception):
         description: str | None = None,
         scope: str | None = None,
         resource: str | None = None,
+        *,
+        dpop: bool = False,
+        nonce: str | None = None,
     ) -> None:
         super().__init__(description or "a bearer token is required")
         self.status = status
@@ -63,15 +73,25 @@ class BearerError(Exception):
         self.description = description
         self.scope = scope
         self.resource_metadata = metadata_url(resource) if resource else None
+        self.dpop = dpop  # answer with a DPoP challenge (RFC 9449 7.1)
+        self.nonce = nonce
 
     @property
     def challenge(self) -> str:
+        if self.dpop:
+            return dpop_proofs.challenge(
+                self.error, self.description, self.scope, self.resource_metadata
+            )
         return bearer_challenge(self.error, self.description, self.scope, self.resource_metadata)
 
     def response(self) -> HttpResponse:
-        return _bearer_challenge(
+        response = _bearer_challenge(
             self.error, self.description, self.status, self.scope, self.resource_metadata
         )
+        response["WWW-Authenticate"] = self.challenge
+        if self.nonce is not None:
+            response["DPoP-Nonce"] = self.nonce
+        return response
 
 
 def protected_resource(resource: str | None = None) -> str | None:
@@ -89,22 +109,47 @@ def check_scopes(info: AccessTokenInfo, scopes: Sequence[str], resource: str | N
             f"scope(s) {' '.join(missing)} required",
             " ".join(scopes),
             resource=protected_resource(resource),
+            dpop=info.dpop_jkt is not None,
         )
 
 
 def authenticate_bearer(
-    request: HttpRequest, scopes: Sequence[str] = (), resource: str | None = None
+    request: HttpRequest,
+    scopes: Sequence[str] = (),
+    resource: str | None = None,
+    *,
+    dpop: bool | None = None,
 ) -> AccessTokenInfo:
-    """The valid access token of the request's ``Authorization: Bearer`` header for the
-    protected ``resource`` (default: the setting) holding ``scopes``, or
-    :class:`BearerError`; the one check behind the decorator and the DRF classes."""
+    """The valid access token of the request's ``Authorization: Bearer`` (or ``DPoP``, with
+    its proof) header for the protected ``resource`` (default: the setting) holding
+    ``scopes``, or :class:`BearerError`; the one check behind the decorator and the DRF
+    classes. ``dpop``: refuse bearer tokens (default ``OAUTH2_DPOP["REQUIRED_AT_RESOURCE"]``)."""
     audience = protected_resource(resource)
-    raw = bearer_token(request)
-    if raw is None:
-        raise BearerError(401, resource=audience)
+    required = dpop_proofs.conf().required_at_resource if dpop is None else dpop
+    presented = dpop_proofs.presentation(request)
+    if presented is None:
+        raise BearerError(401, resource=audience, dpop=required)
+    scheme, raw = presented
     info = validate_bearer(raw, audience)
     if info is None:
-        raise BearerError(401, "invalid_token", "the access token is invalid", resource=audience)
+        raise BearerError(
+            401,
+            "invalid_token",
+            "the access token is invalid",
+            resource=audience,
+            dpop=required or scheme == "DPoP",
+        )
+    try:
+        dpop_proofs.check_presentation(request, scheme, raw, info.dpop_jkt, required=required)
+    except dpop_proofs.DPoPError as refused:
+        raise BearerError(
+            401,
+            refused.error,
+            refused.description,
+            resource=audience,
+            dpop=True,
+            nonce=refused.nonce,
+        ) from None
     check_scopes(info, scopes, audience)
     tenant = token_tenant(info)
     # The organization was the user's at consent; it must still be (the rule every request's
@@ -119,6 +164,7 @@ def authenticate_bearer(
             "invalid_token",
             "the token's user no longer works in its organization",
             resource=audience,
+            dpop=info.dpop_jkt is not None,
         )
     return info
 
@@ -142,15 +188,18 @@ def _user(user_id: str | None) -> Any:
     return get_user_model().objects.get(pk=user_id)
 
 
-def require_oauth(*scopes: str, resource: str | None = None) -> Callable[[View], View]:
-    """Require a valid bearer token for ``resource`` (default: ``BEEP_IAM["OAUTH2_RESOURCE"]``)
-    holding every scope in ``scopes``."""
+def require_oauth(
+    *scopes: str, resource: str | None = None, dpop: bool | None = None
+) -> Callable[[View], View]:
+    """Require a valid access token for ``resource`` (default: ``BEEP_IAM["OAUTH2_RESOURCE"]``)
+    holding every scope in ``scopes``; ``dpop=True``: a DPoP-bound one (default
+    ``OAUTH2_DPOP["REQUIRED_AT_RESOURCE"]``)."""
 
     def decorator(view: View) -> View:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             try:
-                info = authenticate_bearer(request, scopes, resource)
+                info = authenticate_bearer(request, scopes, resource, dpop=dpop)
             except BearerError as refused:
                 return refused.response()
             request.oauth_token = info  # type: ignore[attr-defined]

@@ -39,6 +39,7 @@ from beep_iam.oauth2 import (
     claims,
     client_assertion,
     codes,
+    dpop,
     keys,
     ratelimit,
     resources,
@@ -90,12 +91,17 @@ def token(request: HttpRequest) -> HttpResponse:
             raise errors.UnsupportedGrantTypeError(grant_type)
         client, method = authenticate(request, params)
         ratelimit.check_client("token", client.client_id, method)
-        body = handler(client, params)
+        with dpop.token_request(request, client):
+            body = handler(client, params)
     except OAuth2Error as error:
-        return error_response(error)
+        response = error_response(error)
     except oauth_errors.OAuthError as exc:
-        return error_response(from_service(exc))
-    return json_response(body, headers=NO_STORE)
+        response = error_response(from_service(exc))
+    else:
+        response = json_response(body, headers=NO_STORE)
+    for key, value in dpop.response_headers().items():
+        response.setdefault(key, value)
+    return response
 
 
 def _token_body(issued: oauth_tokens.IssuedTokens) -> dict[str, Any]:
@@ -121,7 +127,7 @@ def _with_resource(
     a named resource gets an RFC 9068 token; ``issued`` then holds no opaque one)."""
     if policy.audience is not None:
         body["access_token"], body["expires_in"] = access_jwt.issue(
-            client, policy, scopes=issued.scopes, **subject
+            client, policy, scopes=issued.scopes, confirmation=issued.confirmation, **subject
         )
     return body
 
@@ -158,11 +164,13 @@ def _client_credentials(client: OAuthClient, params: dict[str, str]) -> dict[str
     oauth_tokens.check_grant(client, GrantType.CLIENT_CREDENTIALS)
     scopes = machine_scopes(client, scope_list(params.get("scope")))
     policy = resources.resolve(client, resources.requested(params), scopes)
+    confirmation, _ = dpop.binding(client)
     issued = oauth_tokens.issue_tokens(
         client,
         scopes=policy.scopes,
         resources=policy.resources or None,
         opaque_access=policy.audience is None,
+        confirmation=confirmation,
     )
     return _with_resource(_token_body(issued), client, policy, issued)
 
@@ -220,6 +228,7 @@ def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant)
         client, resources.within(resources.requested(params), authorized), grant.scopes
     )
     scopes = policy.scopes
+    confirmation, refresh_confirmation = dpop.binding(client, grant.query.get("dpop_jkt"))
     issued = oauth_tokens.issue_tokens(
         client,
         scopes=scopes,
@@ -232,6 +241,8 @@ def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant)
         authorization_code_id=grant.id,
         opaque_access=policy.audience is None,
         refresh_lifetime=policy.refresh_lifetime,
+        confirmation=confirmation,
+        refresh_confirmation=refresh_confirmation,
     )
     body = _with_resource(
         _token_body(issued),
@@ -276,6 +287,7 @@ def _refresh_token(client: OAuthClient, params: dict[str, str]) -> dict[str, Any
         scopes=scopes,
         opaque_access=policy.audience is None,
         refresh_lifetime=policy.refresh_lifetime,
+        bind=dpop.refresh_binding,
     )
     refresh = issued.refresh
     body = _with_resource(
@@ -387,6 +399,9 @@ def _check_request(client: OAuthClient, params: dict[str, str]) -> tuple[list[st
         client.require_pkce is not False
     ):
         raise errors.InvalidRequestError(description="PKCE (code_challenge, S256) is required")
+    jkt = params.get("dpop_jkt")
+    if jkt is not None and not dpop.JKT.fullmatch(jkt):  # RFC 9449 10
+        raise errors.InvalidRequestError(description="dpop_jkt must be a SHA-256 JWK thumbprint")
     prompts = set((params.get("prompt") or "").split())
     if not prompts <= PROMPTS or ("none" in prompts and len(prompts) > 1):
         raise errors.InvalidRequestError(description="unsupported prompt value")
@@ -598,15 +613,24 @@ def bearer_token(request: HttpRequest) -> str | None:
 @require_http_methods(["GET", "POST"])
 def userinfo(request: HttpRequest) -> HttpResponse:
     """OIDC Core 5.3: the claims of the token's user for its scopes; needs ``openid``."""
-    raw = bearer_token(request)
-    if raw is None:
+    presented = dpop.presentation(request)
+    if presented is None:
         return _bearer_challenge(None, None, 401)
+    scheme, raw = presented
     # A JWT access token is good here when the userinfo endpoint is among its audience.
     info = access_jwt.validate_bearer(
         raw, resources.userinfo_resource() if access_jwt.looks_like_jwt(raw) else None
     )
     if info is None or info.user_id is None:
         return _bearer_challenge("invalid_token", "the access token is invalid", 401)
+    try:
+        dpop.check_presentation(request, scheme, raw, info.dpop_jkt, required=False)
+    except dpop.DPoPError as refused:
+        response = _bearer_challenge(refused.error, refused.description, 401)
+        response["WWW-Authenticate"] = dpop.challenge(refused.error, refused.description)
+        if refused.nonce is not None:
+            response["DPoP-Nonce"] = refused.nonce
+        return response
     if "openid" not in info.scopes:
         return _bearer_challenge("insufficient_scope", "the openid scope is required", 403)
     user = get_user_model().objects.get(pk=info.user_id)
@@ -848,6 +872,7 @@ def server_metadata() -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,
         **registration_metadata(),
+        "dpop_signing_alg_values_supported": list(dpop.conf().algorithms),
     }
 
 

@@ -14,7 +14,8 @@ cannot miss a pair minted by a concurrent rotation, because that rotation holds 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -79,6 +80,8 @@ class IssuedTokens:
     expires_in: int
     scopes: list[str]
     token_type: str = "Bearer"
+    #: The ``cnf`` the access token is bound to (DPoP), also for a JWT the caller signs.
+    confirmation: dict[str, Any] | None = None
 
 
 class AccessTokenInfo(NamedTuple):
@@ -91,6 +94,14 @@ class AccessTokenInfo(NamedTuple):
     reference_id: str | None
     scopes: list[str]
     expires_at: dt.datetime | None
+    #: The JWK thumbprint a DPoP-bound token is bound to (``cnf.jkt``), else None; ``""``
+    #: for a confirmation this server cannot check (not ``jkt``), so no presentation passes.
+    dpop_jkt: str | None = None
+
+
+def token_type_of(confirmation: Any) -> str:
+    """``"DPoP"`` for a token bound to a DPoP key (RFC 9449 5), else ``"Bearer"``."""
+    return "DPoP" if isinstance(confirmation, dict) and confirmation.get("jkt") else "Bearer"
 
 
 def _db_for_write() -> str:
@@ -137,6 +148,8 @@ def _mint(
     authorization_code_id: str | None = None,
     opaque_access: bool = True,
     refresh_lifetime: dt.timedelta | None = None,
+    confirmation: dict[str, Any] | None = None,
+    refresh_confirmation: dict[str, Any] | None = None,
 ) -> IssuedTokens:
     conf = iam_settings()
     now = timezone.now()
@@ -157,6 +170,7 @@ def _mint(
             auth_time=auth_time,
             resources=resources,
             authorization_code_id=authorization_code_id,
+            confirmation=refresh_confirmation,
         )
     raw_access, access = "", None
     if opaque_access:
@@ -172,6 +186,7 @@ def _mint(
             scopes=access_scopes,
             resources=resources,
             authorization_code_id=authorization_code_id,
+            confirmation=confirmation,
         )
     return IssuedTokens(
         access_token=raw_access,
@@ -180,6 +195,8 @@ def _mint(
         refresh=refresh,
         expires_in=int(conf.access_token_lifetime.total_seconds()),
         scopes=access_scopes,
+        token_type=token_type_of(confirmation),
+        confirmation=confirmation,
     )
 
 
@@ -196,6 +213,8 @@ def issue_tokens(
     authorization_code_id: str | None = None,
     opaque_access: bool = True,
     refresh_lifetime: dt.timedelta | None = None,
+    confirmation: dict[str, Any] | None = None,
+    refresh_confirmation: dict[str, Any] | None = None,
 ) -> IssuedTokens:
     """Issue an access token (and a refresh token if ``with_refresh``) for ``client``.
 
@@ -205,6 +224,8 @@ def issue_tokens(
     ``opaque_access=False``: no access token row, for a caller that signs a JWT access token
     (``beep_iam.oauth2.access_jwt``) after these checks. ``refresh_lifetime``: a shorter
     refresh token lifetime (an RFC 8707 resource's ``refresh_token_ttl``).
+    ``confirmation`` / ``refresh_confirmation``: the ``cnf`` the tokens are bound to (DPoP:
+    ``{"jkt": thumbprint}``, stored as better-auth stores it), None for bearer tokens.
     """
     if not client.may_authenticate:
         raise InvalidClient(f"client {client.client_id} is disabled")
@@ -231,6 +252,8 @@ def issue_tokens(
             authorization_code_id=authorization_code_id,
             opaque_access=opaque_access,
             refresh_lifetime=refresh_lifetime,
+            confirmation=confirmation,
+            refresh_confirmation=refresh_confirmation,
         )
 
 
@@ -253,7 +276,9 @@ _VALIDITY = f"""
 """
 _VALID_ACCESS_TOKEN_SQL = (
     """
-SELECT t.id, t.client_id, t.user_id, t.session_id, t.reference_id, t.scopes, t.expires_at
+SELECT t.id, t.client_id, t.user_id, t.session_id, t.reference_id, t.scopes, t.expires_at,
+       CASE WHEN t.confirmation IS NULL OR t.confirmation = 'null'::jsonb THEN NULL
+            ELSE coalesce(t.confirmation ->> 'jkt', '') END
 FROM oauth_access_token t
 JOIN oauth_client c ON c.client_id = t.client_id
 LEFT JOIN "user" u ON u.id = t.user_id
@@ -312,6 +337,7 @@ def rotate_refresh_token(
     scopes: Iterable[str] | None = None,
     opaque_access: bool = True,
     refresh_lifetime: dt.timedelta | None = None,
+    bind: Callable[[Any], dict[str, Any] | None] | None = None,
 ) -> IssuedTokens:
     """Exchange a refresh token for a new access and refresh token, atomically.
     ``opaque_access=False``: the new refresh token only; ``refresh_lifetime``: a shorter
@@ -321,6 +347,10 @@ def rotate_refresh_token(
     ``ANY_CLIENT`` for trusted code. ``scopes``: optional narrower scopes for the new access
     token (RFC 6749 section 6). The new refresh token keeps the original scopes, cut to
     those the client is still allowed (its ``scopes``, when set); none left: ``InvalidScope``.
+    ``bind``: called under the lock with the refresh token's ``confirmation``, returns the new
+    access token's (DPoP: :func:`beep_iam.oauth2.dpop.refresh_binding`, which raises when the
+    proof's key is not the one the refresh token is bound to); the new refresh token keeps
+    the old one's confirmation.
     A token of an inactive, banned or soft-deleted user, a soft-deleted token or client is
     refused with ``InvalidGrant`` / ``InvalidClient``.
 
@@ -389,6 +419,8 @@ def rotate_refresh_token(
                     raise InvalidScope(
                         f"scope(s) {', '.join(wider)} exceed the refresh token's scopes"
                     )
+            # Without ``bind`` (trusted code) the new access token stays bound as the old.
+            confirmation = bind(current.confirmation) if bind is not None else current.confirmation
             OAuthRefreshToken.objects.using(using).filter(pk=current.pk).update(
                 revoked=now, rotated_at=now
             )
@@ -406,6 +438,8 @@ def rotate_refresh_token(
                 authorization_code_id=current.authorization_code_id,
                 opaque_access=opaque_access,
                 refresh_lifetime=refresh_lifetime,
+                confirmation=confirmation,
+                refresh_confirmation=current.confirmation,
             )
     # Raised after the block so that the family revocation above is committed.
     if reused:
@@ -523,7 +557,8 @@ _INTROSPECT_SQL = (
 SELECT t.client_id, t.user_id, t.scopes,
        floor(extract(epoch FROM t.expires_at))::bigint,
        floor(extract(epoch FROM t.created_at))::bigint,
-       t.reference_id
+       t.reference_id,
+       t.confirmation::text
 FROM {table} t
 JOIN oauth_client c ON c.client_id = t.client_id
 LEFT JOIN "user" u ON u.id = t.user_id
@@ -545,7 +580,9 @@ def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[st
     """RFC 7662 response body: ``{"active": False}`` unless the token is valid, else
     ``active``, ``scope``, ``client_id``, ``sub`` (when there is a user), ``exp`` (when it
     expires), ``iat``, ``token_type`` (``"Bearer"`` or ``"refresh_token"``) and
-    ``reference_id`` (when the grant is for an organization or another reference).
+    ``reference_id`` (when the grant is for an organization or another reference).,
+    expires), ``iat``, ``token_type`` (``"Bearer"``, ``"DPoP"`` for a DPoP-bound access token,
+    or ``"refresh_token"``) and ``cnf`` for a bound token (RFC 9449 6.2).
 
     Access tokens are looked up first unless ``token_type_hint="refresh_token"``."""
     if not raw_token:
@@ -559,7 +596,7 @@ def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[st
         row = fetch_one(router.db_for_read(model), sql, (digest,))
         if row is None:
             continue
-        client_id, user_id, scopes, exp, iat, reference_id = row
+        client_id, user_id, scopes, exp, iat, reference_id, confirmation = row
         claims: dict[str, Any] = {
             "active": True,
             "scope": " ".join(scopes),
@@ -573,5 +610,10 @@ def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[st
             claims["exp"] = exp
         if reference_id is not None:
             claims["reference_id"] = reference_id
+        cnf = json.loads(confirmation) if confirmation is not None else None
+        if isinstance(cnf, dict):
+            claims["cnf"] = cnf
+            if kind == ACCESS_TOKEN:
+                claims["token_type"] = token_type_of(cnf)
         return claims
     return {"active": False}

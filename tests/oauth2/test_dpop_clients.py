@@ -1,0 +1,171 @@
+"""DPoP (RFC 9449) with clients nobody here wrote, against a live server that requires nonces:
+panva's oauth4webapi (Node; its DPoP handle and documented nonce retry) and
+requests-oauth2client (Python; DPoPKey / DPoPToken). Code flow bound to a key, a resource
+call, a refresh, another resource call; no relaxed option beyond plain http on loopback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from requests_oauth2client import DPoPKey, DPoPToken, OAuth2Client
+
+from beep_iam.models import OAuthAccessToken, OAuthRefreshToken
+from beep_iam.services.oauth_clients import register_client
+from beep_shared import secrets
+from tests.factories import UserFactory
+from tests.npm import npm_ci
+from tests.oauth2.test_independent_client import PASSWORD, _form_post, server  # noqa: F401
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.oauth2.dpop_urls")]
+
+RP = Path(__file__).resolve().parents[2] / "interop" / "oauth4webapi"
+REDIRECT_URI = "http://127.0.0.1:9/callback"
+SCOPE = "openid offline_access invoices:read"
+
+
+@pytest.fixture
+def nonces(server, settings):  # noqa: F811
+    settings.BEEP_IAM = {**settings.BEEP_IAM, "OAUTH2_DPOP": {"NONCE_REQUIRED": True}}
+    return server
+
+
+def public_client(name: str) -> Any:
+    return register_client(
+        redirect_uris=[REDIRECT_URI],
+        name=name,
+        token_endpoint_auth_method="none",
+        grant_types=["authorization_code", "refresh_token"],
+    ).client
+
+
+def sign_in_and_consent(server: Any, url: str, email: str) -> str:  # noqa: F811
+    """The browser's part: sign in, allow; returns the callback URL."""
+    user = UserFactory(email=email, name="Dee", password=PASSWORD)
+    browser = requests.Session()
+    response = browser.get(url, allow_redirects=False)
+    login_url = server.url + response.headers["Location"]
+    page = browser.get(login_url)
+    response = _form_post(browser, login_url, page, username=user.email, password=PASSWORD)
+    consent_url = server.url + response.headers["Location"]
+    page = browser.get(consent_url, allow_redirects=False)
+    response = _form_post(browser, consent_url, page, decision="allow")
+    callback: str = response.headers["Location"]
+    assert callback.startswith(REDIRECT_URI), callback
+    return callback
+
+
+def bound_to(access_token: str) -> Any:
+    return OAuthAccessToken.objects.get(token=secrets.digest(access_token)).confirmation
+
+
+def test_oauth4webapi_code_flow_refresh_and_resource_with_nonces(nonces):
+    npm_ci(RP)
+    client = public_client("oauth4webapi DPoP")
+
+    def rp(**command: Any) -> dict[str, Any]:
+        done = subprocess.run(
+            ["node", "dpop.mjs", json.dumps(command)],
+            cwd=RP,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, (done.stdout, done.stderr)
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    common = {
+        "issuer": nonces.url,
+        "client_id": client.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "resource": nonces.url + "/api/invoices",
+    }
+    started = rp(command="start", scope=SCOPE, **common)
+    callback = sign_in_and_consent(nonces, started["url"], "dee@example.com")
+    result = rp(
+        command="finish",
+        callback=callback,
+        state=started["state"],
+        nonce=started["nonce"],
+        code_verifier=started["code_verifier"],
+        key=started["key"],
+        **common,
+    )
+    assert result["token_type"] == result["refreshed_token_type"] == "dpop"
+    # The token endpoint asked for a nonce once; the resource shares its origin and nonce.
+    assert result["retries"]["token"] == 1
+    assert result["first"] == result["second"]
+    assert result["first"]["status"] == 200
+    assert result["first"]["body"]["client"] == client.client_id
+    jkt = {"jkt": started["jkt"]}
+    assert bound_to(result["access_token"]) == bound_to(result["refreshed_access_token"]) == jkt
+    live = OAuthRefreshToken.objects.get(client_id=client.client_id, revoked__isnull=True)
+    assert live.confirmation == jkt
+    # The same token as a bearer token: refused.
+    as_bearer = requests.get(
+        nonces.url + "/api/invoices",
+        headers={"Authorization": f"Bearer {result['refreshed_access_token']}"},
+        timeout=10,
+    )
+    assert as_bearer.status_code == 401
+    assert as_bearer.headers["WWW-Authenticate"].startswith('DPoP error="invalid_token"')
+
+
+def test_requests_oauth2client_code_flow_refresh_and_resource_with_nonces(nonces):
+    client = public_client("requests-oauth2client DPoP")
+    oauth = OAuth2Client.from_discovery_endpoint(
+        issuer=nonces.url,
+        client_id=client.client_id,
+        testing=True,  # http on loopback; nothing else relaxed
+        id_token_signed_response_alg="EdDSA",
+        dpop_bound_access_tokens=True,
+    )
+    oauth.update_authorization_server_public_keys()
+    key = DPoPKey.generate(alg="ES256")
+    # No openid: requests-oauth2client 1.8.0 fails validating an ID token that comes with a
+    # DPoP token (its DPoPToken copy loses the key: TypeError in validate_id_token).
+    request = oauth.authorization_request(
+        scope="offline_access invoices:read", redirect_uri=REDIRECT_URI, dpop_key=key
+    )
+    callback = sign_in_and_consent(nonces, str(request.uri), "eve@example.com")
+    token = oauth.authorization_code(request.validate_callback(callback), dpop_key=key)
+    assert isinstance(token, DPoPToken)
+    assert bound_to(token.access_token) == {"jkt": key.dpop_jkt}
+
+    resource = nonces.url + "/api/invoices"
+    response = requests.get(resource, auth=token, timeout=10)  # retries with the RS nonce
+    assert response.status_code == 200, response.text
+    assert response.json()["client"] == client.client_id
+
+    refreshed = oauth.refresh_token(token)
+    assert isinstance(refreshed, DPoPToken) and refreshed.access_token != token.access_token
+    assert bound_to(refreshed.access_token) == {"jkt": key.dpop_jkt}
+    assert requests.get(resource, auth=refreshed, timeout=10).status_code == 200
+
+    # The refresh token is bound to the key: another key cannot use it.
+    thief = DPoPKey.generate(alg="ES256")
+    stolen = {
+        "grant_type": "refresh_token",
+        "refresh_token": refreshed.refresh_token,
+        "client_id": client.client_id,
+    }
+
+    def steal(nonce: str | None) -> requests.Response:
+        proof = thief.proof("POST", oauth.token_endpoint, nonce=nonce)
+        return requests.post(
+            oauth.token_endpoint, data=stolen, headers={"DPoP": str(proof)}, timeout=10
+        )
+
+    asked = steal(None)
+    assert asked.json()["error"] == "use_dpop_nonce"
+    refused = steal(asked.headers["DPoP-Nonce"])
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_dpop_proof"
+    assert (
+        OAuthRefreshToken.objects.get(token=secrets.digest(refreshed.refresh_token)).revoked is None
+    )
