@@ -31,6 +31,8 @@ BEEP_IAM = {
     "OAUTH2_TRUSTED_PROXIES": [],                   # proxies whose X-Forwarded-For is read
     "OAUTH2_CONSENT_REFERENCE_ID": None,            # dotted path: the grant's organization
     "OAUTH2_DPOP": {},                              # DPoP (RFC 9449) options
+    "OAUTH2_ENFORCE_PER_CLIENT_RESOURCES": True,    # resources need a client link
+    "OAUTH2_REGISTRATION_DEFAULT_RESOURCES": (),    # linked to self-registered clients
 }
 ```
 
@@ -90,6 +92,8 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_TRUSTED_PROXIES": [],
     "OAUTH2_CONSENT_REFERENCE_ID": None,
     "OAUTH2_DPOP": {},
+    "OAUTH2_ENFORCE_PER_CLIENT_RESOURCES": True,
+    "OAUTH2_REGISTRATION_DEFAULT_RESOURCES": (),
 }
 REGISTRATION_MODES = ("open", "initial_access_token", "signed_in")
 DEFAULT_REGISTRATION_SCOPES = ("openid", "profile", "email", "offline_access")
@@ -145,6 +149,8 @@ class IamSettings:
     oauth2_trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     oauth2_consent_reference_id: Any = None
     oauth2_dpop: DPoPSettings = field(default_factory=lambda: DPoPSettings())
+    oauth2_enforce_per_client_resources: bool = True
+    oauth2_registration_default_resources: tuple[str, ...] = ()
 
 
 #: Asymmetric JWS algorithms accepted in DPoP proofs by default: better-auth 1.7's list and
@@ -460,6 +466,20 @@ def _networks(key: str, value: Any) -> tuple[IPv4Network | IPv6Network, ...]:
     return tuple(networks)
 
 
+def _resource_list(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be a list of resource identifiers, got {value!r}."
+        )
+    resources = []
+    for item in value:
+        checked = _resource(key, item)
+        if checked is None:
+            raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must not hold None.")
+        resources.append(checked)
+    return tuple(dict.fromkeys(resources))
+
+
 def _dpop(key: str, value: Any) -> DPoPSettings:
     if not isinstance(value, Mapping):
         raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be a dict, got {value!r}.")
@@ -584,6 +604,12 @@ def load(user_settings: Any) -> IamSettings:
             "OAUTH2_CONSENT_REFERENCE_ID", merged["OAUTH2_CONSENT_REFERENCE_ID"]
         ),
         oauth2_dpop=_dpop("OAUTH2_DPOP", merged["OAUTH2_DPOP"]),
+        oauth2_enforce_per_client_resources=_bool(
+            "OAUTH2_ENFORCE_PER_CLIENT_RESOURCES", merged["OAUTH2_ENFORCE_PER_CLIENT_RESOURCES"]
+        ),
+        oauth2_registration_default_resources=_resource_list(
+            "OAUTH2_REGISTRATION_DEFAULT_RESOURCES", merged["OAUTH2_REGISTRATION_DEFAULT_RESOURCES"]
+        ),
     )
 
 

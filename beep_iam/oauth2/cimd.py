@@ -44,7 +44,11 @@ from beep_iam.oauth2.metadata import (
     client_arguments,
     from_validation,
 )
-from beep_iam.services.oauth_clients import build_client, create_client
+from beep_iam.services.oauth_clients import (
+    build_client,
+    create_client,
+    link_registration_defaults,
+)
 
 DISCOVERY_ID = "cimd"  # better-auth's @better-auth/cimd
 MIN_TTL = timedelta(minutes=1)
@@ -156,7 +160,7 @@ def _store(client_id: str, document: dict[str, object], row: OAuthClient | None)
         if row is None:
             try:
                 with transaction.atomic():
-                    create_client(client, client_id=client_id)
+                    link_registration_defaults(create_client(client, client_id=client_id).client)
             except IntegrityError:
                 pass  # a concurrent request stored it first; its copy is as good
             return

@@ -51,6 +51,7 @@ from beep_iam.oauth2.metadata import (
 from beep_iam.services.oauth_clients import (
     build_client,
     create_client,
+    link_registration_defaults,
     rotate_client_secret,
     uses_secret,
 )
@@ -177,6 +178,7 @@ def register(request: HttpRequest) -> HttpResponse:
         client = build_client(user=user, **client_arguments(body))
         with transaction.atomic():
             registered = create_client(client)
+            link_registration_defaults(registered.client)
             token = _issue_registration_token(registered.client.client_id)
     except ValidationError as exc:
         return error_response(from_validation(exc))

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc6749 import errors
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 
+from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient, OAuthClientResource, OAuthRefreshToken, OAuthResource
 from beep_iam.oauth2 import keys
 from beep_iam.oauth2.endpoint import issuer
@@ -129,12 +130,14 @@ def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[s
             raise InvalidTargetError(description=f"resource {identifier} is not registered")
         if row.disabled:
             raise InvalidTargetError(description=f"resource {identifier} is disabled")
-    linked = set(
-        OAuthClientResource.objects.filter(
-            client_id=client.client_id, resource_id__in=named
-        ).values_list("resource_id", flat=True)
-    )
-    unlinked = [r for r in named if r not in linked]
+    unlinked = []
+    if iam_settings().oauth2_enforce_per_client_resources:
+        linked = set(
+            OAuthClientResource.objects.filter(
+                client_id=client.client_id, resource_id__in=named
+            ).values_list("resource_id", flat=True)
+        )
+        unlinked = [r for r in named if r not in linked]
     if unlinked:
         raise InvalidTargetError(
             description=f"client {client.client_id} may not ask for resource(s) "

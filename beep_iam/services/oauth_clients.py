@@ -16,7 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from beep_iam.models import OAuthClient
+from beep_iam.conf import iam_settings
+from beep_iam.models import OAuthClient, OAuthClientResource, OAuthResource
 from beep_iam.models.oauth import GrantType, ResponseType, TokenEndpointAuthMethod
 from beep_iam.services.oauth_errors import InvalidClient, InvalidRequest
 from beep_iam.validators import MAX_URI_LENGTH, uses_secret
@@ -213,3 +214,19 @@ def _same_loopback_uri_but_port(registered: str, requested: str) -> bool:
     return (a.path, a.query, a.fragment) == (b.path, b.query, b.fragment) and ipaddress.ip_address(
         a.hostname or ""
     ).is_loopback
+
+
+def link_registration_defaults(client: OAuthClient) -> None:
+    """Link a client that registered itself (RFC 7591 or a metadata document) to
+    ``OAUTH2_REGISTRATION_DEFAULT_RESOURCES`` (better-auth's
+    ``clientRegistrationDefaultResources``), so it may ask for them under the per-client rule.
+    A listed identifier without an ``oauth_resource`` row is skipped: the token request
+    reports it (``invalid_target``), not the registration."""
+    wanted = iam_settings().oauth2_registration_default_resources
+    if not wanted:
+        return
+    known = OAuthResource.objects.filter(identifier__in=wanted).values_list("identifier", flat=True)
+    OAuthClientResource.objects.bulk_create(
+        [OAuthClientResource(client_id=client.client_id, resource_id=r) for r in known],
+        ignore_conflicts=True,
+    )

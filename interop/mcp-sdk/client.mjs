@@ -9,7 +9,7 @@
 import fs from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { auth, UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 
 const input = JSON.parse(process.argv[2]);
 const load = () => (fs.existsSync(input.state_file) ? JSON.parse(fs.readFileSync(input.state_file, "utf8")) : {});
@@ -20,11 +20,20 @@ const provider = {
     return input.redirect_uri;
   },
   get clientMetadata() {
-    return { redirect_uris: [input.redirect_uri], client_name: "MCP SDK client" };
+    return {
+      redirect_uris: [input.redirect_uri],
+      client_name: "MCP SDK client",
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+    };
   },
   state: () => "mcp-state",
-  // Pre-registered (no dynamic registration): the client's id and secret.
-  clientInformation: () => load().client ?? { client_id: input.client_id, client_secret: input.client_secret },
+  // Pre-registered: the client's id and secret; without them the SDK registers itself
+  // (RFC 7591) at the registration endpoint the authorization server advertises.
+  clientInformation: () =>
+    load().client ??
+    (input.client_id ? { client_id: input.client_id, client_secret: input.client_secret } : undefined),
   saveClientInformation: (client) => store({ client }),
   tokens: () => load().tokens,
   saveTokens: (tokens) => store({ tokens }),
@@ -62,6 +71,17 @@ const commands = {
     const called = await client.callTool({ name: "whoami", arguments: {} });
     await client.close();
     return { tools: tools.tools.map((tool) => tool.name), called, tokens: load().tokens };
+  },
+
+  // The SDK's own refresh: auth() with stored tokens that hold a refresh token rotates them
+  // (with the resource indicator again), then the server takes the new access token.
+  async refresh() {
+    const result = await auth(provider, { serverUrl: new URL(input.server_url) });
+    const { client, transport } = await connect();
+    await client.connect(transport);
+    const called = await client.callTool({ name: "whoami", arguments: {} });
+    await client.close();
+    return { result, called, tokens: load().tokens, client: load().client };
   },
 };
 

@@ -15,7 +15,7 @@ from joserfc.jwk import ECKey
 from beep_iam.models import OAuthAccessToken
 from beep_iam.oauth2.resource import require_oauth
 from beep_iam.services import oauth_clients
-from beep_shared import secrets
+from beep_shared import crypto
 from tests.oauth2.conftest import pkce, query_of
 from tests.oauth2.test_dpop import proof
 
@@ -64,7 +64,7 @@ def better_auth_token(server, client_id: str, dpop: str | None, **form: str):
 
 
 def confirmation_of(access_token: str):
-    return OAuthAccessToken.objects.get(token=secrets.digest(access_token)).confirmation
+    return OAuthAccessToken.objects.get(token=crypto.digest(access_token)).confirmation
 
 
 def test_better_auth_bound_tokens_validate_and_refresh_at_django(better_auth_17):  # noqa: F811

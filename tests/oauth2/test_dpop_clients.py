@@ -16,7 +16,7 @@ from requests_oauth2client import DPoPKey, DPoPToken, OAuth2Client
 
 from beep_iam.models import OAuthAccessToken, OAuthRefreshToken
 from beep_iam.services.oauth_clients import register_client
-from beep_shared import secrets
+from beep_shared import crypto
 from tests.factories import UserFactory
 from tests.npm import npm_ci
 from tests.oauth2.test_independent_client import PASSWORD, _form_post, server  # noqa: F401
@@ -60,7 +60,7 @@ def sign_in_and_consent(server: Any, url: str, email: str) -> str:  # noqa: F811
 
 
 def bound_to(access_token: str) -> Any:
-    return OAuthAccessToken.objects.get(token=secrets.digest(access_token)).confirmation
+    return OAuthAccessToken.objects.get(token=crypto.digest(access_token)).confirmation
 
 
 def test_oauth4webapi_code_flow_refresh_and_resource_with_nonces(nonces):
@@ -167,5 +167,5 @@ def test_requests_oauth2client_code_flow_refresh_and_resource_with_nonces(nonces
     assert refused.status_code == 400
     assert refused.json()["error"] == "invalid_dpop_proof"
     assert (
-        OAuthRefreshToken.objects.get(token=secrets.digest(refreshed.refresh_token)).revoked is None
+        OAuthRefreshToken.objects.get(token=crypto.digest(refreshed.refresh_token)).revoked is None
     )

@@ -16,9 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from beep_iam.models import OAuthClientResource, OAuthResource
+from beep_iam.models import OAuthClient, OAuthClientResource, OAuthRefreshToken, OAuthResource
 from beep_iam.oauth2 import access_jwt
 from beep_iam.services.oauth_clients import register_client
+from beep_shared import crypto
 from tests.factories import UserFactory
 from tests.npm import npm_ci
 from tests.oauth2.mcp_server import SCOPE
@@ -100,3 +101,71 @@ def test_mcp_client_finds_its_way_from_a_bare_401(server, settings, mcp_sdk, tmp
     assert finished["called"]["content"] == [{"type": "text", "text": "erin@example.com"}]
     info = access_jwt.validate(finished["tokens"]["access_token"], resource_id)
     assert info is not None and info.user_id == user.pk and info.scopes == [SCOPE]
+
+
+def _sign_in_and_consent(server: Any, authorization_url: str, email: str) -> str:  # noqa: F811
+    """The user's part in a browser: sign in, allow; returns the code of the redirect."""
+    browser = requests.Session()
+    response = browser.get(authorization_url, allow_redirects=False)
+    login_url = server.url + response.headers["Location"]
+    page = browser.get(login_url)
+    response = _form_post(browser, login_url, page, username=email, password=PASSWORD)
+    consent_url = server.url + response.headers["Location"]
+    page = browser.get(consent_url, allow_redirects=False)
+    response = _form_post(browser, consent_url, page, decision="allow")
+    callback = response.headers["Location"]
+    assert callback.startswith(REDIRECT_URI)
+    return parse_qs(urlsplit(callback).query)["code"][0]
+
+
+def test_mcp_client_registers_itself_and_refreshes(server, settings, mcp_sdk, tmp_path):  # noqa: F811
+    """Nothing pre-registered: the SDK registers a public client (RFC 7591, open
+    registration, linked to the MCP server by OAUTH2_REGISTRATION_DEFAULT_RESOURCES), runs
+    code + PKCE with the resource indicator, calls a tool, then refreshes on its own."""
+    resource_id = f"{server.url}/mcp"
+    settings.ROOT_URLCONF = "tests.oauth2.mcp_server"
+    settings.BEEP_IAM = {
+        **settings.BEEP_IAM,
+        "OAUTH2_RESOURCE": resource_id,
+        "OAUTH2_REGISTRATION": "open",
+        "OAUTH2_REGISTRATION_SCOPES": [SCOPE, "offline_access"],
+        "OAUTH2_REGISTRATION_DEFAULT_RESOURCES": [resource_id],
+    }
+    OAuthResource.objects.create(
+        identifier=resource_id, name="Notes MCP", allowed_scopes=[SCOPE, "offline_access"]
+    )
+    user = UserFactory(email="frank@example.com", name="Frank", password=PASSWORD)
+    common = {
+        "server_url": resource_id,
+        "redirect_uri": REDIRECT_URI,
+        "state_file": str(tmp_path / "provider.json"),
+    }
+
+    started = sdk(mcp_sdk, command="start", **common)
+    registered = json.loads((tmp_path / "provider.json").read_text())["client"]
+    assert "client_secret" not in registered  # a public client gets no secret
+    row = OAuthClient.objects.get(client_id=registered["client_id"])
+    assert row.token_endpoint_auth_method == "none"
+    assert OAuthClientResource.objects.filter(client=row, resource_id=resource_id).exists()
+    query = {k: v[0] for k, v in parse_qs(urlsplit(started["authorization_url"]).query).items()}
+    assert query["client_id"] == registered["client_id"]
+    assert query["resource"] == resource_id
+    assert set(query["scope"].split()) == {SCOPE, "offline_access"}
+
+    code = _sign_in_and_consent(server, started["authorization_url"], user.email)
+    finished = sdk(mcp_sdk, command="finish", code=code, **common)
+    assert finished["called"]["content"] == [{"type": "text", "text": "frank@example.com"}]
+    first = finished["tokens"]
+    assert first["refresh_token"]
+
+    refreshed = sdk(mcp_sdk, command="refresh", **common)
+    assert refreshed["result"] == "AUTHORIZED"
+    assert refreshed["called"]["content"] == [{"type": "text", "text": "frank@example.com"}]
+    second = refreshed["tokens"]
+    assert second["access_token"] != first["access_token"]
+    assert second["refresh_token"] != first["refresh_token"]  # rotated
+    info = access_jwt.validate(second["access_token"], resource_id)
+    assert info is not None and info.user_id == user.pk
+    # The used refresh token is spent (rotation).
+    old = OAuthRefreshToken.objects.get(token=crypto.digest(first["refresh_token"]))
+    assert old.revoked is not None
