@@ -282,6 +282,7 @@ def test_a_jwt_granted_for_an_organization_runs_as_that_tenant(web, user):
 
     from beep_shared.rls.sql import current_tenant_sql
     from tests.factories import OrganizationFactory
+    from tests.factories.org import MemberFactory
 
     @require_oauth("invoices:read", resource=API)
     def tenant(request):
@@ -293,6 +294,7 @@ def test_a_jwt_granted_for_an_organization_runs_as_that_tenant(web, user):
     web.client.scopes = None
     web.client.save()
     organization = OrganizationFactory()
+    MemberFactory(organization=organization, user=user)  # the tenancy rule: still a member
     token = jwt_for(web, user_id=str(user.pk), reference_id=str(organization.pk))
     response = call(token, tenant)
     assert response.status_code == 200, response.content
