@@ -1,8 +1,8 @@
 """Benchmark: the OAuth endpoints over HTTP, against django-oauth-toolkit and better-auth.
 
-    python benchmarks/oauth_http.py [--duration 3] [--rounds 1] [--concurrency 8 32]
+    python benchmarks/oauth_http.py [--duration 2] [--rounds 1] [--concurrency 8 32]
         [--workers 4] [--node-workers 2] [--rows 20000] [--pool 1000] [--refresh-pool 8000]
-        [--systems beep dot better-auth] [--overhead-samples 400]
+        [--systems beep dot better-auth] [--overhead-samples 300]
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``), gunicorn and django-oauth-toolkit 3.4.1
 (``pip install -e ".[bench]"``), and ``npm ci`` in ``interop/better-auth``.
@@ -665,7 +665,7 @@ def _interrupt(*_: object) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=2, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
@@ -674,7 +674,7 @@ def main() -> int:
     parser.add_argument("--pool", type=int, default=1_000, help="valid access tokens used")
     parser.add_argument("--refresh-pool", type=int, default=8_000, help="per system")
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
-    parser.add_argument("--overhead-samples", type=int, default=400)
+    parser.add_argument("--overhead-samples", type=int, default=300)
     args = parser.parse_args()
     if "beep" not in args.systems:
         parser.error("--systems must include beep (the others are compared with it)")

@@ -31,7 +31,8 @@ BATCH = 5000
 
 def main(rows: int, pool: int, refresh: int) -> None:
     call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_user(
+    # DOT's project's user model is django.contrib.auth's (mypy reads this project's).
+    user = get_user_model().objects.create_user(  # type: ignore[misc]
         "bench", email="bench@example.com", first_name="Bench"
     )
     machine = Application.objects.create(
