@@ -1,8 +1,8 @@
 """Benchmark: the OAuth endpoints over HTTP, against django-oauth-toolkit and better-auth.
 
     python benchmarks/oauth_http.py [--duration 2] [--rounds 1] [--concurrency 8 32]
-        [--workers 4] [--node-workers 2] [--rows 20000] [--pool 1000] [--refresh-pool 8000]
-        [--systems beep dot better-auth] [--overhead-samples 300]
+        [--workers 4] [--node-workers 2] [--rows 10000] [--pool 1000] [--refresh-pool 2000]
+        [--systems beep dot better-auth] [--overhead-samples 200]
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``), gunicorn and django-oauth-toolkit 3.4.1
 (``pip install -e ".[bench]"``), and ``npm ci`` in ``interop/better-auth``.
@@ -254,19 +254,23 @@ class Meter:
     role: str
     admin: psycopg.Connection
 
-    def pids(self) -> list[int]:
+    def pids(self) -> list[tuple[str, int]]:
         backends = self.admin.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND usename = %s",
             (self.dbname, self.role),
         ).fetchall()
-        return _group(self.pgid) + [row[0] for row in backends]
+        return [("app", pid) for pid in _group(self.pgid)] + [("db", row[0]) for row in backends]
 
-    def sample(self) -> dict[int, float]:
-        return {pid: _cpu_seconds(pid) for pid in self.pids()}
+    def sample(self) -> dict[tuple[str, int], float]:
+        return {key: _cpu_seconds(key[1]) for key in self.pids()}
 
     @staticmethod
-    def used(before: dict[int, float], after: dict[int, float]) -> float:
-        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+    def used(
+        before: dict[tuple[str, int], float], after: dict[tuple[str, int], float], part: str = ""
+    ) -> float:
+        return sum(
+            cpu - before.get(key, 0.0) for key, cpu in after.items() if not part or key[0] == part
+        )
 
 
 @dataclass
@@ -312,13 +316,16 @@ def wrk(
     cmd += ["-s", str(LUA), url + line.path, "--", *line.args(offset, threads)]
     before = meter.sample() if meter else {}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120)
-    cpu = Meter.used(before, meter.sample()) if meter else 0.0
+    after = meter.sample() if meter else {}
+    cpu, db_cpu = Meter.used(before, after), Meter.used(before, after, "db")
     for text in done.stdout.splitlines():
         if text.startswith("RESULT "):
             result = json.loads(text[len("RESULT ") :])
             result["rate"] = result["requests"] / (result["duration_us"] / 1e6)
             result["threads"] = threads
-            result["cpu_ms"] = cpu * 1000 / result["requests"] if result["requests"] else 0.0
+            per_request = 1000 / result["requests"] if result["requests"] else 0.0
+            result["cpu_ms"] = cpu * per_request
+            result["db_cpu_ms"] = db_cpu * per_request
             return result
     raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
@@ -670,11 +677,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--node-workers", type=int, default=2, help="better-auth processes")
-    parser.add_argument("--rows", type=int, default=20_000, help="background access tokens")
+    parser.add_argument("--rows", type=int, default=10_000, help="background access tokens")
     parser.add_argument("--pool", type=int, default=1_000, help="valid access tokens used")
-    parser.add_argument("--refresh-pool", type=int, default=8_000, help="per system")
+    parser.add_argument("--refresh-pool", type=int, default=2_000, help="per system")
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
-    parser.add_argument("--overhead-samples", type=int, default=300)
+    parser.add_argument("--overhead-samples", type=int, default=200)
     args = parser.parse_args()
     if "beep" not in args.systems:
         parser.error("--systems must include beep (the others are compared with it)")
@@ -924,17 +931,17 @@ def report(
                     row += f" {ratio:.2f}x |"
             print(row)
     print()
-    print("CPU per request (server processes + their PostgreSQL backends) and what one core")
-    print("would serve at that cost (1000 / CPU ms):")
+    print("CPU per request: server processes + their PostgreSQL backends (of which PostgreSQL),")
+    print("and what one core would serve at that cost (1000 / CPU ms):")
     print()
-    print("| line | c |" + "".join(f" {n} CPU ms | {n} req/s per core |" for n in table))
+    print("| line | c |" + "".join(f" {n} CPU ms (db) | {n} req/s per core |" for n in table))
     print("|---|---:|" + "---:|---:|" * len(table))
     for line in LINES:
         for c in args.concurrency:
             row = f"| {line} | {c} |"
             for n in table:
-                cpu_ms = med(n, line, c, "cpu_ms")
-                row += f" {cpu_ms:.2f} | {1000 / cpu_ms if cpu_ms else 0:,.0f} |"
+                cpu_ms, db_ms = med(n, line, c, "cpu_ms"), med(n, line, c, "db_cpu_ms")
+                row += f" {cpu_ms:.2f} ({db_ms:.2f}) | {1000 / cpu_ms if cpu_ms else 0:,.0f} |"
             print(row)
     low = min(args.concurrency)
     if ("dot-default", "client_credentials", low) in results:
