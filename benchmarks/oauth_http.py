@@ -17,7 +17,9 @@ refresh tokens, each used once. Then it starts:
 - beep-iam under gunicorn, ``--workers`` sync workers (``beep_settings``: this project's
   settings and middleware, DEBUG off, persistent connections, abuse limits off);
 - django-oauth-toolkit under the same gunicorn (``dot_settings``: ``startproject``'s
-  middleware, DOT's defaults, OIDC on for UserInfo);
+  middleware, OIDC on for UserInfo; clients with ``hash_client_secret=False``, and as
+  "dot-default" DOT's default PBKDF2-hashed client for client_credentials at the lower
+  concurrency);
 - better-auth 1.7.5 on Node with ``--node-workers`` cluster workers (its own Node adapter,
   the interop harness's configuration, rate limit off);
 - a trivial WSGI application under the same gunicorn (and Node's ``/ping``): the ceiling of
@@ -25,11 +27,14 @@ refresh tokens, each used once. Then it starts:
 
 and runs ``wrk`` for each line (client_credentials token, refresh, introspection, userinfo) at
 each concurrency, the systems interleaved line by line (their order rotating), every answer
-checked for 200. Afterwards, with the servers stopped, it measures in process what beep-iam's
-protocol layer adds over the services: each view called with a prepared request
-(``RequestFactory``, no middleware) against the service calls the view makes, interleaved,
-median of the paired differences. Every server is stopped and both databases dropped at the
-end, also on errors and Ctrl-C.
+checked for 200, waiting after each run until the server is idle again. It reports requests/s,
+p50, p99 and the CPU time per request of the server's processes and its PostgreSQL backends
+(read from /proc while wrk runs), which says what a system needs where requests/s only say
+what it got on a shared machine. Afterwards, with the servers stopped, it measures in
+process what beep-iam's protocol layer adds over the services: each view called with a
+prepared request (``RequestFactory``, no middleware) against the service calls the view
+makes, interleaved, median of the paired differences of wall and thread CPU time. Every
+server is stopped and both databases dropped at the end, also on errors, Ctrl-C and SIGTERM.
 """
 
 from __future__ import annotations
