@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Mapping
+from functools import wraps
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -22,6 +23,7 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
+from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_variables
 
 from beep_iam import validators as rules
@@ -96,6 +98,28 @@ def endpoint_url(name: str) -> str:
     (the host header plays no part)."""
     origin = "/".join(issuer().split("/", 3)[:3])
     return origin + reverse(f"beep_iam_oauth2:{name}")
+
+
+#: What ``never_cache`` ends with on these answers (RFC 6749 5.1, 7662 2.2: ``no-store``), set
+#: as is: ``never_cache`` merges into any ``Cache-Control`` present by parsing it, which cost
+#: more than the rest of a JSON answer (benchmarks/oauth_http.py).
+NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
+
+
+def no_store(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``never_cache`` for the token, introspection, revocation and UserInfo endpoints: the
+    same headers on every answer, errors included."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["Cache-Control"] = NEVER_CACHE
+        response["Pragma"] = "no-cache"
+        if "Expires" not in response:
+            response["Expires"] = http_date()
+        return response
+
+    return wrapped
 
 
 def json_response(

@@ -53,6 +53,7 @@ from beep_iam.oauth2.endpoint import (
     from_service,
     issuer,
     json_response,
+    no_store,
     post_params,
     scope_list,
     single_values,
@@ -74,7 +75,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @csrf_exempt
-@never_cache
+@no_store
 @require_POST
 @sensitive_post_parameters("client_secret", "code", "code_verifier", "refresh_token")
 @ratelimit.limit_ip("token")
@@ -609,7 +610,7 @@ def bearer_token(request: HttpRequest) -> str | None:
 
 
 @csrf_exempt
-@never_cache
+@no_store
 @require_http_methods(["GET", "POST"])
 def userinfo(request: HttpRequest) -> HttpResponse:
     """OIDC Core 5.3: the claims of the token's user for its scopes; needs ``openid``."""
@@ -641,7 +642,7 @@ def userinfo(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
-@never_cache
+@no_store
 @require_POST
 @sensitive_post_parameters("client_secret", "token")
 @ratelimit.limit_ip("revoke")
@@ -675,7 +676,7 @@ def revoke(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
-@never_cache
+@no_store
 @require_POST
 @sensitive_post_parameters("client_secret", "token")
 @ratelimit.limit_ip("introspect")

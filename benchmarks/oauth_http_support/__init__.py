@@ -1,0 +1,1 @@
+"""Servers, settings and the load script of ``benchmarks/oauth_http.py``."""
