@@ -6,13 +6,23 @@ on every admin request, and the admin offers "work here" where it holds.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
-from beep_shared.rls.context import bypass_configured, bypass_rls, organization_id, tenant_context
+from beep_shared.rls.context import (
+    bypass_configured,
+    bypass_rls,
+    current_scope,
+    organization_id,
+    tenant_context,
+)
 
 
 def may_work_in(user: Any, organization: Any) -> bool:
@@ -35,6 +45,10 @@ def may_work_in(user: Any, organization: Any) -> bool:
         return False
     if org_id is None:
         return False
+    loaded = _answer_loaded_with(user, org_id)
+    if loaded is not None:
+        exists, member = loaded
+        return exists if user.is_superuser else member
     if user.is_superuser:
         with tenant_context(org_id):
             return Organization.objects.filter(pk=org_id).exists()
@@ -75,6 +89,93 @@ def _membership_check() -> tuple[str, list[Any]]:
         sql, params = query.get_compiler(router.db_for_read(Organization)).as_sql()
         _compiled = (sql, list(params))
     return _compiled
+
+
+# --- the check riding on the user's own load -------------------------------------------------
+#
+# TenantMiddleware needs the request's user (Django verifies the session with it) and then
+# this check: two statements. While a check is pending for the organization the request
+# runs as, UserBackend.get_user() loads the user with both answers of the check as two
+# more columns of its one statement; may_work_in() uses them once, for that user and
+# organization only, and still applies every other part of the rule (validity, superuser
+# rights as they stand after loading) in Python.
+
+_pending: ContextVar[str | None] = ContextVar("beep_rls_pending_check", default=None)
+_LOADED_ATTR = "_beep_work_in_loaded"
+_EXISTS_COLUMN = "_beep_org_exists"
+_MEMBER_COLUMN = "_beep_org_member"
+_compiled_exists: tuple[str, list[Any]] | None = None
+
+
+@contextmanager
+def check_with_user_load(organization_id: str) -> Iterator[None]:
+    """While the block loads the request's user, answer ``may_work_in(user,
+    organization_id)`` in the same statement (see :func:`annotate_user_load`)."""
+    token = _pending.set(organization_id)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+
+
+def annotate_user_load(queryset: QuerySet[Any], user_id: Any) -> QuerySet[Any]:
+    """``queryset`` (the user by ``user_id``) with the pending check's answers, if any.
+
+    Only when the pending organization is the tenant the load itself runs as: membership
+    rows are visible to that tenant alone (anything else would answer "no" for members).
+    """
+    org_id = _pending.get()
+    if org_id is None or current_scope(queryset.db).organization_id != org_id:
+        return queryset
+    exists_sql, exists_params = _organization_check()
+    member_sql, member_params = _membership_check()
+    bind = {_SOME_USER: user_id, _SOME_ORG: org_id}
+    return queryset.annotate(
+        **{
+            _EXISTS_COLUMN: RawSQL(
+                f"EXISTS({exists_sql})", [bind.get(p, p) for p in exists_params]
+            ),
+            _MEMBER_COLUMN: RawSQL(
+                f"EXISTS({member_sql})", [bind.get(p, p) for p in member_params]
+            ),
+        }
+    )
+
+
+def mark_user_load(user: Any, user_id: Any) -> None:
+    """Remember on the loaded user which user and organization its answers are for."""
+    org_id = _pending.get()
+    if org_id is None or not hasattr(user, _EXISTS_COLUMN):
+        return
+    setattr(user, _LOADED_ATTR, (str(user_id), org_id))
+
+
+def _answer_loaded_with(user: Any, org_id: str) -> tuple[bool, bool] | None:
+    """(organization exists, user owns it or holds a membership) from the user's load, used
+    once: a later call in the same request asks the database again."""
+    # Attribute access, not __dict__: request.user is a lazy proxy of the instance.
+    loaded = getattr(user, _LOADED_ATTR, None)
+    if loaded is None:
+        return None
+    answers = (getattr(user, _EXISTS_COLUMN), getattr(user, _MEMBER_COLUMN))
+    for name in (_LOADED_ATTR, _EXISTS_COLUMN, _MEMBER_COLUMN):
+        delattr(user, name)
+    if loaded != (str(user.pk), org_id):
+        return None
+    exists, member = bool(answers[0]), bool(answers[1])
+    return exists, exists and member
+
+
+def _organization_check() -> tuple[str, list[Any]]:
+    """The superuser's half of the rule: the organization exists (compiled once)."""
+    global _compiled_exists
+    if _compiled_exists is None:
+        from beep_shared.models import Organization
+
+        query = Organization.objects.filter(pk=_SOME_ORG).query.exists()
+        sql, params = query.get_compiler(router.db_for_read(Organization)).as_sql()
+        _compiled_exists = (sql, list(params))
+    return _compiled_exists
 
 
 def organizations_for_user(user: Any) -> QuerySet[Any]:

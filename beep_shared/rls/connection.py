@@ -230,13 +230,19 @@ def _commit(connection: Any) -> None:
         cursor.execute(f"{state(connection).reset_sql};\nCOMMIT")
 
 
-def apply_now(connection: Any) -> None:
+def apply_now(connection: Any, previous: str | None = None) -> None:
     """Send the current wish at once (entering or leaving a scope in an open transaction).
 
     Statements that bypass the wrapper (``cursor.copy()``, the raw psycopg connection)
     would otherwise run with the previous scope's tenant until the next ordinary statement.
+    ``previous``: the tenant wished before the change; when the change keeps it (a nested
+    block for the same organization, e.g. ``may_work_in`` inside the request's scope)
+    nothing is sent: the server already holds what the outer block stated, and a round
+    trip per nested block was a third of a request's cost.
     """
     if connection.connection is None or connection.vendor != "postgresql":
+        return
+    if previous is not None and previous == _wanted_tenant(connection):
         return
     if _transaction_status(connection) != _INTRANS:
         return  # no transaction yet (its first statement sends the tenant) or a failed one

@@ -88,9 +88,10 @@ def current_scope(using: str = DEFAULT_DB_ALIAS) -> Scope:
 def scope_context(scope: Scope, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[Scope]:
     connection = connections[using]
     rls_connection.install(connection)
+    outer = rls_scope.wanted(using).organization_id or ""
     token = rls_scope.push(using, scope)
     try:
-        rls_connection.apply_now(connection)
+        rls_connection.apply_now(connection, previous=outer)
         if connection.in_atomic_block:
             yield scope
         else:
@@ -99,8 +100,9 @@ def scope_context(scope: Scope, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[Sc
             with transaction.atomic(using=using):
                 yield scope
     finally:
+        inner = rls_scope.wanted(using).organization_id or ""
         rls_scope.pop(token)
-        rls_connection.apply_now(connection)
+        rls_connection.apply_now(connection, previous=inner)
 
 
 def tenant_context(organization: Any, *, using: str = DEFAULT_DB_ALIAS) -> Any:

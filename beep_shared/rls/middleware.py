@@ -29,7 +29,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 
-from beep_shared.rls.access import may_work_in
+from beep_shared.rls.access import check_with_user_load, may_work_in
 from beep_shared.rls.context import (
     bypass_database_or_none,
     bypass_rls,
@@ -84,7 +84,10 @@ def still_allowed(request: HttpRequest, chosen: str) -> bool:
     cached = getattr(request, _ACCESS, None)
     if cached is not None and cached[0] == chosen:
         return cached[1]
-    allowed = may_work_in(getattr(request, "user", None), chosen)
+    # Loading request.user (Django verifies the session with it) answers the check in the
+    # same statement when the request already runs as ``chosen``.
+    with check_with_user_load(chosen):
+        allowed = may_work_in(getattr(request, "user", None), chosen)
     setattr(request, _ACCESS, (chosen, allowed))
     return allowed
 
