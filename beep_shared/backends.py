@@ -18,6 +18,10 @@ from beep_shared.rls import access
 
 
 class UserBackend(ModelBackend):
+    #: Its sessions' users are loaded by primary key and kept by User.may_authenticate():
+    #: TenantMiddleware repeats that in SQL for sessions it verified before.
+    loads_users_by_validity_rule = True
+
     def user_can_authenticate(self, user: Any) -> bool:
         return user_may_authenticate(user)
 

@@ -21,7 +21,7 @@ from django.urls import path
 from django.utils import timezone
 
 from beep_shared.rls import access, tenant_context
-from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
+from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY, VERIFIED_SESSION_KEY
 from tests.factories import MemberFactory, OrganizationFactory, TeamFactory, UserFactory
 from tests.test_rls_requests import team_names, wsgi_get
 
@@ -185,3 +185,196 @@ def test_no_answer_is_loaded_outside_the_organizations_own_tenant(member_of_a):
             user = UserBackend().get_user(membership.user.pk)
         assert not hasattr(user, "_beep_work_in_loaded")
         assert access.may_work_in(user, a)
+
+
+# --- a session verified before: the database answers the rule, no user load ------------------
+
+
+def verified_cookie(handler: WSGIHandler, user: Any, organization: Any) -> str:
+    """A session after its first tenant request (which remembered the verification)."""
+    cookie = login_cookie(user, organization)
+    assert wsgi_get(handler, "/teams/", cookie)[0].startswith("200")
+    key = cookie.split("=", 1)[1]
+    session = import_module(django_settings.SESSION_ENGINE).SessionStore(session_key=key)
+    assert session.get(VERIFIED_SESSION_KEY), "the first request remembers the verification"
+    return cookie
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_verified_session_is_checked_by_the_database_in_front_of_the_first_statement(
+    member_of_a, sent
+):
+    a, _, membership = member_of_a
+    handler = WSGIHandler()
+    cookie = verified_cookie(handler, membership.user, a)
+    sent.clear()
+    status, body = wsgi_get(handler, "/teams/", cookie)
+    assert status.startswith("200")
+    assert (body["tenant"], body["teams"]) == (a.pk, ["Alpha team"])
+    # No user load and no statement of the check's own: it rides with the first one.
+    user_columns = [m for m in sent if '"user"."password"' in m]
+    assert user_columns == []
+    checked = [m for m in sent if "set_config" in m and '"member"' in m]
+    assert len(checked) == 1 and "pg_backend_pid" in checked[0]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "lose",
+    ["membership deleted", "membership suspended", "banned", "soft-deleted", "inactive", "gone"],
+)
+def test_a_verified_session_loses_the_organization_on_the_next_request(member_of_a, lose):
+    a, _, membership = member_of_a
+    user = membership.user
+    handler = WSGIHandler()
+    cookie = verified_cookie(handler, user, a)
+    if lose == "membership deleted":
+        with tenant_context(a):
+            membership.delete()
+    elif lose == "membership suspended":
+        with tenant_context(a):
+            membership.status = "suspended"
+            membership.save()
+    elif lose == "banned":
+        user.banned = True
+        user.save()
+    elif lose == "soft-deleted":
+        user.deleted_at = timezone.now()
+        user.save()
+    elif lose == "inactive":
+        user.is_active = False
+        user.save()
+    else:
+        with tenant_context(a):
+            membership.delete()
+        a.delete()
+    status, body = wsgi_get(handler, "/teams/", cookie)
+    assert status.startswith("200")
+    assert (body["tenant"], body["teams"]) == (None, [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_password_change_elsewhere_ends_a_verified_sessions_tenant(member_of_a):
+    a, _, membership = member_of_a
+    user = membership.user
+    handler = WSGIHandler()
+    cookie = verified_cookie(handler, user, a)
+    user.set_password("changed elsewhere")
+    user.save()
+    body = wsgi_get(handler, "/teams/", cookie)[1]
+    assert (body["tenant"], body["teams"]) == (None, [])
+    key = cookie.split("=", 1)[1]
+    session = import_module(django_settings.SESSION_ENGINE).SessionStore(session_key=key)
+    assert SESSION_KEY not in session  # Django's own verification logged it out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_password_changed_in_the_session_itself_keeps_the_tenant(member_of_a):
+    # Django's update_session_auth_hash keeps that session logged in: the remembered
+    # fingerprint is stale, the database refuses, the ordinary way allows and re-remembers.
+    a, _, membership = member_of_a
+    user = membership.user
+    handler = WSGIHandler()
+    cookie = verified_cookie(handler, user, a)
+    key = cookie.split("=", 1)[1]
+    store = import_module(django_settings.SESSION_ENGINE).SessionStore(session_key=key)
+    old_record = store[VERIFIED_SESSION_KEY]
+    user.set_password("changed here")
+    user.save()
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.save()
+    body = wsgi_get(handler, "/teams/", cookie)[1]
+    assert (body["tenant"], body["teams"]) == (a.pk, ["Alpha team"])
+    store = import_module(django_settings.SESSION_ENGINE).SessionStore(session_key=key)
+    assert store[VERIFIED_SESSION_KEY] not in (None, old_record)
+
+
+def create_organization_then_list_teams(request: Any) -> Any:
+    OrganizationFactory.create(name="made by the view")
+    return team_names(request)
+
+
+urlpatterns.append(path("create-then-list/", create_organization_then_list_teams))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_request_is_undone_and_runs_once_more_with_no_tenant(member_of_a):
+    from beep_shared.models import Organization
+
+    a, _, membership = member_of_a
+    handler = WSGIHandler()
+    cookie = verified_cookie(handler, membership.user, a)
+    with tenant_context(a):
+        membership.delete()
+    status, body = wsgi_get(handler, "/create-then-list/", cookie)
+    assert status.startswith("200")
+    assert (body["tenant"], body["teams"]) == (None, [])
+    # The refused run's write (a table without row level security) was rolled back.
+    assert Organization.objects.filter(name="made by the view").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_tampered_or_foreign_record_is_not_taken(member_of_a):
+    _, _, membership = member_of_a
+    user = membership.user
+    record = access.verified_session_record(user)
+    assert access.record_holds(record, user.pk) == record[1]
+    assert access.record_holds(record, UserFactory.create().pk) is None
+    assert access.record_holds([record[0], "0" * 64, record[2]], user.pk) is None
+    assert access.record_holds([*record[:2], "0" * 64], user.pk) is None
+    assert access.record_holds("not a record", user.pk) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "case",
+    [
+        "member",
+        "suspended member",
+        "owner",
+        "stranger",
+        "superuser",
+        "banned member",
+        "ban expired member",
+        "inactive member",
+        "soft-deleted member",
+        "member with a stale fingerprint",
+    ],
+)
+def test_the_sql_check_answers_as_may_work_in(case):
+    from django.db import connection
+
+    org = OrganizationFactory.create()
+    user = UserFactory.create(is_superuser=case == "superuser")
+    if case == "owner":
+        org.owner_user = user
+        org.save()
+    elif "member" in case:
+        with tenant_context(org):
+            MemberFactory.create(
+                organization=org, user=user, status="suspended" if "suspended" in case else "active"
+            )
+    if case.startswith("banned"):
+        user.banned = True
+    elif case.startswith("ban expired"):
+        user.banned, user.ban_expires = True, timezone.now() - dt.timedelta(seconds=5)
+    elif case.startswith("inactive"):
+        user.is_active = False
+    elif case.startswith("soft-deleted"):
+        user.deleted_at = timezone.now()
+    user.save()
+    fingerprint = access.password_fingerprint(user.password)
+    if case == "member with a stale fingerprint":
+        fingerprint = access.password_fingerprint(user.password + "x")
+    sql = access.tenant_check_sql(user.pk, fingerprint, org.pk)
+    assert sql is not None
+    with tenant_context(org), connection.cursor() as cursor:
+        cursor.execute(sql)
+        granted = cursor.fetchone()[0]
+        cursor.execute("SELECT current_setting('app.current_org_id')")
+        assert cursor.fetchone()[0] == org.pk  # each statement states its tenant again
+    expected = access.may_work_in(user, org) and "stale" not in case
+    assert granted == (org.pk if expected else "")
+    assert expected == (
+        case in ("member", "owner", "superuser", "ban expired member")
+    )  # the cases themselves mean what they say

@@ -88,7 +88,7 @@ def current_scope(using: str = DEFAULT_DB_ALIAS) -> Scope:
 def scope_context(scope: Scope, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[Scope]:
     connection = connections[using]
     rls_connection.install(connection)
-    outer = rls_scope.wanted(using).organization_id or ""
+    outer = rls_scope.wanted(using).tenant()
     token = rls_scope.push(using, scope)
     try:
         rls_connection.apply_now(connection, previous=outer)
@@ -100,7 +100,7 @@ def scope_context(scope: Scope, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[Sc
             with transaction.atomic(using=using):
                 yield scope
     finally:
-        inner = rls_scope.wanted(using).organization_id or ""
+        inner = rls_scope.wanted(using).tenant()
         rls_scope.pop(token)
         rls_connection.apply_now(connection, previous=inner)
 
