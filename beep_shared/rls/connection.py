@@ -36,7 +36,7 @@ from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.utils import debug_transaction
 
 from beep_shared.rls import sql as rls_sql
-from beep_shared.rls.scope import TenantCheck, wanted
+from beep_shared.rls.scope import NO_SCOPE, TenantCheck, wanted
 
 try:
     import psycopg
@@ -182,10 +182,14 @@ def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[s
     connection = context["connection"]
     current = state(connection)
     current.sent += 1
-    status = _transaction_status(connection)
-    text = sql if isinstance(sql, str) else None  # psycopg ``sql.Composed`` is passed as is
     cursor: Any = context["cursor"].cursor
     scope = wanted(connection.alias)
+    if scope is NO_SCOPE and getattr(cursor, "rls_tenant_free", False):
+        # Fixed statements on tables without row level security (the prepared token
+        # lookups, on every API request) with no tenant wished: nothing to apply.
+        return execute(sql, params, many, context)
+    status = _transaction_status(connection)
+    text = sql if isinstance(sql, str) else None  # psycopg ``sql.Composed`` is passed as is
     check = scope.check
     _refuse_if_refused(check, scope.organization_id)
     want = scope.tenant()
