@@ -380,11 +380,12 @@ def test_the_sql_check_answers_as_may_work_in(case):
     )  # the cases themselves mean what they say
 
 
-def test_the_routed_alias_is_read_once_and_follows_settings_changes(settings):
+def test_the_routed_alias_is_read_once_and_follows_settings_changes():
+    from django.test import override_settings
+
     from beep_shared.rls.routing import rls_database
 
     assert rls_database() == "default"
-    settings.BEEP_RLS_DATABASE = "elsewhere"  # pytest-django: override_settings underneath
-    assert rls_database() == "elsewhere"
-    del settings.BEEP_RLS_DATABASE
+    with override_settings(BEEP_RLS_DATABASE="elsewhere"):
+        assert rls_database() == "elsewhere"
     assert rls_database() == "default"
