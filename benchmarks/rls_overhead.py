@@ -164,7 +164,8 @@ class ExtraRoundTripTenantMiddleware:
 
 
 # Every variant logs the organization's owner in (a Django session): TenantMiddleware
-# re-checks on every request that the user may still work in the organization.
+# re-checks on every request that the user may still work in the organization (for this
+# session, verified before, in front of the view's first statement).
 SESSION = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
