@@ -427,10 +427,11 @@ def token_file(folder: Path, name: str, tokens: Iterator[str]) -> Path:
 
 
 def setup_beep(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    from beep_shared.secrets import digest
+
     from beep_iam.models import OAuthAccessToken, OAuthRefreshToken
     from beep_iam.services.oauth_clients import register_client
     from beep_shared.models import User
-    from beep_shared.secrets import digest
 
     call_command("migrate", verbosity=0)
     user = User.objects.create_user("bench@example.com", name="Bench")

@@ -68,7 +68,11 @@ from beep_shared.db.fields import EntityIdField  # noqa: E402
 from beep_shared.models import Organization, OrgModel, User  # noqa: E402
 from beep_shared.rls import bypass_rls, tenant_context  # noqa: E402
 from beep_shared.rls import connection as rls_connection  # noqa: E402
-from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY  # noqa: E402
+from beep_shared.rls.access import verified_session_record  # noqa: E402
+from beep_shared.rls.middleware import (  # noqa: E402
+    ACTIVE_ORGANIZATION_SESSION_KEY,
+    VERIFIED_SESSION_KEY,
+)
 
 BENCH_DB = "beep_bench"
 ORGS = 100
@@ -160,7 +164,8 @@ class ExtraRoundTripTenantMiddleware:
 
 
 # Every variant logs the organization's owner in (a Django session): TenantMiddleware
-# re-checks on every request that the user may still work in the organization.
+# re-checks on every request that the user may still work in the organization (for this
+# session, verified before, in front of the view's first statement).
 SESSION = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -249,6 +254,9 @@ def session_cookie(org_id: str) -> str:
     store[SESSION_KEY] = owner.pk
     store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     store[HASH_SESSION_KEY] = owner.get_session_auth_hash()
+    # What the session holds after its first tenant request (TenantMiddleware verified it
+    # the ordinary way and remembered that; a browser sends the updated cookie back).
+    store[VERIFIED_SESSION_KEY] = verified_session_record(owner)
     store.save()
     return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
 

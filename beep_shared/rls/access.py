@@ -6,13 +6,27 @@ on every admin request, and the admin offers "work here" where it holds.
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.views.decorators.debug import sensitive_variables
 
-from beep_shared.rls.context import bypass_configured, bypass_rls, organization_id, tenant_context
+from beep_shared.rls.context import (
+    bypass_configured,
+    bypass_rls,
+    current_scope,
+    organization_id,
+    tenant_context,
+)
 
 
 def may_work_in(user: Any, organization: Any) -> bool:
@@ -35,6 +49,10 @@ def may_work_in(user: Any, organization: Any) -> bool:
         return False
     if org_id is None:
         return False
+    loaded = _answer_loaded_with(user, org_id)
+    if loaded is not None:
+        exists, member = loaded
+        return exists if user.is_superuser else member
     if user.is_superuser:
         with tenant_context(org_id):
             return Organization.objects.filter(pk=org_id).exists()
@@ -75,6 +93,199 @@ def _membership_check() -> tuple[str, list[Any]]:
         sql, params = query.get_compiler(router.db_for_read(Organization)).as_sql()
         _compiled = (sql, list(params))
     return _compiled
+
+
+# --- the check riding on the user's own load -------------------------------------------------
+#
+# TenantMiddleware needs the request's user (Django verifies the session with it) and then
+# this check: two statements. While a check is pending for the organization the request
+# runs as, UserBackend.get_user() loads the user with both answers of the check as two
+# more columns of its one statement; may_work_in() uses them once, for that user and
+# organization only, and still applies every other part of the rule (validity, superuser
+# rights as they stand after loading) in Python.
+
+_pending: ContextVar[str | None] = ContextVar("beep_rls_pending_check", default=None)
+_LOADED_ATTR = "_beep_work_in_loaded"
+_EXISTS_COLUMN = "_beep_org_exists"
+_MEMBER_COLUMN = "_beep_org_member"
+_compiled_exists: tuple[str, list[Any]] | None = None
+
+
+@contextmanager
+def check_with_user_load(organization_id: str) -> Iterator[None]:
+    """While the block loads the request's user, answer ``may_work_in(user,
+    organization_id)`` in the same statement (see :func:`annotate_user_load`)."""
+    token = _pending.set(organization_id)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+
+
+def annotate_user_load(queryset: QuerySet[Any], user_id: Any) -> QuerySet[Any]:
+    """``queryset`` (the user by ``user_id``) with the pending check's answers, if any.
+
+    Only when the pending organization is the tenant the load itself runs as: membership
+    rows are visible to that tenant alone (anything else would answer "no" for members).
+    """
+    org_id = _pending.get()
+    if org_id is None or current_scope(queryset.db).organization_id != org_id:
+        return queryset
+    exists_sql, exists_params = _organization_check()
+    member_sql, member_params = _membership_check()
+    bind = {_SOME_USER: user_id, _SOME_ORG: org_id}
+    return queryset.annotate(
+        **{
+            _EXISTS_COLUMN: RawSQL(
+                f"EXISTS({exists_sql})", [bind.get(p, p) for p in exists_params]
+            ),
+            _MEMBER_COLUMN: RawSQL(
+                f"EXISTS({member_sql})", [bind.get(p, p) for p in member_params]
+            ),
+        }
+    )
+
+
+def mark_user_load(user: Any, user_id: Any) -> None:
+    """Remember on the loaded user which user and organization its answers are for."""
+    org_id = _pending.get()
+    if org_id is None or not hasattr(user, _EXISTS_COLUMN):
+        return
+    setattr(user, _LOADED_ATTR, (str(user_id), org_id))
+
+
+def _answer_loaded_with(user: Any, org_id: str) -> tuple[bool, bool] | None:
+    """(organization exists, user owns it or holds a membership) from the user's load, used
+    once: a later call in the same request asks the database again."""
+    # Attribute access, not __dict__: request.user is a lazy proxy of the instance.
+    loaded = getattr(user, _LOADED_ATTR, None)
+    if loaded is None:
+        return None
+    answers = (getattr(user, _EXISTS_COLUMN), getattr(user, _MEMBER_COLUMN))
+    for name in (_LOADED_ATTR, _EXISTS_COLUMN, _MEMBER_COLUMN):
+        delattr(user, name)
+    if loaded != (str(user.pk), org_id):
+        return None
+    exists, member = bool(answers[0]), bool(answers[1])
+    return exists, exists and member
+
+
+def _organization_check() -> tuple[str, list[Any]]:
+    """The superuser's half of the rule: the organization exists (compiled once)."""
+    global _compiled_exists
+    if _compiled_exists is None:
+        from beep_shared.models import Organization
+
+        query = Organization.objects.filter(pk=_SOME_ORG).query.exists()
+        sql, params = query.get_compiler(router.db_for_read(Organization)).as_sql()
+        _compiled_exists = (sql, list(params))
+    return _compiled_exists
+
+
+# --- the check in SQL, for a session Django has verified before --------------------------------
+#
+# Loading the request's user costs a statement and, in Python, about as much as a small
+# view. A Django session that TenantMiddleware has once verified through the ordinary load
+# (Django's session hash, then may_work_in()) remembers the user and a fingerprint of the
+# password hash Django verified it against (:func:`verified_session_record`); later
+# requests of that session let the database answer the whole rule in front of their first
+# statement (:func:`tenant_check_sql`): the same user, the same password hash (a password
+# change, which ends the session for Django, ends this too), allowed to authenticate, and a
+# superuser of an existing organization or its owner or member. Anything else sends the
+# request back through the ordinary load.
+
+_RECORD_SALT = "beep_shared.rls.access.verified_session_record"
+_FINGERPRINT_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def password_fingerprint(password: str) -> str:
+    """SHA-256 (hex) of the stored password hash; the SQL twin is in tenant_check_sql()."""
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
+def verified_session_record(user: Any) -> list[str]:
+    """What a session keeps once Django verified it for ``user``: its id, the fingerprint
+    of its password hash, and a MAC of both under SECRET_KEY (a rotated key without the
+    ordinary load's fallbacks ends the record, as it ends Django's session hash)."""
+    fingerprint = password_fingerprint(user.password)
+    return [str(user.pk), fingerprint, _record_mac(str(user.pk), fingerprint)]
+
+
+def _record_mac(user_id: str, fingerprint: str) -> str:
+    return salted_hmac(_RECORD_SALT, f"{user_id}:{fingerprint}", algorithm="sha256").hexdigest()
+
+
+@sensitive_variables("record")
+def record_holds(record: Any, user_id: Any) -> str | None:
+    """The fingerprint of ``record`` when it is intact and for ``user_id``, else None."""
+    if (
+        not isinstance(record, list)
+        or len(record) != 3
+        or not all(isinstance(part, str) for part in record)
+    ):
+        return None
+    uid, fingerprint, mac = record
+    if uid != str(user_id) or not _FINGERPRINT_RE.fullmatch(fingerprint):
+        return None
+    if not constant_time_compare(mac, _record_mac(uid, fingerprint)):
+        return None
+    return fingerprint
+
+
+def tenant_check_sql(user_id: str, fingerprint: str, organization: str) -> str | None:
+    """One ``SELECT`` that sets the tenant to ``organization`` if the user of a verified
+    session (``user_id``, ``fingerprint``) may work there now (may_work_in()'s rule, on the
+    stored rows), to ``''`` otherwise, and returns it. None when the rule cannot be put in
+    SQL here (a user model without beep's validity columns)."""
+    from django.contrib.auth import get_user_model
+
+    from beep_shared.models import User
+    from beep_shared.models.user import may_authenticate_sql
+    from beep_shared.rls.sql import TENANT_SETTING, literal
+
+    model = get_user_model()
+    if not issubclass(model, User) or not _FINGERPRINT_RE.fullmatch(fingerprint):
+        return None
+    try:
+        org_id = organization_id(organization)
+    except ValidationError:
+        return None
+    if org_id is None:
+        return None
+    values = {_SOME_USER: literal(str(user_id)), _SOME_ORG: literal(org_id)}
+    exists = _inline(*_organization_check(), values)
+    member = _inline(*_membership_check(), values)
+    if exists is None or member is None:
+        return None
+    # beep's User columns, as in may_authenticate_sql().
+    return (
+        f"SELECT set_config({literal(TENANT_SETTING)}, CASE WHEN EXISTS("
+        f'SELECT 1 FROM "{model._meta.db_table}" u WHERE u.id = {values[_SOME_USER]}'
+        f" AND {may_authenticate_sql('u')}"
+        f" AND encode(sha256(convert_to(u.password, 'UTF8')), 'hex') = {literal(fingerprint)}"
+        f" AND CASE WHEN u.is_superuser THEN EXISTS({exists})"
+        f" ELSE EXISTS({member}) END"
+        f") THEN {values[_SOME_ORG]} ELSE '' END, true)"
+    )
+
+
+def _inline(sql: str, params: list[Any], values: dict[str, str]) -> str | None:
+    """``sql`` with its parameters as literals (the stand-ins replaced by ``values``)."""
+    from beep_shared.rls.sql import literal
+
+    rendered = []
+    for param in params:
+        if isinstance(param, str) and param in values:
+            rendered.append(values[param])
+        elif isinstance(param, bool):
+            rendered.append("TRUE" if param else "FALSE")
+        elif isinstance(param, int):
+            rendered.append(str(int(param)))
+        elif isinstance(param, str):  # also text choices (str subclasses): their value
+            rendered.append(literal(str.__str__(param)))
+        else:
+            return None
+    return sql % tuple(rendered)
 
 
 def organizations_for_user(user: Any) -> QuerySet[Any]:

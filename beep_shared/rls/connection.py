@@ -30,12 +30,13 @@ import functools
 import re
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.backends.utils import debug_transaction
 
 from beep_shared.rls import sql as rls_sql
-from beep_shared.rls.scope import wanted
+from beep_shared.rls.scope import NO_SCOPE, TenantCheck, wanted
 
 try:
     import psycopg
@@ -153,49 +154,96 @@ def _transaction_status(connection: Any) -> int:
 
 
 def _wanted_tenant(connection: Any) -> str:
-    return wanted(connection.alias).organization_id or ""
+    return wanted(connection.alias).tenant()
+
+
+def wanted_tenant(connection: Any) -> str:
+    """The tenant statements on ``connection`` run as now (``''``: none)."""
+    return _wanted_tenant(connection)
+
+
+class TenantRefused(PermissionDenied):
+    """The scope's check (:class:`~beep_shared.rls.scope.TenantCheck`) refused its
+    organization: the statement ran with no tenant, and no later one of the scope runs."""
+
+
+def _refuse_if_refused(check: TenantCheck | None, organization: str | None) -> None:
+    if check is not None and organization and check.granted == "":
+        raise TenantRefused(f"may not work in {organization}")
+
+
+def _read_check(cursor: Any, check: TenantCheck) -> None:
+    """The check's answer, from its result set (the cursor stands on it)."""
+    row = cursor.fetchone()
+    check.granted = (row[0] if row else None) or ""
 
 
 def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
     connection = context["connection"]
     current = state(connection)
     current.sent += 1
+    cursor: Any = context["cursor"].cursor
+    scope = wanted(connection.alias)
+    if scope is NO_SCOPE and getattr(cursor, "rls_tenant_free", False):
+        # Fixed statements on tables without row level security (the prepared token
+        # lookups, on every API request) with no tenant wished: nothing to apply.
+        return execute(sql, params, many, context)
     status = _transaction_status(connection)
     text = sql if isinstance(sql, str) else None  # psycopg ``sql.Composed`` is passed as is
-    cursor: Any = context["cursor"].cursor
-    want = _wanted_tenant(connection)
+    check = scope.check
+    _refuse_if_refused(check, scope.organization_id)
+    want = scope.tenant()
+    # The scope's check has not answered yet: it goes in front of this statement, after the
+    # organization it asks about (its membership rows are visible to that tenant only).
+    ask = check if check is not None and check.granted is None and scope.organization_id else None
     if (
         status == _INERROR
         or (text is not None and _CONTROL_RE.match(text))
         # Fixed statements on tables without row level security (prepared token lookups):
         # with no tenant wished there is nothing to apply for them.
-        or (not want and getattr(cursor, "rls_tenant_free", False))
+        or (not want and ask is None and getattr(cursor, "rls_tenant_free", False))
         or (status == _IDLE and text is not None and _outside_transactions(text))
     ):
         return execute(sql, params, many, context)
 
-    prefix = rls_sql.set_local_statements(want)
+    if ask is not None:
+        prefix = [*rls_sql.set_local_statements(scope.organization_id), ask.sql]
+    else:
+        prefix = rls_sql.set_local_statements(want)
     if text is not None and not many and isinstance(cursor, _CLIENT_CURSOR):
         parts = [*prefix, text]
         if connection.get_autocommit():
             # The message is its own transaction: it ends by resetting the session.
             parts.append(current.reset_sql)
-        result = execute(";\n".join(parts), params, many, context)
-        for _ in prefix:
-            cursor.nextset()  # past the SET results, to the statement's own result
+        try:
+            result = execute(";\n".join(parts), params, many, context)
+        except Exception:
+            if ask is not None:
+                # The message failed before its answer could be read: treated as refused,
+                # so the request is decided again the ordinary way.
+                ask.granted = ""
+            raise
+        cursor.nextset()  # past the SET result
+        if ask is not None:
+            _read_check(cursor, ask)
+            cursor.nextset()
+        # The statement ran with no tenant if the check refused; its rows are not served.
+        _refuse_if_refused(check, scope.organization_id)
         return result
     raw = connection.connection
     if connection.get_autocommit():
         # Each statement is its own transaction: the setting must share one with it (and
         # its commit resets the session).
         with transaction.atomic(using=connection.alias):
-            _send(raw, prefix)
+            _send(raw, prefix, ask)
+            _refuse_if_refused(check, scope.organization_id)
             result = execute(sql, params, many, context)
     else:
-        _send(raw, prefix)
+        _send(raw, prefix, ask)
+        _refuse_if_refused(check, scope.organization_id)
         result = execute(sql, params, many, context)
     if getattr(cursor, "name", None):  # a server-side cursor: rows come with later fetches
-        _guard_fetches(context["cursor"], connection, want)
+        _guard_fetches(context["cursor"], connection, scope.tenant())
     return result
 
 
@@ -204,9 +252,14 @@ def _outside_transactions(sql: str) -> bool:
     return head.startswith(_NO_TRANSACTION_WORDS) and _NO_TRANSACTION_RE.match(sql) is not None
 
 
-def _send(raw: Any, statements: list[str]) -> None:
+def _send(raw: Any, statements: list[str], check: TenantCheck | None = None) -> None:
+    """Send ``statements`` (``check``, when given, is the last of them: read its answer)."""
     with raw.cursor() as cursor:
         cursor.execute(";\n".join(statements))
+        if check is not None:
+            for _ in statements[:-1]:
+                cursor.nextset()
+            _read_check(cursor, check)
 
 
 def _commit(connection: Any) -> None:
@@ -230,13 +283,19 @@ def _commit(connection: Any) -> None:
         cursor.execute(f"{state(connection).reset_sql};\nCOMMIT")
 
 
-def apply_now(connection: Any) -> None:
+def apply_now(connection: Any, previous: str | None = None) -> None:
     """Send the current wish at once (entering or leaving a scope in an open transaction).
 
     Statements that bypass the wrapper (``cursor.copy()``, the raw psycopg connection)
     would otherwise run with the previous scope's tenant until the next ordinary statement.
+    ``previous``: the tenant wished before the change; when the change keeps it (a nested
+    block for the same organization, e.g. ``may_work_in`` inside the request's scope)
+    nothing is sent: the server already holds what the outer block stated, and a round
+    trip per nested block was a third of a request's cost.
     """
     if connection.connection is None or connection.vendor != "postgresql":
+        return
+    if previous is not None and previous == _wanted_tenant(connection):
         return
     if _transaction_status(connection) != _INTRANS:
         return  # no transaction yet (its first statement sends the tenant) or a failed one

@@ -78,9 +78,10 @@ def current_scope(using: str = DEFAULT_DB_ALIAS) -> Scope:
 def scope_context(scope: Scope, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[Scope]:
     connection = connections[using]
     rls_connection.install(connection)
+    outer = rls_scope.wanted(using).tenant()
     token = rls_scope.push(using, scope)
     try:
-        rls_connection.apply_now(connection)
+        rls_connection.apply_now(connection, previous=outer)
         if connection.in_atomic_block:
             yield scope
         else:
@@ -89,8 +90,9 @@ def scope_context(scope: Scope, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[Sc
             with transaction.atomic(using=using):
                 yield scope
     finally:
+        inner = rls_scope.wanted(using).tenant()
         rls_scope.pop(token)
-        rls_connection.apply_now(connection)
+        rls_connection.apply_now(connection, previous=inner)
 
 
 def tenant_context(organization: Any, *, using: str = DEFAULT_DB_ALIAS) -> Any:

@@ -20,15 +20,26 @@ response is returned and rolled back when the view raises.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import SimpleLazyObject, empty
+from django.utils.module_loading import import_string
 
-from beep_shared.rls.access import may_work_in
+from beep_shared.rls.access import (
+    check_with_user_load,
+    may_work_in,
+    record_holds,
+    tenant_check_sql,
+    verified_session_record,
+)
 from beep_shared.rls.context import (
     bypass_database_or_none,
     bypass_rls,
@@ -36,11 +47,33 @@ from beep_shared.rls.context import (
     scope_context,
 )
 from beep_shared.rls.routing import rls_database
-from beep_shared.rls.scope import NO_SCOPE, Scope
+from beep_shared.rls.scope import NO_SCOPE, Scope, TenantCheck
 
 ACTIVE_ORGANIZATION_SESSION_KEY = "beep_active_organization_id"
+#: A Django session that the ordinary check verified (user, password hash fingerprint, MAC).
+VERIFIED_SESSION_KEY = "_beep_rls_verified"
 _SCOPED = "_beep_rls_scoped"
 _ACCESS = "_beep_rls_access"
+_ORDINARY = "_beep_rls_ordinary"
+
+
+@functools.cache
+def _backend_is_user_backend(path: str) -> bool:
+    # beep_shared.backends.UserBackend and its subclasses (imported by name: the backends
+    # module sits above this package).
+    try:
+        return bool(getattr(import_string(path), "loads_users_by_validity_rule", False))
+    except ImportError:
+        return False
+
+
+def _loads_like_user_backend(path: Any) -> bool:
+    """Django's load of the session's user is UserBackend's (the rule the SQL repeats)."""
+    return (
+        isinstance(path, str)
+        and path in settings.AUTHENTICATION_BACKENDS
+        and _backend_is_user_backend(path)
+    )
 
 
 def session_organization_id(request: HttpRequest) -> str | None:
@@ -85,7 +118,10 @@ def still_allowed(request: HttpRequest, chosen: str) -> bool:
     cached = getattr(request, _ACCESS, None)
     if cached is not None and cached[0] == chosen:
         return cached[1]
-    allowed = may_work_in(getattr(request, "user", None), chosen)
+    # Loading request.user (Django verifies the session with it) answers the check in the
+    # same statement when the request already runs as ``chosen``.
+    with check_with_user_load(chosen):
+        allowed = may_work_in(getattr(request, "user", None), chosen)
     setattr(request, _ACCESS, (chosen, allowed))
     return allowed
 
@@ -113,10 +149,36 @@ class TenantMiddleware:
             return admin_scope(request, chosen)
         return Scope(organization_id=chosen) if chosen else NO_SCOPE
 
+    def check_in_sql(self, request: HttpRequest, chosen: str | None) -> TenantCheck | None:
+        """The check for the database to answer in front of the request's first statement,
+        when the request's Django session was verified before and its user is not loaded
+        yet (:func:`~beep_shared.rls.access.tenant_check_sql`); None: the ordinary way."""
+        user = request.__dict__.get("user")
+        session = getattr(request, "session", None)
+        if (
+            chosen is None
+            or session is None
+            or getattr(request, _ORDINARY, False)
+            or not isinstance(user, SimpleLazyObject)
+            or user._wrapped is not empty  # loaded already: the ordinary check is cheaper
+            or not _loads_like_user_backend(session.get(BACKEND_SESSION_KEY))
+        ):
+            return None
+        user_id = session.get(SESSION_KEY)
+        fingerprint = record_holds(session.get(VERIFIED_SESSION_KEY), user_id)
+        if fingerprint is None:
+            return None
+        sql = tenant_check_sql(str(user_id), fingerprint, chosen)
+        if sql is None:
+            return None
+        setattr(request, _ORDINARY, True)  # a refusal comes back the ordinary way
+        return TenantCheck(sql)
+
     def still_holds(self, request: HttpRequest, chosen: str) -> bool:
         """Whatever the organization came from (the switcher, a better-auth session's
         active_organization_id), the user must still be allowed in it on this request."""
         if still_allowed(request, chosen):
+            self.remember_verified(request)
             return True
         _, from_django_session = _chosen(request)
         if from_django_session and hasattr(request, "session"):
@@ -129,10 +191,12 @@ class TenantMiddleware:
         if self.is_admin_request(request):
             scope = self.scope_for(request)  # the check decides the admin's scope
         else:
-            # Checked below, as the first statement of the request's own transaction: the
-            # check costs no transaction of its own.
-            chosen, _ = _chosen(request)
-            scope = Scope(organization_id=chosen) if chosen else NO_SCOPE
+            # Checked below, as the first statement of the request's own transaction (or in
+            # front of it, by the database, for a session verified before): the check costs
+            # no transaction and no round trip of its own.
+            chosen, from_django_session = _chosen(request)
+            check = self.check_in_sql(request, chosen) if from_django_session else None
+            scope = Scope(organization_id=chosen, check=check) if chosen else NO_SCOPE
         request.rls_scope = scope  # type: ignore[attr-defined]
         if scope == NO_SCOPE:
             return self.get_response(request)
@@ -142,14 +206,29 @@ class TenantMiddleware:
         # for the view's exception from spoiling the caller's.
         nested = connections[alias].in_atomic_block
         response: HttpResponse | None = None
+        check = scope.check
+        refused = False
         with self.enter(scope):
             org = scope.organization_id
-            if org is None or self.still_holds(request, org):  # cached for the admin's
+            if org is None or check is not None or self.still_holds(request, org):
                 if nested:
                     with transaction.atomic(using=alias):
                         response = self.get_response(request)
+                        refused = check is not None and check.granted == ""
+                        if refused:
+                            transaction.set_rollback(True, using=alias)
                 else:
                     response = self.get_response(request)
+                    refused = check is not None and check.granted == ""
+                    if refused:
+                        transaction.set_rollback(True, using=alias)
+        if refused:
+            # What the view did ran with no tenant and is undone; the request goes the
+            # ordinary way (load the user, may_work_in), which also refreshes or drops
+            # what the session remembered.
+            request.session.pop(VERIFIED_SESSION_KEY, None)
+            setattr(request, _SCOPED, None)
+            return self(request)
         if response is None:
             # No longer allowed there: the request runs with no organization.
             setattr(request, _SCOPED, None)
@@ -158,6 +237,25 @@ class TenantMiddleware:
         if response.streaming:
             response = self.stream_in_scope(request, response, scope)
         return response
+
+    @staticmethod
+    def remember_verified(request: HttpRequest) -> None:
+        """After the ordinary check held for a Django session: remember it for
+        :meth:`check_in_sql` (the session changes only when the record does)."""
+        session = getattr(request, "session", None)
+        user = getattr(request, "user", None)
+        if (
+            session is None
+            or getattr(request, "beep_session", None) is not None
+            or user is None
+            or not user.is_authenticated
+            or str(session.get(SESSION_KEY)) != str(user.pk)
+            or not _loads_like_user_backend(session.get(BACKEND_SESSION_KEY))
+        ):
+            return
+        record = verified_session_record(user)
+        if session.get(VERIFIED_SESSION_KEY) != record:
+            session[VERIFIED_SESSION_KEY] = record
 
     def enter(self, scope: Scope) -> Any:
         if scope.bypass is not None:

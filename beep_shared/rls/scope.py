@@ -10,8 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
+
+
+@dataclass(eq=False)
+class TenantCheck:
+    """A check the database answers before the tenant holds (``TenantMiddleware``).
+
+    ``sql``: one ``SELECT`` that sets the tenant (``set_config(..., true)``) to the
+    organization when the check holds and to ``''`` otherwise, and returns what it set.
+    It rides in front of the first statement of the transaction, in the same message; until
+    it has answered, nothing else states the organization. ``granted``: its answer (None:
+    not asked yet, ``''``: refused).
+    """
+
+    sql: str
+    granted: str | None = None
 
 
 @dataclass(frozen=True)
@@ -21,12 +36,22 @@ class Scope:
     ``bypass``: the database alias (its own login, with ``BYPASSRLS``) the ORM is routed
     to for cross-tenant work, or None. ``tenant_tables_only``: route only the models that
     row level security protects (the admin's superuser browsing, so other tables stay on
-    the request's own connection and transaction).
+    the request's own connection and transaction). ``check``: the organization holds only
+    once this check has granted it (:class:`TenantCheck`).
     """
 
     organization_id: str | None = None
     bypass: str | None = None
     tenant_tables_only: bool = False
+    check: TenantCheck | None = field(default=None, compare=False)
+
+    def tenant(self) -> str:
+        """The tenant statements may run as now: ``''`` for none, and for an organization
+        whose check has not granted it (yet)."""
+        org = self.organization_id or ""
+        if org and self.check is not None and self.check.granted != org:
+            return ""
+        return org
 
     @property
     def is_bypass(self) -> bool:
