@@ -20,84 +20,78 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import Exists, OuterRef, QuerySet
+
 from beep_iam.conf import iam_settings
 from beep_iam.maintenance.purge import PurgeTarget, register
+from beep_iam.models import DeviceCode, OAuthAccessToken, OAuthRefreshToken, Verification
+from beep_iam.models.oauth import OAuthClientAssertion
 
 
-def _revoked_before(now: dt.datetime) -> dict[str, Any]:
-    return {"revoked_before": now - iam_settings().revoked_token_retention}
+def _revoked_before(now: dt.datetime) -> dt.datetime:
+    return now - iam_settings().revoked_token_retention
 
 
-_NO_LIVE_ACCESS_TOKEN = """
-NOT EXISTS (
-    SELECT 1 FROM oauth_access_token a
-    WHERE a.refresh_id = oauth_refresh_token.id
-      AND a.revoked IS NULL
-      AND (a.expires_at IS NULL OR a.expires_at > %(now)s)
-)"""
+def _without_live_access_token(rows: QuerySet[Any], now: dt.datetime) -> QuerySet[Any]:
+    minted = OAuthAccessToken.objects.filter(oauth_refresh_token=OuterRef("pk")).live(now)
+    return rows.filter(~Exists(minted))
+
 
 register(
     PurgeTarget(
         name="oauth_access_token.expired",
-        table="oauth_access_token",
+        rows=lambda now: OAuthAccessToken.objects.expired(now).filter(revoked__isnull=True),
         key="expires_at",
-        where="expires_at < %(now)s AND revoked IS NULL",
         description="access tokens past their expiry (not revoked)",
     )
 )
 register(
     PurgeTarget(
         name="oauth_access_token.revoked",
-        table="oauth_access_token",
+        rows=lambda now: OAuthAccessToken.objects.filter(revoked__lt=_revoked_before(now)),
         key="revoked",
-        where="revoked < %(revoked_before)s",
-        params=_revoked_before,
         description="access tokens revoked longer ago than the retention",
     )
 )
 register(
     PurgeTarget(
         name="oauth_refresh_token.expired",
-        table="oauth_refresh_token",
+        rows=lambda now: _without_live_access_token(OAuthRefreshToken.objects.expired(now), now),
         key="expires_at",
-        where=f"expires_at < %(now)s AND {_NO_LIVE_ACCESS_TOKEN}",
         description="refresh tokens past their expiry with no live access token",
     )
 )
 register(
     PurgeTarget(
         name="oauth_refresh_token.revoked",
-        table="oauth_refresh_token",
+        rows=lambda now: _without_live_access_token(
+            OAuthRefreshToken.objects.filter(revoked__lt=_revoked_before(now)), now
+        ),
         key="revoked",
-        where=f"revoked < %(revoked_before)s AND {_NO_LIVE_ACCESS_TOKEN}",
-        params=_revoked_before,
         description="refresh tokens revoked longer ago than the retention, no live access token",
     )
 )
 register(
     PurgeTarget(
         name="verification.expired",
-        table="verification",
+        rows=lambda now: Verification.objects.expired(now),
         key="expires_at",
-        where="expires_at <= %(now)s",  # as Verification.objects.expired()
         description="verification values past their expiry",
     )
 )
 register(
     PurgeTarget(
         name="device_code.expired",
-        table="device_code",
+        rows=lambda now: DeviceCode.objects.expired(now),
         key="expires_at",
-        where="expires_at <= %(now)s",  # as DeviceCode.objects.expired()
         description="device authorizations past their expiry",
     )
 )
 register(
     PurgeTarget(
         name="oauth_client_assertion.expired",
-        table="oauth_client_assertion",
+        rows=lambda now: OAuthClientAssertion.objects.expired(now),
         key="expires_at",
-        where="expires_at <= %(now)s",  # as OAuthClientAssertion.objects.expired()
         description="used client assertions (private_key_jwt) past their expiry",
     )
 )

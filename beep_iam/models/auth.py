@@ -2,11 +2,11 @@
 
 from .account import CREDENTIAL_PROVIDER, Account
 from .device_code import DeviceCode, DeviceCodeQuerySet, DeviceCodeStatus
-from .jwks import Jwks, JwksQuerySet
+from .jwks import Jwks
 from .passkey import Passkey
 from .rate_limit import RateLimit
 from .two_factor import TwoFactor
-from .verification import Verification, VerificationQuerySet
+from .verification import Verification
 from .wallet_address import WalletAddress
 
 __all__ = [
@@ -16,11 +16,9 @@ __all__ = [
     "DeviceCodeQuerySet",
     "DeviceCodeStatus",
     "Jwks",
-    "JwksQuerySet",
     "Passkey",
     "RateLimit",
     "TwoFactor",
     "Verification",
-    "VerificationQuerySet",
     "WalletAddress",
 ]
