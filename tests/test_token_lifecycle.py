@@ -25,6 +25,7 @@ from beep_iam.maintenance.purge import PurgeTarget, count, registry
 from beep_iam.models import (
     ApiKey,
     DeviceCode,
+    Invitation,
     Jwks,
     OAuthAccessToken,
     OAuthClient,
@@ -84,10 +85,8 @@ def _expiring_models() -> list[type[models.Model]]:
 
 
 def test_every_table_with_an_expiry_uses_the_one_definition():
-    # A new table with expires_at must join (or be named here as not a lifecycle table).
-    not_lifecycle = {"ApiKey", "Invitation"}
-    found = {m for m in _expiring_models() if m.__name__ not in not_lifecycle}
-    assert found == set(EXPIRING)
+    found = set(_expiring_models())
+    assert found == {*EXPIRING, ApiKey, Invitation}
     for model in found:
         assert isinstance(model._default_manager.all(), ExpiringQuerySet), model
         assert hasattr(model, "expired_by"), model
@@ -276,6 +275,15 @@ def test_api_keys_and_scim_tokens_use_the_show_once_helpers():
         assert again != raw and again.startswith("bk_") and key.key == secrets.digest(again)
         provider, token = ScimProvider.objects.create_provider("okta", organization=org)
         assert ScimProvider.objects.by_secret(token).get() == provider
+
+
+def test_an_expired_api_key_is_not_found_by_its_raw_value():
+    org = OrganizationFactory()
+    with tenant_context(org):
+        key, raw = ApiKey.objects.create_key(UserFactory(), organization=org)
+        assert ApiKey.objects.get_by_key(raw) == key
+        ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now())
+        assert ApiKey.objects.get_by_key(raw) is None
 
 
 def test_set_new_secret_replaces_the_digest_and_returns_the_raw_value():

@@ -18,9 +18,16 @@ from django.views.decorators.debug import sensitive_variables
 
 from beep_shared.db.choices import choices_check
 from beep_shared.db.fields import ForeignKey
-from beep_shared.db.show_once import DigestField, ShowOnceQuerySet, digest_field, set_new_secret
+from beep_shared.db.show_once import (
+    DigestField,
+    ShowOnceMixin,
+    ShowOnceQuerySet,
+    digest_field,
+    set_new_secret,
+)
 from beep_shared.labels import related_label
 from beep_shared.models import OrgModel
+from beep_shared.models.lifecycle import Expires, ExpiringQuerySet
 from beep_shared.rls import NULLABLE
 
 __all__ = [
@@ -224,7 +231,7 @@ class TeamMember(OrgModel):
         super().save(*args, **kwargs)
 
 
-class Invitation(OrgModel):
+class Invitation(Expires, OrgModel):
     """An invitation of an email address to an organization (and optionally a team)."""
 
     email = models.EmailField(max_length=320)
@@ -243,6 +250,8 @@ class Invitation(OrgModel):
     inviter = ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_invitations"
     )
+
+    objects = ExpiringQuerySet.as_manager()
 
     class Meta:
         db_table = "invitation"
@@ -327,7 +336,7 @@ class Subscription(OrgModel):
         return f"{self.plan} plan of {related_label(self, 'organization', 'name')}"
 
 
-class ApiKeyQuerySet(ShowOnceQuerySet):
+class ApiKeyQuerySet(ShowOnceMixin, ExpiringQuerySet):
     @sensitive_variables("raw")
     def create_key(self, user: Any, *, prefix: str = "", **fields: Any) -> tuple[ApiKey, str]:
         """Create a key; return it with the raw key, which is stored only as a digest."""
@@ -338,11 +347,12 @@ class ApiKeyQuerySet(ShowOnceQuerySet):
         return key, raw
 
     def get_by_key(self, raw: str) -> ApiKey | None:
-        """The enabled key whose raw value is ``raw`` (among the rows this tenant sees)."""
-        return self.by_secret(raw).filter(enabled=True).first()
+        """The enabled, unexpired key whose raw value is ``raw`` (among the rows this tenant
+        sees)."""
+        return self.by_secret(raw).unexpired().filter(enabled=True).first()
 
 
-class ApiKey(OrgModel):
+class ApiKey(Expires, OrgModel):
     """A programmatic API key. ``key`` holds the SHA-256 digest, never the key."""
 
     rls_mode = NULLABLE
