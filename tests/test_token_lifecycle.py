@@ -365,3 +365,14 @@ def test_an_admin_naming_a_secret_column_fails_the_checks():
     ):
         found = [m.id for m in admin_class(Session, site).check() if m.id == "beep_shared.E030"]
         assert found == expected, admin_class.__name__
+
+
+def test_a_refresh_token_without_scopes_of_an_unrestricted_client_still_rotates():
+    from beep_iam.services import oauth_tokens
+
+    # Written by another tool (the services refuse to issue without a scope): the rotation
+    # cuts nothing, so it has nothing to refuse.
+    client = OAuthClientFactory(scopes=None)
+    OAuthRefreshTokenFactory(client=client, scopes=[], raw_token="no-scopes-refresh")
+    rotated = oauth_tokens.rotate_refresh_token("no-scopes-refresh", client_id=client.client_id)
+    assert rotated.scopes == []

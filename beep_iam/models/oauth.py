@@ -255,7 +255,7 @@ SELECT (SELECT count(*) FROM refresh), (SELECT count(*) FROM access)
         order every revocation takes, so two of them cannot deadlock); returns the
         (refresh, access) counts."""
         now = now or timezone.now()
-        with transaction.atomic(using=self.db):
+        with transaction.atomic(using=self.db, savepoint=False):
             refresh = self.of_family(client_id, user_id).revoke(now)
             access = (
                 OAuthAccessToken.objects.using(self.db).of_family(client_id, user_id).revoke(now)

@@ -325,7 +325,7 @@ def rotate_refresh_token(
             check_grant(client, GrantType.REFRESH_TOKEN)
             # The client's allowed scopes may have been cut since.
             kept = client.keep_allowed_scopes(current.scopes)
-            if not kept:
+            if not kept and client.scopes:
                 raise InvalidScope(
                     f"none of the refresh token's scopes is still allowed for client "
                     f"{client.client_id}"

@@ -165,9 +165,9 @@ class TableAdmin(
 
     def get_exclude(self, request: Any, obj: Any = None) -> Any:
         # Secret columns never reach a form, whatever they are called: by their field class.
-        excluded = tuple(super().get_exclude(request, obj) or ())
-        hidden = [f.name for f in secret_fields(self.model) if f.name not in excluded]
-        return (*excluded, *hidden) if hidden else super().get_exclude(request, obj)
+        excluded = super().get_exclude(request, obj)
+        hidden = [f.name for f in secret_fields(self.model) if f.name not in (excluded or ())]
+        return (*(excluded or ()), *hidden) if hidden else excluded
 
     def get_search_fields(self, request: Any) -> Any:
         return self.exact_search_fields or super().get_search_fields(request)
