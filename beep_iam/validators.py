@@ -406,16 +406,13 @@ def validate_response_types(values: object) -> list[str]:
     return validate_choices(values, "response_types", ResponseType.values)
 
 
-def _secret_based(method: object) -> bool:
+def is_secret_method(method: object) -> bool:
+    """Whether ``method`` is one of the client-secret authentication methods (the rule
+    behind ``OAuthClient.uses_secret``)."""
     return method in (
         TokenEndpointAuthMethod.CLIENT_SECRET_BASIC,
         TokenEndpointAuthMethod.CLIENT_SECRET_POST,
     )
-
-
-def uses_secret(client: OAuthClient) -> bool:
-    """Whether the client's authentication method is one of the client-secret methods."""
-    return _secret_based(client.token_endpoint_auth_method)
 
 
 def _listed(value: object) -> list[Any]:

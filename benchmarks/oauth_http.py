@@ -86,7 +86,7 @@ WEB_SCOPES = ["openid", "profile", "email", "offline_access"]
 GOAL_TOKEN_PER_CORE = 120.0
 GOAL_INTROSPECT_RATIO = 2.0
 GOAL_PROTOCOL_MS = 0.2
-# The digest of beep_shared.secrets.digest() in SQL (as benchmarks/oauth_tokens.py).
+# The digest of beep_shared.crypto.digest() in SQL (as benchmarks/oauth_tokens.py).
 SQL_DIGEST = "rtrim(translate(encode(sha256(convert_to({}, 'UTF8')), 'base64'), '+/', '-_'), '=')"
 BACKGROUND_SQL = f"""
 INSERT INTO oauth_access_token (token, client_id, user_id, scopes, expires_at)
@@ -427,10 +427,9 @@ def token_file(folder: Path, name: str, tokens: Iterator[str]) -> Path:
 
 
 def setup_beep(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    from beep_shared.secrets import digest
-
     from beep_iam.models import OAuthAccessToken, OAuthRefreshToken
     from beep_iam.services.oauth_clients import register_client
+    from beep_shared.crypto import digest
     from beep_shared.models import User
 
     call_command("migrate", verbosity=0)

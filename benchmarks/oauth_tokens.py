@@ -230,7 +230,7 @@ def run_keyset_delete(raw: psycopg.Connection, batch_size: int) -> tuple[float, 
     reset_peak_rss()
     started = time.perf_counter()
     now = raw.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
-    params = {"now": now, "_limit": batch_size, "_floor": None}
+    params = {**target.bind(now, django_connection), "_limit": batch_size, "_floor": None}
     sql = first_sql
     while True:
         selected, _deleted, floor = raw.execute(sql, params).fetchone()  # type: ignore[misc]

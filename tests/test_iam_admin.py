@@ -24,6 +24,7 @@ from beep_iam.models import (
     WalletAddress,
 )
 from beep_shared import crypto
+from beep_shared.db.show_once import secret_fields
 from tests.factories import (
     AccountFactory,
     CredentialAccountFactory,
@@ -121,8 +122,8 @@ def test_admin_pages_never_show_secrets(make, admin_client):
         html = response.content.decode()
         for secret in hidden:
             assert secret not in html, f"{name} page shows a secret"
-        for field in type(row).SECRET_FIELDS:
-            assert f'name="{field}"' not in html
+        for field in secret_fields(type(row)):
+            assert f'name="{field.name}"' not in html
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
@@ -130,7 +131,7 @@ def test_admin_options_name_no_secret_column(model, rf, admin_user):
     model_admin = admin.site._registry[model]
     request = rf.get("/")
     request.user = admin_user
-    hidden = set(getattr(model, "SECRET_FIELDS", ()))
+    hidden = {field.name for field in secret_fields(model)}
     for obj in (None, model()):
         shown = {
             *model_admin.get_list_display(request),

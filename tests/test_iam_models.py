@@ -106,7 +106,7 @@ def test_jwks_active_and_expired_split_on_expiry():
     forever = JwksFactory.create(expires_at=None)
     retired = JwksFactory.create(expires_at=now - timedelta(days=1))
     current = JwksFactory.create(expires_at=now + timedelta(days=1))
-    assert set(Jwks.objects.active(now=now)) == {forever, current}
+    assert set(Jwks.objects.unexpired(now=now)) == {forever, current}
     assert set(Jwks.objects.expired(now=now)) == {retired}
 
 

@@ -146,10 +146,8 @@ def test_other_tables_can_be_purged_with_their_own_condition():
     OAuthConsentFactory.create_batch(3, reference_id="purge-me")
     target = PurgeTarget(
         name="oauth_consent.marked",
-        table="oauth_consent",
+        rows=lambda now: OAuthConsent.objects.filter(reference_id="purge-me", created_at__lte=now),
         key="created_at",
-        where="reference_id = %(marker)s AND created_at <= %(now)s",
-        params=lambda now: {"marker": "purge-me"},
     )
     local = PurgeRegistry()
     local.register(target)
@@ -159,7 +157,9 @@ def test_other_tables_can_be_purged_with_their_own_condition():
     assert purge(target, now=now, batch_size=2).deleted == 3
     assert list(OAuthConsent.objects.all()) == [keep]
     with pytest.raises(ValueError, match="different purge target"):
-        local.register(PurgeTarget(name="oauth_consent.marked", table="x", key="y", where="z"))
+        local.register(
+            PurgeTarget(name="oauth_consent.marked", rows=OAuthConsent.objects.all, key="y")
+        )
 
 
 def test_registered_targets_run_in_order():

@@ -297,12 +297,12 @@ def test_a_client_cannot_revoke_another_clients_token():
     assert oauth_tokens.revoke_token(issued.access_token, client_id=issued.access.client_id)
 
 
-def test_revoke_refresh_tokens_reads_the_selection_before_changing_it():
+def test_revoke_with_access_tokens_reads_the_selection_before_changing_it():
     issued = [_issue() for _ in range(3)]
     selection = OAuthRefreshToken.objects.filter(
         pk__in=[i.refresh.pk for i in issued[:2]], revoked__isnull=True
     )
-    assert oauth_tokens.revoke_refresh_tokens(selection) == (2, 2)
+    assert selection.revoke_with_access_tokens() == (2, 2)
     assert [oauth_tokens.validate_access_token(i.access_token) is None for i in issued] == [
         True,
         True,

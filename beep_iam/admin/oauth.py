@@ -18,10 +18,9 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_variables
@@ -43,8 +42,7 @@ from beep_iam.models import (
 )
 from beep_iam.services.oauth_clients import create_client, disable_clients, rotate_client_secret
 from beep_iam.services.oauth_consent import grant_consent
-from beep_iam.services.oauth_tokens import revoke_client_tokens, revoke_refresh_tokens
-from beep_iam.validators import uses_secret
+from beep_iam.services.oauth_tokens import revoke_client_tokens
 from beep_shared.admin.base import AUDIT_FIELDS, ObjectButton, TableAdmin
 from beep_shared.admin.columns import datetime_cell
 from beep_shared.admin.errors import one_line
@@ -57,7 +55,8 @@ RECORD = ("Record", {"classes": ["collapse"], "fields": AUDIT_FIELDS})
 
 
 class TokenStateFilter(admin.SimpleListFilter):
-    """Active / expired / revoked, from the token's own columns (no lookups query)."""
+    """Active / expired / revoked, from the token's own columns (no lookups query), as the
+    token querysets define them (``live()``, ``expired()``)."""
 
     title = "state"
     parameter_name = "state"
@@ -66,14 +65,11 @@ class TokenStateFilter(admin.SimpleListFilter):
         return [("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        now = timezone.now()
         value = self.value()
         if value == "active":
-            return queryset.filter(revoked__isnull=True).filter(
-                Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-            )
+            return queryset.live()  # type: ignore[attr-defined]
         if value == "expired":
-            return queryset.filter(expires_at__lte=now)
+            return queryset.expired()  # type: ignore[attr-defined]
         if value == "revoked":
             return queryset.filter(revoked__isnull=False)
         return queryset
@@ -179,7 +175,6 @@ class OAuthClientAdmin(TableAdmin):
     # Skipping consent lets the client's redirect URIs receive any signed-in user's
     # authorization without asking them.
     superuser_fields = ("skip_consent",)
-    exclude = ("client_secret",)
     form = OAuthClientChangeForm
     add_form = OAuthClientRegistrationForm
     actions = ("disable_selected_clients", "revoke_client_tokens")
@@ -243,7 +238,7 @@ class OAuthClientAdmin(TableAdmin):
 
     def get_object_buttons(self, request: HttpRequest, obj: Any) -> list[ObjectButton]:
         buttons = super().get_object_buttons(request, obj)
-        if uses_secret(obj) and self.has_change_permission(request, obj):
+        if obj.uses_secret and self.has_change_permission(request, obj):
             url = reverse("admin:beep_iam_oauthclient_rotate_secret", args=[quote(obj.pk)])
             buttons.append(ObjectButton("Rotate secret", url))
         return buttons
@@ -315,7 +310,6 @@ class _TokenAdmin(TableAdmin):
     # search fields would compare UPPER(column) and join every user).
     exact_search_fields = ("id", "client", "user__email")
     search_help_text = "A token id, a client id, or a user's email address."
-    exclude = ("token",)
     actions = ("revoke_selected_tokens",)
     # The state (with its date) links to the token: a 56-character id as the link column
     # left no room for the columns that matter in a 1,280 px window.
@@ -325,7 +319,7 @@ class _TokenAdmin(TableAdmin):
     def state(self, obj: Any) -> str:
         if obj.revoked is not None:
             label, when = "Revoked", obj.revoked
-        elif obj.expires_at is not None and obj.expires_at <= timezone.now():
+        elif obj.is_expired:
             label, when = "Expired", obj.expires_at
         elif obj.expires_at is not None:
             label, when = "Active until", obj.expires_at
@@ -352,7 +346,7 @@ class _TokenAdmin(TableAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["revoke"])
     def revoke_selected_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        count = queryset.filter(revoked__isnull=True).update(revoked=timezone.now())
+        count = queryset.revoke()  # type: ignore[attr-defined]
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
@@ -436,7 +430,7 @@ class OAuthRefreshTokenAdmin(_TokenAdmin):
         permissions=["revoke"],
     )
     def revoke_selected_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        count, minted = revoke_refresh_tokens(queryset)
+        count, minted = queryset.revoke_with_access_tokens()  # type: ignore[attr-defined]
         self.message_user(
             request,
             f"Revoked {count} refresh token(s) and {minted} access token(s) they minted.",

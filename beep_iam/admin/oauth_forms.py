@@ -11,20 +11,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from beep_iam.models import OAuthClient, OAuthConsent
 from beep_iam.models.oauth import GrantType, ResponseType, TokenEndpointAuthMethod
-from beep_iam.services.oauth_clients import OPTIONAL_METADATA
+from beep_iam.services.oauth_clients import REGISTRATION_FIELDS
 from beep_iam.services.oauth_consent import consented_scopes
 from beep_iam.services.oauth_errors import InvalidScope
-
-# What the add page asks for: register_client's named arguments and the metadata it takes.
-REGISTRATION_ARGUMENTS = (
-    "name",
-    "user",
-    "redirect_uris",
-    "token_endpoint_auth_method",
-    "grant_types",
-    "response_types",
-    "scopes",
-)
+from beep_shared.db.show_once import SecretField
 
 
 def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
@@ -105,11 +95,11 @@ class _ClientFormBase(forms.ModelForm):
 
     class Meta:
         model = OAuthClient
-        # Every editable column; the secret column is not editable (only its digest exists).
+        # Every editable column but the secret ones (only the secret's digest exists).
         fields = tuple(
             field.name
             for field in OAuthClient._meta.concrete_fields
-            if field.editable and not field.primary_key and field.name != "client_secret"
+            if field.editable and not field.primary_key and not isinstance(field, SecretField)
         )
 
 
@@ -120,7 +110,7 @@ class OAuthClientRegistrationForm(_ClientFormBase):
 
     class Meta:
         model = OAuthClient
-        fields = (*REGISTRATION_ARGUMENTS, *sorted(OPTIONAL_METADATA))
+        fields = REGISTRATION_FIELDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -20,10 +20,10 @@ from beep_iam.models import (
     Subscription,
     TeamMember,
 )
-from beep_shared import crypto
 from beep_shared.admin.filters import ExactValueFilter
 from beep_shared.admin.one_time import hold_secrets, one_time_secret_response, take_secrets
 from beep_shared.admin.tenant import OrgModelAdmin
+from beep_shared.db.show_once import set_new_secret
 
 
 @admin.register(Member)
@@ -88,11 +88,7 @@ class DigestCreatingAdmin(OrgModelAdmin):
     the response to the add form's POST itself (``beep_shared.admin.one_time``), never in a
     message, which Django's default storage would put in a cookie."""
 
-    secret_field = ""
     secret_label = "secret"
-
-    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
-        return (*(super().get_exclude(request, obj) or ()), self.secret_field)
 
     @method_decorator(sensitive_variables("raw"))
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -114,14 +110,11 @@ class DigestCreatingAdmin(OrgModelAdmin):
         )
 
     def new_secret(self, obj: Any) -> str:
-        raw = crypto.generate_token()
-        setattr(obj, self.secret_field, crypto.digest(raw))
-        return raw
+        return set_new_secret(obj)
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(DigestCreatingAdmin):
-    secret_field = "key"
     secret_label = "API key"
     list_display = ("name", "start", "user", "organization", "enabled", "expires_at")
     list_select_related = ("user", "organization")
@@ -137,10 +130,7 @@ class ApiKeyAdmin(DigestCreatingAdmin):
         return (*super().get_readonly_fields(request, obj), "start", "request_count")
 
     def new_secret(self, obj: ApiKey) -> str:
-        raw = f"{obj.prefix or ''}{crypto.generate_token()}"
-        obj.key = crypto.digest(raw)
-        obj.start = raw[:6]
-        return raw
+        return obj.set_new_key()
 
     @admin.action(description="Disable the selected API keys")
     def disable_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
@@ -159,7 +149,6 @@ class SsoProviderAdmin(OrgModelAdmin):
 
 @admin.register(ScimProvider)
 class ScimProviderAdmin(DigestCreatingAdmin):
-    secret_field = "scim_token"
     secret_label = "SCIM token"
     list_display = ("provider_id", "organization", "created_at")
     search_fields = ("id", "provider_id")

@@ -23,102 +23,100 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import Exists, OuterRef, QuerySet
+
 from beep_iam.conf import iam_settings
 from beep_iam.maintenance.purge import PurgeTarget, register
+from beep_iam.models import (
+    DeviceCode,
+    OAuthAccessToken,
+    OAuthClient,
+    OAuthRefreshToken,
+    RateLimit,
+    Verification,
+)
+from beep_iam.models.oauth import OAuthClientAssertion
 
 
-def _revoked_before(now: dt.datetime) -> dict[str, Any]:
-    return {"revoked_before": now - iam_settings().revoked_token_retention}
+def _revoked_before(now: dt.datetime) -> dt.datetime:
+    return now - iam_settings().revoked_token_retention
 
 
-_NO_LIVE_ACCESS_TOKEN = """
-NOT EXISTS (
-    SELECT 1 FROM oauth_access_token a
-    WHERE a.refresh_id = oauth_refresh_token.id
-      AND a.revoked IS NULL
-      AND (a.expires_at IS NULL OR a.expires_at > %(now)s)
-)"""
+def _without_live_access_token(rows: QuerySet[Any], now: dt.datetime) -> QuerySet[Any]:
+    minted = OAuthAccessToken.objects.filter(oauth_refresh_token=OuterRef("pk")).live(now)
+    return rows.filter(~Exists(minted))
+
 
 register(
     PurgeTarget(
         name="oauth_access_token.expired",
-        table="oauth_access_token",
+        rows=lambda now: OAuthAccessToken.objects.expired(now).filter(revoked__isnull=True),
         key="expires_at",
-        where="expires_at < %(now)s AND revoked IS NULL",
         description="access tokens past their expiry (not revoked)",
     )
 )
 register(
     PurgeTarget(
         name="oauth_access_token.revoked",
-        table="oauth_access_token",
+        rows=lambda now: OAuthAccessToken.objects.filter(revoked__lt=_revoked_before(now)),
         key="revoked",
-        where="revoked < %(revoked_before)s",
-        params=_revoked_before,
         description="access tokens revoked longer ago than the retention",
     )
 )
 register(
     PurgeTarget(
         name="oauth_refresh_token.expired",
-        table="oauth_refresh_token",
+        rows=lambda now: _without_live_access_token(OAuthRefreshToken.objects.expired(now), now),
         key="expires_at",
-        where=f"expires_at < %(now)s AND {_NO_LIVE_ACCESS_TOKEN}",
         description="refresh tokens past their expiry with no live access token",
     )
 )
 register(
     PurgeTarget(
         name="oauth_refresh_token.revoked",
-        table="oauth_refresh_token",
+        rows=lambda now: _without_live_access_token(
+            OAuthRefreshToken.objects.filter(revoked__lt=_revoked_before(now)), now
+        ),
         key="revoked",
-        where=f"revoked < %(revoked_before)s AND {_NO_LIVE_ACCESS_TOKEN}",
-        params=_revoked_before,
         description="refresh tokens revoked longer ago than the retention, no live access token",
     )
 )
 register(
     PurgeTarget(
         name="verification.expired",
-        table="verification",
+        rows=lambda now: Verification.objects.expired(now),
         key="expires_at",
-        where="expires_at <= %(now)s",  # as Verification.objects.expired()
         description="verification values past their expiry",
     )
 )
 register(
     PurgeTarget(
         name="device_code.expired",
-        table="device_code",
+        rows=lambda now: DeviceCode.objects.expired(now),
         key="expires_at",
-        where="expires_at <= %(now)s",  # as DeviceCode.objects.expired()
         description="device authorizations past their expiry",
     )
 )
 register(
     PurgeTarget(
         name="oauth_client_assertion.expired",
-        table="oauth_client_assertion",
+        rows=lambda now: OAuthClientAssertion.objects.expired(now),
         key="expires_at",
-        where="expires_at <= %(now)s",  # as OAuthClientAssertion.objects.expired()
         description="used client assertions (private_key_jwt) past their expiry",
     )
 )
 
 
-def _stale_before(now: dt.datetime) -> dict[str, Any]:
-    from beep_iam.oauth2.cimd import STALE_AFTER
+def _stale_metadata_documents(now: dt.datetime) -> QuerySet[Any]:
+    """Clients from metadata documents not fetched for ``cimd.STALE_AFTER`` and holding no
+    live token (deleting a client deletes its tokens)."""
+    from beep_iam.oauth2.cimd import DISCOVERY_ID, STALE_AFTER
 
-    return {"stale_before": now - STALE_AFTER}
-
-
-def _no_live_token(table: str) -> str:
-    return f"""NOT EXISTS (
-    SELECT 1 FROM {table} t
-    WHERE t.client_id = oauth_client.client_id
-      AND t.revoked IS NULL
-      AND (t.expires_at IS NULL OR t.expires_at > %(now)s)
-)"""
+    live_access = OAuthAccessToken.objects.filter(client_id=OuterRef("client_id")).live(now)
+    live_refresh = OAuthRefreshToken.objects.filter(client_id=OuterRef("client_id")).live(now)
+    return OAuthClient.objects.filter(
+        client_discovery_id=DISCOVERY_ID, updated_at__lt=now - STALE_AFTER
+    ).filter(~Exists(live_access), ~Exists(live_refresh))
 
 
 #: Counters are kept at least this long: better-auth's own rules on the shared table have
@@ -126,39 +124,29 @@ def _no_live_token(table: str) -> str:
 RATE_LIMIT_RETENTION = dt.timedelta(days=1)
 
 
-def _rate_limit_stale_before(now: dt.datetime) -> dict[str, Any]:
+def _stale_rate_limits(now: dt.datetime) -> QuerySet[Any]:
     """A counter whose last request is older than every window starts again from one at its
     next request (the rule of both servers), so deleting it changes nothing."""
     windows = [
         dt.timedelta(seconds=limit.window) for limit in iam_settings().oauth2_rate_limits.values()
     ]
     keep = max([RATE_LIMIT_RETENTION, *windows])
-    return {"stale_before_ms": int((now - keep).timestamp() * 1000)}
+    return RateLimit.objects.filter(last_request__lt=int((now - keep).timestamp() * 1000))
 
 
 register(
     PurgeTarget(
         name="oauth_client.stale_metadata_document",
-        table="oauth_client",
+        rows=_stale_metadata_documents,
         key="updated_at",
-        where=(
-            "client_discovery_id = 'cimd' AND updated_at < %(stale_before)s"
-            f" AND {_no_live_token('oauth_access_token')}"
-            f" AND {_no_live_token('oauth_refresh_token')}"
-        ),
-        params=_stale_before,
         description="clients from metadata documents not fetched for 30 days, no live token",
     )
 )
-
-
 register(
     PurgeTarget(
         name="rate_limit.stale",
-        table="rate_limit",
+        rows=_stale_rate_limits,
         key="key",  # the unique index; last_request has none
-        where="last_request < %(stale_before_ms)s",
-        params=_rate_limit_stale_before,
         description="rate-limit counters whose window ended longer ago than a day",
     )
 )

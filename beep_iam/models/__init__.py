@@ -3,7 +3,7 @@
 
 from .account import CREDENTIAL_PROVIDER, Account
 from .device_code import DeviceCode, DeviceCodeQuerySet, DeviceCodeStatus
-from .jwks import Jwks, JwksQuerySet
+from .jwks import Jwks
 from .oauth import *  # noqa: F403
 from .oauth import __all__ as _oauth_all
 from .org import *  # noqa: F403
@@ -11,7 +11,7 @@ from .org import __all__ as _org_all
 from .passkey import Passkey
 from .rate_limit import RateLimit
 from .two_factor import TwoFactor
-from .verification import Verification, VerificationQuerySet
+from .verification import Verification
 from .wallet_address import WalletAddress
 
 __all__ = [
@@ -21,12 +21,10 @@ __all__ = [
     "DeviceCodeQuerySet",
     "DeviceCodeStatus",
     "Jwks",
-    "JwksQuerySet",
     "Passkey",
     "RateLimit",
     "TwoFactor",
     "Verification",
-    "VerificationQuerySet",
     "WalletAddress",
     *_oauth_all,
     *_org_all,

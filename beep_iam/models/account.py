@@ -17,6 +17,7 @@ from beep_iam.better_auth.hashers import (
 )
 from beep_iam.conf import iam_settings
 from beep_shared.db.fields import ForeignKey
+from beep_shared.db.show_once import SecretField, secret_fields
 from beep_shared.labels import related_label
 from beep_shared.models import Table
 
@@ -54,16 +55,13 @@ class Account(Table):
     account_id = models.TextField(help_text="The user's id at the provider.")
     provider_id = models.TextField(help_text="Provider key, e.g. 'google' or 'credential'.")
     user = ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="accounts")
-    access_token = models.TextField(null=True, blank=True)
-    refresh_token = models.TextField(null=True, blank=True)
-    id_token = models.TextField(null=True, blank=True)
+    access_token = SecretField(null=True, blank=True)
+    refresh_token = SecretField(null=True, blank=True)
+    id_token = SecretField(null=True, blank=True)
     access_token_expires_at = models.DateTimeField(null=True, blank=True)
     refresh_token_expires_at = models.DateTimeField(null=True, blank=True)
     scope = models.TextField(null=True, blank=True)
-    password = models.TextField(null=True, blank=True, help_text="Django password hash.")
-
-    # Never shown by __str__, the admin or any listing.
-    SECRET_FIELDS = ("access_token", "refresh_token", "id_token", "password")
+    password = SecretField(null=True, blank=True, help_text="Django password hash.")
 
     base_triggers: ClassVar[list[Any]] = [*Table.base_triggers, KEEPS_ITS_OWNER]
 
@@ -121,4 +119,4 @@ class Account(Table):
     @property
     def stored_secrets(self) -> list[str]:
         """Names of the secret columns that hold a value (their values are never listed)."""
-        return [name for name in self.SECRET_FIELDS if getattr(self, name)]
+        return [field.name for field in secret_fields(type(self)) if getattr(self, field.attname)]

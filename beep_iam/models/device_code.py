@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,10 +21,11 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from beep_shared import crypto
 from beep_shared.db.choices import choices_check
 from beep_shared.db.fields import ForeignKey
+from beep_shared.db.show_once import DigestField, ShowOnceMixin, digest_field
 from beep_shared.models import Table
+from beep_shared.models.lifecycle import Expires, ExpiringQuerySet
 
 # RFC 8628 section 6.1: a base-20 alphabet without vowels (no words) and without characters that
 # are easily confused (0/O, 1/I/L, 5/S...), 8 characters long: about 34 bits of entropy.
@@ -111,14 +112,7 @@ class DeviceCodeStatus(models.TextChoices):
     DENIED = "denied", "Denied"
 
 
-class DeviceCodeQuerySet(models.QuerySet["DeviceCode"]):
-    def expired(self, now: datetime | None = None) -> DeviceCodeQuerySet:
-        """Rows whose ``expires_at`` has passed (at ``now``, default the current time)."""
-        return self.filter(expires_at__lte=now or timezone.now())
-
-    def unexpired(self, now: datetime | None = None) -> DeviceCodeQuerySet:
-        return self.filter(expires_at__gt=now or timezone.now())
-
+class DeviceCodeQuerySet(ShowOnceMixin, ExpiringQuerySet):
     def get_by_user_code(self, raw: str, *, include_expired: bool = False) -> DeviceCode | None:
         """The row whose user code is ``raw`` as a person typed it, or ``None``.
 
@@ -137,7 +131,7 @@ class DeviceCodeQuerySet(models.QuerySet["DeviceCode"]):
         Only the digest is stored, so the lookup goes by digest.
         """
         rows = self if include_expired else self.unexpired()
-        return rows.filter(device_code=crypto.digest(raw)).first()
+        return rows.by_secret(raw).first()
 
     def create_device_code(
         self,
@@ -151,12 +145,12 @@ class DeviceCodeQuerySet(models.QuerySet["DeviceCode"]):
         The raw device code is handed to the device once and not stored anywhere; the user code
         is random (retried on the rare collision with a live code).
         """
-        raw = crypto.generate_token()
+        raw = digest_field(self.model).generate()
         for attempt in range(USER_CODE_ATTEMPTS):
             try:
                 with transaction.atomic(using=self.db):
-                    row = self.create(
-                        device_code=crypto.digest(raw),
+                    row, _ = self.create_with_secret(
+                        raw=raw,
                         user_code=generate_user_code(),
                         expires_at=timezone.now() + lifetime,
                         polling_interval=polling_interval,
@@ -171,14 +165,14 @@ class DeviceCodeQuerySet(models.QuerySet["DeviceCode"]):
         raise AssertionError("unreachable")
 
 
-class DeviceCode(Table):
+class DeviceCode(Expires, Table):
     """One device's request for authorization, identified by a device code and a user code.
 
     ``device_code`` holds the SHA-256 digest of the code the device polls with; ``user_code``
     is stored normalised (upper-case, no separators) and matched that way.
     """
 
-    device_code = models.TextField(help_text="SHA-256 digest (base64url) of the device code.")
+    device_code = DigestField(help_text="SHA-256 digest (base64url) of the device code.")
     user_code = UserCodeField(help_text="Stored upper-case without separators.")
     user = ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -201,8 +195,6 @@ class DeviceCode(Table):
     scope = models.TextField(null=True, blank=True)
 
     objects = DeviceCodeQuerySet.as_manager()
-
-    SECRET_FIELDS = ("device_code",)
 
     class Meta:
         db_table = "device_code"
@@ -234,7 +226,3 @@ class DeviceCode(Table):
 
     def __str__(self) -> str:
         return f"device code {self.user_code} ({self.status})"
-
-    @property
-    def is_expired(self) -> bool:
-        return self.expires_at <= timezone.now()

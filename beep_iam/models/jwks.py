@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.db import models
-from django.db.models import Q
-from django.utils import timezone
 
+from beep_shared.db.show_once import SecretField
 from beep_shared.models import Table
+from beep_shared.models.lifecycle import Expires, ExpiringQuerySet
 
 
-class JwksQuerySet(models.QuerySet["Jwks"]):
-    def active(self, now: datetime | None = None) -> JwksQuerySet:
-        """Keys without an expiry or whose expiry lies after ``now``."""
-        now = now or timezone.now()
-        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-
-    def expired(self, now: datetime | None = None) -> JwksQuerySet:
-        return self.filter(expires_at__lte=now or timezone.now())
-
-
-class Jwks(Table):
+class Jwks(Expires, Table):
     """One key pair. ``private_key`` is the (auth layer's) serialised private key; it is
     never displayed, not even in the admin's change form."""
 
     public_key = models.TextField(help_text="Public JWK (JSON).")
-    private_key = models.TextField()
+    private_key = SecretField()
     expires_at = models.DateTimeField(null=True, blank=True)
     # better-auth 1.7 additions.
     alg = models.TextField(null=True, blank=True, help_text="JWS algorithm, e.g. EdDSA.")
     crv = models.TextField(null=True, blank=True, help_text="Curve, e.g. Ed25519.")
 
-    objects = JwksQuerySet.as_manager()
-
-    SECRET_FIELDS = ("private_key",)
+    objects = ExpiringQuerySet.as_manager()
 
     class Meta:
         db_table = "jwks"

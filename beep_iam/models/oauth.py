@@ -7,13 +7,16 @@ padding); the raw values are handed out once by the services in ``beep_iam.servi
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any, ClassVar, Self
 
 import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.db import models
+from django.db import connections, models, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from beep_iam.choices import (
     ApplicationType,
@@ -23,12 +26,14 @@ from beep_iam.choices import (
     SubjectType,
     TokenEndpointAuthMethod,
 )
-from beep_iam.validators import validate_client
+from beep_iam.validators import is_secret_method, validate_client
 from beep_shared.db.choices import choices_check
 from beep_shared.db.fields import ForeignKey
 from beep_shared.db.indexes import Index
+from beep_shared.db.show_once import DigestField, SecretField, ShowOnceMixin
 from beep_shared.labels import related_label
 from beep_shared.models import Table
+from beep_shared.models.lifecycle import Expires, ExpiringQuerySet
 
 __all__ = [
     "ApplicationType",
@@ -72,7 +77,7 @@ class OAuthClient(Table):
     """A registered OAuth client. ``client_secret`` is a digest; public clients have none."""
 
     client_id = models.TextField(help_text="Public identifier; tokens reference this column.")
-    client_secret = models.TextField(
+    client_secret = DigestField(
         null=True, blank=True, editable=False, help_text="SHA-256 digest of the client secret."
     )
     disabled = models.BooleanField(default=False, db_default=False)
@@ -154,6 +159,31 @@ class OAuthClient(Table):
         """SQL twin of :attr:`may_authenticate` for the ``oauth_client`` row ``alias``."""
         return f"(NOT {alias}.disabled AND {alias}.deleted_at IS NULL)"
 
+    # What the client may ask for. NULL ``scopes`` / ``grant_types`` mean "not restricted"
+    # (rows written by other tools may lack them); the services raise the OAuth errors.
+    def scopes_not_allowed(self, scopes: Iterable[str]) -> list[str]:
+        """The scopes of ``scopes`` this client may not get (none when unrestricted)."""
+        if not self.scopes:
+            return []
+        allowed = set(self.scopes)
+        return [scope for scope in scopes if scope not in allowed]
+
+    def allows_scopes(self, scopes: Iterable[str]) -> bool:
+        return not self.scopes_not_allowed(scopes)
+
+    def keep_allowed_scopes(self, scopes: Iterable[str]) -> list[str]:
+        """``scopes`` without those the client may no longer get, in order."""
+        refused = set(self.scopes_not_allowed(scopes := list(scopes)))
+        return [scope for scope in scopes if scope not in refused]
+
+    def allows_grant(self, grant: str) -> bool:
+        return self.grant_types is None or grant in self.grant_types
+
+    @property
+    def uses_secret(self) -> bool:
+        """Whether the client authenticates with a client secret (so it has one)."""
+        return is_secret_method(self.token_endpoint_auth_method)
+
     def clean_fields(self, exclude: Any = None) -> None:
         # The list columns and the auth method have their rules in clean() (validators),
         # which name the rule and the value; ArrayField's own cleaning would repeat them,
@@ -171,10 +201,72 @@ class OAuthClient(Table):
         validate_client(self)
 
 
-class OAuthRefreshToken(Table):
+class TokenQuerySet(ShowOnceMixin, ExpiringQuerySet):
+    """Lifecycle of the token tables: the token's own part of the validity rule, revocation."""
+
+    def live(self, now: dt.datetime | None = None) -> Self:
+        """Tokens not revoked, expired or soft-deleted (their client's and user's rules are
+        their own: ``OAuthClient.may_authenticate``, ``User.may_authenticate``)."""
+        return self.unexpired(now).filter(revoked__isnull=True, deleted_at__isnull=True)
+
+    def of_family(self, client_id: str, user_id: str) -> Self:
+        """The tokens of one client and user (what a refresh token's reuse revokes)."""
+        return self.filter(client_id=client_id, user_id=user_id)
+
+    def revoke(self, now: dt.datetime | None = None) -> int:
+        """Revoke the tokens not revoked yet (a revoked one keeps its first revocation time);
+        returns how many."""
+        return self.filter(revoked__isnull=True).update(revoked=now or timezone.now())
+
+
+class OAuthRefreshTokenQuerySet(TokenQuerySet):
+    def revoke_with_access_tokens(self, now: dt.datetime | None = None) -> tuple[int, int]:
+        """Revoke these refresh tokens and the access tokens they minted; returns the
+        (refresh, access) counts of newly revoked tokens.
+
+        One statement, so the selection is read once, before anything changes (a queryset
+        filtered on ``revoked`` stays right), without loading ids into Python.
+        """
+        selection, params = self.order_by().values("pk").query.sql_with_params()
+        now = now or timezone.now()
+        sql = f"""
+WITH selected (id) AS ({selection}),
+refresh AS (
+    UPDATE oauth_refresh_token SET revoked = %s
+    WHERE id IN (SELECT id FROM selected) AND revoked IS NULL
+    RETURNING 1
+),
+access AS (
+    UPDATE oauth_access_token SET revoked = %s
+    WHERE refresh_id IN (SELECT id FROM selected) AND revoked IS NULL
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM refresh), (SELECT count(*) FROM access)
+"""
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(sql, (*params, now, now))
+            refresh, access = cursor.fetchone()
+        return refresh, access
+
+    def revoke_family(
+        self, client_id: str, user_id: str, now: dt.datetime | None = None
+    ) -> tuple[int, int]:
+        """Revoke every refresh and access token of one client and user (refresh first, the
+        order every revocation takes, so two of them cannot deadlock); returns the
+        (refresh, access) counts."""
+        now = now or timezone.now()
+        with transaction.atomic(using=self.db, savepoint=False):
+            refresh = self.of_family(client_id, user_id).revoke(now)
+            access = (
+                OAuthAccessToken.objects.using(self.db).of_family(client_id, user_id).revoke(now)
+            )
+        return refresh, access
+
+
+class OAuthRefreshToken(Expires, Table):
     """An opaque refresh token (digest). Rotation revokes it and issues a new pair."""
 
-    token = models.TextField(editable=False, help_text="SHA-256 digest of the token.")
+    token = DigestField(editable=False, help_text="SHA-256 digest of the token.")
     client = ForeignKey(
         OAuthClient,
         on_delete=models.CASCADE,
@@ -204,8 +296,10 @@ class OAuthRefreshToken(Table):
     confirmation = models.JSONField(null=True, blank=True, help_text="Sender constraint (cnf).")
     # better-auth's answer to a rotation, encrypted with its secret, replayed within a grace
     # period; never displayed.
-    rotation_replay_response = models.TextField(null=True, blank=True, editable=False)
+    rotation_replay_response = SecretField(null=True, blank=True, editable=False)
     rotation_replay_expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OAuthRefreshTokenQuerySet.as_manager()
 
     class Meta:
         db_table = "oauth_refresh_token"
@@ -244,10 +338,10 @@ REVOCATION_ENDS_TOKEN = pgtrigger.Trigger(
 )
 
 
-class OAuthAccessToken(Table):
+class OAuthAccessToken(Expires, Table):
     """An opaque access token (digest). Revocation sets ``revoked``; the row stays."""
 
-    token = models.TextField(
+    token = DigestField(
         null=True, blank=True, editable=False, help_text="SHA-256 digest of the token."
     )
     client = ForeignKey(
@@ -289,6 +383,8 @@ class OAuthAccessToken(Table):
     resources = _text_list(null=True, blank=True)
     requested_user_info_claims = _text_list(null=True, blank=True)
     confirmation = models.JSONField(null=True, blank=True, help_text="Sender constraint (cnf).")
+
+    objects = TokenQuerySet.as_manager()
 
     base_triggers: ClassVar[list[Any]] = [*Table.base_triggers, REVOCATION_ENDS_TOKEN]
 
@@ -420,14 +516,7 @@ class OAuthClientResource(Table):
         return f"{self.client_id} -> {self.resource_id}"
 
 
-class OAuthClientAssertionQuerySet(models.QuerySet["OAuthClientAssertion"]):
-    def expired(self, now: Any = None) -> OAuthClientAssertionQuerySet:
-        from django.utils import timezone
-
-        return self.filter(expires_at__lte=now or timezone.now())
-
-
-class OAuthClientAssertion(Table):
+class OAuthClientAssertion(Expires, Table):
     """A used ``private_key_jwt`` client assertion, kept until it expires to refuse replays.
 
     The id is better-auth's: the base64url SHA-256 prefix of the assertion's ``jti``, not an
@@ -437,7 +526,7 @@ class OAuthClientAssertion(Table):
     id = models.TextField(primary_key=True, editable=False)
     expires_at = models.DateTimeField()
 
-    objects = OAuthClientAssertionQuerySet.as_manager()
+    objects = ExpiringQuerySet.as_manager()
 
     class Meta:
         db_table = "oauth_client_assertion"

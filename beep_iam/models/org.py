@@ -14,12 +14,20 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.views.decorators.debug import sensitive_variables
 
-from beep_shared import crypto
 from beep_shared.db.choices import choices_check
 from beep_shared.db.fields import ForeignKey
+from beep_shared.db.show_once import (
+    DigestField,
+    ShowOnceMixin,
+    ShowOnceQuerySet,
+    digest_field,
+    set_new_secret,
+)
 from beep_shared.labels import related_label
 from beep_shared.models import OrgModel
+from beep_shared.models.lifecycle import Expires, ExpiringQuerySet
 from beep_shared.rls import NULLABLE
 
 __all__ = [
@@ -223,7 +231,7 @@ class TeamMember(OrgModel):
         super().save(*args, **kwargs)
 
 
-class Invitation(OrgModel):
+class Invitation(Expires, OrgModel):
     """An invitation of an email address to an organization (and optionally a team)."""
 
     email = models.EmailField(max_length=320)
@@ -242,6 +250,8 @@ class Invitation(OrgModel):
     inviter = ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sent_invitations"
     )
+
+    objects = ExpiringQuerySet.as_manager()
 
     class Meta:
         db_table = "invitation"
@@ -326,21 +336,23 @@ class Subscription(OrgModel):
         return f"{self.plan} plan of {related_label(self, 'organization', 'name')}"
 
 
-class ApiKeyManager(models.Manager["ApiKey"]):
+class ApiKeyQuerySet(ShowOnceMixin, ExpiringQuerySet):
+    @sensitive_variables("raw")
     def create_key(self, user: Any, *, prefix: str = "", **fields: Any) -> tuple[ApiKey, str]:
         """Create a key; return it with the raw key, which is stored only as a digest."""
-        raw = f"{prefix}{crypto.generate_token()}"
-        key = self.create(
-            user=user, key=crypto.digest(raw), prefix=prefix or None, start=raw[:6], **fields
+        raw = ApiKey.new_raw_key(prefix)
+        key, _ = self.create_with_secret(
+            raw=raw, user=user, prefix=prefix or None, start=raw[:6], **fields
         )
         return key, raw
 
     def get_by_key(self, raw: str) -> ApiKey | None:
-        """The enabled key whose raw value is ``raw`` (among the rows this tenant sees)."""
-        return self.filter(key=crypto.digest(raw), enabled=True).first()
+        """The enabled, unexpired key whose raw value is ``raw`` (among the rows this tenant
+        sees)."""
+        return self.by_secret(raw).unexpired().filter(enabled=True).first()
 
 
-class ApiKey(OrgModel):
+class ApiKey(Expires, OrgModel):
     """A programmatic API key. ``key`` holds the SHA-256 digest, never the key."""
 
     rls_mode = NULLABLE
@@ -348,7 +360,7 @@ class ApiKey(OrgModel):
     name = models.TextField(null=True, blank=True)
     start = models.TextField(null=True, blank=True, help_text="First characters, for display.")
     prefix = models.TextField(null=True, blank=True)
-    key = models.TextField(help_text="SHA-256 digest (base64url) of the key.")
+    key = DigestField(help_text="SHA-256 digest (base64url) of the key.")
     user = ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     refill_interval = models.IntegerField(null=True, blank=True)
     refill_amount = models.IntegerField(null=True, blank=True)
@@ -364,7 +376,7 @@ class ApiKey(OrgModel):
     permissions = models.TextField(null=True, blank=True)
     metadata = models.TextField(null=True, blank=True)
 
-    objects = ApiKeyManager()
+    objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
         db_table = "apikey"
@@ -405,6 +417,18 @@ class ApiKey(OrgModel):
     def __repr__(self) -> str:
         return f"<ApiKey {self.pk}>"
 
+    @staticmethod
+    def new_raw_key(prefix: str = "") -> str:
+        return f"{prefix}{digest_field(ApiKey).generate()}"
+
+    @sensitive_variables("raw")
+    def set_new_key(self) -> str:
+        """Give the key a new secret (not saved) under its prefix; return the raw key."""
+        raw = self.new_raw_key(self.prefix or "")
+        set_new_secret(self, raw)
+        self.start = raw[:6]
+        return raw
+
 
 class SsoProvider(OrgModel):
     """An OIDC or SAML identity provider, for one organization or (NULL) the instance."""
@@ -440,15 +464,13 @@ class SsoProvider(OrgModel):
         return f"{self.provider_id} ({self.domain})"
 
 
-class ScimProviderManager(models.Manager["ScimProvider"]):
+class ScimProviderQuerySet(ShowOnceQuerySet):
     def create_provider(self, provider_id: str, **fields: Any) -> tuple[ScimProvider, str]:
         """Create a provider; return it with its raw bearer token (stored as a digest)."""
-        raw = crypto.generate_token()
-        provider = self.create(provider_id=provider_id, scim_token=crypto.digest(raw), **fields)
-        return provider, raw
+        return self.create_with_secret(provider_id=provider_id, **fields)
 
     def get_by_token(self, raw: str) -> ScimProvider | None:
-        return self.filter(scim_token=crypto.digest(raw)).first()
+        return self.by_secret(raw).first()
 
 
 class ScimProvider(OrgModel):
@@ -457,9 +479,9 @@ class ScimProvider(OrgModel):
     rls_mode = NULLABLE
 
     provider_id = models.TextField()
-    scim_token = models.TextField(help_text="SHA-256 digest (base64url) of the SCIM token.")
+    scim_token = DigestField(help_text="SHA-256 digest (base64url) of the SCIM token.")
 
-    objects = ScimProviderManager()
+    objects = ScimProviderQuerySet.as_manager()
 
     class Meta:
         db_table = "scim_provider"

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from beep_shared.db.fields import ForeignKey
+from beep_shared.db.show_once import SecretField
 from beep_shared.labels import related_label
 from beep_shared.models import Table
 
@@ -19,13 +20,11 @@ class TwoFactor(Table):
     second row would leave it unclear which secret is in force, so the database refuses it.
     """
 
-    secret = models.TextField()
-    backup_codes = models.TextField()
+    secret = SecretField()
+    backup_codes = SecretField()
     user = ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_factors"
     )
-
-    SECRET_FIELDS = ("secret", "backup_codes")
 
     class Meta:
         db_table = "two_factor"

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.db import models
-from django.utils import timezone
 
+from beep_shared.db.show_once import SecretField
 from beep_shared.models import Table
+from beep_shared.models.lifecycle import Expires, ExpiringQuerySet
 
 # Characters of an identifier shown where the whole identifier could leak a secret.
 IDENTIFIER_HINT_LENGTH = 6
 
 
-class VerificationQuerySet(models.QuerySet["Verification"]):
-    def expired(self, now: datetime | None = None) -> VerificationQuerySet:
-        """Rows whose ``expires_at`` has passed (at ``now``, default the current time)."""
-        return self.filter(expires_at__lte=now or timezone.now())
-
-    def unexpired(self, now: datetime | None = None) -> VerificationQuerySet:
-        return self.filter(expires_at__gt=now or timezone.now())
-
-
-class Verification(Table):
+class Verification(Expires, Table):
     """A value (OTP, token payload...) stored under an identifier until it expires.
 
     ``value`` is never displayed. ``identifier`` is not displayed whole either: better-auth
@@ -30,13 +20,11 @@ class Verification(Table):
     :attr:`identifier_hint` is shown.
     """
 
-    identifier = models.TextField()
-    value = models.TextField()
+    identifier = SecretField()
+    value = SecretField()
     expires_at = models.DateTimeField()
 
-    objects = VerificationQuerySet.as_manager()
-
-    SECRET_FIELDS = ("identifier", "value")
+    objects = ExpiringQuerySet.as_manager()
 
     class Meta:
         db_table = "verification"

@@ -25,7 +25,6 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from beep_iam.models import OAuthAccessToken, OAuthRefreshToken, Verification
-from beep_iam.services.oauth_tokens import revoke_refresh_tokens
 from beep_shared import crypto
 
 CODE_LIFETIME = timedelta(minutes=10)
@@ -147,9 +146,7 @@ def revoke_code_tokens(code_id: str) -> None:
     minted (rotations carry the code's id on), and its access tokens."""
     using = router.db_for_write(OAuthAccessToken)
     with transaction.atomic(using=using):
-        revoke_refresh_tokens(
-            OAuthRefreshToken.objects.using(using).filter(authorization_code_id=code_id)
-        )
-        OAuthAccessToken.objects.using(using).filter(
-            authorization_code_id=code_id, revoked__isnull=True
-        ).update(revoked=timezone.now())
+        OAuthRefreshToken.objects.using(using).filter(
+            authorization_code_id=code_id
+        ).revoke_with_access_tokens()
+        OAuthAccessToken.objects.using(using).filter(authorization_code_id=code_id).revoke()

@@ -143,9 +143,7 @@ def create_key(*, expire_current: bool = False) -> Jwks:
     key = OKPKey.generate_key(CRV)
     now = timezone.now()
     if expire_current:
-        Jwks.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).update(
-            expires_at=now
-        )
+        Jwks.objects.unexpired(now).update(expires_at=now)
     return Jwks.objects.create(
         public_key=json.dumps(key.as_dict(private=False), separators=(",", ":")),
         private_key=_store_private(key.as_dict(private=True)),
@@ -176,9 +174,7 @@ def signing_key(kid: str | None = None) -> SigningKey:
     """The newest unexpired EdDSA key, created when there is none (as better-auth does);
     with ``kid``, that key if it is an unexpired EdDSA key, else ``LookupError``."""
     now = timezone.now()
-    rows = Jwks.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).filter(
-        Q(alg=ALG) | Q(alg__isnull=True)
-    )
+    rows = Jwks.objects.unexpired(now).filter(Q(alg=ALG) | Q(alg__isnull=True))
     if kid is not None:
         try:
             row = rows.filter(pk=kid).first()
@@ -196,9 +192,7 @@ def signing_key(kid: str | None = None) -> SigningKey:
 def published_keys() -> list[dict[str, Any]]:
     """The public JWKs, as better-auth's ``/jwks`` lists them."""
     cutoff = timezone.now() - GRACE_PERIOD
-    rows = Jwks.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=cutoff)).order_by(
-        "-created_at", "-row_id"
-    )
+    rows = Jwks.objects.unexpired(cutoff).order_by("-created_at", "-row_id")
     keys = []
     for row in rows:
         public = json.loads(row.public_key)

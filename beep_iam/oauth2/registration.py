@@ -53,7 +53,6 @@ from beep_iam.services.oauth_clients import (
     create_client,
     link_registration_defaults,
     rotate_client_secret,
-    uses_secret,
 )
 from beep_shared import crypto
 
@@ -264,9 +263,9 @@ def _replace(client: OAuthClient, body: dict[str, Any]) -> tuple[OAuthClient, st
     for column in REPLACED:
         setattr(client, column, getattr(replacement, column))
     had_secret = client.client_secret is not None
-    if not uses_secret(client):
+    if not client.uses_secret:
         client.client_secret = None
     client.full_clean()
     client.save()
-    secret = rotate_client_secret(client) if uses_secret(client) and not had_secret else None
+    secret = rotate_client_secret(client) if client.uses_secret and not had_secret else None
     return client, secret

@@ -20,13 +20,24 @@ from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient, OAuthClientResource, OAuthResource
 from beep_iam.models.oauth import GrantType, ResponseType, TokenEndpointAuthMethod
 from beep_iam.services.oauth_errors import InvalidClient, InvalidRequest
-from beep_iam.validators import MAX_URI_LENGTH, uses_secret
+from beep_iam.validators import MAX_URI_LENGTH
 from beep_shared import crypto
+from beep_shared.db.show_once import set_new_secret
 
 CLIENT_ID_BYTES = 24  # 32 URL-safe characters
-CLIENT_SECRET_BYTES = 32  # 43 URL-safe characters
 
-# Metadata register_client accepts besides its named arguments (all nullable model fields).
+# The client fields register_client takes: its named arguments (build_client's keyword
+# parameters), then the metadata it accepts besides them (all nullable model fields). The
+# admin's add form asks for exactly these.
+REGISTRATION_ARGUMENTS = (
+    "name",
+    "user",
+    "redirect_uris",
+    "token_endpoint_auth_method",
+    "grant_types",
+    "response_types",
+    "scopes",
+)
 OPTIONAL_METADATA = frozenset(
     {
         "uri",
@@ -54,6 +65,8 @@ OPTIONAL_METADATA = frozenset(
         "dpop_bound_access_tokens",
     }
 )
+
+REGISTRATION_FIELDS = (*REGISTRATION_ARGUMENTS, *sorted(OPTIONAL_METADATA))
 
 # Compared against when the client does not exist, so both paths cost one digest comparison.
 _DUMMY_DIGEST = crypto.digest("beep-iam-no-such-client")
@@ -103,9 +116,9 @@ def create_client(client: OAuthClient, *, client_id: str | None = None) -> Regis
 
     The one place a client is created: ``register_client`` and the admin's add page (in
     ``save_model``, after its form validated the same rules) call it."""
-    raw_secret = crypto.generate_token(CLIENT_SECRET_BYTES) if uses_secret(client) else None
+    client.client_secret = None
+    raw_secret = set_new_secret(client) if client.uses_secret else None
     client.client_id = client_id or crypto.generate_token(CLIENT_ID_BYTES)
-    client.client_secret = crypto.digest(raw_secret) if raw_secret else None
     client.full_clean()
     client.save(force_insert=True)
     return RegisteredClient(client=client, client_secret=raw_secret)
@@ -154,7 +167,7 @@ def authenticate_client(client_id: str, raw_secret: str | None) -> OAuthClient:
 @sensitive_variables("raw")
 def rotate_client_secret(client: OAuthClient) -> str:
     """Replace a confidential client's secret; return the new raw secret (shown once)."""
-    if not uses_secret(client):
+    if not client.uses_secret:
         raise ValidationError(
             {
                 "token_endpoint_auth_method": (
@@ -162,8 +175,7 @@ def rotate_client_secret(client: OAuthClient) -> str:
                 )
             }
         )
-    raw = crypto.generate_token(CLIENT_SECRET_BYTES)
-    client.client_secret = crypto.digest(raw)
+    raw = set_new_secret(client)
     client.save(update_fields=["client_secret"])
     return raw
 

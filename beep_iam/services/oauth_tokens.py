@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.db import connections, router, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -38,8 +37,6 @@ from beep_iam.services.oauth_errors import (
 from beep_iam.services.prepared import fetch_one
 from beep_shared import crypto
 from beep_shared.models.user import may_authenticate_sql
-
-TOKEN_BYTES = 32
 
 # First key of the two-int advisory lock on a token family; the second is a hash of it.
 FAMILY_LOCK_NAMESPACE = 0x6F617574  # "oaut"
@@ -115,20 +112,15 @@ def allowed_scopes(client: OAuthClient, scopes: Iterable[str]) -> list[str]:
     """``scopes`` as valid scope tokens (``ValidationError``), each one ``client`` allows
     (``InvalidScope``; no ``client.scopes`` means unrestricted)."""
     requested = rules.validate_scopes(scopes)
-    if client.scopes:
-        allowed = set(client.scopes)
-        extra = [s for s in requested if s not in allowed]
-        if extra:
-            raise InvalidScope(
-                f"scope(s) {', '.join(extra)} not allowed for client {client.client_id}"
-            )
+    extra = client.scopes_not_allowed(requested)
+    if extra:
+        raise InvalidScope(f"scope(s) {', '.join(extra)} not allowed for client {client.client_id}")
     return requested
 
 
 def check_grant(client: OAuthClient, grant: str) -> None:
     """``UnauthorizedClient`` unless ``client`` may use ``grant``."""
-    # NULL grant_types means "not restricted" (rows written by other tools may lack it).
-    if client.grant_types is not None and grant not in client.grant_types:
+    if not client.allows_grant(grant):
         raise UnauthorizedClient(f"client {client.client_id} may not use the {str(grant)!r} grant")
 
 
@@ -157,9 +149,7 @@ def _mint(
     if with_refresh:
         if user_id is None:
             raise InvalidGrant("a refresh token is issued to a user; none was given")
-        raw_refresh = crypto.generate_token(TOKEN_BYTES)
-        refresh = OAuthRefreshToken.objects.using(using).create(
-            token=crypto.digest(raw_refresh),
+        refresh, raw_refresh = OAuthRefreshToken.objects.using(using).create_with_secret(
             client_id=client.client_id,
             user_id=user_id,
             session_id=session_id,
@@ -174,9 +164,7 @@ def _mint(
         )
     raw_access, access = "", None
     if opaque_access:
-        raw_access = crypto.generate_token(TOKEN_BYTES)
-        access = OAuthAccessToken.objects.using(using).create(
-            token=crypto.digest(raw_access),
+        access, raw_access = OAuthAccessToken.objects.using(using).create_with_secret(
             client_id=client.client_id,
             user_id=user_id,
             session_id=session_id,
@@ -310,17 +298,6 @@ WHERE token = %s
 """
 
 
-def _revoke_family(client_id: str, user_id: str, now: dt.datetime, using: str) -> None:
-    """Revoke every live refresh and access token of one client and user (refresh first, the
-    same order as ``revoke_token``, so the two cannot deadlock)."""
-    OAuthRefreshToken.objects.using(using).filter(
-        client_id=client_id, user_id=user_id, revoked__isnull=True
-    ).update(revoked=now)
-    OAuthAccessToken.objects.using(using).filter(
-        client_id=client_id, user_id=user_id, revoked__isnull=True
-    ).update(revoked=now)
-
-
 def _just_rotated(token: OAuthRefreshToken, now: dt.datetime) -> bool:
     """Within ``REFRESH_TOKEN_REPLAY_WINDOW`` of its rotation (a revoked token never is): a
     retry or a second tab, refused without revoking the family. The new pair is not repeated:
@@ -388,10 +365,12 @@ def rotate_refresh_token(
         if current.revoked is not None:
             if _just_rotated(current, now):
                 raise InvalidGrant("refresh token was already rotated; use the new one")
-            _revoke_family(current.client_id, current.user_id, now, using)
+            OAuthRefreshToken.objects.using(using).revoke_family(
+                current.client_id, current.user_id, now
+            )
             reused = True
         else:
-            if current.expires_at is not None and current.expires_at <= now:
+            if current.expired_by(now):
                 raise InvalidGrant("refresh token expired")
             if current.deleted_at is not None:
                 raise InvalidGrant("unknown refresh token")
@@ -401,15 +380,13 @@ def rotate_refresh_token(
             if not current.user.may_authenticate(now):
                 raise InvalidGrant("the token's user is inactive, banned or deleted")
             check_grant(client, GrantType.REFRESH_TOKEN)
-            kept = list(current.scopes)
-            if client.scopes:  # the client's allowed scopes may have been cut since
-                allowed = set(client.scopes)
-                kept = [s for s in kept if s in allowed]
-                if not kept:
-                    raise InvalidScope(
-                        f"none of the refresh token's scopes is still allowed for client "
-                        f"{client.client_id}"
-                    )
+            # The client's allowed scopes may have been cut since.
+            kept = client.keep_allowed_scopes(current.scopes)
+            if not kept and client.scopes:
+                raise InvalidScope(
+                    f"none of the refresh token's scopes is still allowed for client "
+                    f"{client.client_id}"
+                )
             access_scopes = kept
             if scopes is not None:
                 access_scopes = rules.validate_scopes(scopes)
@@ -492,42 +469,12 @@ def revoke_token(
             pk, owner = found
             if client_id is not ANY_CLIENT and owner != client_id:
                 raise UnauthorizedClient("token was issued to another client")
-            model.objects.using(using).filter(pk=pk, revoked__isnull=True).update(revoked=now)
             if model is OAuthRefreshToken:
-                OAuthAccessToken.objects.using(using).filter(
-                    oauth_refresh_token_id=pk, revoked__isnull=True
-                ).update(revoked=now)
+                OAuthRefreshToken.objects.using(using).filter(pk=pk).revoke_with_access_tokens(now)
+            else:
+                OAuthAccessToken.objects.using(using).filter(pk=pk).revoke(now)
             return True
     return False
-
-
-def revoke_refresh_tokens(queryset: QuerySet[OAuthRefreshToken]) -> tuple[int, int]:
-    """Revoke the refresh tokens of ``queryset`` and the access tokens they minted.
-
-    One statement, so the selection is read once, before anything changes (a queryset
-    filtered on ``revoked`` stays right), without loading ids into Python. Returns
-    (refresh, access) counts of newly revoked tokens.
-    """
-    selection, params = queryset.order_by().values("pk").query.sql_with_params()
-    now = timezone.now()
-    sql = f"""
-WITH selected (id) AS ({selection}),
-refresh AS (
-    UPDATE oauth_refresh_token SET revoked = %s
-    WHERE id IN (SELECT id FROM selected) AND revoked IS NULL
-    RETURNING 1
-),
-access AS (
-    UPDATE oauth_access_token SET revoked = %s
-    WHERE refresh_id IN (SELECT id FROM selected) AND revoked IS NULL
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM refresh), (SELECT count(*) FROM access)
-"""
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(sql, (*params, now, now))
-        refresh, access = cursor.fetchone()
-    return refresh, access
 
 
 def revoke_client_tokens(client_ids: Iterable[str]) -> tuple[int, int]:
@@ -536,16 +483,8 @@ def revoke_client_tokens(client_ids: Iterable[str]) -> tuple[int, int]:
     using = _db_for_write()
     now = timezone.now()
     with transaction.atomic(using=using):
-        refresh = (
-            OAuthRefreshToken.objects.using(using)
-            .filter(client_id__in=ids, revoked__isnull=True)
-            .update(revoked=now)
-        )
-        access = (
-            OAuthAccessToken.objects.using(using)
-            .filter(client_id__in=ids, revoked__isnull=True)
-            .update(revoked=now)
-        )
+        refresh = OAuthRefreshToken.objects.using(using).filter(client_id__in=ids).revoke(now)
+        access = OAuthAccessToken.objects.using(using).filter(client_id__in=ids).revoke(now)
     return refresh, access
 
 

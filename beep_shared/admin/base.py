@@ -15,8 +15,10 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
+from beep_shared.db.show_once import secret_fields
+
 from .changelist import TableChangeList
-from .checks import unbounded_list_filters
+from .checks import secret_field_problems, unbounded_list_filters
 from .columns import QuickDateColumnsMixin
 from .errors import BadChangelistQuery, bad_request_page, one_line
 from .pagination import LargeTablePaginator, last_page_number
@@ -161,6 +163,12 @@ class TableAdmin(
             ),
         )
 
+    def get_exclude(self, request: Any, obj: Any = None) -> Any:
+        # Secret columns never reach a form, whatever they are called: by their field class.
+        excluded = super().get_exclude(request, obj)
+        hidden = [f.name for f in secret_fields(self.model) if f.name not in (excluded or ())]
+        return (*(excluded or ()), *hidden) if hidden else excluded
+
     def get_search_fields(self, request: Any) -> Any:
         return self.exact_search_fields or super().get_search_fields(request)
 
@@ -228,4 +236,5 @@ class TableAdmin(
             *unbounded_list_filters(self),
             *related_link_problems(self),
             *superuser_field_problems(self),
+            *secret_field_problems(self),
         ]

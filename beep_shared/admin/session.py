@@ -20,8 +20,6 @@ class SessionAdmin(TableAdmin):
     # Whose session it is and where it works: a session with another organization is a way
     # into that organization (beep_shared.admin.permissions).
     superuser_fields = ("user", "impersonated_by", "active_organization", "active_team")
-    # The token column holds a digest; it is never shown or edited here.
-    exclude = ("token",)
     date_hierarchy = None
 
     def has_add_permission(self, request: HttpRequest) -> bool:

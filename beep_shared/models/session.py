@@ -16,9 +16,11 @@ from django.views.decorators.debug import sensitive_variables
 from beep_shared import crypto
 from beep_shared.conf import shared_settings
 from beep_shared.db.fields import ForeignKey, TextIPAddressField
+from beep_shared.db.show_once import DigestField, ShowOnceMixin
 from beep_shared.labels import related_label
 
 from .base import Table
+from .lifecycle import Expires, ExpiringQuerySet
 
 # better-auth writes '' when a request carries no client IP; store NULL, and keep the column
 # as strict as the reference's inet: anything else must parse (and is kept in inet's form).
@@ -63,11 +65,22 @@ def end_other_sessions(user: Any) -> int:
     return sessions.delete()[0]
 
 
-class SessionQuerySet(models.QuerySet["Session"]):
+class SessionTokenField(DigestField):
+    """``session.token``: shown once, stored as :func:`stored_token` (a digest, or the token
+    itself under the "plain" storage better-auth co-tenancy needs); never displayed."""
+
+    description = "Session token (digest, or the token for better-auth)"
+
+    @sensitive_variables()
+    def stored_form(self, raw: str) -> str:
+        return stored_token(raw)
+
+
+class SessionQuerySet(ShowOnceMixin, ExpiringQuerySet):
     def live(self, now: datetime | None = None) -> SessionQuerySet:
         """Sessions that may authenticate: not expired, not soft-deleted (their users' own
         rule, ``User.may_authenticate``, is asked of the user)."""
-        return self.filter(expires_at__gt=now or timezone.now(), deleted_at__isnull=True)
+        return self.unexpired(now).filter(deleted_at__isnull=True)
 
 
 class SessionManager(models.Manager["Session"]):
@@ -82,15 +95,10 @@ class SessionManager(models.Manager["Session"]):
         **fields: Any,
     ) -> tuple[Session, str]:
         """Create a session; return it with its raw token (stored as :func:`stored_token`)."""
-        raw = crypto.generate_token()
         lifetime = shared_settings().session_lifetime
-        session = self.create(
-            user=user,
-            token=stored_token(raw),
-            expires_at=expires_at or timezone.now() + lifetime,
-            **fields,
+        return self.get_queryset().create_with_secret(
+            user=user, expires_at=expires_at or timezone.now() + lifetime, **fields
         )
-        return session, raw
 
     @sensitive_variables()
     def get_by_token(self, raw: str) -> Session | None:
@@ -99,7 +107,7 @@ class SessionManager(models.Manager["Session"]):
         session = (
             self.get_queryset()
             .live()
-            .filter(token=stored_token(raw))
+            .by_secret(raw)
             .select_related("user", "impersonated_by")
             .first()
         )
@@ -108,12 +116,12 @@ class SessionManager(models.Manager["Session"]):
         return session
 
 
-class Session(Table):
+class Session(Expires, Table):
     """A login session. ``token`` holds the SHA-256 digest of the session token, or the token
     itself under the "plain" storage (``BEEP_SHARED["SESSION_TOKEN_STORAGE"]``); never shown
     either way."""
 
-    token = models.TextField(
+    token = SessionTokenField(
         help_text="SHA-256 digest (base64url) of the session token, or the token itself when "
         "sessions are shared with better-auth (SESSION_TOKEN_STORAGE 'plain')."
     )

@@ -23,7 +23,6 @@ from beep_shared.rls.scope import wanted
 ROUTER = "beep_shared.rls.routing.BypassRouter"
 
 
-
 def rls_database() -> str:
     """The alias web requests use, whose tenant the policies read."""
     return shared_settings().rls_database

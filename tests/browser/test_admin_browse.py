@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import quote
 from playwright.sync_api import expect
 
+from beep_shared.db import show_once
 from tests.factories import OrganizationFactory, UserFactory
 from tests.test_admin_pages import factory_for
 
@@ -28,12 +29,11 @@ BEEP_MODELS = sorted(
 
 
 def secret_fields(model):
-    """Columns holding secrets or their digests: the model's SECRET_FIELDS, its admin's
-    ``secret_field`` and every column documented as a digest."""
-    names = {*getattr(model, "SECRET_FIELDS", ())}
-    names.add(getattr(admin.site._registry[model], "secret_field", None))
+    """Columns holding secrets or their digests: every SecretField, and every column
+    documented as a digest (in case one was declared without the field class)."""
+    names = {field.name for field in show_once.secret_fields(model)}
     names |= {f.name for f in model._meta.concrete_fields if "digest" in str(f.help_text)}
-    return names - {None}
+    return names
 
 
 def secret_values(obj):
