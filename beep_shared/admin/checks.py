@@ -57,7 +57,7 @@ def unbounded_list_filters(model_admin: Any) -> list[checks.CheckMessage]:
 
 
 def secret_field_problems(model_admin: Any) -> list[checks.CheckMessage]:
-    """An admin option that would display a secret column (E030): forms leave them out by
+    """An admin option that would display a secret column (E040): forms leave them out by
     their class (``TableAdmin.get_exclude``); lists, read-only fields, filters and substring
     searches must not name them either. Searching one by its exact value (``"=field"``) is
     allowed: it reveals nothing the searcher did not type."""
@@ -87,6 +87,6 @@ def secret_field_problems(model_admin: Any) -> list[checks.CheckMessage]:
             "readonly_fields, list_filter and search_fields (an exact '=field' search is "
             "allowed).",
             obj=type(model_admin),
-            id="beep_shared.E030",
+            id="beep_shared.E040",
         )
     ]
