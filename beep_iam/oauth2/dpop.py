@@ -338,6 +338,7 @@ def confirmation_jkt(confirmation: Any) -> str | None:
 # --- token endpoint -------------------------------------------------------------------------
 
 _proof: ContextVar[Proof | None] = ContextVar("beep_iam_dpop_proof", default=None)
+_at_token_endpoint: ContextVar[bool] = ContextVar("beep_iam_dpop_token_request", default=False)
 
 
 def client_requires(client: OAuthClient) -> bool:
@@ -365,10 +366,19 @@ def token_request(request: HttpRequest, client: OAuthClient) -> Iterator[None]:
     elif client_requires(client):
         raise invalid_proof("the client requires DPoP: a DPoP proof header is required")
     token = _proof.set(proof)
+    inside = _at_token_endpoint.set(True)
     try:
         yield
     finally:
+        _at_token_endpoint.reset(inside)
         _proof.reset(token)
+
+
+def require_proof(description: str) -> None:
+    """At the token endpoint, refuse a request without a DPoP proof (a resource that takes
+    DPoP-bound tokens only); elsewhere (the authorization request) nothing to check yet."""
+    if _at_token_endpoint.get() and _proof.get() is None:
+        raise invalid_proof(description)
 
 
 def response_headers() -> dict[str, str]:

@@ -28,7 +28,7 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient, OAuthClientResource, OAuthRefreshToken, OAuthResource
-from beep_iam.oauth2 import keys
+from beep_iam.oauth2 import dpop, keys
 from beep_iam.oauth2.endpoint import issuer
 from beep_shared import crypto
 
@@ -183,10 +183,10 @@ def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[s
                 f"this server signs {keys.ALG}"
             )
         if row.dpop_bound_access_tokens_required:
-            # Fail closed: a bearer token for a resource that accepts only DPoP-bound ones.
-            raise errors.InvalidRequestError(
-                description=f"resource {identifier} requires DPoP-bound access tokens "
-                "(RFC 9449), which this server does not issue yet"
+            # No bearer token for a resource that accepts only DPoP-bound ones.
+            dpop.require_proof(
+                f"resource {identifier} requires DPoP-bound access tokens (RFC 9449): "
+                "a DPoP proof is required"
             )
         if isinstance(row.custom_claims, dict):
             claims.update(row.custom_claims)

@@ -565,3 +565,45 @@ def test_a_cache_replay_store_must_be_shared(settings, backend, expected):
     assert ids == ([expected] if expected else [])
     settings.BEEP_IAM = {**settings.BEEP_IAM, "OAUTH2_DPOP": {}}
     assert check_settings() == []
+
+
+def test_a_resource_requiring_dpop_gets_a_bound_jwt(client, machine, key):
+    """A resource that takes DPoP-bound tokens only: with a proof, its JWT access token
+    (RFC 9068) carries cnf.jkt and is accepted at the resource with a proof of that key only."""
+    from beep_iam.models import OAuthClientResource, OAuthResource
+    from beep_iam.oauth2 import access_jwt
+
+    api = "https://api.example.com/invoices"
+    row = OAuthResource.objects.create(
+        identifier=api, name="Invoices", dpop_bound_access_tokens_required=True
+    )
+    OAuthClientResource.objects.create(client_id=machine.client.client_id, resource=row)
+    response = token_request(
+        client,
+        {"grant_type": "client_credentials", "scope": "invoices:read", "resource": api},
+        auth=basic(machine.client.client_id, machine.client_secret),
+        HTTP_DPOP=proof(key),
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["token_type"] == "DPoP"
+    info = access_jwt.validate(body["access_token"], api)
+    assert info is not None and info.dpop_jkt == key.thumbprint()
+
+    @require_oauth("invoices:read", resource=api)
+    def view(request) -> HttpResponse:
+        return JsonResponse({"client": request.oauth_token.client_id})
+
+    url = "http://testserver/api/invoices"
+    token = body["access_token"]
+    bound = RequestFactory().get(
+        "/api/invoices",
+        HTTP_AUTHORIZATION=f"DPoP {token}",
+        HTTP_DPOP=proof(key, "GET", url, access_token=token),
+    )
+    assert view(bound).status_code == 200
+    as_bearer = RequestFactory().get("/api/invoices", HTTP_AUTHORIZATION=f"Bearer {token}")
+    refused = view(as_bearer)
+    assert refused.status_code == 401
+    assert refused["WWW-Authenticate"].startswith("DPoP ")
+    assert "resource_metadata=" in refused["WWW-Authenticate"]

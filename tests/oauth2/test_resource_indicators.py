@@ -368,6 +368,7 @@ def test_a_resource_requiring_dpop_gets_no_bearer_token(client, machine):
     resource(API, machine, dpop_bound_access_tokens_required=True)
     response = machine_token(client, machine, resource=API)
     assert response.status_code == 400
+    assert response.json()["error"] == "invalid_dpop_proof"
     assert "DPoP" in response.json()["error_description"]
     assert not OAuthAccessToken.objects.exists()
 
