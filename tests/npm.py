@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 
 def npm_ci(folder: Path) -> None:
@@ -25,3 +27,18 @@ def npm_ci(folder: Path) -> None:
             check=True,
             timeout=600,
         )
+
+
+def node_json(folder: Path, script: str, **command: Any) -> dict[str, Any]:
+    """Run ``node <script> '<command as JSON>'`` in ``folder``; the one JSON object it
+    prints. A failing script fails the test with its output."""
+    done = subprocess.run(
+        ["node", script, json.dumps(command)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result

@@ -5,8 +5,6 @@ call, a refresh, another resource call; no relaxed option beyond plain http on l
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,9 @@ from beep_iam.models import OAuthAccessToken, OAuthRefreshToken
 from beep_iam.services.oauth_clients import register_client
 from beep_shared import crypto
 from tests.factories import UserFactory
-from tests.npm import npm_ci
-from tests.oauth2.test_independent_client import PASSWORD, _form_post, server  # noqa: F401
+from tests.npm import node_json, npm_ci
+from tests.oauth2.test_independent_client import PASSWORD, server  # noqa: F401
+from tests.oauth2.test_independent_client import sign_in_and_consent as browser_sign_in_and_consent
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.oauth2.dpop_urls")]
 
@@ -46,15 +45,7 @@ def public_client(name: str) -> Any:
 def sign_in_and_consent(server: Any, url: str, email: str) -> str:  # noqa: F811
     """The browser's part: sign in, allow; returns the callback URL."""
     user = UserFactory(email=email, name="Dee", password=PASSWORD)
-    browser = requests.Session()
-    response = browser.get(url, allow_redirects=False)
-    login_url = server.url + response.headers["Location"]
-    page = browser.get(login_url)
-    response = _form_post(browser, login_url, page, username=user.email, password=PASSWORD)
-    consent_url = server.url + response.headers["Location"]
-    page = browser.get(consent_url, allow_redirects=False)
-    response = _form_post(browser, consent_url, page, decision="allow")
-    callback: str = response.headers["Location"]
+    callback = browser_sign_in_and_consent(server, url, user.email)
     assert callback.startswith(REDIRECT_URI), callback
     return callback
 
@@ -68,16 +59,7 @@ def test_oauth4webapi_code_flow_refresh_and_resource_with_nonces(nonces):
     client = public_client("oauth4webapi DPoP")
 
     def rp(**command: Any) -> dict[str, Any]:
-        done = subprocess.run(
-            ["node", "dpop.mjs", json.dumps(command)],
-            cwd=RP,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, (done.stdout, done.stderr)
-        result: dict[str, Any] = json.loads(done.stdout)
-        return result
+        return node_json(RP, "dpop.mjs", **command)
 
     common = {
         "issuer": nonces.url,

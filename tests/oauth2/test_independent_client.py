@@ -69,6 +69,27 @@ def _form_post(browser: requests.Session, url: str, page: requests.Response, **d
     )
 
 
+def sign_in_and_consent(
+    server: Any, url: str, email: str, browser: requests.Session | None = None
+) -> str:
+    """The user's part in a browser: the authorization URL sends them to sign in, they sign
+    in and allow on the consent page; returns where the server redirects (the callback)."""
+    browser = browser or requests.Session()
+    response = browser.get(url, allow_redirects=False)
+    assert response.status_code == 302, response.text[:500]  # to the sign-in page
+    login_url = server.url + response.headers["Location"]
+    page = browser.get(login_url)
+    response = _form_post(browser, login_url, page, username=email, password=PASSWORD)
+    assert response.status_code == 302, response.text[:500]
+    consent_url = server.url + response.headers["Location"]
+    page = browser.get(consent_url, allow_redirects=False)
+    assert page.status_code == 200, page.text[:500]
+    response = _form_post(browser, consent_url, page, decision="allow")
+    assert response.status_code == 302, response.text[:500]
+    callback: str = response.headers["Location"]
+    return callback
+
+
 def test_code_flow_with_pkce_sign_in_and_consent(server):
     redirect_uri = "http://127.0.0.1:9/callback"
     registered = register_client(

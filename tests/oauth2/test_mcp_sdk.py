@@ -8,7 +8,6 @@ registration); nothing else is configured on the SDK's side."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,9 +20,13 @@ from beep_iam.oauth2 import access_jwt
 from beep_iam.services.oauth_clients import register_client
 from beep_shared import crypto
 from tests.factories import UserFactory
-from tests.npm import npm_ci
+from tests.npm import node_json, npm_ci
 from tests.oauth2.mcp_server import SCOPE
-from tests.oauth2.test_independent_client import PASSWORD, _form_post, server  # noqa: F401
+from tests.oauth2.test_independent_client import (  # noqa: F401
+    PASSWORD,
+    server,
+    sign_in_and_consent,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,16 +41,7 @@ def mcp_sdk() -> Path:
 
 
 def sdk(directory: Path, **command: Any) -> dict[str, Any]:
-    done = subprocess.run(
-        ["node", "client.mjs", json.dumps(command)],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, (done.stdout, done.stderr)
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return node_json(directory, "client.mjs", **command)
 
 
 def test_mcp_client_finds_its_way_from_a_bare_401(server, settings, mcp_sdk, tmp_path):  # noqa: F811
@@ -84,17 +78,7 @@ def test_mcp_client_finds_its_way_from_a_bare_401(server, settings, mcp_sdk, tmp
     assert query["resource"] == resource_id and query["scope"] == SCOPE
     assert query["code_challenge_method"] == "S256"
 
-    browser = requests.Session()
-    response = browser.get(started["authorization_url"], allow_redirects=False)
-    login_url = server.url + response.headers["Location"]
-    page = browser.get(login_url)
-    response = _form_post(browser, login_url, page, username=user.email, password=PASSWORD)
-    consent_url = server.url + response.headers["Location"]
-    page = browser.get(consent_url, allow_redirects=False)
-    response = _form_post(browser, consent_url, page, decision="allow")
-    callback = response.headers["Location"]
-    assert callback.startswith(REDIRECT_URI)
-    code = parse_qs(urlsplit(callback).query)["code"][0]
+    code = _code(server, started["authorization_url"], user.email)
 
     finished = sdk(mcp_sdk, command="finish", code=code, **common)
     assert finished["tools"] == ["whoami"]
@@ -103,17 +87,9 @@ def test_mcp_client_finds_its_way_from_a_bare_401(server, settings, mcp_sdk, tmp
     assert info is not None and info.user_id == user.pk and info.scopes == [SCOPE]
 
 
-def _sign_in_and_consent(server: Any, authorization_url: str, email: str) -> str:  # noqa: F811
-    """The user's part in a browser: sign in, allow; returns the code of the redirect."""
-    browser = requests.Session()
-    response = browser.get(authorization_url, allow_redirects=False)
-    login_url = server.url + response.headers["Location"]
-    page = browser.get(login_url)
-    response = _form_post(browser, login_url, page, username=email, password=PASSWORD)
-    consent_url = server.url + response.headers["Location"]
-    page = browser.get(consent_url, allow_redirects=False)
-    response = _form_post(browser, consent_url, page, decision="allow")
-    callback = response.headers["Location"]
+def _code(server: Any, authorization_url: str, email: str) -> str:  # noqa: F811
+    """The code the user's sign-in and consent send back."""
+    callback = sign_in_and_consent(server, authorization_url, email)
     assert callback.startswith(REDIRECT_URI)
     return parse_qs(urlsplit(callback).query)["code"][0]
 
@@ -152,7 +128,7 @@ def test_mcp_client_registers_itself_and_refreshes(server, settings, mcp_sdk, tm
     assert query["resource"] == resource_id
     assert set(query["scope"].split()) == {SCOPE, "offline_access"}
 
-    code = _sign_in_and_consent(server, started["authorization_url"], user.email)
+    code = _code(server, started["authorization_url"], user.email)
     finished = sdk(mcp_sdk, command="finish", code=code, **common)
     assert finished["called"]["content"] == [{"type": "text", "text": "frank@example.com"}]
     first = finished["tokens"]

@@ -20,8 +20,12 @@ from joserfc.jwk import KeySet
 from beep_iam.services.oauth_clients import register_client
 from beep_shared.crypto import digest
 from tests.factories import UserFactory
-from tests.npm import npm_ci
-from tests.oauth2.test_independent_client import PASSWORD, _form_post, server  # noqa: F401
+from tests.npm import node_json, npm_ci
+from tests.oauth2.test_independent_client import (  # noqa: F401
+    PASSWORD,
+    server,
+    sign_in_and_consent,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,16 +39,7 @@ def oauth4webapi() -> Path:
 
 
 def rp(directory: Path, **command: Any) -> dict[str, Any]:
-    done = subprocess.run(
-        ["node", "rp.mjs", json.dumps(command)],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, (done.stdout, done.stderr)
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return node_json(directory, "rp.mjs", **command)
 
 
 def test_client_credentials(server, oauth4webapi):  # noqa: F811
@@ -83,15 +78,7 @@ def test_code_flow(server, oauth4webapi):  # noqa: F811
     }
     started = rp(oauth4webapi, command="start", scope="openid email offline_access", **common)
 
-    browser = requests.Session()
-    response = browser.get(started["url"], allow_redirects=False)
-    login_url = server.url + response.headers["Location"]
-    page = browser.get(login_url)
-    response = _form_post(browser, login_url, page, username=user.email, password=PASSWORD)
-    consent_url = server.url + response.headers["Location"]
-    page = browser.get(consent_url, allow_redirects=False)
-    response = _form_post(browser, consent_url, page, decision="allow")
-    callback = response.headers["Location"]
+    callback = sign_in_and_consent(server, started["url"], user.email)
 
     result = rp(
         oauth4webapi,
@@ -165,19 +152,12 @@ def test_dynamic_registration_then_the_code_flow(server, oauth4webapi):  # noqa:
     user = UserFactory(email="dora@example.com", name="Dora", password=PASSWORD)
     common = {"issuer": server.url, "client_id": client["client_id"], "redirect_uri": redirect_uri}
     started = rp(oauth4webapi, command="start", scope="openid email offline_access", **common)
-    browser = requests.Session()
-    response = browser.get(started["url"], allow_redirects=False)
-    login_url = server.url + response.headers["Location"]
-    page = browser.get(login_url)
-    response = _form_post(browser, login_url, page, username=user.email, password=PASSWORD)
-    consent_url = server.url + response.headers["Location"]
-    page = browser.get(consent_url, allow_redirects=False)
-    response = _form_post(browser, consent_url, page, decision="allow")
+    callback = sign_in_and_consent(server, started["url"], user.email)
     result = rp(
         oauth4webapi,
         command="finish",
         client_secret=client["client_secret"],
-        callback=response.headers["Location"],
+        callback=callback,
         state=started["state"],
         nonce=started["nonce"],
         code_verifier=started["code_verifier"],

@@ -5,19 +5,21 @@ them for their resource and refuses them for another."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from beep_iam.models import OAuthClientResource, OAuthResource
 from beep_iam.oauth2 import access_jwt
 from beep_iam.services.oauth_clients import register_client
 from tests.factories import UserFactory
-from tests.oauth2.test_independent_client import PASSWORD, _form_post, server  # noqa: F401
+from tests.npm import node_json
+from tests.oauth2.test_independent_client import (  # noqa: F401
+    PASSWORD,
+    server,
+    sign_in_and_consent,
+)
 from tests.oauth2.test_oauth4webapi import oauth4webapi  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,16 +29,7 @@ OTHER = "https://other.example.com/api"
 
 
 def run(directory: Path, **command: Any) -> dict[str, Any]:
-    done = subprocess.run(
-        ["node", "resource.mjs", json.dumps(command)],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, (done.stdout, done.stderr)
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return node_json(directory, "resource.mjs", **command)
 
 
 def link(client_id: str, identifier: str) -> None:
@@ -86,19 +79,12 @@ def test_code_flow_jwt_validates_at_the_resource(server, oauth4webapi):  # noqa:
         "resource": API,
     }
     started = run(oauth4webapi, command="start", scope="openid offline_access", **common)
-    browser = requests.Session()
-    response = browser.get(started["url"], allow_redirects=False)
-    login_url = server.url + response.headers["Location"]
-    page = browser.get(login_url)
-    response = _form_post(browser, login_url, page, username=user.email, password=PASSWORD)
-    consent_url = server.url + response.headers["Location"]
-    page = browser.get(consent_url, allow_redirects=False)
-    response = _form_post(browser, consent_url, page, decision="allow")
+    callback = sign_in_and_consent(server, started["url"], user.email)
     result = run(
         oauth4webapi,
         command="finish",
         client_secret=registered.client_secret,
-        callback=response.headers["Location"],
+        callback=callback,
         state=started["state"],
         code_verifier=started["code_verifier"],
         other_resource=OTHER,
