@@ -51,7 +51,7 @@ from joserfc.jwk import JWKRegistry
 from beep_iam.conf import DPoPSettings, iam_settings
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import TokenEndpointAuthMethod
-from beep_iam.oauth2.endpoint import endpoint_url
+from beep_iam.oauth2.endpoint import challenge_params, endpoint_url
 
 TYPE = "dpop+jwt"
 HEADER = "HTTP_DPOP"
@@ -109,15 +109,7 @@ def challenge(
 ) -> str:
     """A ``WWW-Authenticate: DPoP`` challenge naming the accepted algorithms (RFC 9449 7.1),
     with RFC 9728's ``resource_metadata`` when given."""
-    parts = []
-    if resource_metadata:
-        parts.append(f'resource_metadata="{resource_metadata}"')
-    if error:
-        parts.append(f'error="{error}"')
-        if description:
-            parts.append(f'error_description="{description}"')
-        if scope:
-            parts.append(f'scope="{scope}"')
+    parts = challenge_params(error, description, scope, resource_metadata)
     parts.append(f'algs="{" ".join(conf().algorithms)}"')
     return "DPoP " + ", ".join(parts)
 

@@ -284,3 +284,23 @@ def authenticate(request: HttpRequest, params: dict[str, str]) -> tuple[OAuthCli
     if registered != method and not (registered is None and method in (BASIC, POST)):
         raise invalid_client(f"the client is registered for {registered}, not {method}")
     return client, method
+
+
+def challenge_params(
+    error: str | None,
+    description: str | None,
+    scope: str | None = None,
+    resource_metadata: str | None = None,
+) -> list[str]:
+    """The auth-params of a ``WWW-Authenticate`` challenge, for ``Bearer`` (RFC 6750 section
+    3) and ``DPoP`` (RFC 9449 section 7.1) alike, with RFC 9728's ``resource_metadata``."""
+    params = []
+    if resource_metadata:
+        params.append(f'resource_metadata="{resource_metadata}"')
+    if error:
+        params.append(f'error="{error}"')
+        if description:
+            params.append(f'error_description="{description}"')
+        if scope:
+            params.append(f'scope="{scope}"')
+    return params

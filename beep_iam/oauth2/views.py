@@ -48,6 +48,7 @@ from beep_iam.oauth2 import (
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
+    challenge_params,
     endpoint_url,
     error_response,
     from_service,
@@ -576,15 +577,7 @@ def bearer_challenge(
 ) -> str:
     """An RFC 6750 section 3 ``WWW-Authenticate`` value, with RFC 9728's
     ``resource_metadata`` when given."""
-    params = []
-    if resource_metadata:
-        params.append(f'resource_metadata="{resource_metadata}"')
-    if error:
-        params.append(f'error="{error}"')
-        if description:
-            params.append(f'error_description="{description}"')
-        if scope:
-            params.append(f'scope="{scope}"')
+    params = challenge_params(error, description, scope, resource_metadata)
     return "Bearer " + ", ".join(params) if params else "Bearer"
 
 
