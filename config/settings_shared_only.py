@@ -1,6 +1,6 @@
 """The project's settings with ``beep_shared`` and without ``beep_iam``: the proof that the
 lower app installs, checks, migrates and serves its admin on its own
-(tests/test_shared_without_iam.py), e.g.
+(tests/project/test_shared_without_iam.py), e.g.
 ``DEBUG=1 DJANGO_SETTINGS_MODULE=config.settings_shared_only python manage.py check``.
 """
 

@@ -16,8 +16,8 @@ from beep_iam.better_auth import grants, mapping
 from beep_iam.conf import check_settings, load
 from tests.host_project import HOST_DATABASES, start_project
 from tests.owner import owner_cursor
+from tests.project.test_reuse_in_host_project import host_database, run_django  # noqa: F401
 from tests.readme import block
-from tests.test_reuse_in_host_project import host_database, run_django  # noqa: F401
 
 from .conftest import server_env
 

@@ -10,8 +10,8 @@ from django.contrib.admin.utils import quote
 from playwright.sync_api import expect
 
 from beep_shared.db import show_once
+from tests.admin.test_admin_pages import factory_for
 from tests.factories import OrganizationFactory, UserFactory
-from tests.test_admin_pages import factory_for
 
 from .conftest import (
     ADMIN_EMAIL,

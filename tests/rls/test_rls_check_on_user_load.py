@@ -23,7 +23,7 @@ from django.utils import timezone
 from beep_shared.rls import access, tenant_context
 from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY, VERIFIED_SESSION_KEY
 from tests.factories import MemberFactory, OrganizationFactory, TeamFactory, UserFactory
-from tests.test_rls_requests import team_names, wsgi_get
+from tests.rls.test_rls_requests import team_names, wsgi_get
 
 urlpatterns = [path("teams/", team_names)]
 

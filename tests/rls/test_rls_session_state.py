@@ -23,10 +23,10 @@ from django.urls import path
 from beep_shared.models import Team
 from beep_shared.rls import current_scope
 from tests.factories import OrganizationFactory, TeamFactory
-from tests.test_rls_pgbouncer import PGBOUNCER
-from tests.test_rls_pgbouncer import pgbouncer as pgbouncer
-from tests.test_rls_requests import session_cookie
-from tests.test_rls_requests import wsgi_get as _wsgi_get
+from tests.rls.test_rls_pgbouncer import PGBOUNCER
+from tests.rls.test_rls_pgbouncer import pgbouncer as pgbouncer
+from tests.rls.test_rls_requests import session_cookie
+from tests.rls.test_rls_requests import wsgi_get as _wsgi_get
 
 pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db(transaction=True)]
 

@@ -36,7 +36,7 @@ class LegacyHasher(MD5PasswordHasher):
 def fast_hashing(settings):
     settings.PASSWORD_HASHERS = [
         "django.contrib.auth.hashers.MD5PasswordHasher",
-        "tests.test_iam_models.LegacyHasher",
+        "tests.iam.test_iam_models.LegacyHasher",
     ]
 
 

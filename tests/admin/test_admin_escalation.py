@@ -15,7 +15,7 @@ from beep_iam.models import Account, Member
 from beep_shared.admin import OrganizationAdmin, SessionAdmin, UserAdmin
 from beep_shared.models import Organization, Session, User
 from beep_shared.rls.access import may_work_in
-from tests.admin_forms import post_form
+from tests.admin.admin_forms import post_form
 from tests.factories import (
     CredentialAccountFactory,
     OrganizationFactory,

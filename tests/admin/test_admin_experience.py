@@ -222,7 +222,7 @@ ADMINS_WITH_LINKS = [
     ("model", "model_admin"), ADMINS_WITH_LINKS, ids=lambda v: getattr(v, "__name__", "")
 )
 def test_every_related_link_opens_a_filtered_list(admin_client, model, model_admin):
-    from tests.test_admin_pages import factory_for
+    from tests.admin.test_admin_pages import factory_for
 
     obj = factory_for(model)()
     hrefs = related_hrefs(admin_client.get(change_url(obj)).content.decode())

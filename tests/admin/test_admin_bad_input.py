@@ -16,7 +16,7 @@ from django.urls import reverse
 from beep_iam import validators
 from beep_shared.admin.pagination import LargeTablePaginator
 from beep_shared.models import User
-from tests.admin_forms import post_form
+from tests.admin.admin_forms import post_form
 from tests.factories import OAuthClientFactory, SessionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

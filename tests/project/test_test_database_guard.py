@@ -20,7 +20,7 @@ from beep_embedded import server as embedded_server
 from tests import guard
 from tests.browser.conftest import CHROMIUM
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 SEED = """
 from beep_shared.models import Organization, User

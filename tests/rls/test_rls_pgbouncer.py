@@ -29,7 +29,7 @@ from django.urls import path
 from beep_shared.models import Team
 from beep_shared.rls import current_scope
 from tests.factories import OrganizationFactory, TeamFactory
-from tests.test_rls_requests import session_cookie, wsgi_get
+from tests.rls.test_rls_requests import session_cookie, wsgi_get
 
 PGBOUNCER = shutil.which("pgbouncer") or next(
     (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.access(p, os.X_OK)), None

@@ -19,7 +19,7 @@ import pytest
 from beep_embedded import server as embedded_server
 
 pytestmark = pytest.mark.embedded
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import django

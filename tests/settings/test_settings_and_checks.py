@@ -14,7 +14,7 @@ from django.core.checks.registry import registry
 from beep_iam import conf as iam_conf
 from beep_shared import conf as shared_conf
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("beep_shared", "beep_iam", "beep_embedded", "config")
 CHECK_ID = re.compile(r"^[a-z_]+\.[CEWID]\d{3}$")
 SETTINGS_DOC = ROOT / "docs" / "settings.md"

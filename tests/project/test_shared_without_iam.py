@@ -16,13 +16,13 @@ SETTINGS = "config.settings_shared_only"
 # beep_shared's own tests: they import nothing of beep_iam (tests.factories leaves its
 # factories out when it is not installed).
 SHARED_TESTS = [
-    "tests/test_shared_models.py",
-    "tests/test_user_email.py",
-    "tests/test_table_base.py",
-    "tests/test_entity_ids.py",
-    "tests/test_rls_context.py",
-    "tests/test_rls_migrations.py",
-    "tests/test_admin_pages.py",
+    "tests/shared/test_shared_models.py",
+    "tests/shared/test_user_email.py",
+    "tests/shared/test_table_base.py",
+    "tests/shared/test_entity_ids.py",
+    "tests/rls/test_rls_context.py",
+    "tests/rls/test_rls_migrations.py",
+    "tests/admin/test_admin_pages.py",
 ]
 
 USE_THE_ADMIN = """
