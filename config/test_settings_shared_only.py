@@ -9,8 +9,8 @@ from config.test_settings import *  # noqa: F403
 from config.settings_shared_only import AUTHENTICATION_BACKENDS, INSTALLED_APPS, MIDDLEWARE
 
 del BEEP_IAM  # noqa: F821
-# A test database of its own: tests/project/test_shared_without_iam.py runs these tests from inside the
-# suite, whose test database must stay as it is.
+# A test database of its own: tests/project/test_shared_without_iam.py runs these tests from
+# inside the suite, whose test database must stay as it is.
 DATABASES["default"]["TEST"] = {  # noqa: F405
     **DATABASES["default"].get("TEST", {}),  # noqa: F405
     "NAME": "test_beep_shared_only",
