@@ -3,13 +3,9 @@ to admin pages is a 4xx page or a form error, never a server error."""
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
-from django.apps import apps as django_apps
 from django.contrib import admin
 from django.contrib.admin.utils import quote
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -58,20 +54,6 @@ def test_the_model_stores_empty_username_and_phone_as_null():
         user.full_clean(exclude=["password"])
         user.refresh_from_db()
         assert (user.username, user.phone_number) == (None, None)
-
-
-def test_the_data_migration_repairs_empty_strings():
-    user = UserFactory(email="legacy@example.com")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE \"user\" SET username = '', phone_number = '' WHERE id = %s", [user.pk]
-        )
-    migration = importlib.import_module(
-        "beep_shared.migrations.0009_user_empty_username_phone_null"
-    )
-    migration.empty_to_null(django_apps, None)
-    user.refresh_from_db()
-    assert (user.username, user.phone_number) == (None, None)
 
 
 # -- item 12: bad input is a 4xx ------------------------------------------------------------
