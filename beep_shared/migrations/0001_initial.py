@@ -665,10 +665,6 @@ class Migration(migrations.Migration):
             ),
         ),
         beep_shared.rls.bypass.GrantBypassPrivileges(),
-        migrations.RunSQL(
-            sql="\nDO $$\nDECLARE r record;\nBEGIN\n    FOR r IN\n        SELECT con.conname, rel.relname\n        FROM pg_constraint con\n        JOIN pg_class rel ON rel.oid = con.conrelid\n        WHERE con.contype = 'f'\n          AND con.confrelid = '\"user\"'::regclass\n          AND rel.relname IN ('user_groups', 'user_user_permissions')\n    LOOP\n        EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', r.relname, r.conname);\n        EXECUTE format(\n            'ALTER TABLE %I ADD CONSTRAINT %I FOREIGN KEY (user_id) REFERENCES \"user\" (id)'\n            ' ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED',\n            r.relname, r.conname);\n    END LOOP;\nEND $$;\n",
-            reverse_sql="\nDO $$\nDECLARE r record;\nBEGIN\n    FOR r IN\n        SELECT con.conname, rel.relname\n        FROM pg_constraint con\n        JOIN pg_class rel ON rel.oid = con.conrelid\n        WHERE con.contype = 'f'\n          AND con.confrelid = '\"user\"'::regclass\n          AND rel.relname IN ('user_groups', 'user_user_permissions')\n    LOOP\n        EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', r.relname, r.conname);\n        EXECUTE format(\n            'ALTER TABLE %I ADD CONSTRAINT %I FOREIGN KEY (user_id) REFERENCES \"user\" (id)'\n            ' ON DELETE NO ACTION DEFERRABLE INITIALLY DEFERRED',\n            r.relname, r.conname);\n    END LOOP;\nEND $$;\n",
-        ),
         migrations.AddField(
             model_name="team",
             name="member_count",
