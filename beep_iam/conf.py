@@ -33,6 +33,7 @@ BEEP_IAM = {
     "OAUTH2_DPOP": {},                              # DPoP (RFC 9449) options
     "OAUTH2_ENFORCE_PER_CLIENT_RESOURCES": True,    # resources need a client link
     "OAUTH2_REGISTRATION_DEFAULT_RESOURCES": (),    # linked to self-registered clients
+    "OAUTH2_REQUIRE_PAR": False,                    # authorize only through /oauth2/par
 }
 ```
 
@@ -94,6 +95,7 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_DPOP": {},
     "OAUTH2_ENFORCE_PER_CLIENT_RESOURCES": True,
     "OAUTH2_REGISTRATION_DEFAULT_RESOURCES": (),
+    "OAUTH2_REQUIRE_PAR": False,
 }
 REGISTRATION_MODES = ("open", "initial_access_token", "signed_in")
 DEFAULT_REGISTRATION_SCOPES = ("openid", "profile", "email", "offline_access")
@@ -151,6 +153,7 @@ class IamSettings:
     oauth2_dpop: DPoPSettings = field(default_factory=lambda: DPoPSettings())
     oauth2_enforce_per_client_resources: bool = True
     oauth2_registration_default_resources: tuple[str, ...] = ()
+    oauth2_require_par: bool = False
 
 
 #: Asymmetric JWS algorithms accepted in DPoP proofs by default: better-auth 1.7's list and
@@ -610,6 +613,7 @@ def load(user_settings: Any) -> IamSettings:
         oauth2_registration_default_resources=_resource_list(
             "OAUTH2_REGISTRATION_DEFAULT_RESOURCES", merged["OAUTH2_REGISTRATION_DEFAULT_RESOURCES"]
         ),
+        oauth2_require_par=_bool("OAUTH2_REQUIRE_PAR", merged["OAUTH2_REQUIRE_PAR"]),
     )
 
 

@@ -10,7 +10,7 @@ documents where RFC 8414 section 3.1 and OpenID Connect Discovery put them."""
 
 from django.urls import path
 
-from beep_iam.oauth2 import registration, views
+from beep_iam.oauth2 import par, registration, views
 from beep_iam.oauth2.endpoint import needs_issuer
 
 app_name = "beep_iam_oauth2"
@@ -18,6 +18,7 @@ app_name = "beep_iam_oauth2"
 urlpatterns = [
     path("oauth2/authorize", views.authorize, name="authorize"),
     path("oauth2/token", views.token, name="token"),
+    path("oauth2/par", par.pushed_authorization_request, name="par"),
     path("oauth2/userinfo", views.userinfo, name="userinfo"),
     path("oauth2/revoke", views.revoke, name="revoke"),
     path("oauth2/introspect", views.introspect, name="introspect"),

@@ -41,6 +41,7 @@ from beep_iam.oauth2 import (
     codes,
     dpop,
     keys,
+    par,
     ratelimit,
     resources,
     tenancy,
@@ -379,11 +380,10 @@ def _check_request(client: OAuthClient, params: dict[str, str]) -> tuple[list[st
     if params.get("response_type") != "code":
         raise errors.UnsupportedResponseTypeError(params.get("response_type"))
     oauth_tokens.check_grant(client, GrantType.AUTHORIZATION_CODE)
-    for unsupported in ("request", "request_uri"):
-        if unsupported in params:
-            raise errors.OAuth2Error(
-                error=f"{unsupported}_not_supported", description=f"{unsupported} is not supported"
-            )
+    if "request" in params:
+        raise errors.OAuth2Error(
+            error="request_not_supported", description="request is not supported"
+        )
     scopes = scope_list(params.get("scope"))
     if scopes is None:
         raise errors.InvalidScopeError(description="scope is required")
@@ -416,6 +416,17 @@ def _check_request(client: OAuthClient, params: dict[str, str]) -> tuple[list[st
     return scopes, prompts
 
 
+def check_authorization_request(
+    client: OAuthClient, params: dict[str, str]
+) -> tuple[list[str], set[str], list[str] | None]:
+    """Every check of an authorization request once its client and redirect URI are proven,
+    at the authorization endpoint and the PAR endpoint alike: scopes, prompts, resources."""
+    scopes, prompts = _check_request(client, params)
+    wanted = resources.requested(params)
+    resources.resolve(client, wanted, scopes)
+    return scopes, prompts, wanted
+
+
 def _auth_time(request: HttpRequest) -> dt.datetime:
     beep_session = getattr(request, "beep_session", None)
     if beep_session is not None and beep_session.created_at is not None:
@@ -423,13 +434,18 @@ def _auth_time(request: HttpRequest) -> dt.datetime:
     return request.user.last_login or timezone.now()  # type: ignore[union-attr]
 
 
-def _login_again(request: HttpRequest, params: dict[str, str]) -> HttpResponse:
+def _login_again(
+    request: HttpRequest, params: dict[str, str], request_uri: str | None = None
+) -> HttpResponse:
     # The login page returns here without "login" in prompt, or it would ask forever.
     prompts = set((params.get("prompt") or "").split()) - {"login", "select_account"}
     again: dict[str, Any] = {k: v for k, v in params.items() if k not in ("prompt", "max_age")}
     if prompts:
         again["prompt"] = " ".join(sorted(prompts))
-    if resources.PARAM in again:  # repeated, as sent
+    if request_uri is not None:  # the pushed request changes, the URL stays
+        par.replace(request_uri, again)
+        again = {"client_id": params["client_id"], "request_uri": request_uri}
+    elif resources.PARAM in again:  # repeated, as sent
         again[resources.PARAM] = again[resources.PARAM].split(resources.SEPARATOR)
     return redirect_to_login(f"{request.path}?{urlencode(again, doseq=True)}")
 
@@ -440,7 +456,8 @@ def _login_again(request: HttpRequest, params: dict[str, str]) -> HttpResponse:
 def authorize(request: HttpRequest) -> HttpResponse:
     """RFC 6749 4.1 with PKCE (RFC 7636, S256 only), OIDC ``nonce``/``prompt``/``max_age``
     and RFC 9207's ``iss``. GET asks; POST (the consent form, CSRF-protected) answers. The
-    request's parameters are always the query string, validated afresh each time."""
+    request's parameters are always the query string, validated afresh each time, or the
+    request pushed to ``/oauth2/par`` (RFC 9126) that its ``request_uri`` names."""
     try:
         if request.method == "POST":
             ratelimit.check_ip(request, "consent")
@@ -449,6 +466,20 @@ def authorize(request: HttpRequest) -> HttpResponse:
         return _too_many(request, error)
     except OAuth2Error as error:
         return _error_page(request, error.description or "Malformed request.")
+    request_uri = params.get("request_uri")
+    if request_uri is not None:
+        # RFC 9126 4: the pushed parameters only; any other in the query is ignored.
+        try:
+            params = par.load(request_uri, params.get("client_id"))
+        except par.InvalidRequestUri as exc:
+            return _error_page(request, str(exc))
+
+    def answer(response: HttpResponse) -> HttpResponse:
+        # A pushed request is used up by its answer to the client (RFC 9126 4: one-time use).
+        if request_uri is not None:
+            par.consume(request_uri)
+        return response
+
     try:
         client, redirect_uri = _prove_client(params)
         if request.method == "POST":
@@ -459,46 +490,51 @@ def authorize(request: HttpRequest) -> HttpResponse:
         return _error_page(request, exc.description, exc.status)
     state = params.get("state")
     try:
-        scopes, prompts = _check_request(client, params)
-        wanted = resources.requested(params)
-        resources.resolve(client, wanted, scopes)
+        if request_uri is None and par.required(client):
+            raise errors.InvalidRequestError(
+                description="this client must push its authorization requests (RFC 9126)"
+            )
+        scopes, prompts, wanted = check_authorization_request(client, params)
     except OAuth2Error as error:
-        return _error_redirect(redirect_uri, error, state)
+        return answer(_error_redirect(redirect_uri, error, state))
     except oauth_errors.OAuthError as exc:
-        return _error_redirect(redirect_uri, from_service(exc), state)
+        return answer(_error_redirect(redirect_uri, from_service(exc), state))
     user = request.user
     if not user.is_authenticated:
         if "none" in prompts:
-            return _error_redirect(redirect_uri, errors.OAuth2Error(error="login_required"), state)
-        return _login_again(request, params)
+            return answer(
+                _error_redirect(redirect_uri, errors.OAuth2Error(error="login_required"), state)
+            )
+        return _login_again(request, params, request_uri)
     if request.method == "GET":
         too_old = "max_age" in params and (
             timezone.now() - _auth_time(request) > dt.timedelta(seconds=int(params["max_age"]))
         )
         if prompts & {"login", "select_account"} or too_old:
-            return _login_again(request, params)
+            return _login_again(request, params, request_uri)
     # What the grant is for (an organization: its tokens run as that tenant), as better-auth's
     # postLogin.consentReferenceId chooses it.
     reference_id = tenancy.consent_reference_id(request, user, scopes)
     if request.method == "POST":
         decision = request.POST.get("decision")
         if decision != "allow":
-            return _error_redirect(
-                redirect_uri, errors.AccessDeniedError(description="the user denied access"), state
-            )
+            denied = errors.AccessDeniedError(description="the user denied access")
+            return answer(_error_redirect(redirect_uri, denied, state))
         try:
             grant_consent(client, user, scopes, resources=wanted, reference_id=reference_id)
         except oauth_errors.OAuthError as exc:
-            return _error_redirect(redirect_uri, from_service(exc), state)
+            return answer(_error_redirect(redirect_uri, from_service(exc), state))
     elif not client.skip_consent and (
         "consent" in prompts
         or not consent_covers(client, user, scopes, resources=wanted, reference_id=reference_id)
     ):
         if "none" in prompts:
-            return _error_redirect(
-                redirect_uri, errors.OAuth2Error(error="consent_required"), state
+            return answer(
+                _error_redirect(redirect_uri, errors.OAuth2Error(error="consent_required"), state)
             )
         return _consent_page(request, client, scopes)
+    if request_uri is not None and not par.consume(request_uri):
+        return _error_page(request, "The request_uri has been used already.")
     beep_session = getattr(request, "beep_session", None)
     # The request as sent: a redirect_uri it named must be repeated at the token endpoint,
     # one it left out must not (RFC 6749 4.1.3), as better-auth checks it.
@@ -864,6 +900,8 @@ def server_metadata() -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": ["none", *auth_methods],
         "revocation_endpoint_auth_signing_alg_values_supported": signing,
         "code_challenge_methods_supported": ["S256"],
+        "pushed_authorization_request_endpoint": endpoint_url("par"),
+        "require_pushed_authorization_requests": iam_settings().oauth2_require_par,
         "authorization_response_iss_parameter_supported": True,
         **registration_metadata(),
         "dpop_signing_alg_values_supported": list(dpop.conf().algorithms),
