@@ -39,6 +39,7 @@ from beep_iam.oauth2 import (
     claims,
     client_assertion,
     codes,
+    device,
     dpop,
     keys,
     ratelimit,
@@ -78,7 +79,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 @csrf_exempt
 @no_store
 @require_POST
-@sensitive_post_parameters("client_secret", "code", "code_verifier", "refresh_token")
+@sensitive_post_parameters("client_secret", "code", "code_verifier", "refresh_token", "device_code")
 @ratelimit.limit_ip("token")
 def token(request: HttpRequest) -> HttpResponse:
     """RFC 6749 section 3.2: ``authorization_code`` (+PKCE), ``refresh_token``,
@@ -318,6 +319,7 @@ _GRANTS = {
     GrantType.AUTHORIZATION_CODE.value: _authorization_code,
     GrantType.REFRESH_TOKEN.value: _refresh_token,
     GrantType.CLIENT_CREDENTIALS.value: _client_credentials,
+    GrantType.DEVICE_CODE.value: device.token_grant,
 }
 
 
@@ -856,7 +858,13 @@ def server_metadata() -> dict[str, Any]:
         "revocation_endpoint": endpoint_url("revoke"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "device_authorization_endpoint": endpoint_url("device-authorization"),
+        "grant_types_supported": [
+            "authorization_code",
+            "client_credentials",
+            "refresh_token",
+            GrantType.DEVICE_CODE.value,
+        ],
         "token_endpoint_auth_methods_supported": ["none", *auth_methods],
         "token_endpoint_auth_signing_alg_values_supported": signing,
         "introspection_endpoint_auth_methods_supported": auth_methods,
