@@ -67,6 +67,7 @@ def let_time_pass(device_code: str) -> None:
     """As if the device waited its interval since the last poll."""
     row = DeviceCode.objects.get_by_device_code(device_code, include_expired=True)
     assert row is not None
+    assert row.polling_interval is not None
     DeviceCode.objects.filter(pk=row.pk).update(
         last_polled_at=timezone.now() - timedelta(milliseconds=row.polling_interval + 1000)
     )
