@@ -2,27 +2,24 @@
 
 A device asks for a code pair at the device authorization endpoint, shows the user code and
 polls the token endpoint with the device code; the user signs in on another screen, types the
-user code into the verification page and approves or denies. The rules of the codes (normal
-form, generation, digests, expiry) are :mod:`beep_iam.models.device_code`'s; the tokens are
-issued by :func:`beep_iam.services.oauth_tokens.issue_tokens` like every other grant's.
+user code into the verification page (:mod:`beep_iam.oauth2.device_page`) and approves or
+denies. The rules of the codes (normal form, generation, digests, expiry) are
+:mod:`beep_iam.models.device_code`'s; the token endpoint (``views``) builds the token answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749 import errors
-from django.contrib.auth.views import redirect_to_login
 from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
-from django.views.decorators.clickjacking import xframe_options_deny
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 
 from beep_iam.models import DeviceCode, DeviceCodeStatus, OAuthClient
 from beep_iam.models.device_code import (
@@ -31,7 +28,7 @@ from beep_iam.models.device_code import (
     format_user_code,
 )
 from beep_iam.models.oauth import GrantType
-from beep_iam.oauth2 import claims, dpop, ratelimit, resources
+from beep_iam.oauth2 import ratelimit
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
@@ -45,7 +42,6 @@ from beep_iam.oauth2.endpoint import (
 )
 from beep_iam.services import oauth_errors, oauth_tokens
 
-TEMPLATE = "beep_iam/oauth2/device.html"
 #: RFC 8628 3.5: each ``slow_down`` adds 5 seconds to the interval the device must keep
 #: (milliseconds, the column's unit).
 SLOW_DOWN_STEP = 5000
@@ -100,10 +96,14 @@ def device_authorization(request: HttpRequest) -> HttpResponse:
 # --- token endpoint grant (RFC 8628 3.4, 3.5) ---------------------------------------------
 
 
+#: Builds the token answer for an approved row (the token endpoint's, which owns the answer).
+Issue = Callable[[OAuthClient, dict[str, str], DeviceCode], dict[str, Any]]
+
+
 @sensitive_variables("params", "raw")
-def token_grant(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
-    """``urn:ietf:params:oauth:grant-type:device_code``: tokens once the user approved; the
-    device code is then deleted, so it is used once."""
+def token_grant(client: OAuthClient, params: dict[str, str], issue: Issue) -> dict[str, Any]:
+    """``urn:ietf:params:oauth:grant-type:device_code``: ``issue``'s tokens once the user
+    approved; the device code is then deleted, so it is used once."""
     oauth_tokens.check_grant(client, GrantType.DEVICE_CODE)
     raw = params.get("device_code")
     if raw is None:
@@ -130,7 +130,7 @@ def token_grant(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
         elif row.status == DeviceCodeStatus.APPROVED:
             row.delete()
             try:
-                return _issue(client, params, row)
+                return issue(client, params, row)
             except (OAuth2Error, oauth_errors.OAuthError) as exc:
                 failure = exc
         else:
@@ -149,108 +149,3 @@ def token_grant(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
             row.save(update_fields=["last_polled_at", "polling_interval"])
     assert failure is not None
     raise failure
-
-
-@sensitive_variables("params", "issued", "body")
-def _issue(client: OAuthClient, params: dict[str, str], row: DeviceCode) -> dict[str, Any]:
-    from beep_iam.oauth2 import views  # the token answer's one builder; views imports this
-
-    user = row.user
-    if user is None:
-        raise errors.InvalidGrantError(description="the device_code's user no longer exists")
-    granted = (row.scope or "").split()
-    policy = resources.resolve(client, resources.requested(params), granted)
-    scopes = policy.scopes
-    confirmation, refresh_confirmation = dpop.binding(client)
-    issued = oauth_tokens.issue_tokens(
-        client,
-        scopes=scopes,
-        user=user,
-        with_refresh="offline_access" in scopes and views._may_refresh(client),
-        resources=policy.resources or None,
-        opaque_access=policy.audience is None,
-        refresh_lifetime=policy.refresh_lifetime,
-        confirmation=confirmation,
-        refresh_confirmation=refresh_confirmation,
-    )
-    body = views._with_resource(
-        views._token_body(issued), client, policy, issued, user_id=str(user.pk)
-    )
-    if "openid" in scopes:
-        body["id_token"] = claims.id_token(
-            user=user, client_id=client.client_id, scopes=scopes, access_token=body["access_token"]
-        )
-    return body
-
-
-# --- verification page (RFC 8628 3.3) -----------------------------------------------------
-
-
-def _page(request: HttpRequest, status: int = 200, **context: Any) -> HttpResponse:
-    response = render(request, TEMPLATE, {"action": request.path, **context}, status=status)
-    response["Content-Security-Policy"] = "frame-ancestors 'none'"
-    return response
-
-
-def _pending(user_code: str) -> DeviceCode | None:
-    """The live, undecided authorization of a user code as typed (case, separators ignored)."""
-    row = DeviceCode.objects.get_by_user_code(user_code)
-    if row is None or row.status != DeviceCodeStatus.PENDING or row.user_id is not None:
-        return None
-    return row
-
-
-@never_cache
-@xframe_options_deny
-@csrf_protect
-@require_http_methods(["GET", "POST"])
-def verify(request: HttpRequest) -> HttpResponse:
-    """The user enters the code a device shows (GET ``?user_code=`` pre-fills it, from
-    ``verification_uri_complete``), sees the client and its scopes, and approves or denies.
-    Every look-up of a code counts against the IP's limit: user codes are short."""
-    from beep_iam.oauth2 import views  # the consent page's scope texts
-
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    source = request.POST if request.method == "POST" else request.GET
-    typed = source.get("user_code", "").strip()
-    if not typed:
-        return _page(request)
-    try:
-        ratelimit.check_ip(request, "device_verify")
-    except ratelimit.TooManyRequests as error:
-        response = _page(request, 429, error="Too many attempts; please try again later.")
-        response["Retry-After"] = str(error.retry_after)
-        return response
-    decision = request.POST.get("decision") if request.method == "POST" else None
-    with transaction.atomic(using=router.db_for_write(DeviceCode)):
-        row = _pending(typed)
-        if row is not None and decision is not None:
-            row = DeviceCode.objects.select_for_update().filter(pk=row.pk).first()
-            row = row if row is not None and row.status == DeviceCodeStatus.PENDING else None
-        client = (
-            OAuthClient.objects.filter(
-                client_id=row.client_id, disabled=False, deleted_at__isnull=True
-            ).first()
-            if row is not None
-            else None
-        )
-        if row is None or client is None:
-            return _page(
-                request, 400, user_code=typed, error="This code is unknown, used or expired."
-            )
-        if decision is None:
-            scopes = (row.scope or "").split()
-            return _page(
-                request,
-                client=client,
-                user_code=format_user_code(row.user_code),
-                scopes=[(s, views.SCOPE_DESCRIPTIONS.get(s, s)) for s in scopes],
-            )
-        if decision == "allow":
-            row.status = DeviceCodeStatus.APPROVED
-            row.user = request.user
-        else:
-            row.status = DeviceCodeStatus.DENIED
-        row.save(update_fields=["status", "user"])
-    return _page(request, done=row.status, client=client)
