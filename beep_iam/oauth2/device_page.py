@@ -29,12 +29,21 @@ def _page(request: HttpRequest, status: int = 200, **context: Any) -> HttpRespon
     return response
 
 
-def _pending(user_code: str) -> DeviceCode | None:
-    """The live, undecided authorization of a user code as typed (case, separators ignored)."""
-    row = DeviceCode.objects.get_by_user_code(user_code)
-    if row is None or row.status != DeviceCodeStatus.PENDING or row.user_id is not None:
+def _claimed(user_code: str, user: Any) -> DeviceCode | None:
+    """The live, undecided authorization of a user code as typed (case, separators ignored),
+    claimed for ``user``: as better-auth's ``GET /device``, the first signed-in user to look at
+    a code claims it, and only that user may decide it (its ``/device/approve`` wants a claimed
+    row). Locked until the transaction ends."""
+    found = DeviceCode.objects.get_by_user_code(user_code)
+    if found is None:
         return None
-    return row
+    row = DeviceCode.objects.select_for_update().filter(pk=found.pk).first()
+    if row is None or row.status != DeviceCodeStatus.PENDING:
+        return None
+    if row.user_id is None:
+        row.user = user
+        row.save(update_fields=["user"])
+    return row if row.user_id == user.pk else None
 
 
 @never_cache
@@ -59,10 +68,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         return response
     decision = request.POST.get("decision") if request.method == "POST" else None
     with transaction.atomic(using=router.db_for_write(DeviceCode)):
-        row = _pending(typed)
-        if row is not None and decision is not None:
-            row = DeviceCode.objects.select_for_update().filter(pk=row.pk).first()
-            row = row if row is not None and row.status == DeviceCodeStatus.PENDING else None
+        row = _claimed(typed, request.user)
         client = (
             OAuthClient.objects.filter(
                 client_id=row.client_id, disabled=False, deleted_at__isnull=True
@@ -82,10 +88,6 @@ def verify(request: HttpRequest) -> HttpResponse:
                 user_code=format_user_code(row.user_code),
                 scopes=[(s, SCOPE_DESCRIPTIONS.get(s, s)) for s in scopes],
             )
-        if decision == "allow":
-            row.status = DeviceCodeStatus.APPROVED
-            row.user = request.user
-        else:
-            row.status = DeviceCodeStatus.DENIED
-        row.save(update_fields=["status", "user"])
+        row.status = DeviceCodeStatus.APPROVED if decision == "allow" else DeviceCodeStatus.DENIED
+        row.save(update_fields=["status"])
     return _page(request, done=row.status, client=client)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from beep_iam.models import DeviceCode, DeviceCodeStatus, OAuthAccessToken
 from beep_iam.services.oauth_clients import RegisteredClient, register_client
+from tests.factories import UserFactory
 from tests.oauth2.conftest import basic
 
 pytestmark = pytest.mark.django_db
@@ -280,3 +281,18 @@ def test_discovery_names_the_endpoint(client):
     metadata = client.get("/.well-known/oauth-authorization-server").json()
     assert metadata["device_authorization_endpoint"] == "https://testserver/device/code"
     assert GRANT in metadata["grant_types_supported"]
+
+
+def test_the_first_user_to_see_a_code_claims_it(client, user, tv):
+    """As better-auth's /device: a code shown to one user cannot be decided by another."""
+    body = device_request(client, tv.client.client_id).json()
+    client.force_login(user)
+    assert client.get("/device", {"user_code": body["user_code"]}).status_code == 200
+    assert DeviceCode.objects.get().user == user
+    other = Client()
+    other.force_login(UserFactory())
+    refused = other.post("/device", {"user_code": body["user_code"], "decision": "allow"})
+    assert refused.status_code == 400
+    row = DeviceCode.objects.get()
+    assert row.status == DeviceCodeStatus.PENDING and row.user == user
+    assert approve(client, body["user_code"]).status_code == 200
