@@ -109,6 +109,10 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, int | None]] = {
     "consent": {"window": 60, "per_ip": 30, "per_client": 600},
     # better-auth's /oauth2/register default (5 a minute per IP); also the RFC 7592 calls.
     "register": {"window": 60, "per_ip": 5, "per_client": None},
+    # RFC 8628: better-auth's /device/code; code look-ups on the verification page (user codes
+    # have about 34 bits, so guessing is what this limits).
+    "device": {"window": 60, "per_ip": 20, "per_client": 120},
+    "device_verify": {"window": 60, "per_ip": 10, "per_client": None},
 }
 RATE_LIMIT_STORES = ("cache", "database")
 

@@ -1197,7 +1197,9 @@ class Migration(migrations.Migration):
                 (
                     "polling_interval",
                     models.IntegerField(
-                        blank=True, help_text="Minimum seconds between two polls.", null=True
+                        blank=True,
+                        help_text="Minimum milliseconds between two polls (better-auth's unit).",
+                        null=True,
                     ),
                 ),
                 ("client_id", models.TextField(blank=True, null=True)),
@@ -1813,7 +1815,7 @@ class Migration(migrations.Migration):
                     ("polling_interval__isnull", True), ("polling_interval__gt", 0), _connector="OR"
                 ),
                 name="device_code_polling_interval_positive",
-                violation_error_message="polling_interval must be more than 0 seconds.",
+                violation_error_message="polling_interval must be more than 0 milliseconds.",
             ),
         ),
         migrations.AddConstraint(

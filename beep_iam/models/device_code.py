@@ -99,7 +99,9 @@ class UserCodeField(models.TextField):
 
 
 DEFAULT_DEVICE_CODE_LIFETIME = timedelta(minutes=30)
-DEFAULT_POLLING_INTERVAL = 5  # seconds, RFC 8628 section 3.2
+# RFC 8628 section 3.2's default of 5 seconds, stored in milliseconds as better-auth's
+# device-authorization plugin stores and compares it (``Date.now() - lastPolledAt``).
+DEFAULT_POLLING_INTERVAL = 5000
 # 20^8 (2.6e10) possible codes: with a thousand live ones a draw collides with probability 4e-8,
 # so a few retries make a failure practically impossible.
 USER_CODE_ATTEMPTS = 5
@@ -189,7 +191,9 @@ class DeviceCode(Expires, Table):
     )
     last_polled_at = models.DateTimeField(null=True, blank=True)
     polling_interval = models.IntegerField(
-        null=True, blank=True, help_text="Minimum seconds between two polls."
+        null=True,
+        blank=True,
+        help_text="Minimum milliseconds between two polls (better-auth's unit).",
     )
     client_id = models.TextField(null=True, blank=True)
     scope = models.TextField(null=True, blank=True)
@@ -210,7 +214,7 @@ class DeviceCode(Expires, Table):
             models.CheckConstraint(
                 condition=Q(polling_interval__isnull=True) | Q(polling_interval__gt=0),
                 name="device_code_polling_interval_positive",
-                violation_error_message="polling_interval must be more than 0 seconds.",
+                violation_error_message="polling_interval must be more than 0 milliseconds.",
             ),
             models.CheckConstraint(
                 condition=~Q(status=DeviceCodeStatus.APPROVED) | Q(user__isnull=False),

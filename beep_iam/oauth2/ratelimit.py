@@ -41,6 +41,8 @@ PATHS = {
     "revoke": "/oauth2/revoke",
     "consent": "/oauth2/consent",
     "register": "/oauth2/register",
+    "device": "/device/code",
+    "device_verify": "/device",
 }
 
 View = Callable[..., HttpResponse]

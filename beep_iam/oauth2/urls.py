@@ -10,7 +10,7 @@ documents where RFC 8414 section 3.1 and OpenID Connect Discovery put them."""
 
 from django.urls import path
 
-from beep_iam.oauth2 import par, registration, views
+from beep_iam.oauth2 import device, device_page, par, registration, views
 from beep_iam.oauth2.endpoint import needs_issuer
 
 app_name = "beep_iam_oauth2"
@@ -23,6 +23,9 @@ urlpatterns = [
     path("oauth2/revoke", views.revoke, name="revoke"),
     path("oauth2/introspect", views.introspect, name="introspect"),
     path("oauth2/end-session", views.end_session, name="end-session"),
+    # better-auth's device-authorization plugin paths: its /device is a JSON API, here the page.
+    path("device/code", device.device_authorization, name="device-authorization"),
+    path("device", device_page.verify, name="device"),
     path("oauth2/register", registration.register, name="register"),
     path("oauth2/register/<str:client_id>", registration.manage, name="register-client"),
     path("jwks", views.jwks, name="jwks"),

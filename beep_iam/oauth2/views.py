@@ -31,7 +31,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from beep_iam.conf import iam_settings
-from beep_iam.models import OAuthClient, Verification
+from beep_iam.models import DeviceCode, OAuthClient, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
 from beep_iam.oauth2 import (
     access_jwt,
@@ -39,6 +39,7 @@ from beep_iam.oauth2 import (
     claims,
     client_assertion,
     codes,
+    device,
     dpop,
     keys,
     par,
@@ -79,7 +80,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 @csrf_exempt
 @no_store
 @require_POST
-@sensitive_post_parameters("client_secret", "code", "code_verifier", "refresh_token")
+@sensitive_post_parameters("client_secret", "code", "code_verifier", "refresh_token", "device_code")
 @ratelimit.limit_ip("token")
 def token(request: HttpRequest) -> HttpResponse:
     """RFC 6749 section 3.2: ``authorization_code`` (+PKCE), ``refresh_token``,
@@ -315,10 +316,42 @@ def _refresh_token(client: OAuthClient, params: dict[str, str]) -> dict[str, Any
     return body
 
 
+def _device_code(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
+    return device.token_grant(client, params, _device_tokens)
+
+
+@sensitive_variables("params", "issued", "body")
+def _device_tokens(client: OAuthClient, params: dict[str, str], row: DeviceCode) -> dict[str, Any]:
+    """The tokens of an approved device code (RFC 8628 3.5): its user, its scopes."""
+    user = row.user
+    assert user is not None  # CHECK device_code_approved_has_user; deleting the user cascades
+    policy = resources.resolve(client, resources.requested(params), (row.scope or "").split())
+    scopes = policy.scopes
+    confirmation, refresh_confirmation = dpop.binding(client)
+    issued = oauth_tokens.issue_tokens(
+        client,
+        scopes=scopes,
+        user=user,
+        with_refresh="offline_access" in scopes and _may_refresh(client),
+        resources=policy.resources or None,
+        opaque_access=policy.audience is None,
+        refresh_lifetime=policy.refresh_lifetime,
+        confirmation=confirmation,
+        refresh_confirmation=refresh_confirmation,
+    )
+    body = _with_resource(_token_body(issued), client, policy, issued, user_id=str(user.pk))
+    if "openid" in scopes:
+        body["id_token"] = claims.id_token(
+            user=user, client_id=client.client_id, scopes=scopes, access_token=body["access_token"]
+        )
+    return body
+
+
 _GRANTS = {
     GrantType.AUTHORIZATION_CODE.value: _authorization_code,
     GrantType.REFRESH_TOKEN.value: _refresh_token,
     GrantType.CLIENT_CREDENTIALS.value: _client_credentials,
+    GrantType.DEVICE_CODE.value: _device_code,
 }
 
 
@@ -892,7 +925,13 @@ def server_metadata() -> dict[str, Any]:
         "revocation_endpoint": endpoint_url("revoke"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "device_authorization_endpoint": endpoint_url("device-authorization"),
+        "grant_types_supported": [
+            "authorization_code",
+            "client_credentials",
+            "refresh_token",
+            GrantType.DEVICE_CODE.value,
+        ],
         "token_endpoint_auth_methods_supported": ["none", *auth_methods],
         "token_endpoint_auth_signing_alg_values_supported": signing,
         "introspection_endpoint_auth_methods_supported": auth_methods,

@@ -41,6 +41,8 @@ const auth = ba.betterAuth({
     ba.jwt(),
     // Bans and impersonation (user.role/banned/ban_*, session.impersonated_by).
     ba.admin(),
+    // RFC 8628 on the shared device_code table (1.7 line only: tests/better_auth/test_device.py).
+    ...(ba.deviceAuthorization ? [ba.deviceAuthorization({ verificationUri: "/device" })] : []),
     ba.oauthProvider({
       loginPage: "/login",
       consentPage: "/consent",

@@ -107,7 +107,7 @@ class DeviceCodeFactory(factory.django.DjangoModelFactory[DeviceCode]):
     device_code = factory.LazyAttribute(lambda o: crypto.digest(o.raw_device_code))
     user_code = factory.LazyFunction(generate_user_code)
     expires_at = _in(timedelta(minutes=30))
-    polling_interval = 5
+    polling_interval = 5000
     client_id = "tv-app"
     scope = "openid profile"
 

@@ -121,7 +121,7 @@ class TestLookups:
         assert DeviceCode.objects.get_by_device_code(stored) is None  # the digest is no key
         assert row.status == DeviceCodeStatus.PENDING
         assert is_normalized_user_code(row.user_code)
-        assert row.polling_interval == 5
+        assert row.polling_interval == 5000
         assert timedelta(minutes=29) < row.expires_at - timezone.now() <= timedelta(minutes=30)
 
     def test_create_retries_a_colliding_user_code(self, monkeypatch):
