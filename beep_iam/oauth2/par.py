@@ -30,7 +30,7 @@ from django.views.decorators.http import require_POST
 
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient, Verification
-from beep_iam.oauth2 import ratelimit, views
+from beep_iam.oauth2 import authorization_request, ratelimit
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
@@ -172,7 +172,7 @@ def pushed_authorization_request(request: HttpRequest) -> HttpResponse:
         query = {k: v for k, v in params.items() if k not in _CREDENTIALS}
         query["client_id"] = client.client_id
         match_redirect_uri(client, query.get("redirect_uri"))
-        views.check_authorization_request(client, query)
+        authorization_request.check(client, query)
         request_uri = push(client, query)
     except OAuth2Error as error:
         return error_response(error)

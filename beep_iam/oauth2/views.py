@@ -35,6 +35,7 @@ from beep_iam.models import DeviceCode, OAuthClient, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
 from beep_iam.oauth2 import (
     access_jwt,
+    authorization_request,
     cimd,
     claims,
     client_assertion,
@@ -68,7 +69,6 @@ from beep_iam.services.oauth_consent import consent_covers, grant_consent
 #: better-auth's defaults (DEFAULT_OAUTH_SCOPES); scopes a user delegates, never granted to a
 #: client acting for itself (client_credentials).
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
-PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 CONSENT_TEMPLATE = "beep_iam/oauth2/consent.html"
 ERROR_TEMPLATE = "beep_iam/oauth2/error.html"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -408,58 +408,6 @@ def _prove_client(params: dict[str, str]) -> tuple[OAuthClient, str]:
     return client, redirect_uri
 
 
-def _check_request(client: OAuthClient, params: dict[str, str]) -> tuple[list[str], set[str]]:
-    """The request's scopes and prompt values; raises the error to redirect with."""
-    if params.get("response_type") != "code":
-        raise errors.UnsupportedResponseTypeError(params.get("response_type"))
-    oauth_tokens.check_grant(client, GrantType.AUTHORIZATION_CODE)
-    if "request" in params:
-        raise errors.OAuth2Error(
-            error="request_not_supported", description="request is not supported"
-        )
-    scopes = scope_list(params.get("scope"))
-    if scopes is None:
-        raise errors.InvalidScopeError(description="scope is required")
-    oauth_tokens.allowed_scopes(client, scopes)
-    method = params.get("code_challenge_method")
-    challenge = params.get("code_challenge")
-    if challenge is not None or method is not None:
-        if method != "S256":
-            raise errors.InvalidRequestError(
-                description="code_challenge_method must be S256 (plain is refused)"
-            )
-        if challenge is None or not (43 <= len(challenge) <= 128):
-            raise errors.InvalidRequestError(description="code_challenge is missing or malformed")
-    elif client.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE or (
-        client.require_pkce is not False
-    ):
-        raise errors.InvalidRequestError(description="PKCE (code_challenge, S256) is required")
-    jkt = params.get("dpop_jkt")
-    if jkt is not None and not dpop.JKT.fullmatch(jkt):  # RFC 9449 10
-        raise errors.InvalidRequestError(description="dpop_jkt must be a SHA-256 JWK thumbprint")
-    prompts = set((params.get("prompt") or "").split())
-    if not prompts <= PROMPTS or ("none" in prompts and len(prompts) > 1):
-        raise errors.InvalidRequestError(description="unsupported prompt value")
-    if "max_age" in params:
-        try:
-            if int(params["max_age"]) < 0:
-                raise ValueError
-        except ValueError:
-            raise errors.InvalidRequestError(description="max_age must be an integer") from None
-    return scopes, prompts
-
-
-def check_authorization_request(
-    client: OAuthClient, params: dict[str, str]
-) -> tuple[list[str], set[str], list[str] | None]:
-    """Every check of an authorization request once its client and redirect URI are proven,
-    at the authorization endpoint and the PAR endpoint alike: scopes, prompts, resources."""
-    scopes, prompts = _check_request(client, params)
-    wanted = resources.requested(params)
-    resources.resolve(client, wanted, scopes)
-    return scopes, prompts, wanted
-
-
 def _auth_time(request: HttpRequest) -> dt.datetime:
     beep_session = getattr(request, "beep_session", None)
     if beep_session is not None and beep_session.created_at is not None:
@@ -527,7 +475,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
             raise errors.InvalidRequestError(
                 description="this client must push its authorization requests (RFC 9126)"
             )
-        scopes, prompts, wanted = check_authorization_request(client, params)
+        scopes, prompts, wanted = authorization_request.check(client, params)
     except OAuth2Error as error:
         return answer(_error_redirect(redirect_uri, error, state))
     except oauth_errors.OAuthError as exc:
@@ -984,7 +932,7 @@ def openid_metadata() -> dict[str, Any]:
         "id_token_signing_alg_values_supported": [keys.ALG],
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
-        "prompt_values_supported": sorted(PROMPTS),
+        "prompt_values_supported": sorted(authorization_request.PROMPTS),
     }
 
 

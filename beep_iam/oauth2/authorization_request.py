@@ -1,0 +1,68 @@
+"""The checks of an authorization request once its client and redirect URI are proven, in
+one place for the authorization endpoint and the pushed authorization request endpoint
+(RFC 9126 2.1: the server validates a pushed request as it would at the authorization
+endpoint)."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import errors
+
+from beep_iam.models import OAuthClient
+from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
+from beep_iam.oauth2 import dpop, resources
+from beep_iam.oauth2.endpoint import scope_list
+from beep_iam.services import oauth_tokens
+
+PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+
+
+def _check_parameters(client: OAuthClient, params: dict[str, str]) -> tuple[list[str], set[str]]:
+    """The request's scopes and prompt values; raises the error to redirect with."""
+    if params.get("response_type") != "code":
+        raise errors.UnsupportedResponseTypeError(params.get("response_type"))
+    oauth_tokens.check_grant(client, GrantType.AUTHORIZATION_CODE)
+    if "request" in params:
+        raise errors.OAuth2Error(
+            error="request_not_supported", description="request is not supported"
+        )
+    scopes = scope_list(params.get("scope"))
+    if scopes is None:
+        raise errors.InvalidScopeError(description="scope is required")
+    oauth_tokens.allowed_scopes(client, scopes)
+    method = params.get("code_challenge_method")
+    challenge = params.get("code_challenge")
+    if challenge is not None or method is not None:
+        if method != "S256":
+            raise errors.InvalidRequestError(
+                description="code_challenge_method must be S256 (plain is refused)"
+            )
+        if challenge is None or not (43 <= len(challenge) <= 128):
+            raise errors.InvalidRequestError(description="code_challenge is missing or malformed")
+    elif client.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE or (
+        client.require_pkce is not False
+    ):
+        raise errors.InvalidRequestError(description="PKCE (code_challenge, S256) is required")
+    jkt = params.get("dpop_jkt")
+    if jkt is not None and not dpop.JKT.fullmatch(jkt):  # RFC 9449 10
+        raise errors.InvalidRequestError(description="dpop_jkt must be a SHA-256 JWK thumbprint")
+    prompts = set((params.get("prompt") or "").split())
+    if not prompts <= PROMPTS or ("none" in prompts and len(prompts) > 1):
+        raise errors.InvalidRequestError(description="unsupported prompt value")
+    if "max_age" in params:
+        try:
+            if int(params["max_age"]) < 0:
+                raise ValueError
+        except ValueError:
+            raise errors.InvalidRequestError(description="max_age must be an integer") from None
+    return scopes, prompts
+
+
+def check(
+    client: OAuthClient, params: dict[str, str]
+) -> tuple[list[str], set[str], list[str] | None]:
+    """Every check of an authorization request once its client and redirect URI are proven,
+    at the authorization endpoint and the PAR endpoint alike: scopes, prompts, resources."""
+    scopes, prompts = _check_parameters(client, params)
+    wanted = resources.requested(params)
+    resources.resolve(client, wanted, scopes)
+    return scopes, prompts, wanted
