@@ -20,7 +20,11 @@ from tests.npm import node_json, npm_ci
 from tests.oauth2.test_independent_client import PASSWORD, server  # noqa: F401
 from tests.oauth2.test_independent_client import sign_in_and_consent as browser_sign_in_and_consent
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.oauth2.dpop_urls")]
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.urls("tests.oauth2.dpop_urls"),
+]
 
 RP = Path(__file__).resolve().parents[2] / "interop" / "oauth4webapi"
 REDIRECT_URI = "http://127.0.0.1:9/callback"

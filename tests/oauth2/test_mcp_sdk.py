@@ -28,7 +28,7 @@ from tests.oauth2.test_independent_client import (  # noqa: F401
     sign_in_and_consent,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.interop]
 
 SDK = Path(__file__).resolve().parents[2] / "interop" / "mcp-sdk"
 REDIRECT_URI = "http://127.0.0.1:9/callback"

@@ -27,7 +27,7 @@ from tests.oauth2.test_independent_client import (  # noqa: F401
     sign_in_and_consent,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.interop]
 
 RP = Path(__file__).resolve().parents[2] / "interop" / "oauth4webapi"
 

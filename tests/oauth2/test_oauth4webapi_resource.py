@@ -22,7 +22,7 @@ from tests.oauth2.test_independent_client import (  # noqa: F401
 )
 from tests.oauth2.test_oauth4webapi import oauth4webapi  # noqa: F401
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.interop]
 
 API = "https://api.example.com/invoices"
 OTHER = "https://other.example.com/api"

@@ -19,7 +19,7 @@ from tests.npm import npm_ci
 from tests.oauth2.test_independent_client import PASSWORD, _form_post, server  # noqa: F401
 from tests.oauth2.test_oauth4webapi import rp
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.interop]
 
 RP = Path(__file__).resolve().parents[2] / "interop" / "openid-client"
 

@@ -18,7 +18,7 @@ from tests.oauth2.test_independent_client import (  # noqa: F401 (the fixture)
 )
 from tests.oauth2.test_oauth4webapi import oauth4webapi  # noqa: F401 (the fixture)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.interop]
 
 
 def test_requests_oauth2client_code_flow_through_par(server):  # noqa: F811

@@ -2,8 +2,9 @@
 
 A run of the browser tests alone used to create no test database, and their closing flush
 emptied the real one. Here a checkout of its own (an embedded server in a temporary folder,
-migrated and seeded like a developer's) runs the browser tests by marker and by test id; every
-seeded row is still there afterwards. The guard itself (tests/guard.py) is tested in-process.
+migrated and seeded like a developer's) runs the browser tests by marker, then by test id;
+every seeded row is still there after each run. The guard itself (tests/guard.py) is tested
+in-process.
 """
 
 import os
@@ -47,9 +48,10 @@ def run(args, pgdata):
     )
 
 
-@pytest.fixture
-def seeded_checkout(tmp_path):
-    pgdata = tmp_path / "pgdata"
+# One checkout for both selections: its rows must survive the first run and the second.
+@pytest.fixture(scope="module")
+def seeded_checkout(tmp_path_factory):
+    pgdata = tmp_path_factory.mktemp("guard") / "pgdata"
     try:
         for step in (["migrate", "--noinput"], ["shell", "-c", SEED]):
             result = run([sys.executable, "manage.py", *step], pgdata)
