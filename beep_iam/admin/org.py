@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -20,8 +21,10 @@ from beep_iam.models import (
     Subscription,
     TeamMember,
 )
+from beep_iam.models.org import CONFIG_SECRETS
 from beep_shared.admin.filters import ExactValueFilter
 from beep_shared.admin.one_time import hold_secrets, one_time_secret_response, take_secrets
+from beep_shared.admin.permissions import is_superuser
 from beep_shared.admin.tenant import OrgModelAdmin
 from beep_shared.db.show_once import set_new_secret
 
@@ -138,13 +141,49 @@ class ApiKeyAdmin(DigestCreatingAdmin):
         self.message_user(request, f"{count} API key(s) disabled.")
 
 
+class SsoProviderForm(forms.ModelForm):
+    """The configurations with their secrets hidden; a secret left hidden is kept."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in CONFIG_SECRETS:
+            if name in self.fields:
+                self.initial[name] = self.instance.shown_config(name)
+
+    def clean_oidc_config(self) -> str | None:
+        return self.instance.config_keeping_secrets("oidc_config", self.cleaned_data["oidc_config"])
+
+    def clean_saml_config(self) -> str | None:
+        return self.instance.config_keeping_secrets("saml_config", self.cleaned_data["saml_config"])
+
+
 @admin.register(SsoProvider)
 class SsoProviderAdmin(OrgModelAdmin):
+    form = SsoProviderForm
     list_display = ("provider_id", "domain", "issuer", "organization")
     search_fields = ("id", "provider_id", "domain", "issuer")
     raw_id_fields = ("organization", "user")
     # Whoever configures the identity provider of a domain signs in as its users.
     superuser_fields = ("issuer", "domain", "provider_id", "oidc_config", "saml_config", "user")
+
+    # To staff, the configurations are read-only: shown with their secrets hidden, not as
+    # the columns hold them.
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        exclude = tuple(super().get_exclude(request, obj) or ())
+        return exclude if is_superuser(request) else (*exclude, *CONFIG_SECRETS)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        shown = tuple(f"shown_{name}" for name in CONFIG_SECRETS)
+        return readonly if is_superuser(request) else (*readonly, *shown)
+
+    @admin.display(description="OIDC config")
+    def shown_oidc_config(self, obj: SsoProvider) -> str | None:
+        return obj.shown_config("oidc_config")
+
+    @admin.display(description="SAML config")
+    def shown_saml_config(self, obj: SsoProvider) -> str | None:
+        return obj.shown_config("saml_config")
 
 
 @admin.register(ScimProvider)

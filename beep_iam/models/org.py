@@ -7,6 +7,7 @@ organization (a personal API key, an instance-wide identity provider) is visible
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 import pgtrigger
@@ -430,6 +431,36 @@ class ApiKey(Expires, OrgModel):
         return raw
 
 
+_SAML_KEYS = ("privateKey", "privateKeyPass", "encPrivateKey", "encPrivateKeyPass")
+
+# What better-auth's admin answers leave out (@better-auth/sso withoutOIDCSecret /
+# withoutSAMLPrivateKeys): it keeps these in clear inside the JSON text, since it calls the
+# identity provider with them, so Django cannot store a digest; it never shows them instead.
+CONFIG_SECRETS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "oidc_config": (("clientSecret",),),
+    "saml_config": (
+        ("privateKey",),
+        *((part, key) for part in ("idpMetadata", "spMetadata") for key in _SAML_KEYS),
+    ),
+}
+HIDDEN = "********"
+
+
+def _config(text: str | None) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(text) if text else None
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _holder(config: Any, path: tuple[str, ...]) -> dict[str, Any] | None:
+    """The dict of ``config`` that holds ``path``'s last key, if there is one."""
+    for part in path[:-1]:
+        config = config.get(part) if isinstance(config, dict) else None
+    return config if isinstance(config, dict) else None
+
+
 class SsoProvider(OrgModel):
     """An OIDC or SAML identity provider, for one organization or (NULL) the instance."""
 
@@ -462,6 +493,41 @@ class SsoProvider(OrgModel):
 
     def __str__(self) -> str:
         return f"{self.provider_id} ({self.domain})"
+
+    def shown_config(self, name: str) -> str | None:
+        """The ``oidc_config``/``saml_config`` text for display: every secret hidden."""
+        text = getattr(self, name)
+        if not text:
+            return text
+        config = _config(text)
+        if config is None:  # not better-auth's JSON: nothing in it can be told apart
+            return HIDDEN
+        for path in CONFIG_SECRETS[name]:
+            holder = _holder(config, path)
+            if holder is not None and holder.get(path[-1]) not in (None, ""):
+                holder[path[-1]] = HIDDEN
+        return json.dumps(config, indent=2)
+
+    def config_keeping_secrets(self, name: str, submitted: str | None) -> str | None:
+        """``submitted`` (an edited :meth:`shown_config`) with each secret still hidden put
+        back from the stored value; a JSON object's text, else a ``ValidationError``."""
+        if not submitted:
+            return None
+        config = _config(submitted)
+        if config is None:
+            raise ValidationError(
+                "Enter a JSON object (better-auth's SSO configuration).", code="invalid"
+            )
+        stored = _config(getattr(self, name)) or {}
+        for path in CONFIG_SECRETS[name]:
+            holder, kept = _holder(config, path), _holder(stored, path)
+            if holder is None or holder.get(path[-1]) != HIDDEN:
+                continue
+            if kept is not None and path[-1] in kept:
+                holder[path[-1]] = kept[path[-1]]
+            else:  # nothing stored to keep: the placeholder is no secret
+                del holder[path[-1]]
+        return json.dumps(config)
 
 
 class ScimProviderQuerySet(ShowOnceQuerySet):
