@@ -52,6 +52,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,7 +62,11 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from beep_shared import setting_values
+
 SETTING_NAME = "BEEP_IAM"
+_duration = partial(setting_values.duration, SETTING_NAME)
+_choice = partial(setting_values.choice, SETTING_NAME)
 FORMER_ROLE_SETTING = "BEEP_BETTER_AUTH_ROLE"
 #: Keys that moved to the lower app's settings (the rule they choose belongs to its models).
 MOVED_KEYS = {"SESSION_TOKEN_STORAGE": "BEEP_SHARED['SESSION_TOKEN_STORAGE']"}
@@ -194,20 +199,6 @@ class RateLimit:
     per_client: int | None
 
 
-def _duration(key: str, value: Any, *, allow_zero: bool = False) -> timedelta:
-    # bool is an int subclass; True seconds is certainly a mistake.
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = timedelta(seconds=value)
-    if not isinstance(value, timedelta):
-        raise ImproperlyConfigured(
-            f"{SETTING_NAME}[{key!r}] must be a timedelta or a number of seconds, got {value!r}."
-        )
-    if value < timedelta(0) or (value == timedelta(0) and not allow_zero):
-        bound = "zero or more" if allow_zero else "positive"
-        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be {bound}, got {value!r}.")
-    return value
-
-
 def _batch_size(key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be an int, got {value!r}.")
@@ -224,15 +215,6 @@ def _optional_bool(key: str, value: Any) -> bool | None:
             f"{SETTING_NAME}[{key!r}] must be True, False or None, got {value!r}."
         )
     return value
-
-
-def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ImproperlyConfigured(
-            f"{SETTING_NAME}[{key!r}] must be one of {', '.join(map(repr, allowed))}, "
-            f"got {value!r}."
-        )
-    return str(value)
 
 
 def _bool(key: str, value: Any) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +31,11 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS
 
+from beep_shared import setting_values
+
 SETTING_NAME = "BEEP_SHARED"
+_duration = partial(setting_values.duration, SETTING_NAME)
+_choice = partial(setting_values.choice, SETTING_NAME)
 
 #: The alias ``RLS_BYPASS_DATABASE = None`` means when ``DATABASES`` has it.
 BYPASS_ALIAS = "bypass"
@@ -83,28 +88,6 @@ def _bypass_alias(key: str, value: Any, databases: Mapping[str, Any]) -> str | N
             "(its login role needs BYPASSRLS, see docs/rls.md, 'Database roles')."
         )
     return value
-
-
-def _duration(key: str, value: Any) -> timedelta:
-    # bool is an int subclass; True seconds is certainly a mistake.
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = timedelta(seconds=value)
-    if not isinstance(value, timedelta):
-        raise ImproperlyConfigured(
-            f"{SETTING_NAME}[{key!r}] must be a timedelta or a number of seconds, got {value!r}."
-        )
-    if value <= timedelta(0):
-        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be positive, got {value!r}.")
-    return value
-
-
-def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ImproperlyConfigured(
-            f"{SETTING_NAME}[{key!r}] must be one of {', '.join(map(repr, allowed))}, "
-            f"got {value!r}."
-        )
-    return str(value)
 
 
 def former_settings() -> list[str]:
