@@ -22,6 +22,7 @@ from mcp import Client
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.types import TextContent
 
 from beep_iam.models import OAuthClient, OAuthClientResource, OAuthRefreshToken, OAuthResource
 from beep_iam.oauth2 import access_jwt, cimd
@@ -132,7 +133,8 @@ def run_sdk(
                 if index:
                     await anyio.sleep(pause)
                 result = await client.call_tool("whoami", {})
-                run.answers.append(result.content[0].text)  # type: ignore[union-attr]
+                assert isinstance(result.content[0], TextContent), result
+                run.answers.append(result.content[0].text)
 
     anyio.run(main)
     return run
