@@ -67,11 +67,13 @@ class Storage:
 @dataclass
 class Run:
     """What one SDK session did: the HTTP requests it sent (method, path, status), the
-    authorization URL it opened, and the tool's answers."""
+    authorization URL it opened, the forms it posted to the token endpoint, and the tool's
+    answers."""
 
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     authorization_url: str = ""
     callback: str = ""
+    token_requests: list[dict[str, str]] = field(default_factory=list)
     tools: list[str] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
 
@@ -105,9 +107,11 @@ def run_sdk(
         )
 
     async def seen(response: httpx2.Response) -> None:
-        run.requests.append(
-            (response.request.method, response.request.url.path, response.status_code)
-        )
+        request = response.request
+        run.requests.append((request.method, request.url.path, response.status_code))
+        if request.url.path == "/oauth2/token":
+            form = parse_qs(request.content.decode())
+            run.token_requests.append({k: v[0] for k, v in form.items()})
 
     provider = OAuthClientProvider(
         server_url=server_url,
@@ -181,6 +185,9 @@ def _assert_refreshed(run: Run, storage: Storage, resource_id: str, user: Any) -
         ("POST", "/oauth2/token", 200),
         ("POST", "/mcp", 200),
     ]
+    refresh = run.token_requests[-1]
+    assert refresh["grant_type"] == "refresh_token"
+    assert refresh["resource"] == resource_id  # RFC 8707 on the refresh too
     first, last = storage.saved_tokens[0], storage.saved_tokens[-1]
     assert len(storage.saved_tokens) >= 2
     assert first.refresh_token and last.refresh_token and last.refresh_token != first.refresh_token
@@ -217,6 +224,9 @@ def test_python_sdk_registers_itself_and_refreshes(server, settings):  # noqa: F
     assert query["client_id"] == registered.client_id
     assert query["resource"] == resource_id
     assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
+    redeemed = run.token_requests[0]
+    assert redeemed["grant_type"] == "authorization_code" and redeemed["resource"] == resource_id
+    assert len(redeemed["code_verifier"]) == 128 and "client_secret" not in redeemed
     assert set(query["scope"].split()) == {SCOPE, "offline_access"}
     _assert_refreshed(run, storage, resource_id, user)
 

@@ -2,8 +2,10 @@
 protected by beep-iam, end to end over HTTP: from a bare 401 it reads the protected resource
 metadata (RFC 9728), discovers the authorization server (RFC 8414), sends the user to authorize
 with PKCE and the resource indicator (RFC 8707), redeems the code for a JWT access token bound
-to the server, and calls a tool with it. The client is pre-registered (no dynamic
-registration); nothing else is configured on the SDK's side."""
+to the server, and calls a tool with it. The client is pre-registered, registers itself
+(RFC 7591), or names itself by the https URL of its Client ID Metadata Document; nothing else
+is configured on the SDK's side. tests/oauth2/test_mcp_python_sdk.py runs the Python SDK the
+same ways."""
 
 from __future__ import annotations
 
