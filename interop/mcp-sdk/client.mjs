@@ -2,7 +2,10 @@
 // OAuthClientProvider) against an MCP server protected by beep-iam. Nothing but the server
 // URL and a pre-registered client is configured: the SDK finds the authorization server from
 // the bare 401 (RFC 9728 resource_metadata), discovers it (RFC 8414), authorizes with PKCE
-// and the resource indicator (RFC 8707), redeems the code and calls a tool.
+// and the resource indicator (RFC 8707), redeems the code and calls a tool. Without a
+// pre-registered client it registers itself (RFC 7591), or, given input.client_metadata_url
+// and a server advertising client_id_metadata_document_supported, uses that https URL as its
+// client_id (a Client ID Metadata Document the server fetches).
 // Usage: node client.mjs '<json>'; prints one JSON object. Two steps, as a browser redirect
 // splits them: "start" (until the authorization URL) and "finish" (code -> token -> tool);
 // the provider's state between them is a JSON file (input.state_file).
@@ -28,6 +31,9 @@ const provider = {
       token_endpoint_auth_method: "none",
     };
   },
+  // SEP-991: the SDK uses this URL as the client_id instead of registering when the
+  // authorization server says it fetches metadata documents.
+  clientMetadataUrl: input.client_metadata_url,
   state: () => "mcp-state",
   // Pre-registered: the client's id and secret; without them the SDK registers itself
   // (RFC 7591) at the registration endpoint the authorization server advertises.

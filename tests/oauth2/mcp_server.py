@@ -1,6 +1,7 @@
 """A small MCP-style server (streamable HTTP, JSON responses, one tool) protected by
-``require_oauth``, on the project's URLconf; for tests/oauth2/test_mcp_sdk.py. Its resource
-identifier is ``BEEP_IAM["OAUTH2_RESOURCE"]`` (the live server's ``/mcp``)."""
+``require_oauth``, on the project's URLconf; for tests/oauth2/test_mcp_sdk.py and
+test_mcp_python_sdk.py. Its resource identifier is ``BEEP_IAM["OAUTH2_RESOURCE"]`` (the live
+server's ``/mcp``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,20 @@ from beep_iam.oauth2.resource import require_oauth
 from config.urls import urlpatterns as project_urlpatterns
 
 SCOPE = "notes:read"
+REDIRECT_URI = "http://127.0.0.1:9/callback"
+
+
+def client_metadata_document(client_id: str, name: str) -> dict[str, Any]:
+    """An MCP client's Client ID Metadata Document, as the SDKs' clients describe themselves
+    (a public client: code + PKCE, refresh)."""
+    return {
+        "client_id": client_id,
+        "client_name": name,
+        "redirect_uris": [REDIRECT_URI],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    }
 
 
 def _result(request: HttpRequest, method: str, params: dict[str, Any]) -> dict[str, Any]:
