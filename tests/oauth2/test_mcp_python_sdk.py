@@ -39,7 +39,7 @@ from tests.oauth2.test_independent_client import (  # noqa: F401
 )
 from tests.oauth2.tls import trusted_https_server
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.interop]
 
 
 @dataclass
