@@ -6,30 +6,13 @@
 // proofs, with the library's own nonce retry; then a refresh with the bound refresh token.
 // Strict: its defaults plus allowInsecureRequests (plain http on loopback) and the client's
 // registered id_token_signed_response_alg (EdDSA). customFetch only records what the server
-// answered (status, error code, time) for the test; requests and responses pass unchanged.
+// answered (record.mjs); requests and responses pass unchanged.
 // Usage: node device.mjs '<json>'; prints one JSON line once the codes are there (the test
 // then plays the user), and one with the outcome.
 import * as client from "openid-client";
+import { emit, recordingFetch, seen } from "./record.mjs";
 
 const input = JSON.parse(process.argv[2]);
-const seen = [];
-
-function emit(value) {
-  process.stdout.write(JSON.stringify(value) + "\n");
-}
-
-async function recordingFetch(url, options) {
-  const response = await fetch(url, options);
-  const entry = { at: Date.now(), method: options.method, url: String(url), status: response.status };
-  if (options.body instanceof URLSearchParams) entry.grant_type = options.body.get("grant_type");
-  if (!response.ok) {
-    const body = await response.clone().json().catch(() => null);
-    entry.error = body?.error ?? null;
-    entry.challenge = response.headers.get("www-authenticate");
-  }
-  seen.push(entry);
-  return response;
-}
 
 async function main() {
   const config = await client.discovery(

@@ -23,6 +23,7 @@ from tests.factories import UserFactory
 from tests.npm import NodeSession, npm_ci
 from tests.oauth2.test_device_flow import GRANT
 from tests.oauth2.test_device_independent_client import decide_on_device_page
+from tests.oauth2.test_dpop_clients import other_origin
 from tests.oauth2.test_independent_client import PASSWORD, server  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.oauth2.dpop_urls")]
@@ -158,8 +159,7 @@ def test_dpop_device_flow_with_nonces(device, settings):
     client_id = tv("openid-client DPoP TV")
     user = UserFactory(email="dpop-tv@example.com", password=PASSWORD)
     # The resource on another origin (the other loopback name): no nonce cached for it yet.
-    other = "127.0.0.1" if "localhost" in device.url else "localhost"
-    resource = device.url.replace(device.url.split("//")[1].split(":")[0], other)
+    resource = other_origin(device.url)
     with start(
         device,
         client_id,
