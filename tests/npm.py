@@ -60,6 +60,7 @@ class NodeSession:
             stderr=subprocess.PIPE,
             text=True,
         )
+        self.returncode: int | None = None
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
 
@@ -79,6 +80,13 @@ class NodeSession:
                 f"node ended ({self.process.returncode}): {self.process.stderr.read()}"
             )
         result: dict[str, Any] = json.loads(line)
+        return result
+
+    def finish(self, timeout: float = 60) -> dict[str, Any]:
+        """The script's last JSON line, once it has exited (``returncode`` then set)."""
+        result = self.read(timeout)
+        self.process.wait(timeout=10)
+        self.returncode = self.process.returncode
         return result
 
     def send(self, line: str) -> None:

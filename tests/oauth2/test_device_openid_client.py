@@ -93,7 +93,7 @@ def test_pending_then_approved(device):
             device, codes["verification_uri"], codes["user_code"], user.email
         )
         assert "Device connected" in done.text
-        result = node.read()
+        result = node.finish()
     assert "error" not in result, result
     answers = polls(result)
     assert [a.get("error") for a in answers[:-1]] == ["authorization_pending"] * (len(answers) - 1)
@@ -122,7 +122,7 @@ def test_slow_down_adds_five_seconds(device):
         )
         wait_for(lambda: row(codes["user_code"]).polling_interval == 6000)
         decide_on_device_page(device, codes["verification_uri"], codes["user_code"], user.email)
-        result = node.read()
+        result = node.finish()
     assert "error" not in result, result
     answers = polls(result)
     errors = [a.get("error") for a in answers]
@@ -146,7 +146,8 @@ def test_denied_and_expired_as_the_library_reports_them(device, outcome):
             assert "Access denied" in done.text
         else:
             DeviceCode.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-        result = node.read()
+        result = node.finish()
+    assert node.returncode == 0
     assert result["error"] == outcome
     assert result["code"] == "OAUTH_RESPONSE_BODY_ERROR"  # the library's ResponseBodyError
     assert polls(result)[0]["error"] == "authorization_pending"
@@ -170,7 +171,7 @@ def test_dpop_device_flow_with_nonces(device, settings):
         codes = node.read()
         wait_for(lambda: row(codes["user_code"]).last_polled_at is not None)
         decide_on_device_page(device, codes["verification_uri"], codes["user_code"], user.email)
-        result = node.read()
+        result = node.finish()
     assert "error" not in result, result
     assert result["token_type"] == result["refreshed"]["token_type"] == "dpop"
     # The first poll asked for a nonce; the library retried with it (after its interval).

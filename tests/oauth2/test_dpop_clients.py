@@ -128,7 +128,7 @@ def test_openid_client_code_flow_refresh_and_resource_with_nonces(nonces):
         started = node.read()
         assert f"dpop_jkt={started['jkt']}" in started["url"]
         node.send(sign_in_and_consent(nonces, started["url"], "fay@example.com"))
-        result = node.read()
+        result = node.finish()
     assert "error" not in result, result
     assert result["token_type"] == result["refreshed_token_type"] == "dpop"
     answers = [(a["status"], a.get("error"), a["url"]) for a in result["seen"]]
