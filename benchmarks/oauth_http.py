@@ -442,9 +442,10 @@ def dpop_lines(
     """Lines for beep-iam with DPoP: client_credentials with a proof (the token comes back
     bound), and userinfo with DPoP-bound access tokens, each request with its proof (``ath``
     of its token). The proofs: ES256, as oauth4webapi and openid-client make them."""
+    from dpop import make_key, proof  # benchmarks/dpop.py: the script's folder is on sys.path
+
     from beep_iam.models import OAuthAccessToken
     from beep_shared.crypto import digest
-    from benchmarks.dpop import make_key, proof
 
     key = make_key("ES256")
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
