@@ -126,7 +126,9 @@ def test_slow_down_adds_five_seconds(device):
     assert "error" not in result, result
     answers = polls(result)
     errors = [a.get("error") for a in answers]
-    assert errors == ["authorization_pending", "slow_down", None], answers
+    # Pending until the recorded poll makes one too soon (the next, unless this test was late).
+    assert errors[-2:] == ["slow_down", None], answers
+    assert errors[:-2] and set(errors[:-2]) == {"authorization_pending"}, answers
     # After slow_down the library waited 1 + 5 seconds, and the server accepted that.
     assert gaps_ms(answers, result["started"])[-1] >= 6000
     assert answers[-1]["status"] == 200
