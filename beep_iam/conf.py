@@ -34,6 +34,7 @@ BEEP_IAM = {
     "OAUTH2_ENFORCE_PER_CLIENT_RESOURCES": True,    # resources need a client link
     "OAUTH2_REGISTRATION_DEFAULT_RESOURCES": (),    # linked to self-registered clients
     "OAUTH2_REQUIRE_PAR": False,                    # authorize only through /oauth2/par
+    "OAUTH2_DEVICE_POLLING_INTERVAL": 5,            # seconds between device flow polls
 }
 ```
 
@@ -101,6 +102,7 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_ENFORCE_PER_CLIENT_RESOURCES": True,
     "OAUTH2_REGISTRATION_DEFAULT_RESOURCES": (),
     "OAUTH2_REQUIRE_PAR": False,
+    "OAUTH2_DEVICE_POLLING_INTERVAL": timedelta(seconds=5),
 }
 REGISTRATION_MODES = ("open", "initial_access_token", "signed_in")
 DEFAULT_REGISTRATION_SCOPES = ("openid", "profile", "email", "offline_access")
@@ -124,6 +126,9 @@ RATE_LIMIT_STORES = ("cache", "database")
 MAX_PURGE_BATCH_SIZE = 1_000_000
 #: Longest REFRESH_TOKEN_REPLAY_WINDOW: long enough for a retry, short for a stolen token.
 MAX_REPLAY_WINDOW = timedelta(minutes=1)
+#: Longest OAUTH2_DEVICE_POLLING_INTERVAL: RFC 8628 leaves it open; a device waiting longer
+#: than this between polls keeps its user waiting after the approval.
+MAX_DEVICE_POLLING_INTERVAL = timedelta(minutes=1)
 _COOKIE_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
 MIN_SECRET_LENGTH = 32
 # PostgreSQL keeps 63 bytes of a name; pg_* names are reserved for the server's own roles.
@@ -163,6 +168,7 @@ class IamSettings:
     oauth2_enforce_per_client_resources: bool = True
     oauth2_registration_default_resources: tuple[str, ...] = ()
     oauth2_require_par: bool = False
+    oauth2_device_polling_interval: timedelta = timedelta(seconds=5)
 
 
 #: Asymmetric JWS algorithms accepted in DPoP proofs by default: better-auth 1.7's list and
@@ -438,6 +444,18 @@ def _replay_window(key: str, value: Any) -> timedelta:
     return window
 
 
+def _polling_interval(key: str, value: Any) -> timedelta:
+    # Sent as whole seconds (RFC 8628 3.2's interval) and stored in milliseconds: a fraction
+    # would be rounded on the wire and the device told a shorter wait than it is held to.
+    interval = _duration(key, value)
+    if interval > MAX_DEVICE_POLLING_INTERVAL or interval % timedelta(seconds=1):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must be a whole number of seconds from 1 to "
+            f"{int(MAX_DEVICE_POLLING_INTERVAL.total_seconds())}, got {value!r}."
+        )
+    return interval
+
+
 def _networks(key: str, value: Any) -> tuple[IPv4Network | IPv6Network, ...]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise ImproperlyConfigured(
@@ -600,6 +618,9 @@ def load(user_settings: Any) -> IamSettings:
             "OAUTH2_REGISTRATION_DEFAULT_RESOURCES", merged["OAUTH2_REGISTRATION_DEFAULT_RESOURCES"]
         ),
         oauth2_require_par=_bool("OAUTH2_REQUIRE_PAR", merged["OAUTH2_REQUIRE_PAR"]),
+        oauth2_device_polling_interval=_polling_interval(
+            "OAUTH2_DEVICE_POLLING_INTERVAL", merged["OAUTH2_DEVICE_POLLING_INTERVAL"]
+        ),
     )
 
 

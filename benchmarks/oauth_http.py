@@ -3,6 +3,7 @@
     python benchmarks/oauth_http.py [--duration 2] [--rounds 1] [--concurrency 8 32]
         [--workers 4] [--node-workers 2] [--rows 10000] [--pool 1000] [--refresh-pool 2000]
         [--systems beep dot better-auth] [--overhead-samples 200]
+        [--dpop-rounds 2] [--dpop-pool 3000]
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``), gunicorn and django-oauth-toolkit 3.4.1
 (``pip install -e ".[bench]"``), and ``npm ci`` in ``interop/better-auth``.
@@ -27,7 +28,12 @@ refresh tokens, each used once. Then it starts:
 
 and runs ``wrk`` for each line (client_credentials token, refresh, introspection, userinfo) at
 each concurrency, the systems interleaved line by line (their order rotating), every answer
-checked for 200, waiting after each run until the server is idle again. It reports requests/s,
+checked for 200, waiting after each run until the server is idle again. Then DPoP's added
+cost at beep-iam (RFC 9449, issue 19): client_credentials with a proof (a bound token comes
+back) and userinfo with DPoP-bound tokens and a proof per request, each run next to the
+same line with Bearer tokens, the two alternating for ``--dpop-rounds``; every proof is
+signed before the phase (ES256, a fresh ``jti`` each, ``--dpop-pool`` per line) and sent
+once, since the server refuses a replayed proof. It reports requests/s,
 p50, p99 and the CPU time per request of the server's processes and its PostgreSQL backends
 (read from /proc while wrk runs), which says what a system needs where requests/s only say
 what it got on a shared machine. Afterwards, with the servers stopped, it measures in
@@ -402,9 +408,12 @@ def check_line(system: System, name: str) -> None:
         token = line.tokens.read_text().splitlines()[offset]
         if line.once:
             system.offset[name] = offset + 1
+        token, _, proof = token.partition("\t")  # DPoP lines: "token<TAB>proof"
         body = body.replace("%s", token) if body else None
         if headers.get("Authorization") == "Bearer %s":
             headers["Authorization"] = f"Bearer {token}"
+        if proof:
+            headers = {k: v.replace("%p", proof).replace("%s", token) for k, v in headers.items()}
     request = urllib.request.Request(
         system.url + line.path,
         data=body.encode() if body else None,
@@ -415,6 +424,151 @@ def check_line(system: System, name: str) -> None:
         urllib.request.urlopen(request, timeout=30).close()
     except urllib.error.HTTPError as error:
         raise RuntimeError(f"{system.name} {name}: {error.code} {error.read()[:300]!r}") from None
+
+
+# --- DPoP: the added cost of proofs (issue 19) ---------------------------------------------------
+# Each DPoP request carries a proof of its own (a fresh jti: the server refuses a replay), so
+# the proofs are signed here before the phase, one per request, and wrk sends each once
+# (``once``, as the refresh tokens). They stay valid PROOF_MAX_AGE (300 s) after signing: the
+# phase is far shorter. Bearer and DPoP runs alternate, their order rotating, so a ratio
+# compares neighbours in time on a shared machine.
+
+DPOP_LINES = {"client_credentials": "client_credentials_dpop", "userinfo": "userinfo_dpop"}
+
+
+def dpop_lines(
+    args: argparse.Namespace, beep: dict[str, Any], issuer: str, folder: Path
+) -> dict[str, Line]:
+    """Lines for beep-iam with DPoP: client_credentials with a proof (the token comes back
+    bound), and userinfo with DPoP-bound access tokens, each request with its proof (``ath``
+    of its token). The proofs: ES256, as oauth4webapi and openid-client make them."""
+    from dpop import make_key, proof  # benchmarks/dpop.py: the script's folder is on sys.path
+
+    from beep_iam.models import OAuthAccessToken
+    from beep_shared.crypto import digest
+
+    key = make_key("ES256")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    OAuthAccessToken.objects.bulk_create(
+        [
+            OAuthAccessToken(
+                token=digest(f"beep-dpop-at-{i}"),
+                client_id=beep["web"][0],
+                user=beep["user"],
+                scopes=WEB_SCOPES[:3],
+                expires_at=later,
+                confirmation={"jkt": key.thumbprint()},
+            )
+            for i in range(args.pool)
+        ],
+        batch_size=5000,
+    )
+    connections.close_all()
+    started = time.monotonic()
+    token_url, userinfo_url = issuer + "/oauth2/token", issuer + "/oauth2/userinfo"
+    token_proofs = (f"\t{proof(key, 'ES256', 'POST', token_url)}" for _ in range(args.dpop_pool))
+    userinfo_proofs = (
+        f"{token}\t{proof(key, 'ES256', 'GET', userinfo_url, token)}"
+        for token in (f"beep-dpop-at-{i % args.pool}" for i in range(args.dpop_pool))
+    )
+    files = {
+        "client_credentials": token_file(folder, "dpop-token-proofs", token_proofs),
+        "userinfo": token_file(folder, "dpop-userinfo-proofs", userinfo_proofs),
+    }
+    print(f"  {2 * args.dpop_pool} proofs signed in {time.monotonic() - started:.1f} s", flush=True)
+    form = {"Content-Type": FORM}
+    return {
+        "client_credentials_dpop": Line(
+            "POST",
+            "/oauth2/token",
+            "grant_type=client_credentials&scope=invoices%3Aread",
+            {**form, "Authorization": basic(*beep["machine"]), "DPoP": "%p"},
+            files["client_credentials"],
+            once=True,
+        ),
+        "userinfo_dpop": Line(
+            "GET",
+            "/oauth2/userinfo",
+            None,
+            {"Authorization": "DPoP %s", "DPoP": "%p"},
+            files["userinfo"],
+            once=True,
+        ),
+    }
+
+
+def dpop_phase(
+    args: argparse.Namespace, system: System, beep: dict[str, Any], folder: Path
+) -> dict[tuple[str, int], list[dict]]:
+    """Bearer and DPoP runs of the same two lines, alternating; results by (line, c)."""
+    system.lines.update(dpop_lines(args, beep, system.url, folder))
+
+    def run_line(name: str, concurrency: int, duration: int) -> dict:
+        line = system.lines[name]
+        offset = system.offset.get(name, 0)
+        result = wrk(system.url, line, concurrency, duration, offset, system.meter)
+        result["drain_s"] = drain(system.url)
+        if line.once:
+            used = result["max_used_per_thread"] * result["threads"]
+            system.offset[name] = offset + used + result["threads"]
+            if system.offset[name] > args.dpop_pool:
+                result["sample"] += " (DPoP proof pool exhausted: raise --dpop-pool)"
+        return result
+
+    for name in DPOP_LINES.values():
+        check_line(system, name)
+        # Every worker warm (the proof code's imports, connections) before measuring.
+        run_line(name, 8, 1)
+    results: dict[tuple[str, int], list[dict]] = {}
+    step = 0
+    for round_no in range(args.dpop_rounds):
+        for bearer, dpop in DPOP_LINES.items():
+            for concurrency in args.concurrency:
+                order = (bearer, dpop) if step % 2 == 0 else (dpop, bearer)
+                step += 1
+                for name in order:
+                    result = run_line(name, concurrency, args.duration)
+                    results.setdefault((name, concurrency), []).append(result)
+                    bad = result["non_200"] + result["socket_errors"]
+                    print(
+                        f"  DPoP round {round_no + 1} {name:<24} c={concurrency:<3} "
+                        f"{result['rate']:8.1f} req/s  p50 {result['p50_us'] / 1000:7.2f} ms  "
+                        f"CPU {result['cpu_ms']:6.2f} ms/req"
+                        + (f"  {bad} FAILED: {result['sample']}" if bad else ""),
+                        flush=True,
+                    )
+    return results
+
+
+def report_dpop(args: argparse.Namespace, results: dict[tuple[str, int], list[dict]]) -> None:
+    def med(name: str, c: int, key: str) -> float:
+        return statistics.median(r[key] for r in results[(name, c)])
+
+    print()
+    print(
+        f"DPoP's added cost at beep-iam (ES256 proofs, replay store 'database', no nonce), "
+        f"Bearer and DPoP runs alternating, {args.dpop_rounds} round(s): medians over rounds; "
+        f"added CPU and the ratio paired round by round (median, and the range):"
+    )
+    print()
+    print(
+        "| line | c | Bearer req/s | DPoP req/s | Bearer p50 ms | DPoP p50 ms | "
+        "Bearer CPU ms | DPoP CPU ms (db) | added CPU ms | DPoP / Bearer CPU |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for bearer, dpop in DPOP_LINES.items():
+        for c in args.concurrency:
+            pairs = list(zip(results[(bearer, c)], results[(dpop, c)], strict=True))
+            added = sorted(d["cpu_ms"] - b["cpu_ms"] for b, d in pairs)
+            ratio = sorted(d["cpu_ms"] / b["cpu_ms"] for b, d in pairs if b["cpu_ms"])
+            print(
+                f"| {bearer} | {c} | {med(bearer, c, 'rate'):,.0f} | {med(dpop, c, 'rate'):,.0f} |"
+                f" {med(bearer, c, 'p50_us') / 1000:.1f} | {med(dpop, c, 'p50_us') / 1000:.1f} |"
+                f" {med(bearer, c, 'cpu_ms'):.2f} |"
+                f" {med(dpop, c, 'cpu_ms'):.2f} ({med(dpop, c, 'db_cpu_ms'):.2f}) |"
+                f" {statistics.median(added):+.2f} ({added[0]:+.2f}..{added[-1]:+.2f}) |"
+                f" {statistics.median(ratio):.2f}x ({ratio[0]:.2f}..{ratio[-1]:.2f}) |"
+            )
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -625,13 +779,10 @@ def protocol_overhead(beep: dict[str, Any], samples: int) -> dict[str, dict[str,
         ),
     }
     overrides = {**settings.BEEP_IAM, "OAUTH2_ISSUER": "http://127.0.0.1:8000"}
-    overrides |= {
-        "OAUTH2_RATE_LIMITS": None,
-        "SESSION_TOKEN_STORAGE": "plain",
-        "BETTER_AUTH_SECRET": BA_SECRET,
-    }
+    overrides |= {"OAUTH2_RATE_LIMITS": None, "BETTER_AUTH_SECRET": BA_SECRET}
+    shared = {**settings.BEEP_SHARED, "SESSION_TOKEN_STORAGE": "plain"}
     results: dict[str, dict[str, float]] = {}
-    with override_settings(BEEP_IAM=overrides):
+    with override_settings(BEEP_IAM=overrides, BEEP_SHARED=shared):
         for name, (service, make_request, view) in cases.items():
             n = samples if name != "refresh" else samples // 2
             # refresh: the view and the service each use one token per sample.
@@ -687,6 +838,8 @@ def main() -> int:
     parser.add_argument("--refresh-pool", type=int, default=2_000, help="per system")
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
     parser.add_argument("--overhead-samples", type=int, default=200)
+    parser.add_argument("--dpop-rounds", type=int, default=2, help="0: no DPoP lines")
+    parser.add_argument("--dpop-pool", type=int, default=3_000, help="proofs per DPoP line")
     args = parser.parse_args()
     if "beep" not in args.systems:
         parser.error("--systems must include beep (the others are compared with it)")
@@ -734,6 +887,7 @@ def run(args: argparse.Namespace, beep_db: str, dot_db: str, folder: Path, admin
     systems: dict[str, System] = {}
     ceiling: dict[str, dict] = {}
     results: dict[tuple[str, str, int], list[dict]] = {}
+    dpop_results: dict[tuple[str, int], list[dict]] = {}
     try:
         issuer = f"http://127.0.0.1:{ports['beep']}"
         servers.start(
@@ -872,6 +1026,10 @@ def run(args: argparse.Namespace, beep_db: str, dot_db: str, folder: Path, admin
                             + (f"  {bad} FAILED: {result['sample']}" if bad else ""),
                             flush=True,
                         )
+        if args.dpop_rounds:
+            print("DPoP lines (beep-iam, Bearer and DPoP alternating) ...", flush=True)
+            use_database(beep_db)
+            dpop_results = dpop_phase(args, systems["beep"], beep, folder)
     except BaseException:
         for name in servers.running:
             print(f"--- {name} log ---\n{servers.log_tail(name)}", file=sys.stderr)
@@ -886,7 +1044,13 @@ def run(args: argparse.Namespace, beep_db: str, dot_db: str, folder: Path, admin
     overhead = protocol_overhead(beep, args.overhead_samples)
     connections.close_all()
     report(args, cores, load_before, load_after, ceiling, results, overhead, list(systems))
-    failed = sum(r["non_200"] + r["socket_errors"] for rs in results.values() for r in rs)
+    if dpop_results:
+        report_dpop(args, dpop_results)
+    failed = sum(
+        r["non_200"] + r["socket_errors"]
+        for rs in (*results.values(), *dpop_results.values())
+        for r in rs
+    )
     return 1 if failed else 0
 
 

@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
+from beep_iam.conf import iam_settings
 from beep_iam.models import DeviceCode, DeviceCodeStatus, OAuthClient
 from beep_iam.models.device_code import (
     DEFAULT_DEVICE_CODE_LIFETIME,
@@ -71,8 +72,11 @@ def device_authorization(request: HttpRequest) -> HttpResponse:
         if scopes is None:
             raise errors.InvalidScopeError(description="scope is required")
         oauth_tokens.allowed_scopes(client, scopes)
+        interval = iam_settings().oauth2_device_polling_interval
         row, raw = DeviceCode.objects.create_device_code(
-            client_id=client.client_id, scope=" ".join(scopes)
+            client_id=client.client_id,
+            scope=" ".join(scopes),
+            polling_interval=int(interval.total_seconds() * 1000),
         )
     except OAuth2Error as error:
         return error_response(error)

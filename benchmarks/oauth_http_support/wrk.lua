@@ -1,7 +1,8 @@
 -- The requests of one benchmark line for wrk: `wrk ... -s wrk.lua URL -- KEY=VALUE ...`
 --   method=POST|GET, path=/..., body=... (%s: the token), header=Name: value (repeatable),
 --   tokens=FILE (one raw token per line), once=1 (each token used once: thread t takes
---   lines offset+t, offset+t+threads, ...), offset=N, threads=N.
+--   lines offset+t, offset+t+threads, ...), offset=N, threads=N. A line "token<TAB>proof"
+--   also carries a DPoP proof: %p in a header is the proof, %s the token.
 -- Every answer but 200 is counted; done() prints one line "RESULT {json}".
 
 local threads = {}
@@ -49,11 +50,17 @@ function request()
     local token = tokens[(next_index % #tokens) + 1]
     next_index = next_index + (once and nthreads or 1)
     used = used + 1
+    local proof
+    if token:find("\t", 1, true) then token, proof = token:match("^([^\t]*)\t(.*)$") end
     if b then b = b:gsub("%%s", token) end
     if headers["Authorization"] == "Bearer %s" then
       h = {}
       for k, v in pairs(headers) do h[k] = v end
       h["Authorization"] = "Bearer " .. token
+    end
+    if proof then
+      h = {}
+      for k, v in pairs(headers) do h[k] = (v:gsub("%%p", proof):gsub("%%s", token)) end
     end
   end
   return wrk.format(method, path, h, b)

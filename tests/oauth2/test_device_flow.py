@@ -8,9 +8,11 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 from django.utils import timezone
 
+from beep_iam.conf import load
 from beep_iam.models import DeviceCode, DeviceCodeStatus, OAuthAccessToken
 from beep_iam.services.oauth_clients import RegisteredClient, register_client
 from tests.factories import UserFactory
@@ -183,6 +185,32 @@ def test_polling_too_fast_raises_the_interval(client, tv):
     assert poll(client, tv.client.client_id, body["device_code"]).json()["error"] == (
         "authorization_pending"
     )
+
+
+def test_the_polling_interval_is_a_setting(client, tv, settings):
+    settings.BEEP_IAM = {**settings.BEEP_IAM, "OAUTH2_DEVICE_POLLING_INTERVAL": 2}
+    body = device_request(client, tv.client.client_id).json()
+    assert body["interval"] == 2
+    assert DeviceCode.objects.get().polling_interval == 2000
+    assert poll(client, tv.client.client_id, body["device_code"]).json()["error"] == (
+        "authorization_pending"
+    )
+    assert poll(client, tv.client.client_id, body["device_code"]).json()["error"] == "slow_down"
+    assert DeviceCode.objects.get().polling_interval == 7000
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        (0, "positive"),
+        (1.5, "timedelta or a number of seconds"),
+        (timedelta(milliseconds=1500), "whole number of seconds from 1 to 60"),
+        (61, "whole number of seconds from 1 to 60"),
+    ],
+)
+def test_a_bad_polling_interval_names_the_setting(value, rule):
+    with pytest.raises(ImproperlyConfigured, match=f"'OAUTH2_DEVICE_POLLING_INTERVAL'.*{rule}"):
+        load({"OAUTH2_DEVICE_POLLING_INTERVAL": value})
 
 
 def test_expired_code(client, user, tv):

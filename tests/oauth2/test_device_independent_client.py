@@ -4,6 +4,8 @@ in a browser stand-in, code entry and approval, then tokens."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 from requests_oauth2client import AuthorizationPending, ClientSecretBasic, OAuth2Client, SlowDown
@@ -16,6 +18,31 @@ from tests.oauth2.test_independent_client import PASSWORD, _form_post, server
 pytestmark = pytest.mark.django_db(transaction=True)
 
 __all__ = ["server"]  # the live server fixture, shared with the code flow's tests
+
+
+def signed_in_page(browser: requests.Session, server: Any, url: str, email: str) -> Any:
+    """The user opens ``url``, is sent to sign in, signs in and lands on the page."""
+    response = browser.get(url, allow_redirects=False)
+    assert response.status_code == 302, response.text[:500]  # to the sign-in page
+    login_url = server.url + response.headers["Location"]
+    page = browser.get(login_url)
+    response = _form_post(browser, login_url, page, username=email, password=PASSWORD)
+    assert response.status_code == 302, response.text[:500]
+    page = browser.get(server.url + response.headers["Location"])
+    assert page.status_code == 200, page.text[:500]
+    return page
+
+
+def decide_on_device_page(
+    server: Any, verification_uri: str, user_code: str, email: str, decision: str = "allow"
+) -> Any:
+    """The user's part on another screen: open the bare verification URI, sign in, type the
+    user code, see the client and its scopes, allow or deny; the page's answer."""
+    browser = requests.Session()
+    form = signed_in_page(browser, server, verification_uri, email)
+    shown = _form_post(browser, verification_uri, form, user_code=user_code)
+    assert shown.status_code == 200, shown.text[:500]
+    return _form_post(browser, verification_uri, shown, user_code=user_code, decision=decision)
 
 
 def test_device_flow(server):
@@ -48,14 +75,8 @@ def test_device_flow(server):
     browser = requests.Session()
     complete = authorization.verification_uri_complete
     assert complete is not None
-    response = browser.get(complete, allow_redirects=False)
-    assert response.status_code == 302  # to the sign-in page
-    login_url = server.url + response.headers["Location"]
-    page = browser.get(login_url)
-    response = _form_post(browser, login_url, page, username=user.email, password=PASSWORD)
-    assert response.status_code == 302, response.text[:500]
-    page = browser.get(server.url + response.headers["Location"])
-    assert page.status_code == 200 and "Smart TV" in page.text, page.text[:500]
+    page = signed_in_page(browser, server, complete, user.email)
+    assert "Smart TV" in page.text, page.text[:500]
     done = _form_post(
         browser,
         f"{server.url}/device",

@@ -1,0 +1,22 @@
+// A customFetch for openid-client that records what the server answered (time, method, URL,
+// grant_type, status, OAuth error code, WWW-Authenticate) so a test can see the library's own
+// polling and retries; requests and responses pass through unchanged.
+export const seen = [];
+
+export async function recordingFetch(url, options) {
+  const response = await fetch(url, options);
+  const entry = { at: Date.now(), method: options.method, url: String(url), status: response.status };
+  if (options.body instanceof URLSearchParams) entry.grant_type = options.body.get("grant_type");
+  if (!response.ok) {
+    const body = await response.clone().json().catch(() => null);
+    entry.error = body?.error ?? null;
+    entry.challenge = response.headers.get("www-authenticate");
+  }
+  seen.push(entry);
+  return response;
+}
+
+// One JSON line on stdout: what the test reads (tests/npm.py NodeSession).
+export function emit(value) {
+  process.stdout.write(JSON.stringify(value) + "\n");
+}
