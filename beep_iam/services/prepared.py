@@ -10,6 +10,11 @@ connection: building them costs about as much as the query. While queries are lo
 (``DEBUG``, ``assertNumQueries``) lookups run unprepared, as Django can only render the SQL
 of client-side bound statements.
 
+``ModelLookup`` loads a model instance the same way: one row by a unique key, the SQL the ORM
+compiles once per connection, the values through the fields' own converters and
+``Model.from_db``, as a queryset would give them (the ORM spends more building the query and
+the object than PostgreSQL spends answering: the client of every token request).
+
 ``BEEP_IAM["PREPARED_LOOKUPS"]`` controls it: ``None`` (default) prepares unless the
 database sets ``DISABLE_SERVER_SIDE_CURSORS`` (the usual sign of PgBouncer in transaction
 mode, which before 1.21 could not route prepared statements); ``True`` / ``False`` force it.
@@ -19,18 +24,33 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import psycopg
-from django.db import connections
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, models, router
+from psycopg import pq
+from psycopg.adapt import Loader
 
 from beep_iam.conf import iam_settings
+
+ModelT = TypeVar("ModelT", bound=models.Model)
 
 # Any large value: with it set, only executions that pass prepare=True are prepared.
 _EXPLICIT_ONLY = 1 << 30
 
 # Django connection wrapper -> its cached cursor wrapper (connections are per thread).
 _cursors: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+class _JsonbAsText(Loader):
+    """Binary ``jsonb`` as its JSON text, which is what Django's text loader gives
+    ``JSONField`` to parse (psycopg's own binary loader would parse it first)."""
+
+    format = pq.Format.BINARY
+
+    def load(self, data: Any) -> str:
+        return bytes(data[1:]).decode()  # a version byte, then the text
 
 
 class PreparingCursor(psycopg.Cursor):
@@ -43,6 +63,10 @@ class PreparingCursor(psycopg.Cursor):
     # Its statements read tables without row level security: with no tenant wished the RLS
     # wrapper sends nothing before them (beep_shared.rls.connection).
     rls_tenant_free = True
+
+    def __init__(self, connection: Any) -> None:
+        super().__init__(connection)
+        self.adapters.register_loader("jsonb", _JsonbAsText)
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         kwargs["prepare"] = True
@@ -99,3 +123,60 @@ def fetch_one(alias: str, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | 
     wrapper.execute(sql, params)
     # fetchone on the wrapper re-wraps the method on every call; results are already here.
     return wrapper.cursor.fetchone()
+
+
+# A value no lookup is made with: it marks where the key goes in the compiled parameters.
+_KEY = "\x00beep-lookup-key\x00"
+
+
+class _Plan(NamedTuple):
+    sql: str
+    attnames: list[str]
+    # (position, converters, expression) of the values that need converting
+    converters: tuple[tuple[int, list[Any], Any], ...]
+
+
+class ModelLookup(Generic[ModelT]):
+    """``manager``'s row whose ``field`` (unique) equals a value, as the ORM would load it
+    with ``manager.filter(**{field: value}).first()``, through :func:`fetch_one`."""
+
+    def __init__(self, manager: models.Manager[ModelT], field: str) -> None:
+        self.manager = manager
+        self.model: type[ModelT] = manager.model
+        self.field = field
+        # Django connection wrapper -> its plan (converters may refer to the connection).
+        self._plans: weakref.WeakKeyDictionary[Any, _Plan] = weakref.WeakKeyDictionary()
+
+    def _plan(self, conn: Any) -> _Plan:
+        query = self.manager.db_manager(conn.alias).filter(**{self.field: _KEY}).query
+        compiler = query.get_compiler(conn.alias)
+        sql, params = compiler.as_sql()
+        klass_info = compiler.klass_info
+        if tuple(params) != (_KEY,) or compiler.annotation_col_map or klass_info is None:
+            raise ImproperlyConfigured(
+                f"{self.model.__name__}.{self.field}: not a lookup by one value of one model"
+            )
+        columns = [compiler.select[i][0] for i in klass_info["select_fields"]]
+        converters = compiler.get_converters(columns)
+        plan = _Plan(
+            sql,
+            [column.target.attname for column in columns],
+            tuple((pos, convs, expr) for pos, (convs, expr) in converters.items()),
+        )
+        self._plans[conn] = plan
+        return plan
+
+    def get(self, value: str) -> ModelT | None:
+        alias = router.db_for_read(self.model)
+        conn = connections[alias]
+        plan = self._plans.get(conn) or self._plan(conn)
+        row = fetch_one(alias, plan.sql, (value,))
+        if row is None:
+            return None
+        values = list(row)
+        for pos, convs, expression in plan.converters:
+            converted = values[pos]
+            for convert in convs:
+                converted = convert(converted, expression, conn)
+            values[pos] = converted
+        return self.model.from_db(alias, plan.attnames, values)

@@ -18,6 +18,6 @@ BEEP_IAM = {
     "OAUTH2_RATE_LIMITS": None,
     # Co-tenancy with the better-auth server on the same database: signing keys stored as
     # its jwt plugin stores them (docs/better-auth.md).
-    "SESSION_TOKEN_STORAGE": "plain",
     "BETTER_AUTH_SECRET": os.environ["BENCH_BETTER_AUTH_SECRET"],
 }
+BEEP_SHARED = {**BEEP_SHARED, "SESSION_TOKEN_STORAGE": "plain"}  # noqa: F405

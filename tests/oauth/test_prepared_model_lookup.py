@@ -1,0 +1,92 @@
+"""ModelLookup (beep_iam.services.prepared): the client of every token request, loaded through
+one prepared statement, must be the object the ORM loads, field for field."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from beep_iam.models import OAuthClient
+from beep_iam.services import oauth_clients
+from beep_iam.services.oauth_errors import InvalidClient
+from beep_iam.services.prepared import ModelLookup
+from tests.factories.oauth import DEFAULT_CLIENT_SECRET, OAuthClientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(client: OAuthClient) -> dict[str, object]:
+    return {f.attname: getattr(client, f.attname) for f in OAuthClient._meta.concrete_fields}
+
+
+def _rich_client() -> OAuthClient:
+    client: OAuthClient = OAuthClientFactory(
+        metadata={"logo": "https://client.example.com/l.png", "n": [1, 2.5, None, True]},
+        scopes=["openid", "email"],
+        grant_types=["client_credentials"],
+        contacts=["a@example.com"],
+        jwks='{"keys": []}',
+        skip_consent=None,
+        deleted_at=timezone.now() - dt.timedelta(days=1),
+    )
+    return client
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_the_lookup_loads_what_the_orm_loads(settings, prepared):
+    settings.BEEP_IAM = {"PREPARED_LOOKUPS": prepared}
+    client = _rich_client()
+    lookup = ModelLookup(OAuthClient.objects, "client_id")
+    for _ in range(3):  # past psycopg's and the server's first executions
+        loaded = lookup.get(client.client_id)
+        assert loaded is not None
+        expected = OAuthClient.objects.get(pk=client.pk)
+        assert _fields(loaded) == _fields(expected)
+        assert loaded.metadata == {
+            "logo": "https://client.example.com/l.png",
+            "n": [1, 2.5, None, True],
+        }
+        assert loaded.deleted_at is not None and loaded.deleted_at.utcoffset() == dt.timedelta(0)
+        assert loaded._state.adding is False and loaded._state.db == expected._state.db
+    assert lookup.get("no-such-client") is None
+
+
+def test_the_lookup_is_one_prepared_statement(settings):
+    settings.BEEP_IAM = {"PREPARED_LOOKUPS": True}
+    client: OAuthClient = OAuthClientFactory()
+    for _ in range(2):
+        oauth_clients.authenticate_client(client.client_id, DEFAULT_CLIENT_SECRET)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%FROM "oauth_client" WHERE "oauth_client"."client_id" = $1%'],
+        )
+        assert cursor.fetchone()[0] == 1
+
+
+def test_a_loaded_client_saves_like_an_orm_one():
+    client = _rich_client()
+    loaded = ModelLookup(OAuthClient.objects, "client_id").get(client.client_id)
+    assert loaded is not None
+    loaded.name = "renamed"
+    loaded.save(update_fields=["name"])
+    assert OAuthClient.objects.get(pk=client.pk).name == "renamed"
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_authentication_rules_hold_through_the_lookup(settings, prepared):
+    settings.BEEP_IAM = {"PREPARED_LOOKUPS": prepared}
+    client: OAuthClient = OAuthClientFactory()
+    assert (
+        oauth_clients.authenticate_client(client.client_id, DEFAULT_CLIENT_SECRET).pk == client.pk
+    )
+    with pytest.raises(InvalidClient):
+        oauth_clients.authenticate_client(client.client_id, f"{DEFAULT_CLIENT_SECRET}x")
+    with pytest.raises(InvalidClient):
+        oauth_clients.authenticate_client(f"unknown-{client.client_id}", DEFAULT_CLIENT_SECRET)
+    OAuthClient.objects.filter(pk=client.pk).update(disabled=True)
+    with pytest.raises(InvalidClient):
+        oauth_clients.authenticate_client(client.client_id, DEFAULT_CLIENT_SECRET)
