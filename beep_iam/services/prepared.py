@@ -22,13 +22,16 @@ mode, which before 1.21 could not route prepared statements); ``True`` / ``False
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Sequence
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import psycopg
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, models, router
+from django.db.models import Value
 from psycopg import pq
 from psycopg.adapt import Loader
 
@@ -148,7 +151,9 @@ class ModelLookup(Generic[ModelT]):
         self._plans: weakref.WeakKeyDictionary[Any, _Plan] = weakref.WeakKeyDictionary()
 
     def _plan(self, conn: Any) -> _Plan:
-        query = self.manager.db_manager(conn.alias).filter(**{self.field: _KEY}).query
+        # As an expression, the placeholder skips the field's own preparation (an id field
+        # validates its form): the values looked up come from rows, not from requests.
+        query = self.manager.db_manager(conn.alias).filter(**{self.field: Value(_KEY)}).query
         compiler = query.get_compiler(conn.alias)
         sql, params = compiler.as_sql()
         klass_info = compiler.klass_info
@@ -166,7 +171,7 @@ class ModelLookup(Generic[ModelT]):
         self._plans[conn] = plan
         return plan
 
-    def get(self, value: str) -> ModelT | None:
+    def get(self, value: Any) -> ModelT | None:
         alias = router.db_for_read(self.model)
         conn = connections[alias]
         plan = self._plans.get(conn) or self._plan(conn)
@@ -180,3 +185,14 @@ class ModelLookup(Generic[ModelT]):
                 converted = convert(converted, expression, conn)
             values[pos] = converted
         return self.model.from_db(alias, plan.attnames, values)
+
+
+@functools.cache
+def _users(model: type[models.Model]) -> ModelLookup[Any]:
+    return ModelLookup(model._default_manager, "pk")
+
+
+def user_by_pk(pk: Any) -> Any:
+    """The user (``AUTH_USER_MODEL``) whose primary key is ``pk``, or None: the token's user
+    on the UserInfo endpoint, in ID tokens and on the resource side."""
+    return _users(get_user_model()).get(pk)
