@@ -142,7 +142,7 @@ def verify_client_secret(client: OAuthClient, raw_secret: str | None) -> bool:
 
 
 # The client of every token, introspection and revocation request: one prepared statement.
-_CLIENT_BY_ID = ModelLookup(OAuthClient.objects, "client_id")
+_CLIENT_BY_ID = ModelLookup(OAuthClient, lambda key: OAuthClient.objects.filter(client_id=key))
 
 
 @sensitive_variables("raw_secret")

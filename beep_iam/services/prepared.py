@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import psycopg
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, models, router
-from django.db.models import Value
+from django.db.models import QuerySet, Value
 from psycopg import pq
 from psycopg.adapt import Loader
 
@@ -134,48 +134,56 @@ _KEY = "\x00beep-lookup-key\x00"
 
 class _Plan(NamedTuple):
     sql: str
+    params: tuple[Any, ...]  # the compiled parameters, _KEY where the key goes
     attnames: list[str]
     # (position, converters, expression) of the values that need converting
     converters: tuple[tuple[int, list[Any], Any], ...]
 
 
 class ModelLookup(Generic[ModelT]):
-    """``manager``'s row whose ``field`` (unique) equals a value, as the ORM would load it
-    with ``manager.filter(**{field: value}).first()``, through :func:`fetch_one`."""
+    """The first row of ``query(key)`` as the ORM would load it (``.first()``), through
+    :func:`fetch_one`. ``query`` builds a queryset of one model, without related objects or
+    annotations, from an expression standing for the key; it is compiled once per connection.
 
-    def __init__(self, manager: models.Manager[ModelT], field: str) -> None:
-        self.manager = manager
-        self.model: type[ModelT] = manager.model
-        self.field = field
+    As an expression the key skips the field's own preparation (an id field validates its
+    form): look up values that come from rows or are checked before, not raw input."""
+
+    def __init__(self, model: type[ModelT], query: Callable[[Any], QuerySet[ModelT]]) -> None:
+        self.model = model
+        self.query = query
         # Django connection wrapper -> its plan (converters may refer to the connection).
         self._plans: weakref.WeakKeyDictionary[Any, _Plan] = weakref.WeakKeyDictionary()
 
     def _plan(self, conn: Any) -> _Plan:
-        # As an expression, the placeholder skips the field's own preparation (an id field
-        # validates its form): the values looked up come from rows, not from requests.
-        query = self.manager.db_manager(conn.alias).filter(**{self.field: Value(_KEY)}).query
-        compiler = query.get_compiler(conn.alias)
+        queryset = self.query(Value(_KEY))
+        compiler = queryset.query.get_compiler(conn.alias)
         sql, params = compiler.as_sql()
         klass_info = compiler.klass_info
-        if tuple(params) != (_KEY,) or compiler.annotation_col_map or klass_info is None:
-            raise ImproperlyConfigured(
-                f"{self.model.__name__}.{self.field}: not a lookup by one value of one model"
-            )
+        if (
+            _KEY not in params
+            or queryset.model is not self.model
+            or compiler.annotation_col_map
+            or klass_info is None
+            or klass_info.get("related_klass_infos")
+        ):
+            raise ImproperlyConfigured(f"{self.query!r}: not a lookup of one model by a key")
         columns = [compiler.select[i][0] for i in klass_info["select_fields"]]
         converters = compiler.get_converters(columns)
         plan = _Plan(
             sql,
+            tuple(params),
             [column.target.attname for column in columns],
             tuple((pos, convs, expr) for pos, (convs, expr) in converters.items()),
         )
         self._plans[conn] = plan
         return plan
 
-    def get(self, value: Any) -> ModelT | None:
+    def get(self, key: Any) -> ModelT | None:
         alias = router.db_for_read(self.model)
         conn = connections[alias]
         plan = self._plans.get(conn) or self._plan(conn)
-        row = fetch_one(alias, plan.sql, (value,))
+        params = tuple(key if p == _KEY else p for p in plan.params)
+        row = fetch_one(alias, plan.sql, params)
         if row is None:
             return None
         values = list(row)
@@ -189,7 +197,7 @@ class ModelLookup(Generic[ModelT]):
 
 @functools.cache
 def _users(model: type[models.Model]) -> ModelLookup[Any]:
-    return ModelLookup(model._default_manager, "pk")
+    return ModelLookup(model, lambda key: model._default_manager.filter(pk=key))
 
 
 def user_by_pk(pk: Any) -> Any:

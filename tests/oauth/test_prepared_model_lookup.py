@@ -12,8 +12,10 @@ from django.utils import timezone
 from beep_iam.models import OAuthClient
 from beep_iam.services import oauth_clients
 from beep_iam.services.oauth_errors import InvalidClient
-from beep_iam.services.prepared import ModelLookup
+from beep_iam.services.prepared import ModelLookup, user_by_pk
+from beep_shared.models import User
 from tests.factories.oauth import DEFAULT_CLIENT_SECRET, OAuthClientFactory
+from tests.factories.shared import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +41,7 @@ def _rich_client() -> OAuthClient:
 def test_the_lookup_loads_what_the_orm_loads(settings, prepared):
     settings.BEEP_IAM = {"PREPARED_LOOKUPS": prepared}
     client = _rich_client()
-    lookup = ModelLookup(OAuthClient.objects, "client_id")
+    lookup = ModelLookup(OAuthClient, lambda key: OAuthClient.objects.filter(client_id=key))
     for _ in range(3):  # past psycopg's and the server's first executions
         loaded = lookup.get(client.client_id)
         assert loaded is not None
@@ -69,7 +71,9 @@ def test_the_lookup_is_one_prepared_statement(settings):
 
 def test_a_loaded_client_saves_like_an_orm_one():
     client = _rich_client()
-    loaded = ModelLookup(OAuthClient.objects, "client_id").get(client.client_id)
+    loaded = ModelLookup(OAuthClient, lambda key: OAuthClient.objects.filter(client_id=key)).get(
+        client.client_id
+    )
     assert loaded is not None
     loaded.name = "renamed"
     loaded.save(update_fields=["name"])
@@ -90,3 +94,21 @@ def test_authentication_rules_hold_through_the_lookup(settings, prepared):
     OAuthClient.objects.filter(pk=client.pk).update(disabled=True)
     with pytest.raises(InvalidClient):
         oauth_clients.authenticate_client(client.client_id, DEFAULT_CLIENT_SECRET)
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_user_by_pk_loads_what_the_orm_loads(settings, prepared):
+    settings.BEEP_IAM = {"PREPARED_LOOKUPS": prepared}
+    user = UserFactory(image="https://example.com/me.png", email_verified=True)
+    for _ in range(3):
+        loaded = user_by_pk(user.pk)
+        expected = User.objects.get(pk=user.pk)
+        assert loaded is not None and loaded.pk == user.pk
+        assert {f.attname: getattr(loaded, f.attname) for f in User._meta.concrete_fields} == {
+            f.attname: getattr(expected, f.attname) for f in User._meta.concrete_fields
+        }
+        assert loaded.check_password("correct horse battery staple")
+    other = UserFactory()
+    other_pk = other.pk
+    other.delete()
+    assert user_by_pk(other_pk) is None
