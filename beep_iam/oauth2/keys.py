@@ -183,10 +183,9 @@ def signing_key(kid: str | None = None) -> SigningKey:
     """The newest unexpired EdDSA key, created when there is none (as better-auth does);
     with ``kid``, that key if it is an unexpired EdDSA key, else ``LookupError``."""
     now = timezone.now()
-    rows = _signing_keys(now)
     if kid is not None:
         try:
-            row = rows.filter(pk=kid).first()
+            row = _signing_keys(now).filter(pk=kid).first()
         except ValidationError:  # not even the form of a key id
             row = None
         if row is None:
