@@ -6,15 +6,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from beep_iam.models import OAuthClient
-from beep_iam.services import oauth_clients
+from beep_iam.services import oauth_clients, oauth_tokens
 from beep_iam.services.oauth_errors import InvalidClient
-from beep_iam.services.prepared import ModelLookup, user_by_pk
+from beep_iam.services.prepared import ModelLookup, fetch_one, user_by_pk
 from beep_shared.models import User
+from beep_shared.rls import tenant_context
+from beep_shared.rls.connection import wanted_tenant
+from tests.factories import OrganizationFactory
 from tests.factories.oauth import DEFAULT_CLIENT_SECRET, OAuthClientFactory
+from tests.factories.org import MemberFactory
 from tests.factories.shared import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +117,52 @@ def test_user_by_pk_loads_what_the_orm_loads(settings, prepared):
     other_pk = other.pk
     other.delete()
     assert user_by_pk(other_pk) is None
+
+
+# --- the lookups' way past Django's cursor wrapper ------------------------------------------
+
+
+def _issued_token() -> str:
+    client = OAuthClientFactory(grant_types=["client_credentials"], scopes=["read"])
+    return oauth_tokens.issue_tokens(client, scopes=["read"]).access_token
+
+
+def test_an_execute_wrapper_still_sees_the_prepared_lookups(settings):
+    settings.BEEP_IAM = {"PREPARED_LOOKUPS": True}
+    raw = _issued_token()
+    seen: list[str] = []
+
+    def spy(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        assert oauth_tokens.validate_access_token(raw) is not None
+    assert any("FROM oauth_access_token t" in sql for sql in seen)
+
+
+def test_the_prepared_lookup_runs_under_a_tenant_scope(settings):
+    settings.BEEP_IAM = {"PREPARED_LOOKUPS": True}
+    raw = _issued_token()
+    user = UserFactory()
+    organization = OrganizationFactory()
+    MemberFactory(organization=organization, user=user)
+    with tenant_context(organization):
+        assert oauth_tokens.validate_access_token(raw) is not None
+        assert wanted_tenant(connection) == str(organization.pk)
+
+
+def test_errors_of_a_lookup_past_the_wrapper_are_djangos(settings):
+    settings.BEEP_IAM = {"PREPARED_LOOKUPS": True}
+    with pytest.raises(ProgrammingError):
+        fetch_one("default", "SELECT no_such_column FROM oauth_client WHERE client_id = %s", ["x"])
+
+
+def test_a_lookup_in_a_broken_transaction_is_refused_as_django_refuses_it(settings):
+    settings.BEEP_IAM = {"PREPARED_LOOKUPS": True}
+    raw = _issued_token()
+    with transaction.atomic():
+        with pytest.raises(IntegrityError), transaction.atomic(savepoint=False):
+            OAuthClientFactory(client_id=OAuthClient.objects.first().client_id)
+        with pytest.raises(TransactionManagementError):
+            oauth_tokens.validate_access_token(raw)
