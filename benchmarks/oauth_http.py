@@ -711,13 +711,13 @@ def setup_dot(args: argparse.Namespace, env: dict[str, str], folder: Path) -> di
 def protocol_overhead(beep: dict[str, Any], samples: int) -> dict[str, dict[str, float]]:
     """Median µs of the view (prepared request, no middleware) and of the service calls it
     makes, interleaved, and the median of the paired differences."""
-    from django.contrib.auth import get_user_model
     from django.test import RequestFactory, override_settings
 
     from beep_iam.models.oauth import GrantType
     from beep_iam.oauth2 import views
     from beep_iam.services import oauth_tokens
     from beep_iam.services.oauth_clients import authenticate_client
+    from beep_iam.services.prepared import user_by_pk
 
     machine_id, machine_secret = beep["machine"]
     web_id, web_secret = beep["web"]
@@ -744,7 +744,7 @@ def protocol_overhead(beep: dict[str, Any], samples: int) -> dict[str, dict[str,
     def userinfo_service(i: int) -> None:
         info = oauth_tokens.validate_access_token(access[i % len(access)])
         assert info is not None
-        get_user_model().objects.get(pk=info.user_id)
+        assert user_by_pk(info.user_id) is not None
 
     cases: dict[str, tuple[Callable[[int], None], Callable[[], Any], Callable[[Any], Any]]] = {
         "client_credentials": (

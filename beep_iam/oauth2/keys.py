@@ -23,13 +23,14 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import OKPKey
 
 from beep_iam.conf import iam_settings
 from beep_iam.models import Jwks
+from beep_iam.services.prepared import ModelLookup
 
 ALG = "EdDSA"
 CRV: Final = "Ed25519"
@@ -170,20 +171,27 @@ def _private_key(row: Jwks) -> OKPKey:
     return key
 
 
+def _signing_keys(now: Any) -> QuerySet[Jwks]:
+    return Jwks.objects.unexpired(now).filter(Q(alg=ALG) | Q(alg__isnull=True))
+
+
+# Read per ID token: compiled once, one prepared statement.
+_NEWEST_KEY = ModelLookup(Jwks, lambda now: _signing_keys(now).order_by("-created_at", "-row_id"))
+
+
 def signing_key(kid: str | None = None) -> SigningKey:
     """The newest unexpired EdDSA key, created when there is none (as better-auth does);
     with ``kid``, that key if it is an unexpired EdDSA key, else ``LookupError``."""
     now = timezone.now()
-    rows = Jwks.objects.unexpired(now).filter(Q(alg=ALG) | Q(alg__isnull=True))
     if kid is not None:
         try:
-            row = rows.filter(pk=kid).first()
+            row = _signing_keys(now).filter(pk=kid).first()
         except ValidationError:  # not even the form of a key id
             row = None
         if row is None:
             raise LookupError(f"no unexpired {ALG} signing key {kid}")
     else:
-        row = rows.order_by("-created_at", "-row_id").first()
+        row = _NEWEST_KEY.get(now)
     if row is None:
         row = create_key()
     return SigningKey(kid=row.pk, alg=row.alg or ALG, key=_private_key(row))

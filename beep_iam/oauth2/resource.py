@@ -46,6 +46,7 @@ from beep_iam.oauth2.access_jwt import validate_bearer
 from beep_iam.oauth2.resource_metadata import metadata_url
 from beep_iam.oauth2.views import _bearer_challenge, bearer_challenge
 from beep_iam.services.oauth_tokens import AccessTokenInfo
+from beep_iam.services.prepared import user_by_pk
 from beep_shared.rls import tenant_context
 from beep_shared.rls.access import may_work_in
 from beep_shared.rls.context import organization_id
@@ -185,7 +186,10 @@ def token_tenant(info: AccessTokenInfo) -> str | None:
 def _user(user_id: str | None) -> Any:
     if user_id is None:
         return AnonymousUser()
-    return get_user_model().objects.get(pk=user_id)
+    user = user_by_pk(user_id)
+    if user is None:  # deleted since its token validated
+        raise get_user_model().DoesNotExist(f"no user {user_id}")
+    return user
 
 
 def require_oauth(

@@ -65,6 +65,7 @@ from beep_iam.oauth2.endpoint import (
 from beep_iam.services import oauth_errors, oauth_tokens
 from beep_iam.services.oauth_clients import match_redirect_uri
 from beep_iam.services.oauth_consent import consent_covers, grant_consent
+from beep_iam.services.prepared import user_by_pk
 
 #: better-auth's defaults (DEFAULT_OAUTH_SCOPES); scopes a user delegates, never granted to a
 #: client acting for itself (client_credentials).
@@ -304,7 +305,9 @@ def _refresh_token(client: OAuthClient, params: dict[str, str]) -> dict[str, Any
         reference_id=refresh and refresh.reference_id,
     )
     if "openid" in issued.scopes and issued.refresh is not None:
-        user = get_user_model().objects.get(pk=issued.refresh.user_id)
+        user = user_by_pk(issued.refresh.user_id)
+        if user is None:  # deleted since the rotation, its tokens with it
+            raise errors.InvalidGrantError(description="the token's user no longer exists")
         body["id_token"] = claims.id_token(
             user=user,
             client_id=client.client_id,
@@ -644,7 +647,9 @@ def userinfo(request: HttpRequest) -> HttpResponse:
         return response
     if "openid" not in info.scopes:
         return _bearer_challenge("insufficient_scope", "the openid scope is required", 403)
-    user = get_user_model().objects.get(pk=info.user_id)
+    user = user_by_pk(info.user_id)
+    if user is None:  # deleted since its token validated
+        return _bearer_challenge("invalid_token", "the access token is invalid", 401)
     body = claims.user_claims(user, info.scopes, client_id=info.client_id)
     if info.reference_id is not None:
         body["reference_id"] = info.reference_id  # the organization the grant is for

@@ -20,6 +20,7 @@ from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient, OAuthClientResource, OAuthResource
 from beep_iam.models.oauth import GrantType, ResponseType, TokenEndpointAuthMethod
 from beep_iam.services.oauth_errors import InvalidClient, InvalidRequest
+from beep_iam.services.prepared import ModelLookup
 from beep_iam.validators import MAX_URI_LENGTH
 from beep_shared import crypto
 from beep_shared.db.show_once import set_new_secret
@@ -140,6 +141,10 @@ def verify_client_secret(client: OAuthClient, raw_secret: str | None) -> bool:
     return crypto.matches(raw_secret, client.client_secret)
 
 
+# The client of every token, introspection and revocation request: one prepared statement.
+_CLIENT_BY_ID = ModelLookup(OAuthClient, lambda key: OAuthClient.objects.filter(client_id=key))
+
+
 @sensitive_variables("raw_secret")
 def authenticate_client(client_id: str, raw_secret: str | None) -> OAuthClient:
     """The valid client ``client_id`` (``OAuthClient.may_authenticate``: enabled, not
@@ -148,7 +153,7 @@ def authenticate_client(client_id: str, raw_secret: str | None) -> OAuthClient:
     Raises ``InvalidClient`` with the same message for an unknown client, an invalid one and a
     wrong secret, so the answer does not reveal which client ids exist.
     """
-    client = OAuthClient.objects.filter(client_id=client_id).first()
+    client = _CLIENT_BY_ID.get(client_id)
     if client is None:
         crypto.matches(raw_secret or "", _DUMMY_DIGEST)
         raise InvalidClient("client authentication failed")

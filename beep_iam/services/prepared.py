@@ -4,11 +4,19 @@ Planning the token lookup costs PostgreSQL more than executing it, and Django tu
 psycopg's automatic statement preparation (``prepare_threshold=None``) for the benefit of
 connection poolers. The few lookups that run on every API request go through
 ``fetch_one()`` instead: it prepares only the statements executed through it, on Django's
-own connection, through Django's cursor wrapper, so transactions, execute wrappers and error
-translation behave as with ``connection.cursor()``. The wrapper and its cursor are kept per
-connection: building them costs about as much as the query. While queries are logged
+own connection, so transactions, execute wrappers and error translation behave as with
+``connection.cursor()``: through Django's cursor wrapper, or, when no execute wrapper would
+act on the statement, straight to the cursor with the wrapper's checks and error translation
+(a tool that patches ``CursorWrapper.execute`` to trace queries does not see those
+lookups). The wrapper and its cursor are kept per connection: building them costs about as
+much as the query. While queries are logged
 (``DEBUG``, ``assertNumQueries``) lookups run unprepared, as Django can only render the SQL
 of client-side bound statements.
+
+``ModelLookup`` loads a model instance the same way: one row by a unique key, the SQL the ORM
+compiles once per connection, the values through the fields' own converters and
+``Model.from_db``, as a queryset would give them (the ORM spends more building the query and
+the object than PostgreSQL spends answering: the client of every token request).
 
 ``BEEP_IAM["PREPARED_LOOKUPS"]`` controls it: ``None`` (default) prepares unless the
 database sets ``DISABLE_SERVER_SIDE_CURSORS`` (the usual sign of PgBouncer in transaction
@@ -17,20 +25,39 @@ mode, which before 1.21 could not route prepared statements); ``True`` / ``False
 
 from __future__ import annotations
 
+import functools
 import weakref
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import psycopg
-from django.db import connections
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, models, router
+from django.db.models import QuerySet, Value
+from psycopg import pq
+from psycopg.adapt import Loader
 
 from beep_iam.conf import iam_settings
+from beep_shared.rls.connection import apply_scope, passes_through
+
+ModelT = TypeVar("ModelT", bound=models.Model)
 
 # Any large value: with it set, only executions that pass prepare=True are prepared.
 _EXPLICIT_ONLY = 1 << 30
 
 # Django connection wrapper -> its cached cursor wrapper (connections are per thread).
 _cursors: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+class _JsonbAsText(Loader):
+    """Binary ``jsonb`` as its JSON text, which is what Django's text loader gives
+    ``JSONField`` to parse (psycopg's own binary loader would parse it first)."""
+
+    format = pq.Format.BINARY
+
+    def load(self, data: Any) -> str:
+        return bytes(data[1:]).decode()  # a version byte, then the text
 
 
 class PreparingCursor(psycopg.Cursor):
@@ -43,6 +70,10 @@ class PreparingCursor(psycopg.Cursor):
     # Its statements read tables without row level security: with no tenant wished the RLS
     # wrapper sends nothing before them (beep_shared.rls.connection).
     rls_tenant_free = True
+
+    def __init__(self, connection: Any) -> None:
+        super().__init__(connection)
+        self.adapters.register_loader("jsonb", _JsonbAsText)
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         kwargs["prepare"] = True
@@ -96,6 +127,95 @@ def fetch_one(alias: str, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | 
             cursor.execute(sql, params)
             return cursor.fetchone()
     wrapper = _preparing_cursor(conn)
-    wrapper.execute(sql, params)
+    cursor = wrapper.cursor
+    wrappers = conn.execute_wrappers
+    if not wrappers or (
+        len(wrappers) == 1 and wrappers[0] is apply_scope and passes_through(conn, cursor)
+    ):
+        # Nothing would wrap the statement: what CursorWrapper.execute does around it, without
+        # its layers (a fifth of the lookup's time on the client).
+        conn.validate_no_broken_transaction()
+        with conn.wrap_database_errors:
+            cursor.execute(sql, params)
+    else:
+        wrapper.execute(sql, params)
     # fetchone on the wrapper re-wraps the method on every call; results are already here.
-    return wrapper.cursor.fetchone()
+    return cursor.fetchone()
+
+
+# A value no lookup is made with: it marks where the key goes in the compiled parameters.
+_KEY = "\x00beep-lookup-key\x00"
+
+
+class _Plan(NamedTuple):
+    sql: str
+    params: tuple[Any, ...]  # the compiled parameters, _KEY where the key goes
+    attnames: list[str]
+    # (position, converters, expression) of the values that need converting
+    converters: tuple[tuple[int, list[Any], Any], ...]
+
+
+class ModelLookup(Generic[ModelT]):
+    """The first row of ``query(key)`` as the ORM would load it (``.first()``), through
+    :func:`fetch_one`. ``query`` builds a queryset of one model, without related objects or
+    annotations, from an expression standing for the key; it is compiled once per connection.
+
+    As an expression the key skips the field's own preparation (an id field validates its
+    form): look up values that come from rows or are checked before, not raw input."""
+
+    def __init__(self, model: type[ModelT], query: Callable[[Any], QuerySet[ModelT]]) -> None:
+        self.model = model
+        self.query = query
+        # Django connection wrapper -> its plan (converters may refer to the connection).
+        self._plans: weakref.WeakKeyDictionary[Any, _Plan] = weakref.WeakKeyDictionary()
+
+    def _plan(self, conn: Any) -> _Plan:
+        queryset = self.query(Value(_KEY))
+        compiler = queryset.query.get_compiler(conn.alias)
+        sql, params = compiler.as_sql()
+        klass_info = compiler.klass_info
+        if (
+            _KEY not in params
+            or queryset.model is not self.model
+            or compiler.annotation_col_map
+            or klass_info is None
+            or klass_info.get("related_klass_infos")
+        ):
+            raise ImproperlyConfigured(f"{self.query!r}: not a lookup of one model by a key")
+        columns = [compiler.select[i][0] for i in klass_info["select_fields"]]
+        converters = compiler.get_converters(columns)
+        plan = _Plan(
+            sql,
+            tuple(params),
+            [column.target.attname for column in columns],
+            tuple((pos, convs, expr) for pos, (convs, expr) in converters.items()),
+        )
+        self._plans[conn] = plan
+        return plan
+
+    def get(self, key: Any) -> ModelT | None:
+        alias = router.db_for_read(self.model)
+        conn = connections[alias]
+        plan = self._plans.get(conn) or self._plan(conn)
+        params = tuple(key if p == _KEY else p for p in plan.params)
+        row = fetch_one(alias, plan.sql, params)
+        if row is None:
+            return None
+        values = list(row)
+        for pos, convs, expression in plan.converters:
+            converted = values[pos]
+            for convert in convs:
+                converted = convert(converted, expression, conn)
+            values[pos] = converted
+        return self.model.from_db(alias, plan.attnames, values)
+
+
+@functools.cache
+def _users(model: type[models.Model]) -> ModelLookup[Any]:
+    return ModelLookup(model, lambda key: model._default_manager.filter(pk=key))
+
+
+def user_by_pk(pk: Any) -> Any:
+    """The user (``AUTH_USER_MODEL``) whose primary key is ``pk``, or None: the token's user
+    on the UserInfo endpoint, in ID tokens and on the resource side."""
+    return _users(get_user_model()).get(pk)

@@ -178,15 +178,23 @@ def _read_check(cursor: Any, check: TenantCheck) -> None:
     check.granted = (row[0] if row else None) or ""
 
 
+def passes_through(connection: Any, cursor: Any, scope: Any = None) -> bool:
+    """Whether :func:`apply_scope` sends ``cursor``'s statements as they are: fixed statements
+    on tables without row level security (the prepared token lookups, on every API request)
+    with no tenant wished. A caller may then run them without the wrapper; only the count of
+    statements sent is not kept for them, which matters to no one as they set no tenant."""
+    if scope is None:
+        scope = wanted(connection.alias)
+    return scope is NO_SCOPE and getattr(cursor, "rls_tenant_free", False)
+
+
 def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
     connection = context["connection"]
     current = state(connection)
     current.sent += 1
     cursor: Any = context["cursor"].cursor
     scope = wanted(connection.alias)
-    if scope is NO_SCOPE and getattr(cursor, "rls_tenant_free", False):
-        # Fixed statements on tables without row level security (the prepared token
-        # lookups, on every API request) with no tenant wished: nothing to apply.
+    if passes_through(connection, cursor, scope):
         return execute(sql, params, many, context)
     status = _transaction_status(connection)
     text = sql if isinstance(sql, str) else None  # psycopg ``sql.Composed`` is passed as is
