@@ -257,17 +257,16 @@ def introspect(raw: str, client_id: str) -> dict[str, Any]:
 def validate_bearer(raw: str, audience: str | None) -> AccessTokenInfo | None:
     """The valid access token ``raw`` of either form for a resource server: a JWT whose
     audience includes ``audience`` (never without one: its audience could not be checked),
-    or an opaque token, which must be bound to ``audience`` (its ``resources``) when one is
-    given. The one check of the resource helper (``resource.authenticate_bearer``)."""
+    or an opaque token bound to ``audience`` (among its ``resources``) when one is given,
+    and bound to no resource when none is (one meant for another resource is no good at a
+    view that names none). The one check of the resource helper
+    (``resource.authenticate_bearer``)."""
     if looks_like_jwt(raw):
         return validate(raw, audience) if audience else None
     info = validate_access_token(raw)
-    if info is None or audience is None:
-        return info
-    # Tokens for a named resource are JWTs here; an opaque one with resources comes from a
-    # better-auth configured without its jwt plugin.
-    bound = fetch_one(router.db_for_read(OAuthAccessToken), _BOUND_SQL, (info.id, audience))
-    return info if bound is not None else None
-
-
-_BOUND_SQL = "SELECT 1 FROM oauth_access_token WHERE id = %s AND %s = ANY(resources)"
+    if info is None:
+        return None
+    bound_to = info.resources or ()
+    if audience is None:
+        return None if bound_to else info
+    return info if audience in bound_to else None

@@ -19,7 +19,8 @@ The resource the view is (RFC 8707; ``require_oauth(..., resource=...)``, else
 ``BEEP_IAM["OAUTH2_RESOURCE"]``) must be in the token's audience: JWT access tokens
 (RFC 9068, this server's or better-auth's) and opaque tokens bound to it are accepted
 (:func:`beep_iam.oauth2.access_jwt.validate_bearer`), and every refusal names its RFC 9728
-metadata (``resource_metadata``). Without a resource, opaque tokens only.
+metadata (``resource_metadata``). Without a resource, opaque tokens bound to no resource
+only.
 
 DPoP (RFC 9449, :mod:`beep_iam.oauth2.dpop`): a DPoP-bound token is accepted only as
 ``Authorization: DPoP <token>`` with a ``DPoP`` proof of its key for the request; refusals

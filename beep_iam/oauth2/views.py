@@ -631,10 +631,12 @@ def userinfo(request: HttpRequest) -> HttpResponse:
     if presented is None:
         return _bearer_challenge(None, None, 401)
     scheme, raw = presented
-    # A JWT access token is good here when the userinfo endpoint is among its audience.
-    info = access_jwt.validate_bearer(
-        raw, resources.userinfo_resource() if access_jwt.looks_like_jwt(raw) else None
-    )
+    # A JWT access token is good here when the userinfo endpoint is among its audience; an
+    # opaque one whatever it is bound to, as at better-auth's userinfo.
+    if access_jwt.looks_like_jwt(raw):
+        info = access_jwt.validate_bearer(raw, resources.userinfo_resource())
+    else:
+        info = oauth_tokens.validate_access_token(raw)
     if info is None or info.user_id is None:
         return _bearer_challenge("invalid_token", "the access token is invalid", 401)
     try:

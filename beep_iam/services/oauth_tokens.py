@@ -95,6 +95,9 @@ class AccessTokenInfo(NamedTuple):
     #: The JWK thumbprint a DPoP-bound token is bound to (``cnf.jkt``), else None; ``""``
     #: for a confirmation this server cannot check (not ``jkt``), so no presentation passes.
     dpop_jkt: str | None = None
+    #: The resources an opaque token is bound to (RFC 8707; better-auth without its jwt
+    #: plugin issues such tokens), else None; a JWT's audience is checked from the JWT.
+    resources: list[str] | None = None
 
 
 def token_type_of(confirmation: Any) -> str:
@@ -270,7 +273,8 @@ _VALID_ACCESS_TOKEN_SQL = (
     """
 SELECT t.id, t.client_id, t.user_id, t.session_id, t.reference_id, t.scopes, t.expires_at,
        CASE WHEN t.confirmation IS NULL OR t.confirmation = 'null'::jsonb THEN NULL
-            ELSE coalesce(t.confirmation ->> 'jkt', '') END
+            ELSE coalesce(t.confirmation ->> 'jkt', '') END,
+       t.resources
 FROM oauth_access_token t
 JOIN oauth_client c ON c.client_id = t.client_id
 LEFT JOIN "user" u ON u.id = t.user_id

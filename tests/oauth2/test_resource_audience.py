@@ -145,6 +145,19 @@ def test_without_a_resource_jwts_are_refused_and_opaque_tokens_taken(machine):
     assert call(None, unnamed)["WWW-Authenticate"] == "Bearer"
 
 
+def test_an_opaque_token_bound_to_a_resource_is_refused_where_none_is_named(machine):
+    # A token meant for another resource server (better-auth without its jwt plugin issues
+    # opaque ones) must not open a view that names no resource.
+    @require_oauth("invoices:read")
+    def unnamed(request):
+        return HttpResponse("ok")
+
+    link(machine)
+    bound = issue_tokens(machine.client, scopes=["invoices:read"], resources=[API])
+    assert call(bound.access_token, unnamed).status_code == 401
+    assert call(bound.access_token).status_code == 200
+
+
 def test_the_setting_names_the_default_resource(settings, machine):
     @require_oauth("invoices:read")
     def by_setting(request):
