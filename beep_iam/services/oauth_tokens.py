@@ -526,10 +526,9 @@ _INTROSPECT = {
 def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[str, Any]:
     """RFC 7662 response body: ``{"active": False}`` unless the token is valid, else
     ``active``, ``scope``, ``client_id``, ``sub`` (when there is a user), ``exp`` (when it
-    expires), ``iat``, ``token_type`` (``"Bearer"`` or ``"refresh_token"``) and
-    ``reference_id`` (when the grant is for an organization or another reference).,
     expires), ``iat``, ``token_type`` (``"Bearer"``, ``"DPoP"`` for a DPoP-bound access token,
-    or ``"refresh_token"``) and ``cnf`` for a bound token (RFC 9449 6.2).
+    or ``"refresh_token"``), ``reference_id`` (when the grant is for an organization or
+    another reference) and ``cnf`` for a bound token (RFC 9449 6.2).
 
     Access tokens are looked up first unless ``token_type_hint="refresh_token"``."""
     if not raw_token:
