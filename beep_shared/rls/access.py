@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -213,7 +214,30 @@ def verified_session_record(user: Any) -> list[str]:
 
 
 def _record_mac(user_id: str, fingerprint: str) -> str:
-    return salted_hmac(_RECORD_SALT, f"{user_id}:{fingerprint}", algorithm="sha256").hexdigest()
+    # Checked on every request of a verified session: the MACs computed under the current
+    # SECRET_KEY are kept (a bounded number; the key object is compared, never stored
+    # anywhere else).
+    if _macs.secret is not settings.SECRET_KEY or len(_macs.values) >= _MACS_KEPT:
+        _macs.secret = settings.SECRET_KEY
+        _macs.values = {}
+    try:
+        return _macs.values[user_id, fingerprint]
+    except KeyError:
+        mac = salted_hmac(_RECORD_SALT, f"{user_id}:{fingerprint}", algorithm="sha256")
+        value = _macs.values[user_id, fingerprint] = mac.hexdigest()
+        return value
+
+
+class _Macs:
+    __slots__ = ("secret", "values")
+
+    def __init__(self) -> None:
+        self.secret: object = None
+        self.values: dict[tuple[str, str], str] = {}
+
+
+_macs = _Macs()
+_MACS_KEPT = 10_000
 
 
 @sensitive_variables("record")
@@ -259,19 +283,20 @@ def tenant_check_sql(user_id: Any, fingerprint: str, organization: Any) -> str |
 
 # The check's statement per user model; its parts (the user's validity columns, the
 # membership statement) are fixed per process.
-_check_statements: dict[type, CheckStatement | None] = {}
+_check_statements: dict[str, CheckStatement | None] = {}
 # Where the check's arguments go while the statement is built (no compiled SQL holds NUL).
 _ARGUMENT = "\x00beep_argument_{}\x00"
 
 
 def _check_statement() -> CheckStatement | None:
-    from django.contrib.auth import get_user_model
-
-    model = get_user_model()
+    # Keyed by the setting's value: get_user_model() per request cost more than the rest.
     try:
-        return _check_statements[model]
+        return _check_statements[settings.AUTH_USER_MODEL]
     except KeyError:
-        statement = _check_statements[model] = _build_check_statement(model)
+        from django.contrib.auth import get_user_model
+
+        statement = _build_check_statement(get_user_model())
+        _check_statements[settings.AUTH_USER_MODEL] = statement
         return statement
 
 

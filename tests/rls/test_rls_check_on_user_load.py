@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.core.handlers.wsgi import WSGIHandler
+from django.test import override_settings
 from django.urls import path
 from django.utils import timezone
 
@@ -414,6 +415,12 @@ def test_a_tampered_or_foreign_record_is_not_taken(member_of_a):
     assert access.record_holds([record[0], "0" * 64, record[2]], user.pk) is None
     assert access.record_holds([*record[:2], "0" * 64], user.pk) is None
     assert access.record_holds("not a record", user.pk) is None
+    # Another SECRET_KEY (without the ordinary load's fallbacks) ends the record, though
+    # its MAC was computed, and kept, under the old one.
+    with override_settings(SECRET_KEY="another secret key, rotated"):
+        assert access.record_holds(record, user.pk) is None
+        assert access.record_holds(access.verified_session_record(user), user.pk) == record[1]
+    assert access.record_holds(record, user.pk) == record[1]
 
 
 @pytest.mark.django_db
