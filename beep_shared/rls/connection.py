@@ -145,6 +145,8 @@ def _reset_on_checkin(connection: Any) -> None:
             raw.commit()
         if own is not None:
             own(raw)
+            # It may have dropped prepared statements (DISCARD ALL): prepare them again.
+            _prepared.pop(raw, None)
 
     reset.beep_rls = True  # type: ignore[attr-defined]
     pool._reset = reset

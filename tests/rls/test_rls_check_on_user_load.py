@@ -286,6 +286,42 @@ def test_a_check_deallocated_behind_its_back_is_prepared_again(
     assert connection.connection is raw  # the same session throughout
 
 
+def discard_all(raw: Any) -> None:
+    raw.execute("DISCARD ALL")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_reset_of_the_projects_own_prepares_the_check_again(member_of_a, sent):
+    # Django's pool with a project's own reset (here DISCARD ALL, which drops prepared
+    # statements) on its one connection: every checkout prepares the check again rather
+    # than failing on EXECUTE and serving the request twice.
+    from django.db import connection
+
+    a, _, membership = member_of_a
+    db = connection.settings_dict
+    saved = db["CONN_MAX_AGE"], dict(db["OPTIONS"])
+    connection.close()
+    db["CONN_MAX_AGE"] = 0
+    db["OPTIONS"] = {
+        **db["OPTIONS"],
+        "pool": {"min_size": 1, "max_size": 1, "reset": discard_all},
+    }
+    try:
+        handler = WSGIHandler()
+        cookie = verified_cookie(handler, membership.user, a)
+        for _ in range(2):
+            sent.clear()
+            body = wsgi_get(handler, "/teams/", cookie)[1]
+            assert (body["tenant"], body["teams"]) == (a.pk, ["Alpha team"])
+            checked = [m for m in sent if "EXECUTE beep_tenant_check_" in m]
+            assert len(checked) == 1 and "PREPARE beep_tenant_check_" in checked[0]
+        assert not [m for m in sent if '"user"."password"' in m]  # never the ordinary way
+    finally:
+        connection.close()
+        connection.close_pool()
+        db["CONN_MAX_AGE"], db["OPTIONS"] = saved
+
+
 @pytest.mark.django_db(transaction=True)
 def test_nothing_is_prepared_where_sessions_change_between_transactions(member_of_a, sent):
     # DISABLE_SERVER_SIDE_CURSORS is Django's sign of PgBouncer in transaction mode: the
