@@ -114,6 +114,8 @@ def install(connection: Any) -> None:
         connection.execute_wrappers.insert(0, apply_scope)
     if "_commit" not in connection.__dict__:
         connection._commit = functools.partial(_commit, connection)
+    if "_rollback" not in connection.__dict__:
+        connection._rollback = functools.partial(_rollback, connection)
 
 
 def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
@@ -192,6 +194,11 @@ def _read_check(cursor: Any, check: TenantCheck) -> None:
 _prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 # SQLSTATE of "prepared statement does not exist" (DEALLOCATE / DISCARD ALL ran since).
 _NO_SUCH_STATEMENT = "26000"
+# Statements after which the session may have lost its prepared statements: psycopg sends
+# DEALLOCATE ALL after a ROLLBACK (also to a savepoint), DROP or ALTER once it has prepared
+# statements of its own (psycopg._preparing), and DISCARD / DEALLOCATE drop them. Matched
+# anywhere in the text: a false match only prepares the check once more.
+_DROPS_PREPARED_RE = re.compile(r"ROLLBACK|DROP|ALTER|DISCARD|DEALLOCATE", re.IGNORECASE)
 
 
 def _check_statements(
@@ -213,7 +220,7 @@ def _check_statements(
     if statement.name not in names:
         # Marked before it is sent: a failure later in the message leaves it prepared
         # (statements run in order; a rollback keeps it). If it is missing after all,
-        # EXECUTE fails, which counts as a refusal and unmarks it (_forget_prepared).
+        # EXECUTE fails, which counts as a refusal and unmarks it (_lost_prepared).
         names.add(statement.name)
         prepare = statement.prepare_sql
         statements.append(prepare.replace("%", "%%") if escape else prepare)
@@ -225,11 +232,18 @@ def _check_statements(
     return statements, []
 
 
-def _forget_prepared(raw: Any, check: TenantCheck, error: BaseException) -> None:
-    """After a failed message: unmark the check's statement when the server lacked it."""
+def _lost_prepared(raw: Any, check: TenantCheck, error: BaseException) -> None:
+    """After a failed message asking ``check``: when the server lacked the check's statement
+    (psycopg itself sends ``DEALLOCATE ALL`` after a rollback once it has prepared
+    statements of its own; raw ``DISCARD ALL``), unmark it and refuse: the statements after
+    it did not run, and the request is decided again the ordinary way (no server error)."""
     cause = error.__cause__ if error.__cause__ is not None else error
-    if getattr(cause, "sqlstate", getattr(cause, "pgcode", None)) == _NO_SUCH_STATEMENT:
-        _prepared.get(raw, set()).discard(check.statement.name)
+    name = check.statement.name
+    if getattr(
+        cause, "sqlstate", getattr(cause, "pgcode", None)
+    ) == _NO_SUCH_STATEMENT and f'"{name}"' in str(cause):
+        _prepared.get(raw, set()).discard(name)
+        raise TenantRefused(f"the check {name} was not prepared on this session") from error
 
 
 def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
@@ -237,6 +251,8 @@ def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[s
     current = state(connection)
     current.sent += 1
     cursor: Any = context["cursor"].cursor
+    if not isinstance(sql, str) or _DROPS_PREPARED_RE.search(sql):
+        _prepared.pop(connection.connection, None)
     scope = wanted(connection.alias)
     if scope is NO_SCOPE and getattr(cursor, "rls_tenant_free", False):
         # Fixed statements on tables without row level security (the prepared token
@@ -293,7 +309,7 @@ def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[s
                 # The message failed before its answer could be read: treated as refused,
                 # so the request is decided again the ordinary way.
                 ask.granted = ""
-                _forget_prepared(raw, ask, error)
+                _lost_prepared(raw, ask, error)
             raise
         cursor.nextset()  # past the SET result
         if ask is not None:
@@ -339,7 +355,7 @@ def _send(raw: Any, statements: list[str], check: TenantCheck | None = None) -> 
         except Exception as error:
             if check is not None:
                 check.granted = ""
-                _forget_prepared(raw, check, error)
+                _lost_prepared(raw, check, error)
             raise
         if check is not None:
             for _ in statements[:-1]:
@@ -366,6 +382,14 @@ def _commit(connection: Any) -> None:
         raw.cursor() as cursor,
     ):
         cursor.execute(f"{state(connection).reset_sql};\nCOMMIT")
+
+
+def _rollback(connection: Any) -> None:
+    """Django's ``_rollback``; psycopg may follow it with ``DEALLOCATE ALL`` (see
+    ``_DROPS_PREPARED_RE``), so the session's checks are prepared again."""
+    if connection.connection is not None:
+        _prepared.pop(connection.connection, None)
+    type(connection)._rollback(connection)
 
 
 def apply_now(connection: Any, previous: str | None = None) -> None:

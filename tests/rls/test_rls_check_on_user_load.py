@@ -286,6 +286,41 @@ def test_a_check_deallocated_behind_its_back_is_prepared_again(
     assert connection.connection is raw  # the same session throughout
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("rollback", ["transaction", "savepoint"])
+def test_psycopgs_deallocate_all_after_a_rollback_prepares_the_check_again(
+    member_of_a, sent, persistent_connection, rollback
+):
+    # Once psycopg has prepared statements of its own (beep_iam's prepared lookups), it
+    # follows a ROLLBACK (also to a savepoint) with DEALLOCATE ALL, the check's included.
+    from django.db import transaction
+
+    from beep_shared.models import Team
+
+    connection = persistent_connection
+    a, _, membership = member_of_a
+    handler = WSGIHandler()
+    cookie = verified_cookie(handler, membership.user, a)
+    assert wsgi_get(handler, "/teams/", cookie)[1]["teams"] == ["Alpha team"]
+    raw = connection.connection
+    raw.prepare_threshold = 1 << 30
+    raw.execute("SELECT 1", prepare=True)  # psycopg's own
+    raw.prepare_threshold = None
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        if rollback == "savepoint":
+            with transaction.atomic():
+                Team.objects.count()
+                raise ZeroDivisionError
+        Team.objects.count()
+        raise ZeroDivisionError
+    sent.clear()
+    status, body = wsgi_get(handler, "/teams/", cookie)
+    assert status.startswith("200") and (body["tenant"], body["teams"]) == (a.pk, ["Alpha team"])
+    checked = [m for m in sent if "EXECUTE beep_tenant_check_" in m]
+    assert len(checked) == 1 and "PREPARE beep_tenant_check_" in checked[0]  # not refused
+    assert connection.connection is raw
+
+
 def discard_all(raw: Any) -> None:
     raw.execute("DISCARD ALL")
 
