@@ -298,7 +298,8 @@ def use_rls_wrapper(on: bool) -> None:
     else:
         if rls_connection.apply_scope in connection.execute_wrappers:
             connection.execute_wrappers.remove(rls_connection.apply_scope)
-        connection.__dict__.pop("_commit", None)  # Django's own commit again
+        connection.__dict__.pop("_commit", None)  # Django's own commit and rollback again
+        connection.__dict__.pop("_rollback", None)
 
 
 def run_batch(

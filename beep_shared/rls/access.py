@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -27,6 +28,7 @@ from beep_shared.rls.context import (
     organization_id,
     tenant_context,
 )
+from beep_shared.rls.scope import CheckStatement, TenantCheck
 
 
 def may_work_in(user: Any, organization: Any) -> bool:
@@ -212,7 +214,30 @@ def verified_session_record(user: Any) -> list[str]:
 
 
 def _record_mac(user_id: str, fingerprint: str) -> str:
-    return salted_hmac(_RECORD_SALT, f"{user_id}:{fingerprint}", algorithm="sha256").hexdigest()
+    # Checked on every request of a verified session: the MACs computed under the current
+    # SECRET_KEY are kept (a bounded number; the key object is compared, never stored
+    # anywhere else).
+    if _macs.secret is not settings.SECRET_KEY or len(_macs.values) >= _MACS_KEPT:
+        _macs.secret = settings.SECRET_KEY
+        _macs.values = {}
+    try:
+        return _macs.values[user_id, fingerprint]
+    except KeyError:
+        mac = salted_hmac(_RECORD_SALT, f"{user_id}:{fingerprint}", algorithm="sha256")
+        value = _macs.values[user_id, fingerprint] = mac.hexdigest()
+        return value
+
+
+class _Macs:
+    __slots__ = ("secret", "values")
+
+    def __init__(self) -> None:
+        self.secret: object = None
+        self.values: dict[tuple[str, str], str] = {}
+
+
+_macs = _Macs()
+_MACS_KEPT = 10_000
 
 
 @sensitive_variables("record")
@@ -232,41 +257,77 @@ def record_holds(record: Any, user_id: Any) -> str | None:
     return fingerprint
 
 
-def tenant_check_sql(user_id: str, fingerprint: str, organization: str) -> str | None:
-    """One ``SELECT`` that sets the tenant to ``organization`` if the user of a verified
-    session (``user_id``, ``fingerprint``) may work there now (may_work_in()'s rule, on the
-    stored rows), to ``''`` otherwise, and returns it. None when the rule cannot be put in
-    SQL here (a user model without beep's validity columns)."""
-    from django.contrib.auth import get_user_model
-
-    from beep_shared.models import User
-    from beep_shared.models.user import may_authenticate_sql
-    from beep_shared.rls.sql import TENANT_SETTING, literal
-
-    model = get_user_model()
-    if not issubclass(model, User) or not _FINGERPRINT_RE.fullmatch(fingerprint):
+def tenant_check(user_id: str, fingerprint: str, organization: str) -> TenantCheck | None:
+    """The check that sets the tenant to ``organization`` if the user of a verified session
+    (``user_id``, ``fingerprint``) may work there now (may_work_in()'s rule, on the stored
+    rows), to ``''`` otherwise, and returns it. None when the rule cannot be put in SQL here
+    (a user model without beep's validity columns). ``organization``: a validated id."""
+    statement = _check_statement()
+    if statement is None or not _FINGERPRINT_RE.fullmatch(fingerprint):
         return None
+    return TenantCheck(statement, (str(user_id), fingerprint, organization))
+
+
+def tenant_check_sql(user_id: Any, fingerprint: str, organization: Any) -> str | None:
+    """:func:`tenant_check`'s ``SELECT`` with its values written in (what runs where
+    statements are not prepared), or None."""
+    from beep_shared.rls.sql import literal
+
     try:
         org_id = organization_id(organization)
     except ValidationError:
         return None
-    if org_id is None:
+    check = tenant_check(str(user_id), fingerprint, org_id) if org_id else None
+    return None if check is None else check.statement.inline_sql(check.args, literal)
+
+
+# The check's statement per user model; its parts (the user's validity columns, the
+# membership statement) are fixed per process.
+_check_statements: dict[str, CheckStatement | None] = {}
+# Where the check's arguments go while the statement is built (no compiled SQL holds NUL).
+_ARGUMENT = "\x00beep_argument_{}\x00"
+
+
+def _check_statement() -> CheckStatement | None:
+    # Keyed by the setting's value: get_user_model() per request cost more than the rest.
+    try:
+        return _check_statements[settings.AUTH_USER_MODEL]
+    except KeyError:
+        from django.contrib.auth import get_user_model
+
+        statement = _build_check_statement(get_user_model())
+        _check_statements[settings.AUTH_USER_MODEL] = statement
+        return statement
+
+
+def _build_check_statement(model: type) -> CheckStatement | None:
+    from beep_shared.models import User
+    from beep_shared.models.user import may_authenticate_sql
+    from beep_shared.rls.sql import TENANT_SETTING, literal
+
+    if not issubclass(model, User):
         return None
-    values = {_SOME_USER: literal(str(user_id)), _SOME_ORG: literal(org_id)}
+    user, fingerprint, org = (_ARGUMENT.format(n) for n in range(3))
+    values = {_SOME_USER: user, _SOME_ORG: org}
     exists = _inline(*_organization_check(), values)
     member = _inline(*_membership_check(), values)
     if exists is None or member is None:
         return None
     # beep's User columns, as in may_authenticate_sql().
-    return (
+    sql = (
         f"SELECT set_config({literal(TENANT_SETTING)}, CASE WHEN EXISTS("
-        f'SELECT 1 FROM "{model._meta.db_table}" u WHERE u.id = {values[_SOME_USER]}'
+        f'SELECT 1 FROM "{model._meta.db_table}" u WHERE u.id = {user}'
         f" AND {may_authenticate_sql('u')}"
-        f" AND encode(sha256(convert_to(u.password, 'UTF8')), 'hex') = {literal(fingerprint)}"
+        f" AND encode(sha256(convert_to(u.password, 'UTF8')), 'hex') = {fingerprint}"
         f" AND CASE WHEN u.is_superuser THEN EXISTS({exists})"
         f" ELSE EXISTS({member}) END"
-        f") THEN {values[_SOME_ORG]} ELSE '' END, true)"
+        f") THEN {org} ELSE '' END, true)"
     )
+    pieces: list[str | int] = []
+    for number, part in enumerate(re.split("\x00beep_argument_(\\d)\x00", sql)):
+        pieces.append(int(part) if number % 2 else part)
+    name = "beep_tenant_check_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
+    return CheckStatement(name, tuple(pieces))
 
 
 def _inline(sql: str, params: list[Any], values: dict[str, str]) -> str | None:

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import functools
 import re
+import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -69,19 +71,23 @@ _NO_TRANSACTION_WORDS = ("CREATE", "DROP", "VACUUM", "ALTER", "REINDEX")
 
 _FETCHES = ("fetchone", "fetchmany", "fetchall")
 
+# The tenant as a parameter: the same text whatever the tenant (see apply_scope).
+_SET_TENANT_PARAM = f"SET LOCAL {rls_sql.TENANT_SETTING} = %s"
+
 
 class TenantChangedError(RuntimeError):
     """A server-side cursor is fetched under another scope than the one that declared it."""
 
 
 class _State:
-    """Per Django connection: statements sent so far (server-side cursors compare it) and
-    the session reset of its settings."""
+    """Per Django connection: statements sent so far (server-side cursors compare it), the
+    session reset of its settings, and whether checks may be prepared on its sessions."""
 
-    __slots__ = ("reset_sql", "sent")
+    __slots__ = ("prepares", "reset_sql", "sent")
 
     def __init__(self, connection: Any) -> None:
         self.sent = 0
+        self.prepares = not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS", False)
         role = connection.settings_dict.get("OPTIONS", {}).get("assume_role")
         self.reset_sql = ";\n".join(rls_sql.session_reset_statements(role))
 
@@ -108,6 +114,8 @@ def install(connection: Any) -> None:
         connection.execute_wrappers.insert(0, apply_scope)
     if "_commit" not in connection.__dict__:
         connection._commit = functools.partial(_commit, connection)
+    if "_rollback" not in connection.__dict__:
+        connection._rollback = functools.partial(_rollback, connection)
 
 
 def on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
@@ -139,6 +147,8 @@ def _reset_on_checkin(connection: Any) -> None:
             raw.commit()
         if own is not None:
             own(raw)
+            # It may have dropped prepared statements (DISCARD ALL): prepare them again.
+            _prepared.pop(raw, None)
 
     reset.beep_rls = True  # type: ignore[attr-defined]
     pool._reset = reset
@@ -188,22 +198,83 @@ def passes_through(connection: Any, cursor: Any, scope: Any = None) -> bool:
     return scope is NO_SCOPE and getattr(cursor, "rls_tenant_free", False)
 
 
+# Raw (psycopg) connections -> names of the checks prepared on their server session. A
+# prepared statement lives as long as the session (a rollback keeps it), so the mark
+# follows the raw connection, whichever Django connection (pool) uses it.
+_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+# SQLSTATE of "prepared statement does not exist" (DEALLOCATE / DISCARD ALL ran since).
+_NO_SUCH_STATEMENT = "26000"
+# Statements after which the session may have lost its prepared statements: psycopg sends
+# DEALLOCATE ALL after a ROLLBACK (also to a savepoint), DROP or ALTER once it has prepared
+# statements of its own (psycopg._preparing), and DISCARD / DEALLOCATE drop them. Matched
+# anywhere in the text: a false match only prepares the check once more.
+_DROPS_PREPARED_RE = re.compile(r"ROLLBACK|DROP|ALTER|DISCARD|DEALLOCATE", re.IGNORECASE)
+
+
+def _check_statements(
+    current: _State, raw: Any, check: TenantCheck, bind: bool = False, escape: bool = False
+) -> tuple[list[str], list[str]]:
+    """The statements that ask ``check`` (its answer is the last one's result) and, when
+    ``bind``, their parameters (``%s``). ``escape``: the message has parameters, so any
+    ``%`` of the statements' own is doubled."""
+    statement = check.statement
+    if not current.prepares:
+        # PgBouncer in transaction mode (the sign Django documents for it): the session
+        # changes between transactions, so nothing is prepared.
+        inline = statement.inline_sql(check.args, rls_sql.literal)
+        return [inline.replace("%", "%%") if escape else inline], []
+    names = _prepared.get(raw)
+    if names is None:
+        names = _prepared[raw] = set()
+    statements = []
+    if statement.name not in names:
+        # Marked before it is sent: a failure later in the message leaves it prepared
+        # (statements run in order; a rollback keeps it). If it is missing after all,
+        # EXECUTE fails, which counts as a refusal and unmarks it (_lost_prepared).
+        names.add(statement.name)
+        prepare = statement.prepare_sql
+        statements.append(prepare.replace("%", "%%") if escape else prepare)
+    if bind:
+        statements.append(f"EXECUTE {statement.name}(%s, %s, %s)")
+        return statements, list(check.args)
+    args = ", ".join(rls_sql.literal(arg) for arg in check.args)
+    statements.append(f"EXECUTE {statement.name}({args})")
+    return statements, []
+
+
+def _lost_prepared(raw: Any, check: TenantCheck, error: BaseException) -> None:
+    """After a failed message asking ``check``: when the server lacked the check's statement
+    (psycopg itself sends ``DEALLOCATE ALL`` after a rollback once it has prepared
+    statements of its own; raw ``DISCARD ALL``), unmark it and refuse: the statements after
+    it did not run, and the request is decided again the ordinary way (no server error)."""
+    cause = error.__cause__ if error.__cause__ is not None else error
+    name = check.statement.name
+    if getattr(
+        cause, "sqlstate", getattr(cause, "pgcode", None)
+    ) == _NO_SUCH_STATEMENT and f'"{name}"' in str(cause):
+        _prepared.get(raw, set()).discard(name)
+        raise TenantRefused(f"the check {name} was not prepared on this session") from error
+
+
 def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
     connection = context["connection"]
     current = state(connection)
     current.sent += 1
     cursor: Any = context["cursor"].cursor
+    if not isinstance(sql, str) or _DROPS_PREPARED_RE.search(sql):
+        _prepared.pop(connection.connection, None)
     scope = wanted(connection.alias)
     if passes_through(connection, cursor, scope):
         return execute(sql, params, many, context)
     status = _transaction_status(connection)
     text = sql if isinstance(sql, str) else None  # psycopg ``sql.Composed`` is passed as is
     check = scope.check
-    _refuse_if_refused(check, scope.organization_id)
+    organization = scope.organization_id
+    _refuse_if_refused(check, organization)
     want = scope.tenant()
     # The scope's check has not answered yet: it goes in front of this statement, after the
     # organization it asks about (its membership rows are visible to that tenant only).
-    ask = check if check is not None and check.granted is None and scope.organization_id else None
+    ask = check if check is not None and check.granted is None and organization else None
     if (
         status == _INERROR
         or (text is not None and _CONTROL_RE.match(text))
@@ -214,41 +285,64 @@ def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[s
     ):
         return execute(sql, params, many, context)
 
-    if ask is not None:
-        prefix = [*rls_sql.set_local_statements(scope.organization_id), ask.sql]
-    else:
-        prefix = rls_sql.set_local_statements(want)
+    raw = connection.connection
     if text is not None and not many and isinstance(cursor, _CLIENT_CURSOR):
-        parts = [*prefix, text]
+        # Positional parameters: the tenant (and the check's arguments) go in as parameters
+        # too, so the message's text is the same on every request and psycopg parses it
+        # once (its cache of parsed statements is keyed by the text).
+        bind = params is not None and not isinstance(params, Mapping)
+        if bind:
+            parts = [_SET_TENANT_PARAM]
+            values = [organization if ask is not None else want]
+        else:
+            parts = rls_sql.set_local_statements(organization if ask is not None else want)
+            values = []
+        asked = 0
+        if ask is not None:
+            statements, arguments = _check_statements(
+                current, raw, ask, bind=bind, escape=params is not None
+            )
+            parts += statements
+            values += arguments
+            asked = len(statements)
+        parts.append(text)
         if connection.get_autocommit():
             # The message is its own transaction: it ends by resetting the session.
             parts.append(current.reset_sql)
         try:
-            result = execute(";\n".join(parts), params, many, context)
-        except Exception:
+            message = ";\n".join(parts)
+            result = execute(message, [*values, *params] if bind else params, many, context)
+        except Exception as error:
             if ask is not None:
                 # The message failed before its answer could be read: treated as refused,
                 # so the request is decided again the ordinary way.
                 ask.granted = ""
+                _lost_prepared(raw, ask, error)
             raise
         cursor.nextset()  # past the SET result
         if ask is not None:
+            for _ in range(asked - 1):
+                cursor.nextset()  # past PREPARE
             _read_check(cursor, ask)
             cursor.nextset()
         # The statement ran with no tenant if the check refused; its rows are not served.
-        _refuse_if_refused(check, scope.organization_id)
+        _refuse_if_refused(check, organization)
         return result
-    raw = connection.connection
+    if ask is not None:
+        prefix = rls_sql.set_local_statements(organization)
+        prefix += _check_statements(current, raw, ask)[0]
+    else:
+        prefix = rls_sql.set_local_statements(want)
     if connection.get_autocommit():
         # Each statement is its own transaction: the setting must share one with it (and
         # its commit resets the session).
         with transaction.atomic(using=connection.alias):
             _send(raw, prefix, ask)
-            _refuse_if_refused(check, scope.organization_id)
+            _refuse_if_refused(check, organization)
             result = execute(sql, params, many, context)
     else:
         _send(raw, prefix, ask)
-        _refuse_if_refused(check, scope.organization_id)
+        _refuse_if_refused(check, organization)
         result = execute(sql, params, many, context)
     if getattr(cursor, "name", None):  # a server-side cursor: rows come with later fetches
         _guard_fetches(context["cursor"], connection, scope.tenant())
@@ -261,9 +355,16 @@ def _outside_transactions(sql: str) -> bool:
 
 
 def _send(raw: Any, statements: list[str], check: TenantCheck | None = None) -> None:
-    """Send ``statements`` (``check``, when given, is the last of them: read its answer)."""
+    """Send ``statements`` (``check``, when given, is asked by the last of them: read its
+    answer)."""
     with raw.cursor() as cursor:
-        cursor.execute(";\n".join(statements))
+        try:
+            cursor.execute(";\n".join(statements))
+        except Exception as error:
+            if check is not None:
+                check.granted = ""
+                _lost_prepared(raw, check, error)
+            raise
         if check is not None:
             for _ in statements[:-1]:
                 cursor.nextset()
@@ -289,6 +390,14 @@ def _commit(connection: Any) -> None:
         raw.cursor() as cursor,
     ):
         cursor.execute(f"{state(connection).reset_sql};\nCOMMIT")
+
+
+def _rollback(connection: Any) -> None:
+    """Django's ``_rollback``; psycopg may follow it with ``DEALLOCATE ALL`` (see
+    ``_DROPS_PREPARED_RE``), so the session's checks are prepared again."""
+    if connection.connection is not None:
+        _prepared.pop(connection.connection, None)
+    type(connection)._rollback(connection)
 
 
 def apply_now(connection: Any, previous: str | None = None) -> None:

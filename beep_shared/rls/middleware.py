@@ -37,7 +37,7 @@ from beep_shared.rls.access import (
     check_with_user_load,
     may_work_in,
     record_holds,
-    tenant_check_sql,
+    tenant_check,
     verified_session_record,
 )
 from beep_shared.rls.context import (
@@ -152,7 +152,7 @@ class TenantMiddleware:
     def check_in_sql(self, request: HttpRequest, chosen: str | None) -> TenantCheck | None:
         """The check for the database to answer in front of the request's first statement,
         when the request's Django session was verified before and its user is not loaded
-        yet (:func:`~beep_shared.rls.access.tenant_check_sql`); None: the ordinary way."""
+        yet (:func:`~beep_shared.rls.access.tenant_check`); None: the ordinary way."""
         user = request.__dict__.get("user")
         session = getattr(request, "session", None)
         if (
@@ -168,11 +168,10 @@ class TenantMiddleware:
         fingerprint = record_holds(session.get(VERIFIED_SESSION_KEY), user_id)
         if fingerprint is None:
             return None
-        sql = tenant_check_sql(str(user_id), fingerprint, chosen)
-        if sql is None:
-            return None
-        setattr(request, _ORDINARY, True)  # a refusal comes back the ordinary way
-        return TenantCheck(sql)
+        check = tenant_check(str(user_id), fingerprint, chosen)
+        if check is not None:
+            setattr(request, _ORDINARY, True)  # a refusal comes back the ordinary way
+        return check
 
     def still_holds(self, request: HttpRequest, chosen: str) -> bool:
         """Whatever the organization came from (the switcher, a better-auth session's

@@ -8,24 +8,51 @@ applies the tenant to each transaction on its first statement;
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class CheckStatement:
+    """The SQL of a :class:`TenantCheck` for ``(user id, fingerprint, organization)``,
+    built once per process (:func:`beep_shared.rls.access.tenant_check`).
+
+    ``pieces`` alternate fixed SQL and argument numbers: ``("SELECT ... u.id = ", 0,
+    " AND ...", 1, ...)``. ``name``: the name it is prepared under (a digest of its text,
+    so another text never runs under it). The server plans it once per connection
+    (``PREPARE``, then ``EXECUTE``): planning the check cost the server more than the rest
+    of a small request.
+    """
+
+    name: str
+    pieces: tuple[str | int, ...]
+
+    @property
+    def prepare_sql(self) -> str:
+        """``PREPARE <name>(text, text, text) AS <the SELECT with $1, $2, $3>``."""
+        body = "".join(f"${p + 1}" if isinstance(p, int) else p for p in self.pieces)
+        return f"PREPARE {self.name}(text, text, text) AS {body}"
+
+    def inline_sql(self, args: tuple[str, str, str], literal: Callable[[str], str]) -> str:
+        """The SELECT with ``args`` as literals (where nothing may be prepared)."""
+        return "".join(literal(args[p]) if isinstance(p, int) else p for p in self.pieces)
 
 
 @dataclass(eq=False)
 class TenantCheck:
     """A check the database answers before the tenant holds (``TenantMiddleware``).
 
-    ``sql``: one ``SELECT`` that sets the tenant (``set_config(..., true)``) to the
-    organization when the check holds and to ``''`` otherwise, and returns what it set.
-    It rides in front of the first statement of the transaction, in the same message; until
-    it has answered, nothing else states the organization. ``granted``: its answer (None:
-    not asked yet, ``''``: refused).
+    ``statement`` run with ``args``: one ``SELECT`` that sets the tenant
+    (``set_config(..., true)``) to the organization when the check holds and to ``''``
+    otherwise, and returns what it set. It rides in front of the first statement of the
+    transaction, in the same message; until it has answered, nothing else states the
+    organization. ``granted``: its answer (None: not asked yet, ``''``: refused).
     """
 
-    sql: str
+    statement: CheckStatement
+    args: tuple[str, str, str]
     granted: str | None = None
 
 

@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.core.handlers.wsgi import WSGIHandler
+from django.test import override_settings
 from django.urls import path
 from django.utils import timezone
 
@@ -214,8 +215,170 @@ def test_a_verified_session_is_checked_by_the_database_in_front_of_the_first_sta
     # No user load and no statement of the check's own: it rides with the first one.
     user_columns = [m for m in sent if '"user"."password"' in m]
     assert user_columns == []
-    checked = [m for m in sent if "set_config" in m and '"member"' in m]
+    checked = [m for m in sent if "EXECUTE beep_tenant_check_" in m]
     assert len(checked) == 1 and "pg_backend_pid" in checked[0]
+
+
+def prepared_checks() -> list[tuple[str, str]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, statement FROM pg_prepared_statements"
+            " WHERE name LIKE 'beep_tenant_check_%%'"
+        )
+        return cursor.fetchall()
+
+
+@pytest.fixture
+def persistent_connection() -> Any:
+    """Requests keep the connection (CONN_MAX_AGE), as in production."""
+    from django.db import connection
+
+    saved = connection.settings_dict["CONN_MAX_AGE"]
+    connection.settings_dict["CONN_MAX_AGE"] = 600
+    yield connection
+    connection.settings_dict["CONN_MAX_AGE"] = saved
+    connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_check_is_planned_once_per_server_session(member_of_a, sent, persistent_connection):
+    # Planning the check cost the server more than the rest of a small request: it is
+    # prepared on the session the first time and executed with its arguments afterwards.
+    # (A new connection prepares it again: the statement lives as long as the session.)
+    a, _, membership = member_of_a
+    handler = WSGIHandler()
+    cookie = verified_cookie(handler, membership.user, a)
+    for _ in range(3):
+        sent.clear()
+        assert wsgi_get(handler, "/teams/", cookie)[1]["teams"] == ["Alpha team"]
+        checked = [m for m in sent if "EXECUTE beep_tenant_check_" in m]
+        assert len(checked) == 1
+    assert not [m for m in sent if "PREPARE" in m]  # the last two requests only executed it
+    [(name, statement)] = prepared_checks()
+    assert f"EXECUTE {name}(" in checked[0]
+    assert "set_config" in statement and '"member"' in statement and "$3" in statement
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("discard", ["DEALLOCATE ALL", "DISCARD ALL"])
+def test_a_check_deallocated_behind_its_back_is_prepared_again(
+    member_of_a, discard, sent, persistent_connection
+):
+    connection = persistent_connection
+    a, _, membership = member_of_a
+    handler = WSGIHandler()
+    cookie = verified_cookie(handler, membership.user, a)
+    assert wsgi_get(handler, "/teams/", cookie)[1]["teams"] == ["Alpha team"]
+    assert prepared_checks()
+    raw = connection.connection
+    raw.execute(discard)  # raw SQL of the application, past Django
+    # EXECUTE fails ("prepared statement does not exist"): a refusal, so the request is
+    # served the ordinary way, as the tenant; the next one prepares the check again.
+    body = wsgi_get(handler, "/teams/", cookie)[1]
+    assert (body["tenant"], body["teams"]) == (a.pk, ["Alpha team"])
+    sent.clear()
+    assert wsgi_get(handler, "/teams/", cookie)[1]["teams"] == ["Alpha team"]
+    checked = [m for m in sent if "EXECUTE beep_tenant_check_" in m]
+    assert len(checked) == 1 and "PREPARE beep_tenant_check_" in checked[0]
+    assert len(prepared_checks()) == 1
+    assert connection.connection is raw  # the same session throughout
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("rollback", ["transaction", "savepoint"])
+def test_psycopgs_deallocate_all_after_a_rollback_prepares_the_check_again(
+    member_of_a, sent, persistent_connection, rollback
+):
+    # Once psycopg has prepared statements of its own (beep_iam's prepared lookups), it
+    # follows a ROLLBACK (also to a savepoint) with DEALLOCATE ALL, the check's included.
+    from django.db import transaction
+
+    from beep_shared.models import Team
+
+    connection = persistent_connection
+    a, _, membership = member_of_a
+    handler = WSGIHandler()
+    cookie = verified_cookie(handler, membership.user, a)
+    assert wsgi_get(handler, "/teams/", cookie)[1]["teams"] == ["Alpha team"]
+    raw = connection.connection
+    raw.prepare_threshold = 1 << 30
+    raw.execute("SELECT 1", prepare=True)  # psycopg's own
+    raw.prepare_threshold = None
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        if rollback == "savepoint":
+            with transaction.atomic():
+                Team.objects.count()
+                raise ZeroDivisionError
+        Team.objects.count()
+        raise ZeroDivisionError
+    sent.clear()
+    status, body = wsgi_get(handler, "/teams/", cookie)
+    assert status.startswith("200") and (body["tenant"], body["teams"]) == (a.pk, ["Alpha team"])
+    checked = [m for m in sent if "EXECUTE beep_tenant_check_" in m]
+    assert len(checked) == 1 and "PREPARE beep_tenant_check_" in checked[0]  # not refused
+    assert connection.connection is raw
+
+
+def discard_all(raw: Any) -> None:
+    raw.execute("DISCARD ALL")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_reset_of_the_projects_own_prepares_the_check_again(member_of_a, sent):
+    # Django's pool with a project's own reset (here DISCARD ALL, which drops prepared
+    # statements) on its one connection: every checkout prepares the check again rather
+    # than failing on EXECUTE and serving the request twice.
+    from django.db import connection
+
+    a, _, membership = member_of_a
+    db = connection.settings_dict
+    saved = db["CONN_MAX_AGE"], dict(db["OPTIONS"])
+    connection.close()
+    db["CONN_MAX_AGE"] = 0
+    db["OPTIONS"] = {
+        **db["OPTIONS"],
+        "pool": {"min_size": 1, "max_size": 1, "reset": discard_all},
+    }
+    try:
+        handler = WSGIHandler()
+        cookie = verified_cookie(handler, membership.user, a)
+        for _ in range(2):
+            sent.clear()
+            body = wsgi_get(handler, "/teams/", cookie)[1]
+            assert (body["tenant"], body["teams"]) == (a.pk, ["Alpha team"])
+            checked = [m for m in sent if "EXECUTE beep_tenant_check_" in m]
+            assert len(checked) == 1 and "PREPARE beep_tenant_check_" in checked[0]
+        assert not [m for m in sent if '"user"."password"' in m]  # never the ordinary way
+    finally:
+        connection.close()
+        connection.close_pool()
+        db["CONN_MAX_AGE"], db["OPTIONS"] = saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_is_prepared_where_sessions_change_between_transactions(member_of_a, sent):
+    # DISABLE_SERVER_SIDE_CURSORS is Django's sign of PgBouncer in transaction mode: the
+    # next transaction may run on another server session, without the prepared statement.
+    from django.db import connection
+
+    a, _, membership = member_of_a
+    handler = WSGIHandler()
+    connection.close()
+    connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"] = True
+    try:
+        cookie = verified_cookie(handler, membership.user, a)
+        sent.clear()
+        body = wsgi_get(handler, "/teams/", cookie)[1]
+        assert (body["tenant"], body["teams"]) == (a.pk, ["Alpha team"])
+        assert not [m for m in sent if "PREPARE" in m or "EXECUTE" in m]
+        checked = [m for m in sent if "set_config" in m and '"member"' in m]
+        assert len(checked) == 1 and "pg_backend_pid" in checked[0]
+        assert prepared_checks() == []
+    finally:
+        connection.close()
+        del connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -323,6 +486,12 @@ def test_a_tampered_or_foreign_record_is_not_taken(member_of_a):
     assert access.record_holds([record[0], "0" * 64, record[2]], user.pk) is None
     assert access.record_holds([*record[:2], "0" * 64], user.pk) is None
     assert access.record_holds("not a record", user.pk) is None
+    # Another SECRET_KEY (without the ordinary load's fallbacks) ends the record, though
+    # its MAC was computed, and kept, under the old one.
+    with override_settings(SECRET_KEY="another secret key, rotated"):
+        assert access.record_holds(record, user.pk) is None
+        assert access.record_holds(access.verified_session_record(user), user.pk) == record[1]
+    assert access.record_holds(record, user.pk) == record[1]
 
 
 @pytest.mark.django_db
@@ -367,14 +536,23 @@ def test_the_sql_check_answers_as_may_work_in(case):
     if case == "member with a stale fingerprint":
         fingerprint = access.password_fingerprint(user.password + "x")
     sql = access.tenant_check_sql(user.pk, fingerprint, org.pk)
-    assert sql is not None
+    check = access.tenant_check(user.pk, fingerprint, org.pk)
+    assert sql is not None and check is not None
+    answers = []
     with tenant_context(org), connection.cursor() as cursor:
-        cursor.execute(sql)
-        granted = cursor.fetchone()[0]
+        cursor.execute(sql)  # as sent where nothing is prepared
+        answers.append(cursor.fetchone()[0])
         cursor.execute("SELECT current_setting('app.current_org_id')")
         assert cursor.fetchone()[0] == org.pk  # each statement states its tenant again
+        # As prepared (its own name: the requests' statement may exist on this session).
+        name = f"test_{check.statement.name}"
+        cursor.execute(check.statement.prepare_sql.replace(check.statement.name, name, 1))
+        for _ in range(7):  # past PostgreSQL's five custom plans: the generic one too
+            cursor.execute(f"EXECUTE {name}(%s, %s, %s)", check.args)
+            answers.append(cursor.fetchone()[0])
+        cursor.execute(f"DEALLOCATE {name}")
     expected = access.may_work_in(user, org) and "stale" not in case
-    assert granted == (org.pk if expected else "")
+    assert answers == [org.pk if expected else ""] * 8
     assert expected == (
         case in ("member", "owner", "superuser", "ban expired member")
     )  # the cases themselves mean what they say
