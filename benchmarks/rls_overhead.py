@@ -1,6 +1,6 @@
 """Row level security overhead, end to end through Django, with and without RLS.
 
-Two identical tables in a scratch database ``beep_bench``: ``bench_item`` (an OrgModel with
+Two identical tables in a scratch database ``beep_bench``: ``bench_item`` (a TenantModel with
 the standard policy) and ``bench_item_plain`` (``rls_mode = "none"``), 100 organizations of
 10,000 rows each. Two requests, both reading the organization from the session (signed
 cookie, no database query) and running in one transaction per request:
@@ -65,12 +65,12 @@ from django.test.utils import override_settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from beep_shared.db.fields import EntityIdField  # noqa: E402
-from beep_shared.models import Organization, OrgModel, User  # noqa: E402
+from beep_shared.models import Organization, TenantModel, User  # noqa: E402
 from beep_shared.rls import bypass_rls, tenant_context  # noqa: E402
 from beep_shared.rls import connection as rls_connection  # noqa: E402
 from beep_shared.rls.access import verified_session_record  # noqa: E402
 from beep_shared.rls.middleware import (  # noqa: E402
-    ACTIVE_ORGANIZATION_SESSION_KEY,
+    ACTIVE_TENANT_SESSION_KEY,
     VERIFIED_SESSION_KEY,
 )
 
@@ -81,7 +81,7 @@ SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 OWNER = "bench@example.com"
 
 
-class BenchItem(OrgModel):
+class BenchItem(TenantModel):
     key = models.TextField()
     n = models.IntegerField()
     payload = models.TextField()
@@ -92,7 +92,7 @@ class BenchItem(OrgModel):
         indexes = [models.Index(fields=["organization", "key"], name="bench_item_org_key_idx")]
 
 
-class BenchItemPlain(OrgModel):
+class BenchItemPlain(TenantModel):
     rls_mode = "none"
 
     # Same id prefix as bench_item: identical row sizes, so only RLS differs.
@@ -111,7 +111,7 @@ class BenchItemPlain(OrgModel):
 
 
 def _org(request: HttpRequest) -> str:
-    return request.session[ACTIVE_ORGANIZATION_SESSION_KEY]
+    return request.session[ACTIVE_TENANT_SESSION_KEY]
 
 
 def lookup_plain(request: HttpRequest, key: str) -> JsonResponse:
@@ -250,7 +250,7 @@ def session_cookie(org_id: str) -> str:
 
     owner = User.objects.get(email=OWNER)
     store = SessionStore()
-    store[ACTIVE_ORGANIZATION_SESSION_KEY] = org_id
+    store[ACTIVE_TENANT_SESSION_KEY] = org_id
     store[SESSION_KEY] = owner.pk
     store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     store[HASH_SESSION_KEY] = owner.get_session_auth_hash()

@@ -50,7 +50,7 @@ from beep_iam.services.oauth_tokens import AccessTokenInfo
 from beep_iam.services.prepared import user_by_pk
 from beep_shared.rls import tenant_context
 from beep_shared.rls.access import may_work_in
-from beep_shared.rls.context import organization_id
+from beep_shared.rls.context import tenant_id
 
 View = Callable[..., HttpResponse]
 
@@ -179,7 +179,7 @@ def token_user(info: AccessTokenInfo) -> Any:
 def token_tenant(info: AccessTokenInfo) -> str | None:
     """The organization the token was granted for, or None."""
     try:
-        return organization_id(info.reference_id)
+        return tenant_id(info.reference_id)
     except ValidationError:
         return None  # granted for something else than an organization: no tenant
 

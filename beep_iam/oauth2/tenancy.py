@@ -3,7 +3,7 @@
 
 ``BEEP_IAM["OAUTH2_CONSENT_REFERENCE_ID"]`` names a callable ``(request, user, scopes) ->
 str | None``; its answer is stored on the consent and the code, and so on every token of the
-grant (refreshes keep it). :func:`active_organization` is the one this package offers: the
+grant (refreshes keep it). :func:`active_tenant` is the one this package offers: the
 organization the user works in at the moment (the session's, as the tenant middleware
 chooses it), if the user may still work there.
 """
@@ -16,11 +16,11 @@ from django.http import HttpRequest
 
 from beep_iam.conf import iam_settings
 from beep_shared.rls.access import may_work_in
-from beep_shared.rls.middleware import session_organization_id
+from beep_shared.rls.middleware import session_tenant_id
 
 
-def active_organization(request: HttpRequest, user: Any, scopes: list[str]) -> str | None:
-    organization = session_organization_id(request)
+def active_tenant(request: HttpRequest, user: Any, scopes: list[str]) -> str | None:
+    organization = session_tenant_id(request)
     if organization is None or not may_work_in(user, organization):
         return None
     return organization

@@ -18,15 +18,15 @@ from beep_shared.admin.related import RelatedLink
 from beep_shared.admin.switching import (
     SWITCH_FORM_ID,
     activate_url,
-    active_organization_id,
+    active_tenant_id,
     deactivate_url,
     leave_form,
     may_work_in,
-    workable_organization_ids,
+    workable_tenant_ids,
 )
-from beep_shared.admin.tenant import OrgModelAdmin
+from beep_shared.admin.tenant import TenantModelAdmin
 from beep_shared.models import Organization, Team
-from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
+from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY
 
 
 @admin.register(Organization)
@@ -68,16 +68,16 @@ class OrganizationAdmin(TableAdmin):
     def scope_column(self, request: HttpRequest) -> Any:
         """The "admin scope" column, made for this request: it knows the active organization
         and which of the page's organizations the user may work in."""
-        active = active_organization_id(request)
+        active = active_tenant_id(request)
         cache: dict[str, set[str]] = {}
 
         def allowed(pk: str) -> bool:
             page = getattr(request, "_beep_organization_page", None)
             if page is None or pk not in page:
-                return pk in workable_organization_ids(request.user, [pk])
+                return pk in workable_tenant_ids(request.user, [pk])
             if "ids" not in cache:
                 # One query for the whole page.
-                cache["ids"] = workable_organization_ids(request.user, page)
+                cache["ids"] = workable_tenant_ids(request.user, page)
             return pk in cache["ids"]
 
         @admin.display(description="admin scope")
@@ -146,13 +146,13 @@ class OrganizationAdmin(TableAdmin):
                 messages.ERROR,
             )
             return self._back(request)
-        request.session[ACTIVE_ORGANIZATION_SESSION_KEY] = organization.pk
+        request.session[ACTIVE_TENANT_SESSION_KEY] = organization.pk
         self.message_user(request, f"Admin pages now show the rows of {organization}.")
         return self._back(request)
 
     def deactivate_view(self, request: HttpRequest) -> HttpResponseRedirect:
-        if active_organization_id(request) is not None:
-            del request.session[ACTIVE_ORGANIZATION_SESSION_KEY]
+        if active_tenant_id(request) is not None:
+            del request.session[ACTIVE_TENANT_SESSION_KEY]
         if request.user.is_superuser:
             self.message_user(request, "No organization chosen: admin pages show all of them.")
         else:
@@ -161,7 +161,7 @@ class OrganizationAdmin(TableAdmin):
 
     def get_object_buttons(self, request: HttpRequest, obj: Any) -> list[ObjectButton]:
         buttons = super().get_object_buttons(request, obj)
-        if obj.pk == active_organization_id(request):
+        if obj.pk == active_tenant_id(request):
             return [*buttons, ObjectButton("Leave this organization", deactivate_url())]
         if may_work_in(request.user, obj.pk):
             return [*buttons, ObjectButton("Work here", activate_url(obj.pk))]
@@ -169,7 +169,7 @@ class OrganizationAdmin(TableAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(OrgModelAdmin):
+class TeamAdmin(TenantModelAdmin):
     list_display = ("name", "slug", "organization", "created_at")
     list_select_related = ("organization",)
     search_fields = ("name", "slug", "id")

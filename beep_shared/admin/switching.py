@@ -1,10 +1,10 @@
 """The admin's organization switcher: which organization a staff user works in.
 
-The choice is the session key ``ACTIVE_ORGANIZATION_SESSION_KEY``; ``TenantMiddleware``
+The choice is the session key ``ACTIVE_TENANT_SESSION_KEY``; ``TenantMiddleware``
 turns it into the request's tenant. Switching in and out are POSTs (CSRF-protected), offered
-only for organizations the user may work in. :func:`may_work_in` and
-:func:`workable_organization_ids` are the one place that decides it, through
-``beep_shared.rls.access`` (``may_work_in``, ``organizations_for_user``).
+only for organizations the user may work in (its tenants). :func:`may_work_in` and
+:func:`workable_tenant_ids` are the one place that decides it, through
+``beep_shared.rls.access`` (``may_work_in``, ``tenants_for_user``).
 """
 
 from __future__ import annotations
@@ -20,18 +20,18 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from beep_shared.rls import access
-from beep_shared.rls.access import organizations_for_user
+from beep_shared.rls.access import tenants_for_user
 from beep_shared.rls.context import current_scope
-from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
+from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY
 
 # The hidden form the changelist's "Work here" buttons submit (buttons inside the list
 # cannot hold forms of their own: the list is itself a form).
 SWITCH_FORM_ID = "beep-switch-organization"
 
 
-def active_organization_id(request: HttpRequest) -> str | None:
+def active_tenant_id(request: HttpRequest) -> str | None:
     session = getattr(request, "session", None)
-    return session.get(ACTIVE_ORGANIZATION_SESSION_KEY) if session is not None else None
+    return session.get(ACTIVE_TENANT_SESSION_KEY) if session is not None else None
 
 
 def may_work_in(user: Any, organization_id: str) -> bool:
@@ -39,12 +39,12 @@ def may_work_in(user: Any, organization_id: str) -> bool:
     return access.may_work_in(user, organization_id)
 
 
-def workable_organization_ids(user: Any, candidates: Iterable[str]) -> set[str]:
+def workable_tenant_ids(user: Any, candidates: Iterable[str]) -> set[str]:
     """Those of ``candidates`` (one page of organizations) ``user`` may work in."""
     ids = list(candidates)
     if not ids:
         return set()
-    return set(organizations_for_user(user).filter(pk__in=ids).values_list("pk", flat=True))
+    return set(tenants_for_user(user).filter(pk__in=ids).values_list("pk", flat=True))
 
 
 def activate_url(organization_id: str) -> str:
@@ -74,15 +74,13 @@ def scope_marker(request: HttpRequest) -> SafeString:
     from beep_shared.models import Organization
 
     scope = current_scope()
-    if scope.organization_id:
+    if scope.tenant_id:
         name = (
-            Organization.objects.filter(pk=scope.organization_id)
-            .values_list("name", flat=True)
-            .first()
+            Organization.objects.filter(pk=scope.tenant_id).values_list("name", flat=True).first()
         )
         return format_html(
             '<span class="beep-scope" id="beep-scope">Organization: <strong>{}</strong> {}</span>',
-            name or scope.organization_id,
+            name or scope.tenant_id,
             leave_form(request),
         )
     text = "All organizations" if scope.is_bypass else "No organization"

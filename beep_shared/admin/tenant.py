@@ -1,4 +1,4 @@
-"""Admin for tenant (``OrgModel``) tables and the organization switcher's session key.
+"""Admin of tenant (``TenantModel``) tables: the scope on the page, forms inside it.
 
 What a changelist shows is decided by the database: ``TenantMiddleware`` runs admin
 requests of a superuser with no organization chosen on the bypass alias (all tenants,
@@ -22,16 +22,16 @@ def scope_description(request: HttpRequest) -> str:
     scope = current_scope()
     if scope.is_bypass:
         return "All organizations (superuser, row level security bypassed)"
-    if scope.organization_id:
+    if scope.tenant_id:
         from beep_shared.models import Organization
 
-        org = Organization.objects.filter(pk=scope.organization_id).first()
-        return f"Organization: {org or scope.organization_id}"
+        organization = Organization.objects.filter(pk=scope.tenant_id).first()
+        return f"Organization: {organization or scope.tenant_id}"
     return "No organization chosen: pick one under Organizations (“Work here”) to see its rows"
 
 
-class OrgModelAdmin(TableAdmin):
-    """Base admin of OrgModel tables: shows the tenant scope, keeps new rows inside it."""
+class TenantModelAdmin(TableAdmin):
+    """Base admin of TenantModel tables: shows the tenant scope, keeps new rows inside it."""
 
     raw_id_fields: ClassVar[tuple[str, ...]] = ("organization",)
     list_select_related: ClassVar[bool | tuple[str, ...]] = ("organization",)
@@ -53,13 +53,13 @@ class OrgModelAdmin(TableAdmin):
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
-        organization = current_scope().organization_id
+        organization = current_scope().tenant_id
         if organization:
             initial.setdefault("organization", organization)
         return initial
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        organization = current_scope().organization_id
+        organization = current_scope().tenant_id
         if db_field.name == "organization" and organization:
             # The policy's WITH CHECK would reject another organization; say so in the form.
             kwargs["queryset"] = db_field.remote_field.model._default_manager.filter(

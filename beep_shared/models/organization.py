@@ -28,7 +28,7 @@ class SubscriptionStatus(models.TextChoices):
 
 
 class Organization(Table):
-    """A tenant. Every org-scoped row points at one; deleting it removes them all."""
+    """A tenant. Every tenant-scoped row points at one; deleting it removes them all."""
 
     name = models.TextField()
     slug = models.SlugField(max_length=255)

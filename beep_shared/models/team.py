@@ -6,7 +6,7 @@ import pgtrigger
 from django.db import models
 from django.db.models import Q
 
-from beep_shared.models.org_model import OrgModel
+from beep_shared.models.tenant_model import TenantModel
 
 # better-auth never writes a slug: an INSERT without one (the column's database default '')
 # gets the name, slugified, plus the last 8 characters of the id (slugs are unique across
@@ -24,7 +24,7 @@ DERIVE_SLUG = pgtrigger.Trigger(
 )
 
 
-class Team(OrgModel):
+class Team(TenantModel):
     name = models.TextField()
     description = models.TextField(null=True, blank=True)
     slug = models.SlugField(
@@ -39,7 +39,7 @@ class Team(OrgModel):
     # until better-auth resynchronises it).
     member_count = models.IntegerField(default=0, db_default=0)
 
-    base_triggers: ClassVar[list[Any]] = [*OrgModel.base_triggers, DERIVE_SLUG]
+    base_triggers: ClassVar[list[Any]] = [*TenantModel.base_triggers, DERIVE_SLUG]
 
     class Meta:
         db_table = "team"

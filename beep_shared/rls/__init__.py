@@ -1,4 +1,4 @@
-"""Row level security for tenant-scoped (``OrgModel``) tables.
+"""Row level security for tenant-scoped (``TenantModel``) tables.
 
 - :func:`tenant_context` / :func:`for_tenant`: run code as one organization (transaction-local).
 - :func:`bypass_rls`: cross-tenant work on the bypass alias (its own ``BYPASSRLS`` login).
@@ -15,8 +15,8 @@ from beep_shared.rls.context import (
     bypass_role,
     current_scope,
     for_tenant,
-    organization_id,
     tenant_context,
+    tenant_id,
 )
 from beep_shared.rls.scope import Scope
 from beep_shared.rls.sql import MODES, NONE, NULLABLE, STANDARD, TENANT_SETTING
@@ -35,6 +35,6 @@ __all__ = [
     "bypass_role",
     "current_scope",
     "for_tenant",
-    "organization_id",
     "tenant_context",
+    "tenant_id",
 ]

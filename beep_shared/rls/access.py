@@ -25,8 +25,8 @@ from beep_shared.rls.context import (
     bypass_configured,
     bypass_rls,
     current_scope,
-    organization_id,
     tenant_context,
+    tenant_id,
 )
 from beep_shared.rls.scope import CheckStatement, TenantCheck
 
@@ -36,7 +36,7 @@ def may_work_in(user: Any, organization: Any) -> bool:
 
     Superusers: any existing organization. Other users who may authenticate (active, not
     banned, not soft-deleted): organizations they own or
-    hold a membership of (``OrgModel.tenant_memberships``, e.g. an active ``member`` row).
+    hold a membership of (``TenantModel.tenant_memberships``, e.g. an active ``member`` row).
     One statement, run as that organization, so its membership rows are visible without
     the bypass alias (and the answer sees the caller's uncommitted rows).
     """
@@ -46,51 +46,54 @@ def may_work_in(user: Any, organization: Any) -> bool:
     if not user_may_authenticate(user):
         return False
     try:
-        org_id = organization_id(organization)
+        organization_id = tenant_id(organization)
     except ValidationError:
         return False
-    if org_id is None:
+    if organization_id is None:
         return False
-    loaded = _answer_loaded_with(user, org_id)
+    loaded = _answer_loaded_with(user, organization_id)
     if loaded is not None:
         exists, member = loaded
         return exists if user.is_superuser else member
     if user.is_superuser:
-        with tenant_context(org_id):
-            return Organization.objects.filter(pk=org_id).exists()
+        with tenant_context(organization_id):
+            return Organization.objects.filter(pk=organization_id).exists()
     sql, params = _membership_check()
     # The statement's shape is fixed; only the user and the organization change.
-    bound = [user.pk if p == _SOME_USER else org_id if p == _SOME_ORG else p for p in params]
+    bound = [
+        user.pk if p == _SOME_USER else organization_id if p == _SOME_ORGANIZATION else p
+        for p in params
+    ]
     alias = router.db_for_read(Organization)
-    with tenant_context(org_id, using=alias), connections[alias].cursor() as cursor:
+    with tenant_context(organization_id, using=alias), connections[alias].cursor() as cursor:
         cursor.execute(sql, bound)
         return cursor.fetchone() is not None
 
 
 # Stand-ins the membership statement is compiled with once; each call binds its own values.
 _SOME_USER = "user__00000000-0000-7000-8000-00000000beef"
-_SOME_ORG = "organization__00000000-0000-7000-8000-00000000beef"
+_SOME_ORGANIZATION = "organization__00000000-0000-7000-8000-00000000beef"
 _compiled: tuple[str, list[Any]] | None = None
 
 
 def _membership_check() -> tuple[str, list[Any]]:
     """:func:`may_work_in`'s statement for a non-superuser: the organization, owned by the
-    user or holding one of their memberships (``OrgModel.tenant_memberships``). Built by the
+    user or holding one of their memberships (``TenantModel.tenant_memberships``). Built by the
     ORM once per process: building it per request cost more than running it."""
     global _compiled
     if _compiled is None:
         from django.contrib.auth import get_user_model
 
         from beep_shared.models import Organization
-        from beep_shared.rls.registry import org_models
+        from beep_shared.rls.registry import tenant_models
 
         someone = get_user_model()(pk=_SOME_USER)
         allowed = Q(owner_user=someone)
-        for model in org_models():
+        for model in tenant_models():
             memberships = model.tenant_memberships(someone)  # type: ignore[attr-defined]
             if memberships is not None:
                 allowed |= Q(Exists(memberships.filter(organization_id=OuterRef("pk"))))
-        rows = Organization.objects.filter(Q(pk=_SOME_ORG) & allowed)
+        rows = Organization.objects.filter(Q(pk=_SOME_ORGANIZATION) & allowed)
         query = rows.query.exists()
         sql, params = query.get_compiler(router.db_for_read(Organization)).as_sql()
         _compiled = (sql, list(params))
@@ -108,8 +111,8 @@ def _membership_check() -> tuple[str, list[Any]]:
 
 _pending: ContextVar[str | None] = ContextVar("beep_rls_pending_check", default=None)
 _LOADED_ATTR = "_beep_work_in_loaded"
-_EXISTS_COLUMN = "_beep_org_exists"
-_MEMBER_COLUMN = "_beep_org_member"
+_EXISTS_COLUMN = "_beep_tenant_exists"
+_MEMBER_COLUMN = "_beep_tenant_member"
 _compiled_exists: tuple[str, list[Any]] | None = None
 
 
@@ -130,12 +133,12 @@ def annotate_user_load(queryset: QuerySet[Any], user_id: Any) -> QuerySet[Any]:
     Only when the pending organization is the tenant the load itself runs as: membership
     rows are visible to that tenant alone (anything else would answer "no" for members).
     """
-    org_id = _pending.get()
-    if org_id is None or current_scope(queryset.db).organization_id != org_id:
+    organization_id = _pending.get()
+    if organization_id is None or current_scope(queryset.db).tenant_id != organization_id:
         return queryset
     exists_sql, exists_params = _organization_check()
     member_sql, member_params = _membership_check()
-    bind = {_SOME_USER: user_id, _SOME_ORG: org_id}
+    bind = {_SOME_USER: user_id, _SOME_ORGANIZATION: organization_id}
     return queryset.annotate(
         **{
             _EXISTS_COLUMN: RawSQL(
@@ -150,13 +153,13 @@ def annotate_user_load(queryset: QuerySet[Any], user_id: Any) -> QuerySet[Any]:
 
 def mark_user_load(user: Any, user_id: Any) -> None:
     """Remember on the loaded user which user and organization its answers are for."""
-    org_id = _pending.get()
-    if org_id is None or not hasattr(user, _EXISTS_COLUMN):
+    organization_id = _pending.get()
+    if organization_id is None or not hasattr(user, _EXISTS_COLUMN):
         return
-    setattr(user, _LOADED_ATTR, (str(user_id), org_id))
+    setattr(user, _LOADED_ATTR, (str(user_id), organization_id))
 
 
-def _answer_loaded_with(user: Any, org_id: str) -> tuple[bool, bool] | None:
+def _answer_loaded_with(user: Any, organization_id: str) -> tuple[bool, bool] | None:
     """(organization exists, user owns it or holds a membership) from the user's load, used
     once: a later call in the same request asks the database again."""
     # Attribute access, not __dict__: request.user is a lazy proxy of the instance.
@@ -166,7 +169,7 @@ def _answer_loaded_with(user: Any, org_id: str) -> tuple[bool, bool] | None:
     answers = (getattr(user, _EXISTS_COLUMN), getattr(user, _MEMBER_COLUMN))
     for name in (_LOADED_ATTR, _EXISTS_COLUMN, _MEMBER_COLUMN):
         delattr(user, name)
-    if loaded != (str(user.pk), org_id):
+    if loaded != (str(user.pk), organization_id):
         return None
     exists, member = bool(answers[0]), bool(answers[1])
     return exists, exists and member
@@ -178,7 +181,7 @@ def _organization_check() -> tuple[str, list[Any]]:
     if _compiled_exists is None:
         from beep_shared.models import Organization
 
-        query = Organization.objects.filter(pk=_SOME_ORG).query.exists()
+        query = Organization.objects.filter(pk=_SOME_ORGANIZATION).query.exists()
         sql, params = query.get_compiler(router.db_for_read(Organization)).as_sql()
         _compiled_exists = (sql, list(params))
     return _compiled_exists
@@ -274,10 +277,10 @@ def tenant_check_sql(user_id: Any, fingerprint: str, organization: Any) -> str |
     from beep_shared.rls.sql import literal
 
     try:
-        org_id = organization_id(organization)
+        organization_id = tenant_id(organization)
     except ValidationError:
         return None
-    check = tenant_check(str(user_id), fingerprint, org_id) if org_id else None
+    check = tenant_check(str(user_id), fingerprint, organization_id) if organization_id else None
     return None if check is None else check.statement.inline_sql(check.args, literal)
 
 
@@ -308,7 +311,7 @@ def _build_check_statement(model: type) -> CheckStatement | None:
     if not issubclass(model, User):
         return None
     user, fingerprint, org = (_ARGUMENT.format(n) for n in range(3))
-    values = {_SOME_USER: user, _SOME_ORG: org}
+    values = {_SOME_USER: user, _SOME_ORGANIZATION: org}
     exists = _inline(*_organization_check(), values)
     member = _inline(*_membership_check(), values)
     if exists is None or member is None:
@@ -349,7 +352,7 @@ def _inline(sql: str, params: list[Any], values: dict[str, str]) -> str | None:
     return sql % tuple(rendered)
 
 
-def organizations_for_user(user: Any) -> QuerySet[Any]:
+def tenants_for_user(user: Any) -> QuerySet[Any]:
     """Superusers: all. Others: owned organizations and those of their memberships.
 
     Memberships span tenants, so they are read through the bypass alias (committed rows
@@ -358,7 +361,7 @@ def organizations_for_user(user: Any) -> QuerySet[Any]:
     """
     from beep_shared.models import Organization
     from beep_shared.models.user import user_may_authenticate
-    from beep_shared.rls.registry import org_models
+    from beep_shared.rls.registry import tenant_models
 
     if not user_may_authenticate(user):
         return Organization.objects.none()
@@ -367,7 +370,7 @@ def organizations_for_user(user: Any) -> QuerySet[Any]:
     ids = set(Organization.objects.filter(owner_user=user).values_list("id", flat=True))
     if bypass_configured():
         with bypass_rls():
-            for model in org_models():
+            for model in tenant_models():
                 memberships = model.tenant_memberships(user)  # type: ignore[attr-defined]
                 if memberships is not None:
                     ids.update(memberships.values_list("organization_id", flat=True))

@@ -14,7 +14,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import DatabaseError
 
 from beep_shared.rls.context import bypass_database_or_none
-from beep_shared.rls.registry import org_models
+from beep_shared.rls.registry import tenant_models
 from beep_shared.rls.routing import ROUTER
 
 ROLE_SQL = "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
@@ -158,7 +158,7 @@ ORDER BY t
 
 
 def _bypass_privilege_warnings(role: str) -> list[checks.CheckMessage]:
-    tables = [model._meta.db_table for model in org_models()]
+    tables = [model._meta.db_table for model in tenant_models()]
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(PRIVILEGES_SQL, [tables, role])
         missing = [row[0] for row in cursor.fetchall()]

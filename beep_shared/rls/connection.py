@@ -5,7 +5,7 @@ Nothing here reads SQL to decide whether the tenant may have changed: raw SQL ca
 assumes any statement may have changed it.
 
 - **Every statement** sent through a Django cursor carries the tenant the code wants
-  (:mod:`beep_shared.rls.scope`): ``SET LOCAL app.current_org_id = '<org>'`` (``''`` for
+  (:mod:`beep_shared.rls.scope`): ``SET LOCAL app.current_org_id = '<tenant id>'`` (``''`` for
   none) goes in front of it, in the same simple-protocol message, and the cursor is moved
   past the ``SET`` result. No round trip of its own. Where a prefix is impossible
   (``executemany``, server-side cursors, server-side parameter binding, psycopg 2) the
@@ -269,7 +269,7 @@ def apply_scope(execute: Any, sql: Any, params: Any, many: bool, context: dict[s
     status = _transaction_status(connection)
     text = sql if isinstance(sql, str) else None  # psycopg ``sql.Composed`` is passed as is
     check = scope.check
-    organization = scope.organization_id
+    organization = scope.tenant_id
     _refuse_if_refused(check, organization)
     want = scope.tenant()
     # The scope's check has not answered yet: it goes in front of this statement, after the

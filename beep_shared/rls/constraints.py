@@ -13,7 +13,7 @@ from beep_shared.rls import sql
 class RowLevelSecurity(BaseConstraint):
     """``ENABLE`` + ``FORCE ROW LEVEL SECURITY`` and the policy ``tenant_isolation_<table>``.
 
-    Added to every concrete :class:`~beep_shared.models.OrgModel` whose mode is not
+    Added to every concrete :class:`~beep_shared.models.TenantModel` whose mode is not
     ``"none"`` (see :func:`beep_shared.rls.setup.install`), never declared by hand.
     ``makemigrations`` writes it as an ``AddConstraint``; the mode is part of its
     deconstruction, so changing a model's ``rls_mode`` yields remove + add. Removing it

@@ -31,8 +31,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 ORGANIZATION_PREFIX = "organization"
 
 
-def organization_id(organization: Any) -> str | None:
-    """The id of ``organization`` (an Organization, its id, or None), validated."""
+def tenant_id(organization: Any) -> str | None:
+    """The tenant id of ``organization`` (an Organization, its id, or None), validated."""
     if organization is None:
         return None
     value = getattr(organization, "pk", organization)
@@ -100,9 +100,10 @@ def tenant_context(organization: Any, *, using: str = DEFAULT_DB_ALIAS) -> Any:
 
     ``organization`` is an Organization or its id; None means no tenant (standard tables
     show no rows). Opens a transaction when none is open. Usable as
-    ``with tenant_context(org):`` and as ``@tenant_context(org_id)``.
+    ``with tenant_context(organization):`` and as
+    ``@tenant_context(organization_id)``.
     """
-    return scope_context(Scope(organization_id=organization_id(organization)), using=using)
+    return scope_context(Scope(tenant_id=tenant_id(organization)), using=using)
 
 
 @contextmanager
@@ -132,8 +133,8 @@ def for_tenant(
 ) -> Callable[[F], F]:
     """Decorator: run the function as the organization passed in its ``parameter``.
 
-    ``@for_tenant("org_id") def sync_members(org_id, ...)`` runs each call inside
-    ``tenant_context(org_id)``.
+    ``@for_tenant("organization_id") def sync_members(organization_id, ...)`` runs
+    each call inside ``tenant_context(organization_id)``.
     """
 
     def decorate(func: F) -> F:

@@ -6,7 +6,7 @@ request; otherwise the request runs with no organization):
 
 1. ``request.beep_session.active_organization_id``, when an authentication layer attached
    the better-auth style :class:`~beep_shared.models.Session` as ``request.beep_session``;
-2. the Django session key :data:`ACTIVE_ORGANIZATION_SESSION_KEY` (set by the admin's
+2. the Django session key :data:`ACTIVE_TENANT_SESSION_KEY` (set by the admin's
    organization switcher, or by the application).
 
 In the admin a superuser with no organization chosen works across all tenants on the
@@ -43,13 +43,13 @@ from beep_shared.rls.access import (
 from beep_shared.rls.context import (
     bypass_database_or_none,
     bypass_rls,
-    organization_id,
     scope_context,
+    tenant_id,
 )
 from beep_shared.rls.routing import rls_database
 from beep_shared.rls.scope import NO_SCOPE, Scope, TenantCheck
 
-ACTIVE_ORGANIZATION_SESSION_KEY = "beep_active_organization_id"
+ACTIVE_TENANT_SESSION_KEY = "beep_active_organization_id"
 #: A Django session that the ordinary check verified (user, password hash fingerprint, MAC).
 VERIFIED_SESSION_KEY = "_beep_rls_verified"
 _SCOPED = "_beep_rls_scoped"
@@ -76,7 +76,7 @@ def _loads_like_user_backend(path: Any) -> bool:
     )
 
 
-def session_organization_id(request: HttpRequest) -> str | None:
+def session_tenant_id(request: HttpRequest) -> str | None:
     """The active organization of the request's session, validated, or None (what the OAuth
     consent records as a grant's organization, beep_iam.oauth2.tenancy)."""
     return _chosen(request)[0]
@@ -89,9 +89,9 @@ def _chosen(request: HttpRequest) -> tuple[str | None, bool]:
     from_django_session = value is None
     if from_django_session:
         session = getattr(request, "session", None)
-        value = session.get(ACTIVE_ORGANIZATION_SESSION_KEY) if session is not None else None
+        value = session.get(ACTIVE_TENANT_SESSION_KEY) if session is not None else None
     try:
-        return organization_id(value), from_django_session
+        return tenant_id(value), from_django_session
     except ValidationError:
         return None, from_django_session
 
@@ -110,7 +110,7 @@ def admin_scope(request: HttpRequest, chosen: str | None) -> Scope:
         alias = bypass_database_or_none()
         if alias is not None:
             return Scope(bypass=alias, tenant_tables_only=True)
-    return Scope(organization_id=chosen) if chosen else NO_SCOPE
+    return Scope(tenant_id=chosen) if chosen else NO_SCOPE
 
 
 def still_allowed(request: HttpRequest, chosen: str) -> bool:
@@ -147,7 +147,7 @@ class TenantMiddleware:
             chosen = None
         if self.is_admin_request(request):
             return admin_scope(request, chosen)
-        return Scope(organization_id=chosen) if chosen else NO_SCOPE
+        return Scope(tenant_id=chosen) if chosen else NO_SCOPE
 
     def check_in_sql(self, request: HttpRequest, chosen: str | None) -> TenantCheck | None:
         """The check for the database to answer in front of the request's first statement,
@@ -183,7 +183,7 @@ class TenantMiddleware:
         if from_django_session and hasattr(request, "session"):
             # The switcher's choice no longer holds (membership suspended or deleted,
             # organization gone, user deactivated): forget it.
-            request.session.pop(ACTIVE_ORGANIZATION_SESSION_KEY, None)
+            request.session.pop(ACTIVE_TENANT_SESSION_KEY, None)
         return False
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -195,7 +195,7 @@ class TenantMiddleware:
             # no transaction and no round trip of its own.
             chosen, from_django_session = _chosen(request)
             check = self.check_in_sql(request, chosen) if from_django_session else None
-            scope = Scope(organization_id=chosen, check=check) if chosen else NO_SCOPE
+            scope = Scope(tenant_id=chosen, check=check) if chosen else NO_SCOPE
         request.rls_scope = scope  # type: ignore[attr-defined]
         if scope == NO_SCOPE:
             return self.get_response(request)
@@ -208,8 +208,8 @@ class TenantMiddleware:
         check = scope.check
         refused = False
         with self.enter(scope):
-            org = scope.organization_id
-            if org is None or check is not None or self.still_holds(request, org):
+            tenant = scope.tenant_id
+            if tenant is None or check is not None or self.still_holds(request, tenant):
                 if nested:
                     with transaction.atomic(using=alias):
                         response = self.get_response(request)

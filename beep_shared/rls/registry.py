@@ -1,4 +1,4 @@
-"""The one registry of tenant models: which models are ``OrgModel`` tables and which of them
+"""The one registry of tenant models: which models are ``TenantModel`` tables and which of them
 row level security protects. The router, ``rls_status``, the system checks and the membership
 rule all ask here."""
 
@@ -13,30 +13,30 @@ from beep_shared.rls.setup import rls_mode_of
 _protected: dict[type, bool] = {}
 
 
-def _is_org_model(model: type) -> bool:
-    from beep_shared.models import OrgModel
+def _subclasses_tenant_model(model: type) -> bool:
+    from beep_shared.models import TenantModel
 
-    return isinstance(model, type) and issubclass(model, OrgModel)
+    return isinstance(model, type) and issubclass(model, TenantModel)
 
 
-def org_models() -> list[type[models.Model]]:
-    """Every installed table of an ``OrgModel`` (policy or not), ordered by table name."""
+def tenant_models() -> list[type[models.Model]]:
+    """Every installed table of a ``TenantModel`` (policy or not), ordered by table name."""
     return sorted(
         (
             model
             for model in apps.get_models()
-            if _is_org_model(model) and model._meta.managed and not model._meta.proxy
+            if _subclasses_tenant_model(model) and model._meta.managed and not model._meta.proxy
         ),
         key=lambda model: model._meta.db_table,
     )
 
 
 def is_tenant_model(model: type) -> bool:
-    """Whether row level security protects ``model``'s table (an ``OrgModel`` whose
+    """Whether row level security protects ``model``'s table (a ``TenantModel`` whose
     ``rls_mode`` installs a policy; proxies answer for their concrete model)."""
     try:
         return _protected[model]
     except KeyError:
-        result = _is_org_model(model) and rls_mode_of(model) != sql.NONE
+        result = _subclasses_tenant_model(model) and rls_mode_of(model) != sql.NONE
         _protected[model] = result
         return result

@@ -58,7 +58,8 @@ class TenantCheck:
 
 @dataclass(frozen=True)
 class Scope:
-    """``organization_id``: the tenant (None: no tenant, no rows of standard tables).
+    """``tenant_id``: the tenant, an organization's id (None: no tenant, no rows of
+    standard tables).
 
     ``bypass``: the database alias (its own login, with ``BYPASSRLS``) the ORM is routed
     to for cross-tenant work, or None. ``tenant_tables_only``: route only the models that
@@ -67,7 +68,7 @@ class Scope:
     once this check has granted it (:class:`TenantCheck`).
     """
 
-    organization_id: str | None = None
+    tenant_id: str | None = None
     bypass: str | None = None
     tenant_tables_only: bool = False
     check: TenantCheck | None = field(default=None, compare=False)
@@ -75,10 +76,10 @@ class Scope:
     def tenant(self) -> str:
         """The tenant statements may run as now: ``''`` for none, and for an organization
         whose check has not granted it (yet)."""
-        org = self.organization_id or ""
-        if org and self.check is not None and self.check.granted != org:
+        tenant = self.tenant_id or ""
+        if tenant and self.check is not None and self.check.granted != tenant:
             return ""
-        return org
+        return tenant
 
     @property
     def is_bypass(self) -> bool:

@@ -1,6 +1,6 @@
-"""Completes a concrete ``OrgModel`` once Django has prepared it.
+"""Completes a concrete ``TenantModel`` once Django has prepared it.
 
-Runs from ``OrgModel.extra_database_objects`` (the ``class_prepared`` hook), after ``Meta``
+Runs from ``TenantModel.extra_database_objects`` (the ``class_prepared`` hook), after ``Meta``
 was read, so a subclass writing its own ``class Meta`` cannot drop what is added here.
 """
 
@@ -41,7 +41,7 @@ def install(model: type[models.Model]) -> None:
     if field.model is not model:
         raise ImproperlyConfigured(
             f"{model.__name__} inherits organization from the concrete model "
-            f"{field.model.__name__}; multi-table inheritance of an OrgModel is not "
+            f"{field.model.__name__}; multi-table inheritance of a TenantModel is not "
             "supported (its table would have no organization_id for the policy). Make the "
             "parent abstract."
         )

@@ -81,13 +81,13 @@ def quote_role(role: str) -> str:
     return f'"{validate_role_name(role)}"'
 
 
-def set_local_statements(org_id: str | None = None) -> list[str]:
+def set_local_statements(tenant_id: str | None = None) -> list[str]:
     """The ``SET LOCAL`` statement for the tenant, local to the transaction.
 
     ``SET LOCAL name = value`` is ``set_config(name, value, true)`` without a query plan or
-    a result row, the cheapest way to send it. ``org_id=None`` clears the tenant ('').
+    a result row, the cheapest way to send it. ``tenant_id=None`` clears the tenant ('').
     """
-    return [f"SET LOCAL {TENANT_SETTING} = {literal(org_id or '')}"]
+    return [f"SET LOCAL {TENANT_SETTING} = {literal(tenant_id or '')}"]
 
 
 def session_reset_statements(role: str | None = None) -> list[str]:

@@ -1,4 +1,4 @@
-"""What the database holds for each OrgModel table, compared with what its model asks for.
+"""What the database holds for each TenantModel table, compared with what its model asks for.
 
 Used by ``manage.py rls_status``. The expected policy text is obtained from PostgreSQL
 itself: the policy is created on a temporary probe table inside a rolled-back savepoint and
@@ -13,7 +13,7 @@ from typing import Any
 from django.db import connections, models, transaction
 
 from beep_shared.rls import sql
-from beep_shared.rls.registry import org_models
+from beep_shared.rls.registry import tenant_models
 from beep_shared.rls.setup import ORGANIZATION_FIELD, policy_name, rls_mode_of
 
 PROBE_TABLE = "beep_rls_probe"
@@ -77,7 +77,7 @@ def inspect(using: str = "default") -> list[TableStatus]:
     expected = expected_policies(connection)
     statuses = []
     with connection.cursor() as cursor:
-        for model in org_models():
+        for model in tenant_models():
             statuses.append(_inspect_table(cursor, model, expected))
     return statuses
 

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from beep_iam.admin.org import MemberAdmin
+from beep_iam.admin.tenant import MemberAdmin
 from beep_iam.models import Account, Member
 from beep_shared.admin import OrganizationAdmin, SessionAdmin, UserAdmin
 from beep_shared.models import Organization, Session, User
@@ -166,14 +166,14 @@ def test_work_here_does_not_name_an_organization_to_staff_without_permission():
 def test_staff_make_api_keys_for_themselves_only(superuser):
     from beep_iam.models import ApiKey
     from beep_shared.rls import tenant_context
-    from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
+    from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY
     from tests.factories import MemberFactory
 
     staff, client = staff_with("add_apikey", "view_apikey", email="keymaker@example.com")
     org = OrganizationFactory(name="Key Org")
     MemberFactory(organization=org, user=staff)
     session = client.session
-    session[ACTIVE_ORGANIZATION_SESSION_KEY] = org.pk
+    session[ACTIVE_TENANT_SESSION_KEY] = org.pk
     session.save()
     response = client.post(
         reverse("admin:beep_iam_apikey_add"),

@@ -21,7 +21,7 @@ from beep_shared import crypto
 from beep_shared.admin.related import RelatedLink
 from beep_shared.models import Organization
 from beep_shared.rls import bypass_rls
-from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
+from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY
 from tests import factories
 from tests.factories import (
     MemberFactory,
@@ -440,14 +440,14 @@ def test_switching_is_a_post_with_csrf(superuser):
     url = f"/admin/beep_shared/organization/{acme.pk}/activate/"
     assert client.get(url).status_code == 405  # a cross-site link switches nothing
     assert client.post(url).status_code == 403  # no CSRF token
-    assert ACTIVE_ORGANIZATION_SESSION_KEY not in client.session
+    assert ACTIVE_TENANT_SESSION_KEY not in client.session
     token = csrf_token(client, "/admin/beep_shared/organization/")
     assert client.post(url, {"csrfmiddlewaretoken": token}).status_code == 302
-    assert client.session[ACTIVE_ORGANIZATION_SESSION_KEY] == acme.pk
+    assert client.session[ACTIVE_TENANT_SESSION_KEY] == acme.pk
     leave = "/admin/beep_shared/organization/deactivate/"
     assert client.get(leave).status_code == 405
     assert client.post(leave, {"csrfmiddlewaretoken": token}).status_code == 302
-    assert ACTIVE_ORGANIZATION_SESSION_KEY not in client.session
+    assert ACTIVE_TENANT_SESSION_KEY not in client.session
 
 
 @committed_rows

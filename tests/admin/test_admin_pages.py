@@ -7,7 +7,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
+from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,7 @@ def test_changelist_add_and_change_pages_render(
             # Work in the row's organization: the bypass alias (a superuser's default in the
             # admin) is another connection and cannot see this test's uncommitted row.
             session = superuser_client.session
-            session[ACTIVE_ORGANIZATION_SESSION_KEY] = obj.organization_id
+            session[ACTIVE_TENANT_SESSION_KEY] = obj.organization_id
             session.save()
         change = superuser_client.get(
             reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])

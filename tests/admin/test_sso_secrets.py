@@ -13,9 +13,9 @@ from django.test import Client
 from django.urls import reverse
 
 from beep_iam.models import SsoProvider
-from beep_iam.models.org import HIDDEN
+from beep_iam.models.tenant import HIDDEN
 from beep_shared.rls import tenant_context
-from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
+from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY
 from tests.admin.admin_forms import post_form
 from tests.factories import MemberFactory, SsoProviderFactory, UserFactory
 
@@ -47,7 +47,7 @@ def change_url(obj) -> str:
 
 def in_organization(client: Client, organization_id: str) -> Client:
     session = client.session
-    session[ACTIVE_ORGANIZATION_SESSION_KEY] = organization_id
+    session[ACTIVE_TENANT_SESSION_KEY] = organization_id
     session.save()
     return client
 

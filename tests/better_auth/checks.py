@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import models
 
-from beep_shared.models import Organization, OrgModel
+from beep_shared.models import Organization, TenantModel
 from beep_shared.rls import tenant_context
 
 
@@ -16,7 +16,7 @@ def loads(model: type[models.Model], pk: str, *, tenant: Organization | str | No
     Tenant rows are read inside ``tenant_context(tenant)`` and must be invisible to any other
     tenant and without one.
     """
-    if issubclass(model, OrgModel):
+    if issubclass(model, TenantModel):
         assert tenant is not None, f"{model.__name__} is a tenant table: name the tenant"
         with tenant_context(tenant):
             row = model.objects.get(pk=pk)
@@ -42,7 +42,7 @@ def shown_in_admin(row: models.Model, *, tenant: Organization | str | None = Non
     from django.urls import reverse
 
     from beep_shared.models import User
-    from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
+    from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY
 
     admin = User.objects.filter(email="interop-admin@example.com").first()
     if admin is None:
@@ -51,7 +51,7 @@ def shown_in_admin(row: models.Model, *, tenant: Organization | str | None = Non
     client.force_login(admin)
     if tenant is not None:
         session = client.session
-        session[ACTIVE_ORGANIZATION_SESSION_KEY] = getattr(tenant, "pk", tenant)
+        session[ACTIVE_TENANT_SESSION_KEY] = getattr(tenant, "pk", tenant)
         session.save()
     opts = row._meta
     url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk])

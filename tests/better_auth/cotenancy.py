@@ -29,7 +29,7 @@ def whoami(request: HttpRequest) -> JsonResponse:
             "user": user.pk if user.is_authenticated else None,
             "superuser": user.is_superuser,
             "session": beep_session.pk if beep_session else None,
-            "tenant": current_scope().organization_id,
+            "tenant": current_scope().tenant_id,
             "members": sorted(Member.objects.values_list("user_id", flat=True)),
         }
     )

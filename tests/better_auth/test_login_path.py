@@ -55,7 +55,7 @@ def whoami(request: HttpRequest) -> JsonResponse:
             "user": user.email if user.is_authenticated else None,
             "staff": user.is_staff,
             "superuser": user.is_superuser,
-            "tenant": current_scope().organization_id,
+            "tenant": current_scope().tenant_id,
             "teams": sorted(Team.objects.values_list("name", flat=True)),
         }
     )

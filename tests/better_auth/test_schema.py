@@ -19,7 +19,7 @@ from beep_shared.models import Organization, Session, Team
 from beep_shared.rls import tenant_context
 from tests.factories import OrganizationFactory, TeamFactory, UserFactory
 from tests.factories.oauth import OAuthAccessTokenFactory
-from tests.factories.org import InvitationFactory
+from tests.factories.tenant import InvitationFactory
 from tests.sql import raw
 
 pytestmark = pytest.mark.django_db

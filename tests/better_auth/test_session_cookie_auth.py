@@ -31,7 +31,7 @@ def whoami(request: HttpRequest) -> JsonResponse:
         {
             "user": request.user.email if request.user.is_authenticated else None,
             "session": beep_session.pk if beep_session else None,
-            "tenant": current_scope().organization_id,
+            "tenant": current_scope().tenant_id,
             "teams": sorted(Team.objects.values_list("name", flat=True)),
         }
     )

@@ -7,6 +7,6 @@ from .shared import OrganizationFactory, SessionFactory, TeamFactory, UserFactor
 if apps.is_installed("beep_iam"):  # absent under config.test_settings_shared_only
     from .iam import *  # noqa: F403
     from .oauth import *  # noqa: F403
-    from .org import *  # noqa: F403
+    from .tenant import *  # noqa: F403
 
 __all__ = ["OrganizationFactory", "SessionFactory", "TeamFactory", "UserFactory"]

@@ -14,10 +14,10 @@ from beep_shared.rls import tenant_context
 M = TypeVar("M", bound=models.Model)
 
 __all__ = [
-    "OrgModelFactory",
     "OrganizationFactory",
     "SessionFactory",
     "TeamFactory",
+    "TenantModelFactory",
     "UserFactory",
 ]
 
@@ -41,8 +41,8 @@ class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
     owner_user = factory.SubFactory(UserFactory)
 
 
-class OrgModelFactory(factory.django.DjangoModelFactory[M]):
-    """Base of OrgModel factories: rows are written as their own organization.
+class TenantModelFactory(factory.django.DjangoModelFactory[M]):
+    """Base of TenantModel factories: rows are written as their own organization.
 
     Row level security only lets a transaction insert rows of its tenant, so ``_create``
     runs inside ``tenant_context`` of the row's organization (no tenant for a NULL one);
@@ -58,7 +58,7 @@ class OrgModelFactory(factory.django.DjangoModelFactory[M]):
             return super()._create(model_class, *args, **kwargs)
 
 
-class TeamFactory(OrgModelFactory[Team]):
+class TeamFactory(TenantModelFactory[Team]):
     class Meta:
         model = Team
 

@@ -19,8 +19,8 @@ from beep_shared.rls import tenant_context
 from beep_shared.rls.connection import wanted_tenant
 from tests.factories import OrganizationFactory
 from tests.factories.oauth import DEFAULT_CLIENT_SECRET, OAuthClientFactory
-from tests.factories.org import MemberFactory
 from tests.factories.shared import UserFactory
+from tests.factories.tenant import MemberFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -295,7 +295,7 @@ def test_a_jwt_granted_for_an_organization_runs_as_that_tenant(web, user):
 
     from beep_shared.rls.sql import current_tenant_sql
     from tests.factories import OrganizationFactory
-    from tests.factories.org import MemberFactory
+    from tests.factories.tenant import MemberFactory
 
     @require_oauth("invoices:read", resource=API)
     def tenant(request):

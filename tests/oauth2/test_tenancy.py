@@ -15,19 +15,19 @@ from django.http import JsonResponse
 from django.test import RequestFactory, override_settings
 
 from beep_iam.models import OAuthAccessToken, OAuthConsent
-from beep_iam.models.org import Member
+from beep_iam.models.tenant import Member
 from beep_iam.oauth2.resource import require_oauth
 from beep_shared.models import Team
 from beep_shared.rls import tenant_context
-from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
+from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY
 from tests.factories import OrganizationFactory, TeamFactory
-from tests.factories.org import MemberFactory
+from tests.factories.tenant import MemberFactory
 from tests.oauth2.conftest import ISSUER, authorize_url, basic, get_code, pkce
 from tests.oauth2.test_code_flow import FORM, exchange, refresh, signed_in  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
-HOOK = "beep_iam.oauth2.tenancy.active_organization"
+HOOK = "beep_iam.oauth2.tenancy.active_tenant"
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def organizations(user):
 
 def work_in(http, organization) -> None:
     session = http.session
-    session[ACTIVE_ORGANIZATION_SESSION_KEY] = organization.pk
+    session[ACTIVE_TENANT_SESSION_KEY] = organization.pk
     session.save()
 
 

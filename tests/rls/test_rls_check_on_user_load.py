@@ -22,7 +22,7 @@ from django.urls import path
 from django.utils import timezone
 
 from beep_shared.rls import access, tenant_context
-from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY, VERIFIED_SESSION_KEY
+from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY, VERIFIED_SESSION_KEY
 from tests.factories import MemberFactory, OrganizationFactory, TeamFactory, UserFactory
 from tests.rls.test_rls_requests import team_names, wsgi_get
 
@@ -38,7 +38,7 @@ def _fast_password_hashing(settings):
 
 def login_cookie(user: Any, organization: Any) -> str:
     store = import_module(django_settings.SESSION_ENGINE).SessionStore()
-    store[ACTIVE_ORGANIZATION_SESSION_KEY] = organization.pk
+    store[ACTIVE_TENANT_SESSION_KEY] = organization.pk
     store[SESSION_KEY] = user.pk
     store[BACKEND_SESSION_KEY] = django_settings.AUTHENTICATION_BACKENDS[0]
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()

@@ -127,7 +127,7 @@ def test_a_rolled_back_savepoint_does_not_lose_the_tenant(orgs):
 def test_an_exception_leaves_the_context_cleanly(orgs):
     a = orgs[0]
     with pytest.raises(Boom), tenant_context(a):
-        assert current_scope().organization_id == a.pk
+        assert current_scope().tenant_id == a.pk
         raise Boom
     assert current_scope() == NO_SCOPE
     assert visible_teams() == set()
@@ -159,7 +159,7 @@ def test_a_new_thread_starts_without_the_tenant(orgs):
         thread = threading.Thread(target=lambda: seen.append(current_scope()))
         thread.start()
         thread.join()
-        assert current_scope().organization_id == orgs[0].pk
+        assert current_scope().tenant_id == orgs[0].pk
     assert seen == [NO_SCOPE]
 
 

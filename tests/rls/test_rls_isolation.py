@@ -1,4 +1,4 @@
-"""Tenant isolation of every org-scoped table, through the ORM and through raw SQL.
+"""Tenant isolation of every tenant-scoped table, through the ORM and through raw SQL.
 
 Everything runs as the application's own role, never a superuser: on the embedded server
 ``beep_app``, the tables' owner (FORCE ROW LEVEL SECURITY makes the policy apply to it); on a
@@ -29,7 +29,7 @@ from beep_iam.models import (
 )
 from beep_shared.models import Organization, Team
 from beep_shared.rls import tenant_context
-from beep_shared.rls.registry import org_models
+from beep_shared.rls.registry import tenant_models
 from tests.factories import OrganizationFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,8 +74,8 @@ FIELDS: dict[type[models.Model], Callable[[World, Any], dict[str, Any]]] = {
 NULLABLE = {ApiKey, SsoProvider, ScimProvider}
 
 
-def test_every_org_model_is_covered_here():
-    assert set(org_models()) == set(FIELDS)
+def test_every_tenant_model_is_covered_here():
+    assert set(tenant_models()) == set(FIELDS)
     assert {m for m in FIELDS if m.rls_mode == "nullable"} == NULLABLE
 
 

@@ -17,9 +17,9 @@ from django.db.migrations.writer import MigrationWriter
 from django.test.utils import isolate_apps
 
 from beep_shared.db.constraints import ForeignKeyConstraint
-from beep_shared.models import OrgModel, Team
+from beep_shared.models import Team, TenantModel
 from beep_shared.rls.constraints import RowLevelSecurity
-from beep_shared.rls.registry import org_models
+from beep_shared.rls.registry import tenant_models
 from beep_shared.rls.status import inspect
 from tests.owner import OWNER_ALIAS
 
@@ -29,9 +29,9 @@ def rls_constraints(model_state: ModelState) -> list[RowLevelSecurity]:
 
 
 @pytest.mark.django_db
-def test_the_applied_migrations_hold_the_policy_of_every_org_model():
+def test_the_applied_migrations_hold_the_policy_of_every_tenant_model():
     state = MigrationLoader(connection).project_state()
-    for model in org_models():
+    for model in tenant_models():
         model_state = state.models[model._meta.app_label, model._meta.model_name]
         (policy,) = rls_constraints(model_state)
         assert policy.name == f"tenant_isolation_{model._meta.db_table}"
@@ -64,7 +64,7 @@ def team_with_mode(mode: str) -> type[models.Model]:
         ),
     }
     with isolate_apps("beep_shared"):
-        return type("Team", (OrgModel,), attrs)
+        return type("Team", (TenantModel,), attrs)
 
 
 @pytest.mark.parametrize(
@@ -132,7 +132,7 @@ def default_privileges() -> int:
 @pytest.mark.django_db(transaction=True, databases=["default", OWNER_ALIAS])
 def test_migrations_go_back_to_zero_and_forward_again():
     """As the tables' owner, who runs migrations; the application's role sees the result."""
-    assert policy_count() == len(org_models()) and all(s.ok for s in inspect())
+    assert policy_count() == len(tenant_models()) and all(s.ok for s in inspect())
     assert default_privileges() == 2  # the bypass role's grants on future tables
 
     call_command("migrate", "beep_shared", "zero", database=OWNER_ALIAS, verbosity=0)
@@ -142,14 +142,14 @@ def test_migrations_go_back_to_zero_and_forward_again():
     assert policy_count() == 0 and default_privileges() == 0
 
     call_command("migrate", database=OWNER_ALIAS, verbosity=0)
-    assert policy_count() == len(org_models()) and all(s.ok for s in inspect())
+    assert policy_count() == len(tenant_models()) and all(s.ok for s in inspect())
     assert default_privileges() == 2
 
 
 def test_a_subclass_writing_its_own_meta_keeps_its_mode():
     with isolate_apps("beep_shared"):
 
-        class Tenanted(OrgModel):
+        class Tenanted(TenantModel):
             rls_mode = "nullable"
 
             class Meta:
@@ -175,7 +175,7 @@ def test_an_unknown_mode_is_refused_when_the_model_is_defined():
         isolate_apps("beep_shared"),
     ):
 
-        class Widget(OrgModel):
+        class Widget(TenantModel):
             rls_mode = "strict"
 
             class Meta:

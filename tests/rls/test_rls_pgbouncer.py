@@ -48,7 +48,7 @@ pytestmark = [
 
 def team_names(request: HttpRequest) -> JsonResponse:
     names = sorted(Team.objects.values_list("name", flat=True))
-    return JsonResponse({"tenant": current_scope().organization_id, "teams": names})
+    return JsonResponse({"tenant": current_scope().tenant_id, "teams": names})
 
 
 urlpatterns = [path("teams/", team_names)]

@@ -25,7 +25,7 @@ from beep_iam.models import ScimProvider
 from beep_shared import crypto
 from beep_shared.models import Team
 from beep_shared.rls import bypass_rls, current_scope, tenant_context
-from beep_shared.rls.middleware import ACTIVE_ORGANIZATION_SESSION_KEY, TenantMiddleware
+from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY, TenantMiddleware
 from beep_shared.rls.scope import NO_SCOPE, Scope
 from tests.factories import (
     MemberFactory,
@@ -41,11 +41,11 @@ def team_names(request: HttpRequest) -> JsonResponse:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
     names = sorted(Team.objects.values_list("name", flat=True))
-    return JsonResponse({"tenant": current_scope().organization_id, "teams": names, "pid": pid})
+    return JsonResponse({"tenant": current_scope().tenant_id, "teams": names, "pid": pid})
 
 
 def create_then_fail(request: HttpRequest) -> JsonResponse:
-    organization = current_scope().organization_id
+    organization = current_scope().tenant_id
     assert organization is not None
     Team.objects.create(organization_id=organization, name="doomed", slug="doomed")
     raise RuntimeError("view failed after writing")
@@ -73,7 +73,7 @@ def session_cookie(organization: Any = None) -> str:
     store = import_module(django_settings.SESSION_ENGINE).SessionStore()
     if organization is not None:
         member = MemberFactory.create(organization=organization).user
-        store[ACTIVE_ORGANIZATION_SESSION_KEY] = organization.pk
+        store[ACTIVE_TENANT_SESSION_KEY] = organization.pk
         store[SESSION_KEY] = member.pk
         store[BACKEND_SESSION_KEY] = django_settings.AUTHENTICATION_BACKENDS[0]
         store[HASH_SESSION_KEY] = member.get_session_auth_hash()
@@ -162,10 +162,10 @@ def test_the_tenant_comes_from_the_beep_session_first_then_the_django_session(rf
     middleware = TenantMiddleware(lambda request: JsonResponse({}))
     request = rf.get("/teams/")
     request.user = user
-    request.session = {ACTIVE_ORGANIZATION_SESSION_KEY: b.pk}
-    assert middleware.scope_for(request) == Scope(organization_id=b.pk)
+    request.session = {ACTIVE_TENANT_SESSION_KEY: b.pk}
+    assert middleware.scope_for(request) == Scope(tenant_id=b.pk)
     request.beep_session = SessionFactory.create(user=user, active_organization=a)
-    assert middleware.scope_for(request) == Scope(organization_id=a.pk)
+    assert middleware.scope_for(request) == Scope(tenant_id=a.pk)
     # The rule holds whatever the source: an organization of someone else is no tenant.
     request.beep_session = SessionFactory.create(
         user=user, active_organization=OrganizationFactory.create()
@@ -173,7 +173,7 @@ def test_the_tenant_comes_from_the_beep_session_first_then_the_django_session(rf
     del request._beep_rls_access  # the per-request cache
     assert middleware.scope_for(request) == NO_SCOPE
     request.beep_session = SessionFactory.create(active_organization=None)
-    request.session = {ACTIVE_ORGANIZATION_SESSION_KEY: "organization__not-an-id"}
+    request.session = {ACTIVE_TENANT_SESSION_KEY: "organization__not-an-id"}
     assert middleware.scope_for(request) == NO_SCOPE  # malformed: fail closed, no error
 
 
@@ -215,7 +215,7 @@ def test_admin_superuser_without_a_bypass_role_sees_the_chosen_organization(
     assert "Alpha team" not in page and "Beta team" not in page
     activated = client.post(f"/admin/beep_shared/organization/{b.pk}/activate/")
     assert activated.status_code == 302
-    assert client.session[ACTIVE_ORGANIZATION_SESSION_KEY] == b.pk
+    assert client.session[ACTIVE_TENANT_SESSION_KEY] == b.pk
     response = client.get("/admin/beep_shared/team/")
     assert response.status_code == 200, response
     page = response.content.decode()
@@ -232,14 +232,14 @@ def test_admin_staff_work_in_one_chosen_organization_of_theirs(client, two_orgs)
     assert "Alpha team" not in page and "No organization chosen" in page
 
     client.post(f"/admin/beep_shared/organization/{b.pk}/activate/")  # not a member of b
-    assert client.session.get(ACTIVE_ORGANIZATION_SESSION_KEY) is None
+    assert client.session.get(ACTIVE_TENANT_SESSION_KEY) is None
     client.post(f"/admin/beep_shared/organization/{a.pk}/activate/")
-    assert client.session[ACTIVE_ORGANIZATION_SESSION_KEY] == a.pk
+    assert client.session[ACTIVE_TENANT_SESSION_KEY] == a.pk
     page = client.get("/admin/beep_shared/team/").content.decode()
     assert "Alpha team" in page and "Beta team" not in page
 
     client.post("/admin/beep_shared/organization/deactivate/")
-    assert ACTIVE_ORGANIZATION_SESSION_KEY not in client.session
+    assert ACTIVE_TENANT_SESSION_KEY not in client.session
 
 
 @pytest.mark.django_db(transaction=True)  # the bypass alias sees committed rows only
@@ -282,11 +282,11 @@ def test_admin_choice_is_dropped_once_the_membership_no_longer_holds(client, two
         client.force_login(staff)  # (an inactive user is logged out; log in as if allowed)
     page = client.get("/admin/beep_shared/team/").content.decode()
     assert "Alpha team" not in page
-    assert ACTIVE_ORGANIZATION_SESSION_KEY not in client.session
+    assert ACTIVE_TENANT_SESSION_KEY not in client.session
 
     # A refused re-activation leaves nothing behind either.
     client.post(f"/admin/beep_shared/organization/{a.pk}/activate/")
-    assert ACTIVE_ORGANIZATION_SESSION_KEY not in client.session
+    assert ACTIVE_TENANT_SESSION_KEY not in client.session
     assert "Alpha team" not in client.get("/admin/beep_shared/team/").content.decode()
 
 

@@ -55,7 +55,7 @@ def teams(request: HttpRequest) -> JsonResponse:
     names = sorted(Team.objects.values_list("name", flat=True))
     return JsonResponse(
         {
-            "tenant": current_scope().organization_id,
+            "tenant": current_scope().tenant_id,
             "teams": names,
             "pid": pid,
             "at_start": at_start,

@@ -17,7 +17,7 @@ from beep_shared.rls.checks import (
     configuration_errors,
     role_warnings,
 )
-from beep_shared.rls.registry import org_models
+from beep_shared.rls.registry import tenant_models
 from tests.owner import OWNER_ALIAS, owner_commit, owner_cursor
 
 pytestmark = pytest.mark.django_db
@@ -95,16 +95,16 @@ def test_a_bypass_alias_without_the_router_is_an_error(settings):
     assert error.id == "beep_shared.E012"
 
 
-def test_rls_status_lists_every_org_model_table_and_passes():
+def test_rls_status_lists_every_tenant_model_table_and_passes():
     out = StringIO()
     call_command("rls_status", stdout=out)
     lines = out.getvalue().splitlines()
-    tables = {model._meta.db_table for model in org_models()}
+    tables = {model._meta.db_table for model in tenant_models()}
     listed = {line.split()[0] for line in lines[1:-1]}
     assert listed == tables
     apikey = next(line for line in lines if line.startswith("apikey "))
     assert apikey.split()[2:5] == ["nullable", "on", "on"] and apikey.endswith("ok")
-    assert lines[-1] == f"{len(tables)} OrgModel tables match their models."
+    assert lines[-1] == f"{len(tables)} TenantModel tables match their models."
 
 
 @pytest.mark.parametrize(
@@ -126,6 +126,8 @@ def test_rls_status_fails_on_drift(sql, problem):
     out = StringIO()
     with owner_cursor() as cursor:  # only the tables' owner may alter them; rolled back
         cursor.execute(sql)
-        with pytest.raises(CommandError, match=f"1 of {len(org_models())} OrgModel tables drift"):
+        with pytest.raises(
+            CommandError, match=f"1 of {len(tenant_models())} TenantModel tables drift"
+        ):
             call_command("rls_status", database=OWNER_ALIAS, stdout=out)
     assert problem in out.getvalue()

@@ -15,7 +15,7 @@ from django.utils import timezone
 from beep_shared import conf
 from beep_shared.models import Organization, Session, Team
 from beep_shared.rls import sql
-from beep_shared.rls.registry import is_tenant_model, org_models
+from beep_shared.rls.registry import is_tenant_model, tenant_models
 from beep_shared.rls.routing import BypassRouter
 from beep_shared.rls.setup import rls_mode_of
 from tests.factories import UserFactory
@@ -121,7 +121,7 @@ def test_check_database_reports_a_bad_bypass_alias_instead_of_crashing(settings)
 
 
 def test_one_registry_answers_which_models_are_tenant_tables():
-    protected = {model for model in org_models() if rls_mode_of(model) != sql.NONE}
-    assert protected, "no OrgModel installed"
+    protected = {model for model in tenant_models() if rls_mode_of(model) != sql.NONE}
+    assert protected, "no TenantModel installed"
     assert {model for model in apps.get_models() if is_tenant_model(model)} == protected
     assert not is_tenant_model(Organization) and not is_tenant_model(Session)

@@ -114,7 +114,7 @@ def test_deleting_a_user_with_raw_sql_cascades_to_sessions_and_owned_orgs():
     assert not Organization.objects.filter(owner_user_id=user.pk).exists()
 
 
-def test_deleting_an_organization_with_raw_sql_clears_active_org_and_team():
+def test_deleting_an_organization_with_raw_sql_clears_active_organization_and_team():
     org = OrganizationFactory()
     team = TeamFactory(organization=org)
     session = SessionFactory(active_organization=org, active_team=team)

@@ -1,4 +1,4 @@
-"""``manage.py rls_status``: row level security of every OrgModel table, as found in the DB.
+"""``manage.py rls_status``: row level security of every TenantModel table, as found in the DB.
 
 Exits with status 1 when any table drifts from its model (RLS off, FORCE off, policy
 missing, different or joined by another permissive policy, wrong column nullability).
@@ -21,7 +21,7 @@ def _flag(value: bool, exists: bool) -> str:
 
 class Command(BaseCommand):
     help = (
-        "List every OrgModel table with its RLS mode, the RLS/FORCE flags and the policies "
+        "List every TenantModel table with its RLS mode, the RLS/FORCE flags and the policies "
         "found in the database; exit non-zero when the database drifts from the models."
     )
 
@@ -65,11 +65,11 @@ class Command(BaseCommand):
         drifting = [s for s in statuses if not s.ok]
         if drifting:
             raise CommandError(
-                f"{len(drifting)} of {len(statuses)} OrgModel tables drift from their models "
+                f"{len(drifting)} of {len(statuses)} TenantModel tables drift from their models "
                 f"({', '.join(s.table for s in drifting)}). Run 'python manage.py migrate'; if "
                 "that reports nothing to apply, the database was changed by hand: see "
                 "docs/rls.md ('Drift')."
             )
         self.stdout.write(
-            self.style.SUCCESS(f"{len(statuses)} OrgModel tables match their models.")
+            self.style.SUCCESS(f"{len(statuses)} TenantModel tables match their models.")
         )

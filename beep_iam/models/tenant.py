@@ -1,4 +1,4 @@
-"""Organization-scoped IAM tables: each row belongs to one organization (``OrgModel``).
+"""Tenant-scoped IAM tables: each row belongs to one organization (``TenantModel``).
 
 Row level security shows a transaction only its tenant's rows (``beep_shared.rls``).
 ``apikey``, ``sso_provider`` and ``scim_provider`` use the nullable mode: a row without an
@@ -27,7 +27,7 @@ from beep_shared.db.show_once import (
     set_new_secret,
 )
 from beep_shared.labels import related_label
-from beep_shared.models import OrgModel
+from beep_shared.models import TenantModel
 from beep_shared.models.lifecycle import Expires, ExpiringQuerySet
 from beep_shared.rls import NULLABLE
 
@@ -131,10 +131,10 @@ DERIVE_TEAM_MEMBER_COLUMNS = pgtrigger.Trigger(
 )
 
 
-class Member(OrgModel):
+class Member(TenantModel):
     """A user's membership of an organization."""
 
-    base_triggers: ClassVar[list[Any]] = [*OrgModel.base_triggers, SETS_ORGANIZATION_OWNER]
+    base_triggers: ClassVar[list[Any]] = [*TenantModel.base_triggers, SETS_ORGANIZATION_OWNER]
 
     user = ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -183,7 +183,7 @@ class Member(OrgModel):
         return cls.objects.filter(user=user, status=MemberStatus.ACTIVE)
 
 
-class TeamMember(OrgModel):
+class TeamMember(TenantModel):
     """A user's membership of a team; its organization is the team's."""
 
     # better-auth never writes organization_id: an INSERT without it gets the database default
@@ -205,7 +205,7 @@ class TeamMember(OrgModel):
         null=True, blank=True, editable=False, help_text="better-auth 1.7's key of (team, user)."
     )
 
-    base_triggers: ClassVar[list[Any]] = [*OrgModel.base_triggers, DERIVE_TEAM_MEMBER_COLUMNS]
+    base_triggers: ClassVar[list[Any]] = [*TenantModel.base_triggers, DERIVE_TEAM_MEMBER_COLUMNS]
 
     class Meta:
         db_table = "team_member"
@@ -232,7 +232,7 @@ class TeamMember(OrgModel):
         super().save(*args, **kwargs)
 
 
-class Invitation(Expires, OrgModel):
+class Invitation(Expires, TenantModel):
     """An invitation of an email address to an organization (and optionally a team)."""
 
     email = models.EmailField(max_length=320)
@@ -283,7 +283,7 @@ class Invitation(Expires, OrgModel):
         _same_organization_as_team(self)
 
 
-class OrganizationRole(OrgModel):
+class OrganizationRole(TenantModel):
     """A custom role of an organization and its permission statement."""
 
     role = models.TextField()
@@ -302,7 +302,7 @@ class OrganizationRole(OrgModel):
         return self.role
 
 
-class Subscription(OrgModel):
+class Subscription(TenantModel):
     """A billing subscription (better-auth's stripe plugin)."""
 
     plan = models.TextField()
@@ -353,7 +353,7 @@ class ApiKeyQuerySet(ShowOnceMixin, ExpiringQuerySet):
         return self.by_secret(raw).unexpired().filter(enabled=True).first()
 
 
-class ApiKey(Expires, OrgModel):
+class ApiKey(Expires, TenantModel):
     """A programmatic API key. ``key`` holds the SHA-256 digest, never the key."""
 
     rls_mode = NULLABLE
@@ -461,7 +461,7 @@ def _holder(config: Any, path: tuple[str, ...]) -> dict[str, Any] | None:
     return config if isinstance(config, dict) else None
 
 
-class SsoProvider(OrgModel):
+class SsoProvider(TenantModel):
     """An OIDC or SAML identity provider, for one organization or (NULL) the instance."""
 
     rls_mode = NULLABLE
@@ -539,7 +539,7 @@ class ScimProviderQuerySet(ShowOnceQuerySet):
         return self.by_secret(raw).first()
 
 
-class ScimProvider(OrgModel):
+class ScimProvider(TenantModel):
     """A SCIM client. ``scim_token`` holds the SHA-256 digest of its bearer token."""
 
     rls_mode = NULLABLE

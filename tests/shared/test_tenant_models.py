@@ -1,4 +1,4 @@
-"""The organization-scoped tables: columns, checks, digests and deletes under RLS."""
+"""The tenant-scoped tables: columns, checks, digests and deletes under RLS."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``OrgModel``: the abstract base of every tenant-scoped table."""
+"""``TenantModel``: the abstract base of every tenant-scoped table."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
 
-class OrgModel(Table):
+class TenantModel(Table):
     """A row that belongs to one organization (column ``organization_id``).
 
     The database deletes the rows of an organization with it (``ON DELETE CASCADE``) and

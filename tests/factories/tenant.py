@@ -1,6 +1,6 @@
-"""Factories of the organization-scoped IAM tables.
+"""Factories of the tenant-scoped IAM tables.
 
-Each creates its row as the row's organization (see ``OrgModelFactory``); a factory whose
+Each creates its row as the row's organization (see ``TenantModelFactory``); a factory whose
 model has an organization-bound parent (team) takes the parent's organization.
 """
 
@@ -23,18 +23,18 @@ from beep_iam.models import (
 )
 from beep_shared import crypto
 
-from .shared import OrganizationFactory, OrgModelFactory, TeamFactory, UserFactory
+from .shared import OrganizationFactory, TeamFactory, TenantModelFactory, UserFactory
 
 __all__ = [
     "ApiKeyFactory",
     "InvitationFactory",
     "MemberFactory",
-    "OrgModelFactory",
     "OrganizationRoleFactory",
     "ScimProviderFactory",
     "SsoProviderFactory",
     "SubscriptionFactory",
     "TeamMemberFactory",
+    "TenantModelFactory",
 ]
 
 
@@ -42,7 +42,7 @@ def _digest() -> str:
     return crypto.digest(crypto.generate_token())
 
 
-class MemberFactory(OrgModelFactory[Member]):
+class MemberFactory(TenantModelFactory[Member]):
     class Meta:
         model = Member
 
@@ -50,7 +50,7 @@ class MemberFactory(OrgModelFactory[Member]):
     user = factory.SubFactory(UserFactory)
 
 
-class TeamMemberFactory(OrgModelFactory[TeamMember]):
+class TeamMemberFactory(TenantModelFactory[TeamMember]):
     class Meta:
         model = TeamMember
 
@@ -59,7 +59,7 @@ class TeamMemberFactory(OrgModelFactory[TeamMember]):
     user = factory.SubFactory(UserFactory)
 
 
-class InvitationFactory(OrgModelFactory[Invitation]):
+class InvitationFactory(TenantModelFactory[Invitation]):
     class Meta:
         model = Invitation
 
@@ -69,7 +69,7 @@ class InvitationFactory(OrgModelFactory[Invitation]):
     inviter = factory.SubFactory(UserFactory)
 
 
-class OrganizationRoleFactory(OrgModelFactory[OrganizationRole]):
+class OrganizationRoleFactory(TenantModelFactory[OrganizationRole]):
     class Meta:
         model = OrganizationRole
 
@@ -78,7 +78,7 @@ class OrganizationRoleFactory(OrgModelFactory[OrganizationRole]):
     permission = '{"project": ["read"]}'
 
 
-class SubscriptionFactory(OrgModelFactory[Subscription]):
+class SubscriptionFactory(TenantModelFactory[Subscription]):
     class Meta:
         model = Subscription
 
@@ -87,7 +87,7 @@ class SubscriptionFactory(OrgModelFactory[Subscription]):
     reference_id = factory.SelfAttribute("organization.id")
 
 
-class ApiKeyFactory(OrgModelFactory[ApiKey]):
+class ApiKeyFactory(TenantModelFactory[ApiKey]):
     """An API key of a user; ``organization=None`` makes a personal (NULL-org) key."""
 
     class Meta:
@@ -99,7 +99,7 @@ class ApiKeyFactory(OrgModelFactory[ApiKey]):
     key = factory.LazyFunction(_digest)
 
 
-class SsoProviderFactory(OrgModelFactory[SsoProvider]):
+class SsoProviderFactory(TenantModelFactory[SsoProvider]):
     class Meta:
         model = SsoProvider
 
@@ -109,7 +109,7 @@ class SsoProviderFactory(OrgModelFactory[SsoProvider]):
     domain = factory.Sequence(lambda n: f"corp{n}.example.com")
 
 
-class ScimProviderFactory(OrgModelFactory[ScimProvider]):
+class ScimProviderFactory(TenantModelFactory[ScimProvider]):
     class Meta:
         model = ScimProvider
 

@@ -1,4 +1,4 @@
-"""Admin of the organization-scoped IAM tables (rows of the admin's tenant scope)."""
+"""Admin of the tenant-scoped IAM tables (rows of the admin's tenant scope)."""
 
 from __future__ import annotations
 
@@ -21,16 +21,16 @@ from beep_iam.models import (
     Subscription,
     TeamMember,
 )
-from beep_iam.models.org import CONFIG_SECRETS
+from beep_iam.models.tenant import CONFIG_SECRETS
 from beep_shared.admin.filters import ExactValueFilter
 from beep_shared.admin.one_time import hold_secrets, one_time_secret_response, take_secrets
 from beep_shared.admin.permissions import is_superuser
-from beep_shared.admin.tenant import OrgModelAdmin
+from beep_shared.admin.tenant import TenantModelAdmin
 from beep_shared.db.show_once import set_new_secret
 
 
 @admin.register(Member)
-class MemberAdmin(OrgModelAdmin):
+class MemberAdmin(TenantModelAdmin):
     # The role links to the membership; the user and organization cells to their rows.
     list_display = ("role", "user", "organization", "status", "joined_at", "last_active_at")
     list_select_related = ("user", "organization")
@@ -49,7 +49,7 @@ class MemberAdmin(OrgModelAdmin):
 
 
 @admin.register(TeamMember)
-class TeamMemberAdmin(OrgModelAdmin):
+class TeamMemberAdmin(TenantModelAdmin):
     list_display = ("user", "team", "organization", "created_at")
     list_select_related = ("user", "team", "organization")
     list_filter = (("team", ExactValueFilter), ("user", ExactValueFilter))
@@ -60,7 +60,7 @@ class TeamMemberAdmin(OrgModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(OrgModelAdmin):
+class InvitationAdmin(TenantModelAdmin):
     list_display = ("email", "organization", "team", "role", "status", "expires_at", "inviter")
     list_select_related = ("organization", "team", "inviter")
     list_filter = ("status", ("inviter", ExactValueFilter))
@@ -71,7 +71,7 @@ class InvitationAdmin(OrgModelAdmin):
 
 
 @admin.register(OrganizationRole)
-class OrganizationRoleAdmin(OrgModelAdmin):
+class OrganizationRoleAdmin(TenantModelAdmin):
     list_display = ("role", "organization", "created_at")
     search_fields = ("id", "role")
     # What a role name may do in the organization.
@@ -79,14 +79,14 @@ class OrganizationRoleAdmin(OrgModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(OrgModelAdmin):
+class SubscriptionAdmin(TenantModelAdmin):
     list_display = ("plan", "organization", "status", "seats", "period_end", "cancel_at_period_end")
     list_select_related = ("organization",)
     list_filter = ("status", "cancel_at_period_end")
     search_fields = ("id", "plan", "reference_id", "stripe_customer_id", "stripe_subscription_id")
 
 
-class DigestCreatingAdmin(OrgModelAdmin):
+class DigestCreatingAdmin(TenantModelAdmin):
     """Generates the secret of a new row, stores its digest, shows the raw value once: in
     the response to the add form's POST itself (``beep_shared.admin.one_time``), never in a
     message, which Django's default storage would put in a cookie."""
@@ -158,7 +158,7 @@ class SsoProviderForm(forms.ModelForm):
 
 
 @admin.register(SsoProvider)
-class SsoProviderAdmin(OrgModelAdmin):
+class SsoProviderAdmin(TenantModelAdmin):
     form = SsoProviderForm
     list_display = ("provider_id", "domain", "issuer", "organization")
     search_fields = ("id", "provider_id", "domain", "issuer")
