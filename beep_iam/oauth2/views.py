@@ -202,7 +202,7 @@ def _authorization_code(client: OAuthClient, params: dict[str, str]) -> dict[str
     raise failure
 
 
-@sensitive_variables("params", "grant", "issued", "body")
+@sensitive_variables("params", "grant")
 def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant) -> dict[str, Any]:
     if grant.client_id != client.client_id:
         raise errors.InvalidGrantError(description="the code was issued to another client")
@@ -232,43 +232,19 @@ def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant)
     policy = resources.resolve(
         client, resources.within(resources.requested(params), authorized), grant.scopes
     )
-    scopes = policy.scopes
-    confirmation, refresh_confirmation = dpop.binding(client, grant.query.get("dpop_jkt"))
-    issued = oauth_tokens.issue_tokens(
+    return _user_tokens(
         client,
-        scopes=scopes,
-        user=user,
-        session=grant.session_id or None,
-        with_refresh="offline_access" in grant.scopes and _may_refresh(client),
-        reference_id=grant.reference_id,
-        resources=authorized,
-        auth_time=auth_time,
-        authorization_code_id=grant.id,
-        opaque_access=policy.audience is None,
-        refresh_lifetime=policy.refresh_lifetime,
-        confirmation=confirmation,
-        refresh_confirmation=refresh_confirmation,
-    )
-    body = _with_resource(
-        _token_body(issued),
-        client,
+        user,
         policy,
-        issued,
-        user_id=str(user.pk),
+        with_refresh="offline_access" in grant.scopes and _may_refresh(client),
+        resources_bound=authorized,
+        dpop_jkt=grant.query.get("dpop_jkt"),
         session_id=grant.session_id or None,
         reference_id=grant.reference_id,
+        auth_time=auth_time,
+        authorization_code_id=grant.id,
+        nonce=grant.query.get("nonce"),
     )
-    if "openid" in scopes:
-        body["id_token"] = claims.id_token(
-            user=user,
-            client_id=client.client_id,
-            scopes=scopes,
-            access_token=body["access_token"],
-            nonce=grant.query.get("nonce"),
-            auth_time=auth_time,
-            session_id=grant.session_id or None,
-        )
-    return body
 
 
 @sensitive_variables("params", "issued", "body")
@@ -323,29 +299,74 @@ def _device_code(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
     return device.token_grant(client, params, _device_tokens)
 
 
-@sensitive_variables("params", "issued", "body")
+@sensitive_variables("params")
 def _device_tokens(client: OAuthClient, params: dict[str, str], row: DeviceCode) -> dict[str, Any]:
     """The tokens of an approved device code (RFC 8628 3.5): its user, its scopes."""
     user = row.user
     assert user is not None  # CHECK device_code_approved_has_user; deleting the user cascades
     policy = resources.resolve(client, resources.requested(params), (row.scope or "").split())
+    return _user_tokens(
+        client,
+        user,
+        policy,
+        with_refresh="offline_access" in policy.scopes and _may_refresh(client),
+        resources_bound=policy.resources or None,
+    )
+
+
+@sensitive_variables("issued", "body")
+def _user_tokens(
+    client: OAuthClient,
+    user: Any,
+    policy: resources.Policy,
+    *,
+    with_refresh: bool,
+    resources_bound: list[str] | None,
+    dpop_jkt: str | None = None,
+    session_id: str | None = None,
+    reference_id: str | None = None,
+    auth_time: dt.datetime | None = None,
+    authorization_code_id: str | None = None,
+    nonce: str | None = None,
+) -> dict[str, Any]:
+    """The token response of a grant that ``user`` authorized, for ``policy``'s scopes:
+    tokens bound as :func:`dpop.binding` says, a JWT access token for a named resource, an
+    ID token with ``openid``. The authorization code and device code grants end here."""
     scopes = policy.scopes
-    confirmation, refresh_confirmation = dpop.binding(client)
+    confirmation, refresh_confirmation = dpop.binding(client, dpop_jkt)
     issued = oauth_tokens.issue_tokens(
         client,
         scopes=scopes,
         user=user,
-        with_refresh="offline_access" in scopes and _may_refresh(client),
-        resources=policy.resources or None,
+        session=session_id,
+        with_refresh=with_refresh,
+        reference_id=reference_id,
+        resources=resources_bound,
+        auth_time=auth_time,
+        authorization_code_id=authorization_code_id,
         opaque_access=policy.audience is None,
         refresh_lifetime=policy.refresh_lifetime,
         confirmation=confirmation,
         refresh_confirmation=refresh_confirmation,
     )
-    body = _with_resource(_token_body(issued), client, policy, issued, user_id=str(user.pk))
+    body = _with_resource(
+        _token_body(issued),
+        client,
+        policy,
+        issued,
+        user_id=str(user.pk),
+        session_id=session_id,
+        reference_id=reference_id,
+    )
     if "openid" in scopes:
         body["id_token"] = claims.id_token(
-            user=user, client_id=client.client_id, scopes=scopes, access_token=body["access_token"]
+            user=user,
+            client_id=client.client_id,
+            scopes=scopes,
+            access_token=body["access_token"],
+            nonce=nonce,
+            auth_time=auth_time,
+            session_id=session_id,
         )
     return body
 
