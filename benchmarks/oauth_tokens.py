@@ -116,7 +116,19 @@ def create_database(name: str, admin_db: str) -> None:
 def drop_database(name: str, admin_db: str) -> None:
     connections.close_all()
     with psycopg.connect(**_raw_params(admin_db), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        try:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.errors.InsufficientPrivilege:
+            # FORCE may not terminate an autovacuum worker (a superuser's process) on the
+            # scratch database; a plain DROP makes the worker exit by itself.
+            for attempt in range(10):
+                try:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                    return
+                except psycopg.errors.ObjectInUse:
+                    if attempt == 9:
+                        raise
+                    time.sleep(1)
 
 
 # --- data ----------------------------------------------------------------------------------

@@ -292,14 +292,17 @@ def use_rls_wrapper(on: bool) -> None:
     """The plain variants run as a project without beep's RLS wrapper would: it states a
     tenant (or none) with every statement and resets the session with every commit, which
     costs the parse of one ``SET LOCAL`` per statement and two ``RESET``s per commit."""
-    connection.ensure_connection()
+    # The wrapper itself, not ``django.db.connection`` (a proxy: its ``__dict__`` is not the
+    # connection's, so popping the resetting commit from it would leave it in place).
+    wrapper = connections["default"]
+    wrapper.ensure_connection()
     if on:
-        rls_connection.install(connection)
+        rls_connection.install(wrapper)
     else:
-        if rls_connection.apply_scope in connection.execute_wrappers:
-            connection.execute_wrappers.remove(rls_connection.apply_scope)
-        connection.__dict__.pop("_commit", None)  # Django's own commit and rollback again
-        connection.__dict__.pop("_rollback", None)
+        if rls_connection.apply_scope in wrapper.execute_wrappers:
+            wrapper.execute_wrappers.remove(rls_connection.apply_scope)
+        wrapper.__dict__.pop("_commit", None)  # Django's own commit and rollback again
+        wrapper.__dict__.pop("_rollback", None)
 
 
 def run_batch(

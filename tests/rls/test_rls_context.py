@@ -385,6 +385,37 @@ def test_composed_sql_gets_the_tenant_too(orgs):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_an_error_at_the_resetting_commit_is_raised_and_undoes_the_transaction():
+    """The commit (reset and COMMIT in one message, without a cursor) raises what fails in
+    it, a deferred constraint here, as Django's own commit would, and leaves the
+    connection usable."""
+    from django.db import IntegrityError
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE beep_test_deferred (n int UNIQUE DEFERRABLE INITIALLY DEFERRED)"
+        )
+    try:
+        with (
+            pytest.raises(IntegrityError, match="beep_test_deferred"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("INSERT INTO beep_test_deferred VALUES (1), (1)")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM beep_test_deferred")
+            assert cursor.fetchone()[0] == 0
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("INSERT INTO beep_test_deferred VALUES (2)")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT n FROM beep_test_deferred")
+            assert cursor.fetchall() == [(2,)]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE beep_test_deferred")
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_commit_resets_what_raw_sql_set_for_the_session(orgs):
     a, _, team_a, _ = orgs
     with tenant_context(a):
