@@ -52,7 +52,7 @@ try:
     _FATAL_ERROR: Any = ExecStatus.FATAL_ERROR
 except ImportError:  # pragma: no cover - psycopg 2: never prefixed
     _CLIENT_CURSOR = ()
-    _pg_generators = None
+    _pg_generators = None  # type: ignore[assignment]
 
 # libpq transaction status (same numbers in psycopg 2 and 3).
 _IDLE = 0
