@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections, router
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.crypto import salted_hmac
 from django.views.decorators.debug import sensitive_variables
@@ -93,7 +93,12 @@ def _membership_check() -> tuple[str, list[Any]]:
         for model in tenant_models():
             memberships = model.tenant_memberships(someone)  # type: ignore[attr-defined]
             if memberships is not None:
-                allowed |= Q(Exists(memberships.filter(organization_id=OuterRef("pk"))))
+                # The organization by value, not by reference to the outer row: correlated
+                # and inside an OR, PostgreSQL hashes all of the organization's active
+                # memberships to find the user's (4-9 ms with 10,000 members, on every
+                # request); by value it is one probe of the (organization, user) index.
+                memberships = memberships.filter(organization_id=_SOME_ORGANIZATION)
+                allowed |= Q(Exists(memberships))
         rows = Organization.objects.filter(Q(pk=_SOME_ORGANIZATION) & allowed)
         query = rows.query.exists()
         sql, params = query.get_compiler(router.db_for_read(Organization)).as_sql()
