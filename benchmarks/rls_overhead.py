@@ -2,8 +2,9 @@
 
 Two identical tables in a scratch database ``beep_bench``: ``bench_item`` (a TenantModel with
 the standard policy) and ``bench_item_plain`` (``rls_mode = "none"``), 100 organizations of
-10,000 rows each. Two requests, both reading the organization from the session (signed
-cookie, no database query) and running in one transaction per request:
+10,000 rows each and 2,000 members each (90 % active). The requests come from one of those
+members. Two requests, both reading the organization from the session (signed cookie, no
+database query) and running in one transaction per request:
 
 - lookup: one row by (organization, key), through the index (organization_id, key);
 - scan: all 10,000 rows of one organization.
@@ -79,6 +80,10 @@ ORGS = 100
 ROWS_PER_ORG = 10_000
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 OWNER = "bench@example.com"
+# The requests come from a member (not the owner) of organizations that have others: the
+# membership rule is asked through the member table, as for most users.
+MEMBER = "member@example.com"
+MEMBERS_PER_ORG = 2_000
 
 
 class BenchItem(TenantModel):
@@ -163,7 +168,7 @@ class ExtraRoundTripTenantMiddleware:
             return self.get_response(request)
 
 
-# Every variant logs the organization's owner in (a Django session): TenantMiddleware
+# Every variant logs a member of the organization in (a Django session): TenantMiddleware
 # re-checks on every request that the user may still work in the organization (for this
 # session, verified before, in front of the view's first statement).
 SESSION = [
@@ -227,8 +232,21 @@ def load_data() -> None:
     Organization.objects.bulk_create(
         Organization(name=f"org {i}", slug=f"org-{i}", owner_user=owner) for i in range(ORGS)
     )
+    User.objects.create_user(MEMBER)
     print(f"loading {ORGS} x {ROWS_PER_ORG} rows into each table ...", flush=True)
     with bypass_rls() as bypass, bypass.cursor() as cursor:  # writes across all tenants
+        cursor.execute(
+            'INSERT INTO "user" (name, email) '
+            "SELECT 'crowd ' || g, 'crowd-' || g || '@example.com' FROM generate_series(1, %s) g",
+            [MEMBERS_PER_ORG - 1],
+        )
+        cursor.execute(
+            "INSERT INTO member (organization_id, user_id, status) "
+            "SELECT o.id, u.id, CASE WHEN u.email = %s OR random() < 0.9 "
+            "THEN 'active' ELSE 'suspended' END "
+            """FROM organization o, "user" u WHERE u.email <> %s""",
+            [MEMBER, OWNER],
+        )
         for table in ("bench_item", "bench_item_plain"):
             cursor.execute(
                 f"INSERT INTO {table} (organization_id, key, n, payload) "
@@ -238,8 +256,8 @@ def load_data() -> None:
             )
     connection.close()
     with server_connect(BENCH_DB) as conn:
-        conn.execute("VACUUM ANALYZE bench_item")
-        conn.execute("VACUUM ANALYZE bench_item_plain")
+        for table in ("bench_item", "bench_item_plain", "member", '"user"'):
+            conn.execute(f"VACUUM ANALYZE {table}")
 
 
 # --- measurement -----------------------------------------------------------------------
@@ -248,15 +266,15 @@ def load_data() -> None:
 def session_cookie(org_id: str) -> str:
     from django.contrib.sessions.backends.signed_cookies import SessionStore
 
-    owner = User.objects.get(email=OWNER)
+    member = User.objects.get(email=MEMBER)
     store = SessionStore()
     store[ACTIVE_TENANT_SESSION_KEY] = org_id
-    store[SESSION_KEY] = owner.pk
+    store[SESSION_KEY] = member.pk
     store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    store[HASH_SESSION_KEY] = owner.get_session_auth_hash()
+    store[HASH_SESSION_KEY] = member.get_session_auth_hash()
     # What the session holds after its first tenant request (TenantMiddleware verified it
     # the ordinary way and remembered that; a browser sends the updated cookie back).
-    store[VERIFIED_SESSION_KEY] = verified_session_record(owner)
+    store[VERIFIED_SESSION_KEY] = verified_session_record(member)
     store.save()
     return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
 
