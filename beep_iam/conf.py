@@ -120,6 +120,9 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, int | None]] = {
     # have about 34 bits, so guessing is what this limits).
     "device": {"window": 60, "per_ip": 20, "per_client": 120},
     "device_verify": {"window": 60, "per_ip": 10, "per_client": None},
+    # Client ID Metadata Documents fetched for unknown or due client_id URLs at
+    # /oauth2/authorize (a GET nothing else limits): each one is an outbound request.
+    "cimd_fetch": {"window": 60, "per_ip": 10, "per_client": None},
 }
 RATE_LIMIT_STORES = ("cache", "database")
 

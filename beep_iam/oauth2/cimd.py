@@ -26,6 +26,7 @@ import email.utils
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 
@@ -85,9 +86,10 @@ def _fresh_key(client_id: str) -> str:
     return "beep_iam:cimd:" + hashlib.sha256(client_id.encode()).hexdigest()
 
 
-def discover(client_id: str | None) -> None:
+def discover(client_id: str | None, before_fetch: Callable[[], None] | None = None) -> None:
     """Make sure ``client_id``'s row is current when it names a metadata document: fetch,
     check and store it when missing or due. Nothing for any other client id.
+    ``before_fetch``: called just before a document is fetched (an abuse limit may raise).
 
     Raises :class:`DiscoveryError` (show ``invalid_client``); never anything else for a bad
     document or server."""
@@ -99,6 +101,8 @@ def discover(client_id: str | None) -> None:
             return  # registered some other way: not ours to replace
         if cache.get(_fresh_key(client_id)) or row.updated_at > timezone.now() - MIN_TTL:
             return
+    if before_fetch is not None:
+        before_fetch()
     try:
         fetched = fetch.fetch(client_id, max_bytes=MAX_DOCUMENT_BYTES, timeout=FETCH_TIMEOUT)
     except fetch.FetchError as exc:

@@ -43,6 +43,8 @@ PATHS = {
     "register": "/oauth2/register",
     "device": "/device/code",
     "device_verify": "/device",
+    # No better-auth endpoint: fetches of client metadata documents that authorize starts.
+    "cimd_fetch": "/oauth2/authorize#client-metadata-fetch",
 }
 
 View = Callable[..., HttpResponse]

@@ -410,14 +410,15 @@ def _error_redirect(uri: str, error: OAuth2Error, state: str | None) -> HttpResp
     return _redirect(uri, params)
 
 
-def _prove_client(params: dict[str, str]) -> tuple[OAuthClient, str]:
+def _prove_client(request: HttpRequest, params: dict[str, str]) -> tuple[OAuthClient, str]:
     """The client and redirect URI of the request; until both are proven errors are shown,
     never redirected (RFC 6749 4.1.2.1)."""
     client_id = params.get("client_id")
     if client_id is None:
         raise _ShowError("client_id is missing.")
     try:
-        cimd.discover(client_id)
+        # Each fetch is an outbound request that anyone can start with a GET: per IP limit.
+        cimd.discover(client_id, before_fetch=lambda: ratelimit.check_ip(request, "cimd_fetch"))
     except cimd.DiscoveryError as exc:
         raise _ShowError(f"{exc.description}.") from None
     client = OAuthClient.objects.filter(
@@ -486,7 +487,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
         return response
 
     try:
-        client, redirect_uri = _prove_client(params)
+        client, redirect_uri = _prove_client(request, params)
         if request.method == "POST":
             ratelimit.check_client("consent", client.client_id)
     except ratelimit.TooManyRequests as error:

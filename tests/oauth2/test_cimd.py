@@ -307,3 +307,30 @@ def test_document_size_cap(server: LoopbackServer) -> None:
     cimd.discover(padded("/at-cap.json", cimd.MAX_DOCUMENT_BYTES))
     with pytest.raises(cimd.DiscoveryError, match="larger than"):
         cimd.discover(padded("/past-cap.json", cimd.MAX_DOCUMENT_BYTES + 1))
+
+
+def test_fetches_at_authorize_are_limited_per_ip(server: LoopbackServer, user: Any) -> None:
+    """Each unknown client_id URL at /oauth2/authorize is an outbound fetch anyone can start
+    with a GET: per IP, at most the limit's number per window; known clients still work."""
+    known = serve(server, "/known.json")
+    http = Client()
+    http.force_login(user)
+    _, challenge = pkce()
+    with configure(OAUTH2_RATE_LIMITS={"cimd_fetch": {"window": 60, "per_ip": 2}}):
+        assert http.get(authorize_url(known, challenge)).status_code == 200  # fetch 1
+        for number in range(2, 4):
+            unknown = serve(server, f"/client-{number}.json")
+            response = http.get(authorize_url(unknown, challenge))
+            if number == 2:
+                assert response.status_code == 200  # fetch 2
+            else:
+                assert response.status_code == 429, response.content
+                assert 1 <= int(response["Retry-After"]) <= 60
+                assert not OAuthClient.objects.filter(client_id=unknown).exists()
+        assert server.hits == ["/known.json", "/client-2.json"]  # the third never fetched
+        # A client already fetched (its document cached) costs no fetch and is not refused.
+        assert http.get(authorize_url(known, challenge)).status_code == 200
+        # Another address has its own counter.
+        other = serve(server, "/client-4.json")
+        response = http.get(authorize_url(other, challenge), REMOTE_ADDR="192.0.2.7")
+        assert response.status_code == 200
