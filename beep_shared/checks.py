@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +16,8 @@ from django.utils.module_loading import import_string
 
 from beep_shared.rls.context import bypass_database_or_none
 
-# Where the beep-iam project's settings (config/settings.py) read each alias from.
+# The environment variables the usual URL-style settings read each alias from; named in the
+# hint only when set, since a host project may configure its databases any other way.
 _SOURCES = {
     "default": "DATABASE_URL",
     "owner": "MIGRATION_DATABASE_URL",
@@ -24,7 +26,8 @@ _SOURCES = {
 
 
 def _source(alias: str) -> str:
-    return f" ({_SOURCES[alias]} with the project's settings)" if alias in _SOURCES else ""
+    variable = _SOURCES.get(alias)
+    return f" ({variable} is set in the environment)" if variable and os.environ.get(variable) else ""
 
 
 def check_database_reachable(app_configs: Any, databases: Any = None, **kwargs: Any) -> list:
