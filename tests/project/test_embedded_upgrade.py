@@ -51,7 +51,8 @@ def make_old_cluster(pgdata: Path, bindir: Path) -> None:
         shutil.chown(pgdata, owner["user"], owner["user"])
     sock = Path(tempfile.mkdtemp(prefix="old-pg-"))
     sock.chmod(0o777)
-    ctl = [str(bindir / "pg_ctl"), "-D", str(pgdata), "-w"]
+    # pg_ctl waits 60 s by default; a loaded CI machine has needed more for a fresh cluster.
+    ctl = [str(bindir / "pg_ctl"), "-D", str(pgdata), "-w", "-t", "300"]
     subprocess.run(
         [str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust"],
         check=True,
