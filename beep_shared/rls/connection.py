@@ -207,8 +207,16 @@ _NO_SUCH_STATEMENT = "26000"
 # Statements after which the session may have lost its prepared statements: psycopg sends
 # DEALLOCATE ALL after a ROLLBACK (also to a savepoint), DROP or ALTER once it has prepared
 # statements of its own (psycopg._preparing), and DISCARD / DEALLOCATE drop them. Matched
-# anywhere in the text: a false match only prepares the check once more.
-_DROPS_PREPARED_RE = re.compile(r"ROLLBACK|DROP|ALTER|DISCARD|DEALLOCATE", re.IGNORECASE)
+# anywhere in the text: a false match only prepares the check once more. A DO block may
+# run DEALLOCATE and PREPARE without naming them (injected SQL replacing the check).
+_DROPS_PREPARED_RE = re.compile(
+    r"ROLLBACK|DROP|ALTER|DISCARD|DEALLOCATE|\bDO\b(?!\s+(?:NOTHING|UPDATE)\b)", re.IGNORECASE
+)
+# Sent before PREPARE: a statement of the check's name already there (injected SQL's, or
+# the check's own after a false match above) is dropped, as DEALLOCATE has no IF EXISTS.
+_DEALLOCATE_ANY = (
+    "DO $$BEGIN EXECUTE 'DEALLOCATE {}'; EXCEPTION WHEN invalid_sql_statement_name THEN END$$"
+)
 
 
 def _check_statements(
@@ -233,6 +241,7 @@ def _check_statements(
         # EXECUTE fails, which counts as a refusal and unmarks it (_lost_prepared).
         names.add(statement.name)
         prepare = statement.prepare_sql
+        statements.append(_DEALLOCATE_ANY.format(statement.name))
         statements.append(prepare.replace("%", "%%") if escape else prepare)
     if bind:
         statements.append(f"EXECUTE {statement.name}(%s, %s, %s)")
