@@ -251,3 +251,10 @@ def test_a_prepared_statement_of_injected_sql_never_answers_the_check(
         assert status.startswith("200")
         assert (body["tenant"], body["teams"]) == (None, [])
     assert connection.connection is raw
+    # The session holds the check's own statement again (not a refusal on every request).
+    statement = access._check_statement()
+    assert statement is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [name])
+        text = cursor.fetchone()[0]  # the whole message that prepared it
+    assert statement.prepare_sql in text and YES_TO_ANYONE not in text
