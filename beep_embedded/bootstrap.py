@@ -67,6 +67,8 @@ def _bootstrap(host: str, port: str) -> None:
     """Create the application role, the bypass role and the database; repair the roles."""
     import psycopg
 
+    from beep_shared.rls.sql import revoke_temporary_statements
+
     with psycopg.connect(
         host=host, port=port, user=SUPERUSER, dbname="postgres", autocommit=True
     ) as conn:
@@ -107,5 +109,11 @@ def _bootstrap(host: str, port: str) -> None:
             ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{APP_DATABASE}" OWNER "{APP_ROLE}"')
+            # No temporary tables for the web role (docs/rls.md, "Threat model"); also
+            # repairs databases made before. As the owner it could grant itself the
+            # privilege back (it could also switch row level security off: this server is
+            # the single-role set-up), so the check's own SQL names its tables' schema too.
+            for statement in revoke_temporary_statements(APP_DATABASE, (APP_ROLE,)):
+                conn.execute(statement)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", [_BOOTSTRAP_LOCK_KEY])

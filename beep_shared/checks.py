@@ -27,7 +27,9 @@ _SOURCES = {
 
 def _source(alias: str) -> str:
     variable = _SOURCES.get(alias)
-    return f" ({variable} is set in the environment)" if variable and os.environ.get(variable) else ""
+    if variable and os.environ.get(variable):
+        return f" ({variable} is set in the environment)"
+    return ""
 
 
 def check_database_reachable(app_configs: Any, databases: Any = None, **kwargs: Any) -> list:

@@ -26,6 +26,7 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.postgresql.operations import DatabaseOperations
 
+from beep_shared.rls.sql import revoke_temporary_statements
 from tests import guard
 from tests.owner import OWNER_ALIAS, owner_commit, owner_credentials
 
@@ -174,6 +175,13 @@ def django_db_setup(_test_databases: None, django_db_blocker: Any) -> Iterator[N
         connections["bypass"].close()
         connections["bypass"].settings_dict = bypass
     if owner is None:
+        with django_db_blocker.unblock(), default.cursor() as cursor:
+            # The web role owns the test database here, as the embedded bootstrap's does.
+            revoke = revoke_temporary_statements(
+                default.settings_dict["NAME"], (default.settings_dict["USER"],)
+            )
+            for sql in revoke:
+                cursor.execute(sql)
         yield
         # Their sessions would keep the test database from being dropped.
         connections[OWNER_ALIAS].close()
@@ -187,6 +195,9 @@ def django_db_setup(_test_databases: None, django_db_blocker: Any) -> Iterator[N
         runtime = {key: url.get(key) for key in CREDENTIALS}
         with default.cursor() as cursor:  # still the owner here
             for sql in runtime_grants(default.ops.quote_name(runtime["USER"])):
+                cursor.execute(sql)
+            # As the README's role set-up does for the real database.
+            for sql in revoke_temporary_statements(default.settings_dict["NAME"]):
                 cursor.execute(sql)
         default.close()
     default.settings_dict.update(runtime)

@@ -101,9 +101,55 @@ def _membership_check() -> tuple[str, list[Any]]:
                 allowed |= Q(Exists(memberships))
         rows = Organization.objects.filter(Q(pk=_SOME_ORGANIZATION) & allowed)
         query = rows.query.exists()
-        sql, params = query.get_compiler(router.db_for_read(Organization)).as_sql()
+        alias = router.db_for_read(Organization)
+        sql, params = query.get_compiler(alias).as_sql()
+        sql, found = _qualified(sql, alias)
+        if not found:
+            return sql, list(params)
         _compiled = (sql, list(params))
     return _compiled
+
+
+# A table the statement reads, by its quoted name (not a column: no "." follows).
+_TABLE_RE = re.compile(r'\b(FROM|JOIN)\s+"((?:[^"]|"")+)"(?!\.)')
+_SCHEMAS_SQL = """
+SELECT DISTINCT ON (c.relname) c.relname, n.nspname
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname = ANY(%s) AND c.relpersistence <> 't'
+  AND n.nspname = ANY(pg_catalog.current_schemas(false))
+ORDER BY c.relname, pg_catalog.array_position(pg_catalog.current_schemas(false), n.nspname)
+"""
+
+
+def _qualified(sql: str, alias: str) -> tuple[str, bool]:
+    """``sql`` with every table it reads named with its schema, and whether all were found.
+
+    Unqualified, a name means the first table of that name on the session's search path,
+    and a temporary table comes before all of them: SQL injected on a persistent or pooled
+    server session could leave one that answers the check of every later request
+    (docs/rls.md, "Threat model"). The schema is the one the migrations made the table in,
+    as the search path finds it (temporary tables left out), looked up once per process.
+    """
+    from django.db import connections
+
+    tables = {match[2].replace('""', '"') for match in _TABLE_RE.finditer(sql)}
+    if not tables:
+        return sql, True
+    connection = connections[alias]
+    connection.ensure_connection()
+    # Past the wrapper: the catalog has no row level security, and the lookup must not
+    # answer a check pending on this connection in passing.
+    with connection.connection.cursor() as cursor:
+        cursor.execute(_SCHEMAS_SQL, [sorted(tables)])
+        schemas = dict(cursor.fetchall())
+    qn = connection.ops.quote_name
+
+    def qualify(match: re.Match[str]) -> str:
+        table = match[2].replace('""', '"')
+        schema = schemas.get(table)
+        return match[0] if schema is None else f'{match[1]} {qn(schema)}."{match[2]}"'
+
+    return _TABLE_RE.sub(qualify, sql), tables <= schemas.keys()
 
 
 # --- the check riding on the user's own load -------------------------------------------------
@@ -188,7 +234,11 @@ def _organization_check() -> tuple[str, list[Any]]:
         from beep_shared.models import Organization
 
         query = Organization.objects.filter(pk=_SOME_ORGANIZATION).query.exists()
-        sql, params = query.get_compiler(router.db_for_read(Organization)).as_sql()
+        alias = router.db_for_read(Organization)
+        sql, params = query.get_compiler(alias).as_sql()
+        sql, found = _qualified(sql, alias)
+        if not found:
+            return sql, list(params)
         _compiled_exists = (sql, list(params))
     return _compiled_exists
 
@@ -304,18 +354,19 @@ def _check_statement() -> CheckStatement | None:
     except KeyError:
         from django.contrib.auth import get_user_model
 
-        statement = _build_check_statement(get_user_model())
-        _check_statements[settings.AUTH_USER_MODEL] = statement
+        statement, complete = _build_check_statement(get_user_model())
+        if complete:  # every table named with its schema (else: not migrated yet)
+            _check_statements[settings.AUTH_USER_MODEL] = statement
         return statement
 
 
-def _build_check_statement(model: type) -> CheckStatement | None:
+def _build_check_statement(model: type) -> tuple[CheckStatement | None, bool]:
     from beep_shared.models import User
     from beep_shared.models.user import may_authenticate_sql
     from beep_shared.rls.sql import TENANT_SETTING, literal
 
     if not issubclass(model, User):
-        return None
+        return None, True
     user, fingerprint, org = (_ARGUMENT.format(n) for n in range(3))
     # The organization asked about, once the tenant is set to it (see below).
     asked = "beep_asked.tenant"
@@ -323,7 +374,7 @@ def _build_check_statement(model: type) -> CheckStatement | None:
     exists = _inline(*_organization_check(), values)
     member = _inline(*_membership_check(), values)
     if exists is None or member is None:
-        return None
+        return None, True
     setting = literal(TENANT_SETTING)
     # The membership rows are visible to their organization's tenant only, so the tenant is
     # set to the organization first, in the same statement (one statement and result less
@@ -341,11 +392,12 @@ def _build_check_statement(model: type) -> CheckStatement | None:
         f") THEN {asked} ELSE '' END, true)"
         f" FROM (SELECT set_config({setting}, {org}, true) AS tenant OFFSET 0) beep_asked"
     )
+    sql, complete = _qualified(sql, router.db_for_read(model))
     pieces: list[str | int] = []
     for number, part in enumerate(re.split("\x00beep_argument_(\\d)\x00", sql)):
         pieces.append(int(part) if number % 2 else part)
     name = "beep_tenant_check_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
-    return CheckStatement(name, tuple(pieces))
+    return CheckStatement(name, tuple(pieces)), complete
 
 
 def _inline(sql: str, params: list[Any], values: dict[str, str]) -> str | None:

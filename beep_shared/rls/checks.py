@@ -27,15 +27,20 @@ WHERE (r.rolsuper OR r.rolbypassrls) AND r.rolname <> current_user
 ORDER BY r.rolname
 """
 
+TEMPORARY_SQL = "SELECT current_database(), has_database_privilege(current_database(), 'TEMPORARY')"
+
 
 def role_warnings(connection: Any) -> list[checks.CheckMessage]:
     """W010 when the connection's role ignores row level security, W012 when it can become
-    one that does (``SET ROLE`` through membership: one SQL injection away)."""
+    one that does (``SET ROLE`` through membership: one SQL injection away), W015 when it
+    may create temporary tables (which outlive an injection on the server session)."""
     with connection.cursor() as cursor:
         cursor.execute(ROLE_SQL)
         row = cursor.fetchone()
         cursor.execute(REACHABLE_SQL)
         reachable = cursor.fetchall()
+        cursor.execute(TEMPORARY_SQL)
+        database, temporary = cursor.fetchone()
     if row is None:
         return []
     user, superuser, bypassrls = row
@@ -68,6 +73,19 @@ def role_warnings(connection: Any) -> list[checks.CheckMessage]:
                 f"{names}: any raw or injected SQL can switch off tenant isolation.",
                 hint=f"REVOKE those roles FROM {user}. {hint}",
                 id="beep_shared.W012",
+            )
+        )
+    if temporary:
+        qn = connection.ops.quote_name
+        messages.append(
+            checks.Warning(
+                f"Database {connection.alias!r} connects as {user!r}, which may create "
+                "temporary tables: injected SQL could leave one on a persistent or pooled "
+                "server session that shadows the table of its name (member, user, "
+                "oauth_access_token, ...) for every later request on that session.",
+                hint=f"REVOKE TEMPORARY ON DATABASE {qn(database)} FROM PUBLIC, {qn(user)} (as the "
+                "database's owner); README 'Your own server', docs/rls.md 'Threat model'.",
+                id="beep_shared.W015",
             )
         )
     return messages

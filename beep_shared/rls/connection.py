@@ -215,7 +215,9 @@ def _may_drop_prepared(sql: Any) -> bool:
     """Whether the session may have lost its prepared statements after ``sql``: psycopg
     sends ``DEALLOCATE ALL`` after a ROLLBACK (also to a savepoint), DROP or ALTER once it
     has prepared statements of its own (psycopg._preparing), and DISCARD / DEALLOCATE drop
-    them. Matched anywhere in the text: a false match only prepares the check once more."""
+    them. Matched anywhere in the text: a false match only prepares the check once more. A
+    DO block may run DEALLOCATE and PREPARE without naming them (injected SQL replacing the
+    check)."""
     # Substring tests on the upper-cased text: a case-insensitive regular expression cost
     # about 15 times as much, on every statement.
     if not isinstance(sql, str):
@@ -227,7 +229,17 @@ def _may_drop_prepared(sql: Any) -> bool:
         or "ALTER" in text
         or "DISCARD" in text
         or "DEALLOCATE" in text
+        or ("DO" in text and _DO_BLOCK_RE.search(text) is not None)
     )
+
+
+# A DO statement (not ON CONFLICT's DO NOTHING / DO UPDATE), in upper-cased text.
+_DO_BLOCK_RE = re.compile(r"\bDO\b(?!\s+(?:NOTHING|UPDATE)\b)")
+# Sent before PREPARE: a statement of the check's name already there (injected SQL's, or
+# the check's own after a false match above) is dropped, as DEALLOCATE has no IF EXISTS.
+_DEALLOCATE_ANY = (
+    "DO $$BEGIN EXECUTE 'DEALLOCATE {}'; EXCEPTION WHEN invalid_sql_statement_name THEN END$$"
+)
 
 
 def _check_statements(
@@ -252,6 +264,7 @@ def _check_statements(
         # EXECUTE fails, which counts as a refusal and unmarks it (_lost_prepared).
         names.add(statement.name)
         prepare = statement.prepare_sql
+        statements.append(_DEALLOCATE_ANY.format(statement.name))
         statements.append(prepare.replace("%", "%%") if escape else prepare)
     if bind:
         statements.append(f"EXECUTE {statement.name}(%s, %s, %s)")

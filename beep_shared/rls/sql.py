@@ -91,12 +91,27 @@ def set_local_statements(tenant_id: str | None = None) -> list[str]:
 
 
 def session_reset_statements(role: str | None = None) -> list[str]:
-    """Undo session-level tenant and role changes (raw or injected ``SET``, ``set_config``).
+    """Undo session-level tenant, role and ``search_path`` changes (raw or injected ``SET``,
+    ``set_config``).
 
     ``role``: the role the connection is meant to run as (``OPTIONS["assume_role"]``);
-    None returns to the login role.
+    None returns to the login role. ``search_path`` goes back to the session's default (the
+    role's or database's, or ``OPTIONS["options"] = "-c search_path=..."``): a path that
+    injected SQL set for the session would otherwise decide which tables the next request's
+    unqualified names mean.
     """
     return [
         f"RESET {TENANT_SETTING}",
         f"SET ROLE {quote_role(role)}" if role else "RESET ROLE",
+        "RESET search_path",
     ]
+
+
+def revoke_temporary_statements(database: str, roles: tuple[str, ...] = ()) -> list[str]:
+    """No temporary tables in ``database`` for anyone but its owner (and not for ``roles``,
+    the web role when it owns the database): a temporary table outlives the transaction and
+    shadows the table of its name for every later statement of the session (docs/rls.md,
+    "Threat model"). Run by its owner or a superuser."""
+    targets = ", ".join(["PUBLIC", *(quote_role(role) for role in roles)])
+    quoted = '"' + database.replace('"', '""') + '"'
+    return [f"REVOKE TEMPORARY ON DATABASE {quoted} FROM {targets}"]

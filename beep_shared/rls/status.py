@@ -1,8 +1,8 @@
 """What the database holds for each TenantModel table, compared with what its model asks for.
 
 Used by ``manage.py rls_status``. The expected policy text is obtained from PostgreSQL
-itself: the policy is created on a temporary probe table inside a rolled-back savepoint and
-deparsed, so the comparison does not depend on how a server version prints expressions.
+itself (:func:`expected_policies`), so the comparison does not depend on how a server
+version prints expressions.
 """
 
 from __future__ import annotations
@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections, models, transaction
+from django.db import connections, models
 
 from beep_shared.rls import sql
 from beep_shared.rls.registry import tenant_models
 from beep_shared.rls.setup import ORGANIZATION_FIELD, policy_name, rls_mode_of
-
-PROBE_TABLE = "beep_rls_probe"
 
 POLICIES_SQL = """
 SELECT polname, polpermissive, polcmd, polroles = '{0}'::oid[],
@@ -58,18 +56,31 @@ def _policies(cursor: Any, table: str) -> list[tuple[Any, ...]]:
 
 
 def expected_policies(connection: Any, column: str = "organization_id") -> dict[str, tuple]:
-    """mode -> (permissive, cmd, to public, USING, WITH CHECK) as this server deparses them."""
+    """mode -> (permissive, cmd, to public, USING, WITH CHECK) as this server deparses them.
+
+    The server prints each mode's predicate as the filter of a scan of a text column of
+    that name (``EXPLAIN``), which is how ``pg_get_expr()`` prints a policy's expression.
+    Nothing is created: the web role may not create temporary tables (docs/rls.md, "Threat
+    model").
+    """
     qn = connection.ops.quote_name
     expected: dict[str, tuple] = {}
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE {qn(PROBE_TABLE)} ({qn(column)} text)")
+    with connection.cursor() as cursor:
         for mode in (sql.STANDARD, sql.NULLABLE):
-            statement = sql.enable_statements(PROBE_TABLE, f"probe_{mode}", column, mode, qn)[2]
-            cursor.execute(statement)
-        for name, *rest in _policies(cursor, f"pg_temp.{PROBE_TABLE}"):
-            expected[name.removeprefix("probe_")] = tuple(rest)
-        transaction.set_rollback(True, using=connection.alias)
+            cursor.execute(
+                "EXPLAIN (COSTS OFF) SELECT FROM pg_catalog.unnest(NULL::pg_catalog.text[])"
+                f" AS probe({qn(column)}) WHERE {sql.policy_predicate(qn(column), mode)}"
+            )
+            (predicate,) = [
+                line.strip().removeprefix(_FILTER)
+                for (line,) in cursor.fetchall()
+                if line.strip().startswith(_FILTER)
+            ]
+            expected[mode] = (True, "*", True, predicate, predicate)
     return expected
+
+
+_FILTER = "Filter: "
 
 
 def inspect(using: str = "default") -> list[TableStatus]:
