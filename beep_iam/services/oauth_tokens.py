@@ -13,7 +13,6 @@ cannot miss a pair minted by a concurrent rotation, because that rotation holds 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable
@@ -28,6 +27,7 @@ from beep_iam import validators as rules
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthRefreshToken
 from beep_iam.models.oauth import GrantType
+from beep_iam.services import prepared
 from beep_iam.services.oauth_errors import (
     InvalidClient,
     InvalidGrant,
@@ -35,8 +35,9 @@ from beep_iam.services.oauth_errors import (
     RefreshTokenReused,
     UnauthorizedClient,
 )
-from beep_iam.services.prepared import fetch_one
+from beep_iam.services.prepared import ModelLookup, fetch_one
 from beep_shared import crypto
+from beep_shared.db.show_once import set_new_secret
 from beep_shared.models.user import may_authenticate_sql
 
 # First key of the two-int advisory lock on a token family; the second is a hash of it.
@@ -146,14 +147,16 @@ def _mint(
     refresh_lifetime: dt.timedelta | None = None,
     confirmation: dict[str, Any] | None = None,
     refresh_confirmation: dict[str, Any] | None = None,
+    before: tuple[str, list[Any]] | None = None,
 ) -> IssuedTokens:
     conf = iam_settings()
     now = timezone.now()
     refresh = raw_refresh = None
+    rows: list[OAuthRefreshToken | OAuthAccessToken] = []
     if with_refresh:
         if user_id is None:
             raise InvalidGrant("a refresh token is issued to a user; none was given")
-        refresh, raw_refresh = OAuthRefreshToken.objects.using(using).create_with_secret(
+        refresh = OAuthRefreshToken(
             client_id=client.client_id,
             user_id=user_id,
             session_id=session_id,
@@ -166,9 +169,11 @@ def _mint(
             authorization_code_id=authorization_code_id,
             confirmation=refresh_confirmation,
         )
+        raw_refresh = set_new_secret(refresh)
+        rows.append(refresh)
     raw_access, access = "", None
     if opaque_access:
-        access, raw_access = OAuthAccessToken.objects.using(using).create_with_secret(
+        access = OAuthAccessToken(
             client_id=client.client_id,
             user_id=user_id,
             session_id=session_id,
@@ -180,6 +185,15 @@ def _mint(
             authorization_code_id=authorization_code_id,
             confirmation=confirmation,
         )
+        raw_access = set_new_secret(access)
+        rows.append(access)
+    # One statement (with ``before``, the rotation's revocation of the old token): atomic
+    # by itself, and one round trip.
+    if rows:
+        prepared.insert(using, rows, before)
+    elif before is not None:
+        with connections[using].cursor() as cursor:
+            cursor.execute(*before)
     return IssuedTokens(
         access_token=raw_access,
         refresh_token=raw_refresh,
@@ -228,28 +242,25 @@ def issue_tokens(
         if user is None:
             raise InvalidGrant("a refresh token is issued to a user; none was given")
         check_grant(client, GrantType.REFRESH_TOKEN)
-    using = _db_for_write()
-    # Two rows commit together; one INSERT is atomic by itself, and BEGIN and COMMIT would be
+    # The rows go in one statement (_mint): atomic without BEGIN and COMMIT, which would be
     # two of the three round trips of a client_credentials grant.
-    atomic = transaction.atomic(using=using) if with_refresh else contextlib.nullcontext()
-    with atomic:
-        return _mint(
-            client,
-            user_id=getattr(user, "pk", user),
-            session_id=getattr(session, "pk", session),
-            scopes=granted,
-            access_scopes=granted,
-            with_refresh=with_refresh,
-            reference_id=reference_id,
-            resources=resources,
-            auth_time=auth_time,
-            using=using,
-            authorization_code_id=authorization_code_id,
-            opaque_access=opaque_access,
-            refresh_lifetime=refresh_lifetime,
-            confirmation=confirmation,
-            refresh_confirmation=refresh_confirmation,
-        )
+    return _mint(
+        client,
+        user_id=getattr(user, "pk", user),
+        session_id=getattr(session, "pk", session),
+        scopes=granted,
+        access_scopes=granted,
+        with_refresh=with_refresh,
+        reference_id=reference_id,
+        resources=resources,
+        auth_time=auth_time,
+        using=_db_for_write(),
+        authorization_code_id=authorization_code_id,
+        opaque_access=opaque_access,
+        refresh_lifetime=refresh_lifetime,
+        confirmation=confirmation,
+        refresh_confirmation=refresh_confirmation,
+    )
 
 
 # --- validating ----------------------------------------------------------------------------
@@ -300,10 +311,27 @@ def validate_access_token(raw_token: str | None) -> AccessTokenInfo | None:
 
 _LOCK_FAMILY_SQL = """
 SELECT client_id, user_id,
-       pg_advisory_xact_lock(%s, hashtext(client_id || chr(31) || user_id))
+       pg_advisory_xact_lock(%s, hashtext(client_id || chr(31) || user_id))::text
 FROM oauth_refresh_token
 WHERE token = %s
 """
+
+# The token under the family lock, locked itself, with its client and user: one prepared
+# statement (the ORM would build and PostgreSQL plan the three-table join per rotation).
+_LOCKED_TOKEN = ModelLookup(
+    OAuthRefreshToken,
+    lambda digest: (
+        OAuthRefreshToken.objects.select_for_update(of=("self",))
+        .select_related("client", "user")
+        .filter(token=digest)
+    ),
+)
+_t = OAuthRefreshToken._meta
+# The rotated token's revocation, sent in one statement with the new pair (``_mint``).
+_ROTATED_SQL = (
+    f'UPDATE "{_t.db_table}" SET "{_t.get_field("revoked").column}" = %s, '
+    f'"{_t.get_field("rotated_at").column}" = %s WHERE "{_t.pk.column}" = %s'
+)
 
 
 def _just_rotated(token: OAuthRefreshToken, now: dt.datetime) -> bool:
@@ -352,21 +380,13 @@ def rotate_refresh_token(
     using = _db_for_write()
     reused = False
     with transaction.atomic(using=using):
-        with connections[using].cursor() as cursor:
-            cursor.execute(_LOCK_FAMILY_SQL, (FAMILY_LOCK_NAMESPACE, digest))
-            found = cursor.fetchone()
+        found = fetch_one(using, _LOCK_FAMILY_SQL, (FAMILY_LOCK_NAMESPACE, digest))
         if found is None:
             raise InvalidGrant("unknown refresh token")
         if client_id is not ANY_CLIENT and found[0] != client_id:
             raise InvalidGrant("refresh token was issued to another client")
         # Under the family lock: a concurrent rotation has either committed or not started.
-        current = (
-            OAuthRefreshToken.objects.using(using)
-            .select_for_update(of=("self",))
-            .select_related("client", "user")
-            .filter(token=digest)
-            .first()
-        )
+        current = _LOCKED_TOKEN.get(digest, using=using)
         if current is None:  # purged or deleted since the lookup
             raise InvalidGrant("unknown refresh token")
         now = timezone.now()
@@ -406,9 +426,6 @@ def rotate_refresh_token(
                     )
             # Without ``bind`` (trusted code) the new access token stays bound as the old.
             confirmation = bind(current.confirmation) if bind is not None else current.confirmation
-            OAuthRefreshToken.objects.using(using).filter(pk=current.pk).update(
-                revoked=now, rotated_at=now
-            )
             issued = _mint(
                 client,
                 user_id=current.user_id,
@@ -425,7 +442,10 @@ def rotate_refresh_token(
                 refresh_lifetime=refresh_lifetime,
                 confirmation=confirmation,
                 refresh_confirmation=current.confirmation,
+                before=(_ROTATED_SQL, [now, now, current.pk]),
             )
+            if issued.refresh is not None:
+                issued.refresh.user = current.user  # loaded under the lock: no second query
     # Raised after the block so that the family revocation above is committed.
     if reused:
         raise RefreshTokenReused(
