@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.db import connections, router, transaction
+from django.db.models import TextField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -309,24 +311,26 @@ def validate_access_token(raw_token: str | None) -> AccessTokenInfo | None:
 
 # --- rotating ------------------------------------------------------------------------------
 
-_LOCK_FAMILY_SQL = """
-SELECT client_id, user_id,
-       pg_advisory_xact_lock(%s, hashtext(client_id || chr(31) || user_id))::text
-FROM oauth_refresh_token
-WHERE token = %s
-"""
+_t = OAuthRefreshToken._meta
+# The family lock, taken as the token's row is read (see _LOCKED_TOKEN).
+_FAMILY_LOCK_SQL = (
+    f'pg_advisory_xact_lock(%s, hashtext("{_t.db_table}"."client_id" || chr(31) || '
+    f'"{_t.db_table}"."user_id"))::text'
+)
 
-# The token under the family lock, locked itself, with its client and user: one prepared
-# statement (the ORM would build and PostgreSQL plan the three-table join per rotation).
+# The token under its family's lock, locked itself, with its client and user: one prepared
+# statement. The lock is computed in the row's projection, before the row lock is taken; a
+# concurrent rotation of this token is committed by then, and the row lock reads the row as
+# it left it (READ COMMITTED re-reads a row changed since the statement began).
 _LOCKED_TOKEN = ModelLookup(
     OAuthRefreshToken,
     lambda digest: (
         OAuthRefreshToken.objects.select_for_update(of=("self",))
         .select_related("client", "user")
+        .annotate(family_lock=RawSQL(_FAMILY_LOCK_SQL, (FAMILY_LOCK_NAMESPACE,), TextField()))
         .filter(token=digest)
     ),
 )
-_t = OAuthRefreshToken._meta
 # The rotated token's revocation, sent in one statement with the new pair (``_mint``).
 _ROTATED_SQL = (
     f'UPDATE "{_t.db_table}" SET "{_t.get_field("revoked").column}" = %s, '
@@ -380,15 +384,12 @@ def rotate_refresh_token(
     using = _db_for_write()
     reused = False
     with transaction.atomic(using=using):
-        found = fetch_one(using, _LOCK_FAMILY_SQL, (FAMILY_LOCK_NAMESPACE, digest))
-        if found is None:
-            raise InvalidGrant("unknown refresh token")
-        if client_id is not ANY_CLIENT and found[0] != client_id:
-            raise InvalidGrant("refresh token was issued to another client")
         # Under the family lock: a concurrent rotation has either committed or not started.
         current = _LOCKED_TOKEN.get(digest, using=using)
-        if current is None:  # purged or deleted since the lookup
+        if current is None:
             raise InvalidGrant("unknown refresh token")
+        if client_id is not ANY_CLIENT and current.client_id != client_id:
+            raise InvalidGrant("refresh token was issued to another client")
         now = timezone.now()
         if current.revoked is not None:
             if _just_rotated(current, now):

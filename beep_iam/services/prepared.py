@@ -183,9 +183,10 @@ def _part(compiler: Any, info: dict[str, Any], setter: Any = None) -> _Part:
 
 class ModelLookup(Generic[ModelT]):
     """The first row of ``query(key)`` as the ORM would load it (``.first()``), through
-    :func:`fetch_one`. ``query`` builds a queryset of one model, without annotations, from an
-    expression standing for the key; it is compiled once per connection. Related objects of
-    ``select_related`` (one level) come with it, as ``select_for_update`` locks the row.
+    :func:`fetch_one`. ``query`` builds a queryset of one model from an expression standing
+    for the key; it is compiled once per connection. Related objects of ``select_related``
+    (one level) come with it, ``select_for_update`` locks the row; annotations are computed
+    for what they do (a lock) but not set on the object.
 
     As an expression the key skips the field's own preparation (an id field validates its
     form): look up values that come from rows or are checked before, not raw input."""
@@ -205,7 +206,6 @@ class ModelLookup(Generic[ModelT]):
         if (
             _KEY not in params
             or queryset.model is not self.model
-            or compiler.annotation_col_map
             or klass_info is None
             or any(info.get("related_klass_infos") for info in related)
         ):
@@ -273,6 +273,7 @@ class ModelInsert:
     def __init__(self, model: type[models.Model]) -> None:
         self.model = model
         self.fields = [f for f in model._meta.local_concrete_fields if not f.generated]
+        self._placeholders = [getattr(f, "get_placeholder", None) for f in self.fields]
         # Django connection wrapper -> (a compiler for placeholders, plans by value form)
         self._plans: weakref.WeakKeyDictionary[
             Any, tuple[Any, dict[tuple[str, ...], _InsertPlan]]
@@ -294,13 +295,13 @@ class ModelInsert:
         compiler, plans = cached
         # What the compiler puts in VALUES for each field (SQLInsertCompiler.field_as_sql).
         form = []
-        for f in self.fields:
+        for f, placeholder in zip(self.fields, self._placeholders, strict=True):
             value = getattr(obj, f.attname)
             if isinstance(value, DatabaseDefault):
                 form.append("DEFAULT")
             elif hasattr(value, "resolve_expression"):
                 return None
-            elif (placeholder := getattr(f, "get_placeholder", None)) is not None:
+            elif placeholder is not None:
                 form.append(placeholder(value, compiler, conn))
             else:
                 form.append("%s")
