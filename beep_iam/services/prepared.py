@@ -1,4 +1,5 @@
-"""One-row lookups run as server-side prepared statements on Django's connection.
+"""One-row lookups and the token writes run as server-side prepared statements on Django's
+connection.
 
 Planning the token lookup costs PostgreSQL more than executing it, and Django turns off
 psycopg's automatic statement preparation (``prepare_threshold=None``) for the benefit of
@@ -16,7 +17,14 @@ of client-side bound statements.
 ``ModelLookup`` loads a model instance the same way: one row by a unique key, the SQL the ORM
 compiles once per connection, the values through the fields' own converters and
 ``Model.from_db``, as a queryset would give them (the ORM spends more building the query and
-the object than PostgreSQL spends answering: the client of every token request).
+the object than PostgreSQL spends answering: the client of every token request), with the
+objects of a ``select_related`` and under a ``select_for_update`` where asked (the refresh
+token under rotation, its client and user).
+
+``insert()`` writes new instances the same way: the ``INSERT`` that ``save()`` would send,
+compiled once per connection (``ModelInsert``), several rows and a data-modifying statement
+before them (a rotation's revocation of the old token) in one statement, atomic without a
+transaction of its own; the instances get the values the database returns.
 
 ``BEEP_IAM["PREPARED_LOOKUPS"]`` controls it: ``None`` (default) prepares unless the
 database sets ``DISABLE_SERVER_SIDE_CURSORS`` (the usual sign of PgBouncer in transaction
