@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from django.db import connections, router, transaction
+from django.db import router, transaction
 from django.db.models import TextField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -191,11 +191,9 @@ def _mint(
         rows.append(access)
     # One statement (with ``before``, the rotation's revocation of the old token): atomic
     # by itself, and one round trip.
+    assert rows or before is None, "a rotation always writes a new refresh token"
     if rows:
         prepared.insert(using, rows, before)
-    elif before is not None:
-        with connections[using].cursor() as cursor:
-            cursor.execute(*before)
     return IssuedTokens(
         access_token=raw_access,
         refresh_token=raw_refresh,
