@@ -163,8 +163,10 @@ class _Part(NamedTuple):
     model: type[models.Model]
     positions: tuple[int, ...]  # of its values in the row
     attnames: list[str]
-    #: Puts a related object in its place on the looked-up one (``select_related``).
+    #: Put a related object in its place on the looked-up one and, for a one-to-one, the
+    #: looked-up one on it (``select_related``'s setters).
     setter: Callable[[Any, Any], None] | None = None
+    back: Callable[[Any, Any], None] | None = None
     pk_position: int = 0  # of its primary key in ``positions``: None there means no object
 
 
@@ -176,7 +178,7 @@ class _Plan(NamedTuple):
     converters: tuple[tuple[int, list[Any], Any], ...]
 
 
-def _part(compiler: Any, info: dict[str, Any], setter: Any = None) -> _Part:
+def _part(compiler: Any, info: dict[str, Any], related: bool = False) -> _Part:
     columns = [compiler.select[i][0] for i in info["select_fields"]]
     model = info["model"]
     attnames = [column.target.attname for column in columns]
@@ -184,8 +186,9 @@ def _part(compiler: Any, info: dict[str, Any], setter: Any = None) -> _Part:
         model,
         tuple(info["select_fields"]),
         attnames,
-        setter,
-        attnames.index(model._meta.pk.attname) if setter is not None else 0,
+        info["local_setter"] if related else None,
+        info["remote_setter"] if related else None,
+        attnames.index(model._meta.pk.attname) if related else 0,
     )
 
 
@@ -220,7 +223,7 @@ class ModelLookup(Generic[ModelT]):
             raise ImproperlyConfigured(f"{self.query!r}: not a lookup of one model by a key")
         parts = (
             _part(compiler, klass_info),
-            *(_part(compiler, info, info["local_setter"]) for info in related),
+            *(_part(compiler, info, related=True) for info in related),
         )
         converters = compiler.get_converters([column for column, _, _ in compiler.select])
         plan = _Plan(
@@ -255,8 +258,10 @@ class ModelLookup(Generic[ModelT]):
             other = None
             if data[part.pk_position] is not None:  # an outer join found no row
                 other = part.model.from_db(alias, part.attnames, data)
-            assert part.setter is not None
+            assert part.setter is not None and part.back is not None
             part.setter(found, other)
+            if other is not None:
+                part.back(other, found)
         return found  # type: ignore[return-value]
 
 
