@@ -2,7 +2,7 @@
 
     python benchmarks/oauth_http.py [--duration 2] [--rounds 1] [--concurrency 8 32]
         [--workers 4] [--node-workers 2] [--rows 10000] [--pool 1000] [--refresh-pool 2000]
-        [--systems beep dot better-auth] [--overhead-samples 200]
+        [--refresh-users 1] [--systems beep dot better-auth] [--overhead-samples 200]
         [--dpop-rounds 2] [--dpop-pool 3000]
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``), gunicorn and django-oauth-toolkit 3.4.1
@@ -13,7 +13,7 @@ role needs CREATEDB): one migrated for beep-iam, which better-auth 1.7.5 shares 
 co-tenancy, and one for django-oauth-toolkit 3.4.1's own tables. Each gets the same clients
 (one for client_credentials, one for a user's tokens, client_secret_basic), ``--pool`` valid
 access tokens with ``openid profile email``, ``--rows`` more access tokens (half expired) and
-refresh tokens, each used once. Then it starts:
+refresh tokens, each used once, of ``--refresh-users`` users. Then it starts:
 
 - beep-iam under gunicorn, ``--workers`` sync workers (``beep_settings``: this project's
   settings and middleware, DEBUG off, persistent connections, abuse limits off);
@@ -623,7 +623,11 @@ def setup_beep(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         batch_size=5000,
     )
     # Refresh tokens used once each: one pool per system on these tables, and one for the
-    # in-process measurement.
+    # in-process measurement; spread over --refresh-users users (token families).
+    users = [user] + [
+        User.objects.create_user(f"bench{i}@example.com", name=f"Bench {i}")
+        for i in range(1, args.refresh_users)
+    ]
     pools = {"beep": args.refresh_pool, "better-auth": args.refresh_pool}
     pools["inproc"] = args.overhead_samples + 50
     for prefix, size in pools.items():
@@ -632,7 +636,7 @@ def setup_beep(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 OAuthRefreshToken(
                     token=digest(f"{prefix}-rt-{i}"),
                     client=web.client,
-                    user=user,
+                    user=users[i % len(users)],
                     scopes=WEB_SCOPES,
                     expires_at=later + dt.timedelta(days=29),
                 )
@@ -682,7 +686,7 @@ def setup_dot(args: argparse.Namespace, env: dict[str, str], folder: Path) -> di
             sys.executable,
             "-m",
             "benchmarks.oauth_http_support.dot_setup",
-            *(str(n) for n in (args.rows, args.pool, args.refresh_pool)),
+            *(str(n) for n in (args.rows, args.pool, args.refresh_pool, args.refresh_users)),
         ],
         cwd=ROOT,
         env={**os.environ, **env},
@@ -836,6 +840,13 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=10_000, help="background access tokens")
     parser.add_argument("--pool", type=int, default=1_000, help="valid access tokens used")
     parser.add_argument("--refresh-pool", type=int, default=2_000, help="per system")
+    parser.add_argument(
+        "--refresh-users",
+        type=int,
+        default=1,
+        help="users the refresh tokens belong to (token families; beep serializes the "
+        "rotations of one family)",
+    )
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
     parser.add_argument("--overhead-samples", type=int, default=200)
     parser.add_argument("--dpop-rounds", type=int, default=2, help="0: no DPoP lines")

@@ -281,11 +281,8 @@ def _refresh_token(client: OAuthClient, params: dict[str, str]) -> dict[str, Any
         reference_id=refresh and refresh.reference_id,
     )
     if "openid" in issued.scopes and issued.refresh is not None:
-        user = user_by_pk(issued.refresh.user_id)
-        if user is None:  # deleted since the rotation, its tokens with it
-            raise errors.InvalidGrantError(description="the token's user no longer exists")
         body["id_token"] = claims.id_token(
-            user=user,
+            user=issued.refresh.user,  # loaded with the token under its lock
             client_id=client.client_id,
             scopes=issued.scopes,
             access_token=body["access_token"],

@@ -13,14 +13,15 @@ cannot miss a pair minted by a concurrent rotation, because that rotation holds 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from django.db import connections, router, transaction
+from django.db import router, transaction
+from django.db.models import TextField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -28,6 +29,7 @@ from beep_iam import validators as rules
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthRefreshToken
 from beep_iam.models.oauth import GrantType
+from beep_iam.services import prepared
 from beep_iam.services.oauth_errors import (
     InvalidClient,
     InvalidGrant,
@@ -35,8 +37,9 @@ from beep_iam.services.oauth_errors import (
     RefreshTokenReused,
     UnauthorizedClient,
 )
-from beep_iam.services.prepared import fetch_one
+from beep_iam.services.prepared import ModelLookup, fetch_one
 from beep_shared import crypto
+from beep_shared.db.show_once import set_new_secret
 from beep_shared.models.user import may_authenticate_sql
 
 # First key of the two-int advisory lock on a token family; the second is a hash of it.
@@ -146,14 +149,16 @@ def _mint(
     refresh_lifetime: dt.timedelta | None = None,
     confirmation: dict[str, Any] | None = None,
     refresh_confirmation: dict[str, Any] | None = None,
+    before: tuple[str, list[Any]] | None = None,
 ) -> IssuedTokens:
     conf = iam_settings()
     now = timezone.now()
     refresh = raw_refresh = None
+    rows: list[OAuthRefreshToken | OAuthAccessToken] = []
     if with_refresh:
         if user_id is None:
             raise InvalidGrant("a refresh token is issued to a user; none was given")
-        refresh, raw_refresh = OAuthRefreshToken.objects.using(using).create_with_secret(
+        refresh = OAuthRefreshToken(
             client_id=client.client_id,
             user_id=user_id,
             session_id=session_id,
@@ -166,9 +171,11 @@ def _mint(
             authorization_code_id=authorization_code_id,
             confirmation=refresh_confirmation,
         )
+        raw_refresh = set_new_secret(refresh)
+        rows.append(refresh)
     raw_access, access = "", None
     if opaque_access:
-        access, raw_access = OAuthAccessToken.objects.using(using).create_with_secret(
+        access = OAuthAccessToken(
             client_id=client.client_id,
             user_id=user_id,
             session_id=session_id,
@@ -180,6 +187,13 @@ def _mint(
             authorization_code_id=authorization_code_id,
             confirmation=confirmation,
         )
+        raw_access = set_new_secret(access)
+        rows.append(access)
+    # One statement (with ``before``, the rotation's revocation of the old token): atomic
+    # by itself, and one round trip.
+    assert rows or before is None, "a rotation always writes a new refresh token"
+    if rows:
+        prepared.insert(using, rows, before)
     return IssuedTokens(
         access_token=raw_access,
         refresh_token=raw_refresh,
@@ -228,28 +242,25 @@ def issue_tokens(
         if user is None:
             raise InvalidGrant("a refresh token is issued to a user; none was given")
         check_grant(client, GrantType.REFRESH_TOKEN)
-    using = _db_for_write()
-    # Two rows commit together; one INSERT is atomic by itself, and BEGIN and COMMIT would be
+    # The rows go in one statement (_mint): atomic without BEGIN and COMMIT, which would be
     # two of the three round trips of a client_credentials grant.
-    atomic = transaction.atomic(using=using) if with_refresh else contextlib.nullcontext()
-    with atomic:
-        return _mint(
-            client,
-            user_id=getattr(user, "pk", user),
-            session_id=getattr(session, "pk", session),
-            scopes=granted,
-            access_scopes=granted,
-            with_refresh=with_refresh,
-            reference_id=reference_id,
-            resources=resources,
-            auth_time=auth_time,
-            using=using,
-            authorization_code_id=authorization_code_id,
-            opaque_access=opaque_access,
-            refresh_lifetime=refresh_lifetime,
-            confirmation=confirmation,
-            refresh_confirmation=refresh_confirmation,
-        )
+    return _mint(
+        client,
+        user_id=getattr(user, "pk", user),
+        session_id=getattr(session, "pk", session),
+        scopes=granted,
+        access_scopes=granted,
+        with_refresh=with_refresh,
+        reference_id=reference_id,
+        resources=resources,
+        auth_time=auth_time,
+        using=_db_for_write(),
+        authorization_code_id=authorization_code_id,
+        opaque_access=opaque_access,
+        refresh_lifetime=refresh_lifetime,
+        confirmation=confirmation,
+        refresh_confirmation=refresh_confirmation,
+    )
 
 
 # --- validating ----------------------------------------------------------------------------
@@ -298,12 +309,31 @@ def validate_access_token(raw_token: str | None) -> AccessTokenInfo | None:
 
 # --- rotating ------------------------------------------------------------------------------
 
-_LOCK_FAMILY_SQL = """
-SELECT client_id, user_id,
-       pg_advisory_xact_lock(%s, hashtext(client_id || chr(31) || user_id))
-FROM oauth_refresh_token
-WHERE token = %s
-"""
+_t = OAuthRefreshToken._meta
+# The family lock, taken as the token's row is read (see _LOCKED_TOKEN).
+_FAMILY_LOCK_SQL = (
+    f'pg_advisory_xact_lock(%s, hashtext("{_t.db_table}"."client_id" || chr(31) || '
+    f'"{_t.db_table}"."user_id"))::text'
+)
+
+# The token under its family's lock, locked itself, with its client and user: one prepared
+# statement. The lock is computed in the row's projection, before the row lock is taken; a
+# concurrent rotation of this token is committed by then, and the row lock reads the row as
+# it left it (READ COMMITTED re-reads a row changed since the statement began).
+_LOCKED_TOKEN = ModelLookup(
+    OAuthRefreshToken,
+    lambda digest: (
+        OAuthRefreshToken.objects.select_for_update(of=("self",))
+        .select_related("client", "user")
+        .annotate(family_lock=RawSQL(_FAMILY_LOCK_SQL, (FAMILY_LOCK_NAMESPACE,), TextField()))
+        .filter(token=digest)
+    ),
+)
+# The rotated token's revocation, sent in one statement with the new pair (``_mint``).
+_ROTATED_SQL = (
+    f'UPDATE "{_t.db_table}" SET "{_t.get_field("revoked").column}" = %s, '
+    f'"{_t.get_field("rotated_at").column}" = %s WHERE "{_t.pk.column}" = %s'
+)
 
 
 def _just_rotated(token: OAuthRefreshToken, now: dt.datetime) -> bool:
@@ -352,23 +382,12 @@ def rotate_refresh_token(
     using = _db_for_write()
     reused = False
     with transaction.atomic(using=using):
-        with connections[using].cursor() as cursor:
-            cursor.execute(_LOCK_FAMILY_SQL, (FAMILY_LOCK_NAMESPACE, digest))
-            found = cursor.fetchone()
-        if found is None:
-            raise InvalidGrant("unknown refresh token")
-        if client_id is not ANY_CLIENT and found[0] != client_id:
-            raise InvalidGrant("refresh token was issued to another client")
         # Under the family lock: a concurrent rotation has either committed or not started.
-        current = (
-            OAuthRefreshToken.objects.using(using)
-            .select_for_update(of=("self",))
-            .select_related("client", "user")
-            .filter(token=digest)
-            .first()
-        )
-        if current is None:  # purged or deleted since the lookup
+        current = _LOCKED_TOKEN.get(digest, using=using)
+        if current is None:
             raise InvalidGrant("unknown refresh token")
+        if client_id is not ANY_CLIENT and current.client_id != client_id:
+            raise InvalidGrant("refresh token was issued to another client")
         now = timezone.now()
         if current.revoked is not None:
             if _just_rotated(current, now):
@@ -406,9 +425,6 @@ def rotate_refresh_token(
                     )
             # Without ``bind`` (trusted code) the new access token stays bound as the old.
             confirmation = bind(current.confirmation) if bind is not None else current.confirmation
-            OAuthRefreshToken.objects.using(using).filter(pk=current.pk).update(
-                revoked=now, rotated_at=now
-            )
             issued = _mint(
                 client,
                 user_id=current.user_id,
@@ -425,7 +441,10 @@ def rotate_refresh_token(
                 refresh_lifetime=refresh_lifetime,
                 confirmation=confirmation,
                 refresh_confirmation=current.confirmation,
+                before=(_ROTATED_SQL, [now, now, current.pk]),
             )
+            if issued.refresh is not None:
+                issued.refresh.user = current.user  # loaded under the lock: no second query
     # Raised after the block so that the family revocation above is committed.
     if reused:
         raise RefreshTokenReused(

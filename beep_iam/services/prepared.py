@@ -1,4 +1,5 @@
-"""One-row lookups run as server-side prepared statements on Django's connection.
+"""One-row lookups and the token writes run as server-side prepared statements on Django's
+connection.
 
 Planning the token lookup costs PostgreSQL more than executing it, and Django turns off
 psycopg's automatic statement preparation (``prepare_threshold=None``) for the benefit of
@@ -16,7 +17,14 @@ of client-side bound statements.
 ``ModelLookup`` loads a model instance the same way: one row by a unique key, the SQL the ORM
 compiles once per connection, the values through the fields' own converters and
 ``Model.from_db``, as a queryset would give them (the ORM spends more building the query and
-the object than PostgreSQL spends answering: the client of every token request).
+the object than PostgreSQL spends answering: the client of every token request), with the
+objects of a ``select_related`` and under a ``select_for_update`` where asked (the refresh
+token under rotation, its client and user).
+
+``insert()`` writes new instances the same way: the ``INSERT`` that ``save()`` would send,
+compiled once per connection (``ModelInsert``), several rows and a data-modifying statement
+before them (a rotation's revocation of the old token) in one statement, atomic without a
+transaction of its own; the instances get the values the database returns.
 
 ``BEEP_IAM["PREPARED_LOOKUPS"]`` controls it: ``None`` (default) prepares unless the
 database sets ``DISABLE_SERVER_SIDE_CURSORS`` (the usual sign of PgBouncer in transaction
@@ -33,8 +41,10 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import psycopg
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, models, router
-from django.db.models import QuerySet, Value
+from django.db import connections, models, router, transaction
+from django.db.models import QuerySet, Value, signals
+from django.db.models.expressions import DatabaseDefault
+from django.db.models.sql import InsertQuery
 from psycopg import pq
 from psycopg.adapt import Loader
 
@@ -147,18 +157,47 @@ def fetch_one(alias: str, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | 
 _KEY = "\x00beep-lookup-key\x00"
 
 
+class _Part(NamedTuple):
+    """One model's columns in a lookup's row."""
+
+    model: type[models.Model]
+    positions: tuple[int, ...]  # of its values in the row
+    attnames: list[str]
+    #: Put a related object in its place on the looked-up one and, for a one-to-one, the
+    #: looked-up one on it (``select_related``'s setters).
+    setter: Callable[[Any, Any], None] | None = None
+    back: Callable[[Any, Any], None] | None = None
+    pk_position: int = 0  # of its primary key in ``positions``: None there means no object
+
+
 class _Plan(NamedTuple):
     sql: str
     params: tuple[Any, ...]  # the compiled parameters, _KEY where the key goes
-    attnames: list[str]
+    parts: tuple[_Part, ...]  # the looked-up model first, then its related objects
     # (position, converters, expression) of the values that need converting
     converters: tuple[tuple[int, list[Any], Any], ...]
 
 
+def _part(compiler: Any, info: dict[str, Any], related: bool = False) -> _Part:
+    columns = [compiler.select[i][0] for i in info["select_fields"]]
+    model = info["model"]
+    attnames = [column.target.attname for column in columns]
+    return _Part(
+        model,
+        tuple(info["select_fields"]),
+        attnames,
+        info["local_setter"] if related else None,
+        info["remote_setter"] if related else None,
+        attnames.index(model._meta.pk.attname) if related else 0,
+    )
+
+
 class ModelLookup(Generic[ModelT]):
     """The first row of ``query(key)`` as the ORM would load it (``.first()``), through
-    :func:`fetch_one`. ``query`` builds a queryset of one model, without related objects or
-    annotations, from an expression standing for the key; it is compiled once per connection.
+    :func:`fetch_one`. ``query`` builds a queryset of one model from an expression standing
+    for the key; it is compiled once per connection. Related objects of ``select_related``
+    (one level) come with it, ``select_for_update`` locks the row; annotations are computed
+    for what they do (a lock) but not set on the object.
 
     As an expression the key skips the field's own preparation (an id field validates its
     form): look up values that come from rows or are checked before, not raw input."""
@@ -174,27 +213,32 @@ class ModelLookup(Generic[ModelT]):
         compiler = queryset.query.get_compiler(conn.alias)
         sql, params = compiler.as_sql()
         klass_info = compiler.klass_info
+        related = (klass_info or {}).get("related_klass_infos") or []
         if (
             _KEY not in params
             or queryset.model is not self.model
-            or compiler.annotation_col_map
             or klass_info is None
-            or klass_info.get("related_klass_infos")
+            or any(info.get("related_klass_infos") for info in related)
         ):
             raise ImproperlyConfigured(f"{self.query!r}: not a lookup of one model by a key")
-        columns = [compiler.select[i][0] for i in klass_info["select_fields"]]
-        converters = compiler.get_converters(columns)
+        parts = (
+            _part(compiler, klass_info),
+            *(_part(compiler, info, related=True) for info in related),
+        )
+        converters = compiler.get_converters([column for column, _, _ in compiler.select])
         plan = _Plan(
             sql,
             tuple(params),
-            [column.target.attname for column in columns],
+            parts,
             tuple((pos, convs, expr) for pos, (convs, expr) in converters.items()),
         )
         self._plans[conn] = plan
         return plan
 
-    def get(self, key: Any) -> ModelT | None:
-        alias = router.db_for_read(self.model)
+    def get(self, key: Any, *, using: str | None = None) -> ModelT | None:
+        """The instance for ``key`` on ``using`` (default: the router's database for
+        reading), or None."""
+        alias = using or router.db_for_read(self.model)
         conn = connections[alias]
         plan = self._plans.get(conn) or self._plan(conn)
         params = tuple(key if p == _KEY else p for p in plan.params)
@@ -207,7 +251,142 @@ class ModelLookup(Generic[ModelT]):
             for convert in convs:
                 converted = convert(converted, expression, conn)
             values[pos] = converted
-        return self.model.from_db(alias, plan.attnames, values)
+        main, *related = plan.parts
+        found = main.model.from_db(alias, main.attnames, [values[i] for i in main.positions])
+        for part in related:
+            data = [values[i] for i in part.positions]
+            other = None
+            if data[part.pk_position] is not None:  # an outer join found no row
+                other = part.model.from_db(alias, part.attnames, data)
+            assert part.setter is not None and part.back is not None
+            part.setter(found, other)
+            if other is not None:
+                part.back(other, found)
+        return found  # type: ignore[return-value]
+
+
+# --- inserts -------------------------------------------------------------------------------
+
+
+class _InsertPlan(NamedTuple):
+    sql: str  # INSERT ... VALUES (...) RETURNING ...
+    fields: list[Any]  # whose values are the parameters, in order
+    returning: list[Any]
+    converters: tuple[tuple[int, list[Any], Any], ...]
+
+
+class ModelInsert:
+    """``INSERT`` of a model's rows as ``save(force_insert=True)`` sends it (the fields'
+    ``pre_save``, ``get_db_prep_save`` and placeholders, database defaults, the values the
+    database returns), compiled once per connection and per form of the values' SQL (which
+    are left to the database's defaults, the fields' placeholders), and run by :func:`insert`
+    as a prepared statement. Rows the compiled form cannot make as the ORM would (a value
+    that is an expression, a ``pre_save`` / ``post_save`` receiver) are saved by the ORM."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.model = model
+        self.fields = [f for f in model._meta.local_concrete_fields if not f.generated]
+        self._placeholders = [getattr(f, "get_placeholder", None) for f in self.fields]
+        # Django connection wrapper -> (a compiler for placeholders, plans by value form)
+        self._plans: weakref.WeakKeyDictionary[
+            Any, tuple[Any, dict[tuple[str, ...], _InsertPlan]]
+        ] = weakref.WeakKeyDictionary()
+
+    def plan(self, obj: models.Model, conn: Any) -> _InsertPlan | None:
+        """The compiled statement for ``obj``, or None where only the ORM can save it."""
+        if (
+            type(obj) is not self.model
+            or obj.pk is None
+            or signals.pre_save.has_listeners(self.model)
+            or signals.post_save.has_listeners(self.model)
+        ):
+            return None
+        cached = self._plans.get(conn)
+        if cached is None:
+            cached = (InsertQuery(self.model).get_compiler(conn.alias), {})
+            self._plans[conn] = cached
+        compiler, plans = cached
+        # What the compiler puts in VALUES for each field (SQLInsertCompiler.field_as_sql).
+        form = []
+        for f, placeholder in zip(self.fields, self._placeholders, strict=True):
+            value = getattr(obj, f.attname)
+            if isinstance(value, DatabaseDefault):
+                form.append("DEFAULT")
+            elif hasattr(value, "resolve_expression"):
+                return None
+            elif placeholder is not None:
+                form.append(placeholder(value, compiler, conn))
+            else:
+                form.append("%s")
+        key = tuple(form)
+        plan = plans.get(key)
+        if plan is None:
+            query = InsertQuery(self.model)
+            query.insert_values(self.fields, [obj])
+            insert = query.get_compiler(conn.alias)
+            returning = list(self.model._meta.db_returning_fields)
+            insert.returning_fields = returning
+            [(sql, _)] = insert.as_sql()
+            table = self.model._meta.db_table
+            converters = insert.get_converters([f.get_col(table) for f in returning])
+            plan = _InsertPlan(
+                sql,
+                [f for f, sql_form in zip(self.fields, key, strict=True) if sql_form != "DEFAULT"],
+                returning,
+                tuple((pos, convs, expr) for pos, (convs, expr) in converters.items()),
+            )
+            plans[key] = plan
+        return plan
+
+
+@functools.cache
+def _inserts(model: type[models.Model]) -> ModelInsert:
+    return ModelInsert(model)
+
+
+def insert(
+    alias: str, objs: Sequence[models.Model], before: tuple[str, Sequence[Any]] | None = None
+) -> None:
+    """Insert ``objs`` (new instances with their primary keys set) as one statement, after
+    the data-modifying statement ``before`` (SQL and parameters) in the same statement: one
+    round trip, atomic without a transaction of its own. The instances get the values the
+    database returns, as ``save()`` gives them."""
+    conn = connections[alias]
+    plans = [_inserts(type(obj)).plan(obj, conn) for obj in objs]
+    if any(plan is None for plan in plans):
+        with transaction.atomic(using=alias, savepoint=False):
+            if before is not None:
+                with conn.cursor() as cursor:
+                    cursor.execute(*before)
+            for obj in objs:
+                obj.save(force_insert=True, using=alias)
+        return
+    params: list[Any] = [*before[1]] if before is not None else []
+    statements = [] if before is None else [f"before AS ({before[0]})"]
+    for i, (obj, plan) in enumerate(zip(objs, plans, strict=True)):
+        assert plan is not None
+        params += (f.get_db_prep_save(f.pre_save(obj, True), connection=conn) for f in plan.fields)
+        statements.append(f"row{i} AS ({plan.sql})")
+    if len(objs) == 1 and before is None:
+        sql = plans[0].sql  # type: ignore[union-attr]
+    else:
+        sql = f"WITH {', '.join(statements)} SELECT * FROM " + ", ".join(
+            f"row{i}" for i in range(len(objs))
+        )
+    row = fetch_one(alias, sql, params)
+    assert row is not None
+    values = list(row)
+    start = 0
+    for obj, plan in zip(objs, plans, strict=True):
+        assert plan is not None
+        for pos, convs, expression in plan.converters:
+            for convert in convs:
+                values[start + pos] = convert(values[start + pos], expression, conn)
+        for field in plan.returning:
+            setattr(obj, field.attname, values[start])
+            start += 1
+        obj._state.adding = False
+        obj._state.db = alias
 
 
 @functools.cache

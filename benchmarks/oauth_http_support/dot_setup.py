@@ -1,11 +1,12 @@
 """Fill django-oauth-toolkit's scratch database with the benchmark's clients and tokens.
 
 Run by ``benchmarks/oauth_http.py`` in a process of its own (DOT's project is another
-Django project): ``python -m benchmarks.oauth_http_support.dot_setup ROWS POOL REFRESH``.
+Django project): ``python -m benchmarks.oauth_http_support.dot_setup ROWS POOL REFRESH USERS``.
 Prints the clients as JSON: DOT's default clients (secrets hashed with Django's password
 hasher) and the same with ``hash_client_secret=False``, which the tokens belong to. The raw
 tokens are ``dot-at-<i>`` (``POOL`` valid access tokens with ``openid profile email``) and
-``dot-rt-<i>`` (``REFRESH`` refresh tokens, each with its access token, as DOT issues them);
+``dot-rt-<i>`` (``REFRESH`` refresh tokens, each with its access token, as DOT issues them,
+spread over ``USERS`` users);
 ``ROWS`` more access tokens, half of them expired, make the table the size of the others."""
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from oauth2_provider.models import AccessToken, Application, RefreshToken  # noq
 BATCH = 5000
 
 
-def main(rows: int, pool: int, refresh: int) -> None:
+def main(rows: int, pool: int, refresh: int, users: int = 1) -> None:
     call_command("migrate", verbosity=0)
     # DOT's project's user model is django.contrib.auth's (mypy reads this project's).
     user = get_user_model().objects.create_user(  # type: ignore[misc]
@@ -69,6 +70,10 @@ def main(rows: int, pool: int, refresh: int) -> None:
         hash_client_secret=False,
         algorithm=Application.RS256_ALGORITHM,
     )
+    owners = [user] + [
+        get_user_model().objects.create_user(f"bench{i}", email=f"bench{i}@example.com")  # type: ignore[misc]
+        for i in range(1, users)
+    ]
     now = timezone.now()
     later = now + dt.timedelta(days=1)
     background = [
@@ -97,7 +102,7 @@ def main(rows: int, pool: int, refresh: int) -> None:
         [
             AccessToken(
                 token=f"dot-rat-{i}",
-                user=user,
+                user=owners[i % len(owners)],
                 application=web_plain,
                 scope="openid profile email",
                 expires=later,
@@ -108,7 +113,9 @@ def main(rows: int, pool: int, refresh: int) -> None:
     )
     RefreshToken.objects.bulk_create(
         [
-            RefreshToken(token=f"dot-rt-{i}", user=user, application=web_plain, access_token=access)
+            RefreshToken(
+                token=f"dot-rt-{i}", user=access.user, application=web_plain, access_token=access
+            )
             for i, access in enumerate(refreshed_access)
         ],
         batch_size=BATCH,
@@ -125,4 +132,4 @@ def main(rows: int, pool: int, refresh: int) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(arg) for arg in sys.argv[1:4]))
+    main(*(int(arg) for arg in sys.argv[1:5]))
