@@ -293,7 +293,7 @@ def test_scope_is_checked(client, tv):
 
 
 def test_code_entry_is_rate_limited_per_ip(client, user, tv):
-    limits = {"device_verify": {"window": 60, "per_ip": 2, "per_client": None}}
+    limits = {"device_verify": {"window": 3600, "per_ip": 2, "per_client": None}}
     with override_settings(
         BEEP_IAM={**getattr(settings, "BEEP_IAM", {}), "OAUTH2_RATE_LIMITS": limits}
     ):

@@ -274,7 +274,7 @@ def test_global_setting_requires_par_and_is_advertised(signed_in, web, client):
 
 
 def test_par_is_rate_limited_with_the_token_endpoint(client, web):
-    limits = {"token": {"window": 60, "per_ip": 2, "per_client": None}}
+    limits = {"token": {"window": 3600, "per_ip": 2, "per_client": None}}
     beep = {**settings.BEEP_IAM, "OAUTH2_ISSUER": ISSUER, "OAUTH2_RATE_LIMITS": limits}
     _, challenge = pkce()
     with override_settings(BEEP_IAM=beep):

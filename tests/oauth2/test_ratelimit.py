@@ -59,25 +59,25 @@ def assert_limited(response, window: int) -> None:
 
 @pytest.mark.parametrize("store", ["cache", "database"])
 def test_per_ip_the_n_plus_first_request_is_refused(machine, store):
-    with limits(store, token={"window": 60, "per_ip": 3, "per_client": None}):
+    with limits(store, token={"window": 3600, "per_ip": 3, "per_client": None}):
         # Failed authentications count per IP: that is what slows a secret guesser down.
         assert token_request(machine, secret="wrong").status_code == 401
         for _ in range(2):
             assert token_request(machine).status_code == 200
-        assert_limited(token_request(machine), 60)
-        assert_limited(token_request(machine, secret="wrong"), 60)
+        assert_limited(token_request(machine), 3600)
+        assert_limited(token_request(machine, secret="wrong"), 3600)
         # Another address has its own counter.
         assert token_request(machine, ip="192.0.2.7").status_code == 200
 
 
 @pytest.mark.parametrize("store", ["cache", "database"])
 def test_per_client_the_n_plus_first_request_is_refused(machine, web, store):
-    with limits(store, token={"window": 60, "per_ip": None, "per_client": 2}):
+    with limits(store, token={"window": 3600, "per_ip": None, "per_client": 2}):
         assert token_request(machine, ip="192.0.2.1").status_code == 200
         # A merely claimed client_id does not count: anyone could exhaust a public client.
         assert token_request(machine, ip="192.0.2.2", secret="wrong").status_code == 401
         assert token_request(machine, ip="192.0.2.3").status_code == 200
-        assert_limited(token_request(machine, ip="192.0.2.4"), 60)
+        assert_limited(token_request(machine, ip="192.0.2.4"), 3600)
         # Another client is not affected.
         response = Client().post(
             "/oauth2/token",
@@ -118,13 +118,13 @@ def _consent_post(http: Client, registered) -> Any:
 
 
 def test_consent_post_per_ip(web, spa, user):
-    with limits(consent={"window": 60, "per_ip": 1, "per_client": None}):
+    with limits(consent={"window": 3600, "per_ip": 1, "per_client": None}):
         http = Client(REMOTE_ADDR="203.0.113.5")
         http.force_login(user)
         assert _consent_post(http, web).status_code == 302
         refused = _consent_post(http, web)
         assert refused.status_code == 429
-        assert 1 <= int(refused["Retry-After"]) <= 60
+        assert 1 <= int(refused["Retry-After"]) <= 3600
         assert "Location" not in refused  # a page, not a redirect
         assert b"Too many requests" in refused.content
         # GET (showing the consent page) is not limited.
@@ -135,7 +135,7 @@ def test_consent_post_per_ip(web, spa, user):
 
 def test_consent_post_per_client(web, user):
     other_user_http = Client(REMOTE_ADDR="203.0.113.6")
-    with limits(consent={"window": 60, "per_ip": None, "per_client": 1}):
+    with limits(consent={"window": 3600, "per_ip": None, "per_client": 1}):
         http = Client(REMOTE_ADDR="203.0.113.5")
         http.force_login(user)
         assert _consent_post(http, web).status_code == 302
@@ -158,7 +158,7 @@ def test_the_window_resets(machine, store):
 
 
 def test_database_store_writes_better_auths_rows(machine):
-    with limits("database", token={"window": 60, "per_ip": 2, "per_client": 5}):
+    with limits("database", token={"window": 3600, "per_ip": 2, "per_client": 5}):
         before = int(time.time() * 1000)
         assert token_request(machine, ip="::ffff:192.0.2.44").status_code == 200
         row = RateLimit.objects.get(key="192.0.2.44|/oauth2/token")
@@ -172,8 +172,8 @@ def test_database_store_shares_better_auths_counter(machine):
     RateLimit.objects.create(
         key="192.0.2.50|/oauth2/token", count=20, last_request=int(time.time() * 1000)
     )
-    with limits("database", token={"window": 60, "per_ip": 20, "per_client": None}):
-        assert_limited(token_request(machine, ip="192.0.2.50"), 60)
+    with limits("database", token={"window": 3600, "per_ip": 20, "per_client": None}):
+        assert_limited(token_request(machine, ip="192.0.2.50"), 3600)
         assert token_request(machine, ip="192.0.2.51").status_code == 200
 
 
@@ -190,7 +190,7 @@ def test_database_store_counts_atomically_across_connections():
     def worker() -> None:
         try:
             barrier.wait(timeout=10)
-            outcome = store.consume("198.51.100.77|/oauth2/token", 5, 60)
+            outcome = store.consume("198.51.100.77|/oauth2/token", 5, 3600)
         finally:
             connection.close()
         with lock:
@@ -203,7 +203,7 @@ def test_database_store_counts_atomically_across_connections():
         thread.join(timeout=30)
     assert len(results) == workers
     assert sum(1 for r in results if r is None) == 5
-    assert all(r is None or 1 <= r <= 60 for r in results)
+    assert all(r is None or 1 <= r <= 3600 for r in results)
     assert RateLimit.objects.get(key="198.51.100.77|/oauth2/token").count == 5
 
 
@@ -217,7 +217,7 @@ class RefuseAll:
 def test_a_custom_store(machine):
     with limits(
         "tests.oauth2.test_ratelimit.RefuseAll",
-        token={"window": 60, "per_ip": 100, "per_client": None},
+        token={"window": 3600, "per_ip": 100, "per_client": None},
     ):
         response = token_request(machine)
     assert response.status_code == 429 and response["Retry-After"] == "7"
@@ -280,7 +280,7 @@ def test_client_ip_is_normalised_as_better_auth_does(remote, key):
 
 def test_public_clients_have_no_per_client_counter(spa):
     """Naming a public client proves nothing: counting it would let anyone block its users."""
-    with limits(token={"window": 60, "per_ip": None, "per_client": 1}):
+    with limits(token={"window": 3600, "per_ip": None, "per_client": 1}):
         for ip in ("192.0.2.61", "192.0.2.62", "192.0.2.63"):
             response = Client(REMOTE_ADDR=ip).post(
                 "/oauth2/token",
