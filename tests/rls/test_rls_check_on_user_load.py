@@ -230,18 +230,6 @@ def prepared_checks() -> list[tuple[str, str]]:
         return cursor.fetchall()
 
 
-@pytest.fixture
-def persistent_connection() -> Any:
-    """Requests keep the connection (CONN_MAX_AGE), as in production."""
-    from django.db import connection
-
-    saved = connection.settings_dict["CONN_MAX_AGE"]
-    connection.settings_dict["CONN_MAX_AGE"] = 600
-    yield connection
-    connection.settings_dict["CONN_MAX_AGE"] = saved
-    connection.close()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_check_is_planned_once_per_server_session(member_of_a, sent, persistent_connection):
     # Planning the check cost the server more than the rest of a small request: it is

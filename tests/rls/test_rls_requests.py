@@ -105,17 +105,6 @@ def wsgi_get(handler: WSGIHandler, path_: str, cookie: str | None) -> tuple[str,
     return status[0], json.loads(body) if body.startswith(b"{") else {}
 
 
-@pytest.fixture
-def persistent_connection():
-    """CONN_MAX_AGE on the default connection, as a production server would run it."""
-    saved = connection.settings_dict["CONN_MAX_AGE"]
-    connection.close()
-    connection.settings_dict["CONN_MAX_AGE"] = 600
-    yield
-    connection.close()
-    connection.settings_dict["CONN_MAX_AGE"] = saved
-
-
 @pytest.mark.django_db(transaction=True)
 def test_alternating_tenants_on_a_persistent_connection_never_leak(persistent_connection):
     orgs = [OrganizationFactory.create() for _ in range(3)]

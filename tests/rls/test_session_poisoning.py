@@ -41,16 +41,6 @@ def member_of_a():
     return a, MemberFactory.create(organization=a)
 
 
-@pytest.fixture
-def persistent_connection() -> Any:
-    """Requests keep the connection (CONN_MAX_AGE), as in production: one server session."""
-    saved = connection.settings_dict["CONN_MAX_AGE"]
-    connection.settings_dict["CONN_MAX_AGE"] = 600
-    yield connection
-    connection.settings_dict["CONN_MAX_AGE"] = saved
-    connection.close()
-
-
 def inject(sql: str, organization: Any = None) -> None:
     """``sql`` as injected into some request's statement: a Django cursor, the web role."""
     with tenant_context(organization), connection.cursor() as cursor:
