@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import errors
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from django.contrib.auth import get_user_model, logout
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.db import router, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -220,7 +220,7 @@ def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant)
             raise errors.InvalidGrantError(description="PKCE: code_verifier does not match")
     elif client.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE:
         raise errors.InvalidGrantError(description="PKCE is required for public clients")
-    user = get_user_model().objects.filter(pk=grant.user_id).first()
+    user = user_by_pk(grant.user_id)
     if user is None:
         raise errors.InvalidGrantError(description="the code's user no longer exists")
     auth_time = (
