@@ -46,7 +46,6 @@ from beep_iam.services import oauth_errors, oauth_tokens
 #: RFC 8628 3.5: each ``slow_down`` adds 5 seconds to the interval the device must keep
 #: (milliseconds, the column's unit).
 SLOW_DOWN_STEP = 5000
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _error(error: str, description: str) -> OAuth2Error:
@@ -92,8 +91,7 @@ def device_authorization(request: HttpRequest) -> HttpResponse:
             "verification_uri_complete": f"{verification_uri}?{urlencode({'user_code': shown})}",
             "expires_in": int(DEFAULT_DEVICE_CODE_LIFETIME.total_seconds()),
             "interval": (row.polling_interval or DEFAULT_POLLING_INTERVAL) // 1000,
-        },
-        headers=NO_STORE,
+        }
     )
 
 

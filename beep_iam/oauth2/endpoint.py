@@ -13,6 +13,7 @@ import binascii
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
@@ -104,6 +105,21 @@ def endpoint_url(name: str) -> str:
 #: as is: ``never_cache`` merges into any ``Cache-Control`` present by parsing it, which cost
 #: more than the rest of a JSON answer (benchmarks/oauth_http.py).
 NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
+#: RFC 6749 5.1's pair, for the answers of views that :func:`no_store` does not wrap (the
+#: resource side's challenges, registration).
+NO_STORE: Mapping[str, str] = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# ``Expires`` of the current second: formatting the date cost as much as the JSON body.
+_expires_now: tuple[int, str] = (0, "")
+
+
+def _expires() -> str:
+    global _expires_now
+    now = int(time.time())
+    second, value = _expires_now
+    if second != now:
+        value = http_date(now)
+        _expires_now = (now, value)
+    return value
 
 
 def no_store(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -116,7 +132,7 @@ def no_store(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         response["Cache-Control"] = NEVER_CACHE
         response["Pragma"] = "no-cache"
         if "Expires" not in response:
-            response["Expires"] = http_date()
+            response["Expires"] = _expires()
         return response
 
     return wrapped

@@ -38,7 +38,7 @@ from beep_iam.choices import GrantType
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.oauth2 import ratelimit
-from beep_iam.oauth2.endpoint import endpoint_url, error_response, json_response
+from beep_iam.oauth2.endpoint import NO_STORE, endpoint_url, error_response, json_response
 from beep_iam.oauth2.metadata import (
     MAX_BODY_BYTES,
     REPLACED,
@@ -56,7 +56,6 @@ from beep_iam.services.oauth_clients import (
 )
 from beep_shared import crypto
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 TOKEN_TYPE = "registration_access_token"
 #: A registration access token is replaced by every update (RFC 7592 2.2 allows it).
 REGISTRATION_TOKEN_LIFETIME = timedelta(days=365)

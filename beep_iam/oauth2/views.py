@@ -49,6 +49,7 @@ from beep_iam.oauth2 import (
     tenancy,
 )
 from beep_iam.oauth2.endpoint import (
+    NO_STORE,
     OAuth2Error,
     authenticate,
     challenge_params,
@@ -72,7 +73,6 @@ from beep_iam.services.prepared import user_by_pk
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 CONSENT_TEMPLATE = "beep_iam/oauth2/consent.html"
 ERROR_TEMPLATE = "beep_iam/oauth2/error.html"
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 # --- token endpoint -------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def token(request: HttpRequest) -> HttpResponse:
     except oauth_errors.OAuthError as exc:
         response = error_response(from_service(exc))
     else:
-        response = json_response(body, headers=NO_STORE)
+        response = json_response(body)  # no_store adds RFC 6749 5.1's headers
     for key, value in dpop.response_headers().items():
         response.setdefault(key, value)
     return response
@@ -674,7 +674,7 @@ def userinfo(request: HttpRequest) -> HttpResponse:
     body = claims.user_claims(user, info.scopes, client_id=info.client_id)
     if info.reference_id is not None:
         body["reference_id"] = info.reference_id  # the organization the grant is for
-    return json_response(body, headers=NO_STORE)
+    return json_response(body)
 
 
 @csrf_exempt
@@ -708,7 +708,7 @@ def revoke(request: HttpRequest) -> HttpResponse:
             )
     except OAuth2Error as error:
         return error_response(error)
-    return json_response({}, headers=NO_STORE)
+    return json_response({})
 
 
 @csrf_exempt
@@ -732,13 +732,13 @@ def introspect(request: HttpRequest) -> HttpResponse:
     except OAuth2Error as error:
         return error_response(error)
     if access_jwt.looks_like_jwt(raw):
-        return json_response(access_jwt.introspect(raw, client.client_id), headers=NO_STORE)
+        return json_response(access_jwt.introspect(raw, client.client_id))
     body = oauth_tokens.introspect(raw, token_type_hint=params.get("token_type_hint"))
     if body.get("active") and body.get("client_id") != client.client_id:
         body = {"active": False}
     elif body.get("active"):
         body["iss"] = issuer()
-    return json_response(body, headers=NO_STORE)
+    return json_response(body)
 
 
 # --- end session (OpenID Connect RP-Initiated Logout 1.0) -------------------------------------

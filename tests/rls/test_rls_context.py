@@ -20,7 +20,7 @@ from beep_shared.rls import (
 )
 from beep_shared.rls.connection import TenantChangedError
 from beep_shared.rls.scope import NO_SCOPE
-from tests.factories import OrganizationFactory, TeamFactory
+from tests.factories import OrganizationFactory, TeamFactory, UserFactory
 
 
 class Boom(Exception):
@@ -387,32 +387,30 @@ def test_composed_sql_gets_the_tenant_too(orgs):
 @pytest.mark.django_db(transaction=True)
 def test_an_error_at_the_resetting_commit_is_raised_and_undoes_the_transaction():
     """The commit (reset and COMMIT in one message, without a cursor) raises what fails in
-    it, a deferred constraint here, as Django's own commit would, and leaves the
-    connection usable."""
+    it, a deferred constraint here (Django's foreign keys are checked at COMMIT), as Django's
+    own commit would, and leaves the connection usable."""
     from django.db import IntegrityError
 
+    missing = "user__00000000-0000-7000-8000-0000000000aa"
+    insert = (
+        'INSERT INTO "session" (token, expires_at, user_id) '
+        "VALUES (%s, now() + interval '1 day', %s)"
+    )
+    with (
+        pytest.raises(IntegrityError, match="session_user_id_fkey"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(insert, ["beep-test-deferred", missing])
     with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TABLE beep_test_deferred (n int UNIQUE DEFERRABLE INITIALLY DEFERRED)"
-        )
-    try:
-        with (
-            pytest.raises(IntegrityError, match="beep_test_deferred"),
-            transaction.atomic(),
-            connection.cursor() as cursor,
-        ):
-            cursor.execute("INSERT INTO beep_test_deferred VALUES (1), (1)")
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM beep_test_deferred")
-            assert cursor.fetchone()[0] == 0
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("INSERT INTO beep_test_deferred VALUES (2)")
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT n FROM beep_test_deferred")
-            assert cursor.fetchall() == [(2,)]
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE beep_test_deferred")
+        cursor.execute('SELECT count(*) FROM "session" WHERE token = %s', ["beep-test-deferred"])
+        assert cursor.fetchone()[0] == 0
+    user = UserFactory.create()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(insert, ["beep-test-deferred", user.pk])
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT user_id FROM "session" WHERE token = %s', ["beep-test-deferred"])
+        assert cursor.fetchall() == [(user.pk,)]
 
 
 @pytest.mark.django_db(transaction=True)
