@@ -10,19 +10,12 @@
 // Usage: node device.mjs '<json>'; prints one JSON line once the codes are there (the test
 // then plays the user), and one with the outcome.
 import * as client from "openid-client";
-import { emit, recordingFetch, seen } from "./record.mjs";
+import { discover, emit, recordingFetch, seen } from "./record.mjs";
 
 const input = JSON.parse(process.argv[2]);
 
 async function main() {
-  const config = await client.discovery(
-    new URL(input.issuer),
-    input.client_id,
-    { id_token_signed_response_alg: "EdDSA" },
-    client.None(),
-    { execute: [client.allowInsecureRequests] },
-  );
-  client.enableNonRepudiationChecks(config);
+  const config = await discover(input, client.None());
   config[client.customFetch] = recordingFetch;
   const options = {};
   let jkt = null;

@@ -10,7 +10,7 @@
 // callback URL from stdin (the test plays the browser), prints the outcome.
 import { createInterface } from "node:readline";
 import * as client from "openid-client";
-import { emit, recordingFetch, seen } from "./record.mjs";
+import { discover, emit, recordingFetch, seen } from "./record.mjs";
 
 const input = JSON.parse(process.argv[2]);
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -23,14 +23,7 @@ async function resource(config, accessToken, DPoP) {
 }
 
 async function main() {
-  const config = await client.discovery(
-    new URL(input.issuer),
-    input.client_id,
-    { id_token_signed_response_alg: "EdDSA" },
-    client.None(),
-    { execute: [client.allowInsecureRequests] },
-  );
-  client.enableNonRepudiationChecks(config);
+  const config = await discover(input, client.None());
   config[client.customFetch] = recordingFetch;
   const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair("ES256"));
   const jkt = await DPoP.calculateThumbprint();

@@ -1,3 +1,19 @@
+import * as client from "openid-client";
+
+// The server's metadata as every script here reads it: its issuer (plain http on loopback in
+// the tests), EdDSA ID tokens, openid-client's non-repudiation checks of them on.
+export async function discover(input, clientAuth) {
+  const config = await client.discovery(
+    new URL(input.issuer),
+    input.client_id,
+    { id_token_signed_response_alg: "EdDSA" },
+    clientAuth,
+    { execute: [client.allowInsecureRequests] },
+  );
+  client.enableNonRepudiationChecks(config);
+  return config;
+}
+
 // A customFetch for openid-client that records what the server answered (time, method, URL,
 // grant_type, status, OAuth error code, WWW-Authenticate) so a test can see the library's own
 // polling and retries; requests and responses pass through unchanged.

@@ -5,6 +5,7 @@
 // endpoint are verified against the server's JWKS).
 // Usage: node rp.mjs '<json>'; prints one JSON object.
 import * as client from "openid-client";
+import { discover } from "./record.mjs";
 
 const input = JSON.parse(process.argv[2]);
 
@@ -20,15 +21,7 @@ async function auth() {
 }
 
 async function configure() {
-  const config = await client.discovery(
-    new URL(input.issuer),
-    input.client_id,
-    { id_token_signed_response_alg: "EdDSA" },
-    await auth(),
-    { execute: [client.allowInsecureRequests] },
-  );
-  client.enableNonRepudiationChecks(config);
-  return config;
+  return discover(input, await auth());
 }
 
 const commands = {
