@@ -157,6 +157,18 @@ def fetch_one(alias: str, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | 
 _KEY = "\x00beep-lookup-key\x00"
 
 
+def _convert(
+    values: list[Any], converters: Sequence[tuple[int, list[Any], Any]], conn: Any, start: int = 0
+) -> None:
+    """Apply the compiler's converters (position, converters, expression) to ``values`` from
+    ``start`` on, in place, as the ORM does to a row it loads."""
+    for pos, convs, expression in converters:
+        converted = values[start + pos]
+        for convert in convs:
+            converted = convert(converted, expression, conn)
+        values[start + pos] = converted
+
+
 class _Part(NamedTuple):
     """One model's columns in a lookup's row."""
 
@@ -246,11 +258,7 @@ class ModelLookup(Generic[ModelT]):
         if row is None:
             return None
         values = list(row)
-        for pos, convs, expression in plan.converters:
-            converted = values[pos]
-            for convert in convs:
-                converted = convert(converted, expression, conn)
-            values[pos] = converted
+        _convert(values, plan.converters, conn)
         main, *related = plan.parts
         found = main.model.from_db(alias, main.attnames, [values[i] for i in main.positions])
         for part in related:
@@ -379,9 +387,7 @@ def insert(
     start = 0
     for obj, plan in zip(objs, plans, strict=True):
         assert plan is not None
-        for pos, convs, expression in plan.converters:
-            for convert in convs:
-                values[start + pos] = convert(values[start + pos], expression, conn)
+        _convert(values, plan.converters, conn, start)
         for field in plan.returning:
             setattr(obj, field.attname, values[start])
             start += 1
