@@ -64,7 +64,9 @@ def test_every_statement_carries_the_tenant_not_in_a_round_trip_of_its_own(orgs,
         assert visible_teams() == {team_a.pk}
     executed = [q["sql"] for q in queries.captured_queries]
     assert len(executed) == 2  # two executions: nothing sent besides the two queries
-    for sql in executed:
+    # The first also starts the transaction (the BEGIN psycopg would send alone).
+    assert executed[0].startswith("BEGIN;\n")
+    for sql in [executed[0].removeprefix("BEGIN;\n"), executed[1]]:
         # Each statement states it: raw SQL before it may have changed it (no parsing).
         assert sql.startswith(f"SET LOCAL {TENANT_SETTING} = '{a.pk}';\nSELECT ")
     assert sent == []
