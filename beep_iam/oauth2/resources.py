@@ -25,14 +25,11 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import errors
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from django.db import router
 
 from beep_iam.conf import iam_settings
-from beep_iam.models import OAuthClient, OAuthClientResource, OAuthRefreshToken, OAuthResource
+from beep_iam.models import OAuthClient, OAuthClientResource, OAuthResource
 from beep_iam.oauth2 import dpop, keys
 from beep_iam.oauth2.endpoint import issuer
-from beep_iam.services.prepared import fetch_one
-from beep_shared import crypto
 
 #: The parameter name, and the separator single_values joins repeated values with (an
 #: absolute URI holds no space).
@@ -202,28 +199,3 @@ def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[s
         custom_claims=claims,
         signing_key_id=kid,
     )
-
-
-# Read on every refresh: one prepared statement on the token's unique index.
-_REFRESH_GRANT_SQL = (
-    f"SELECT resources, scopes FROM {OAuthRefreshToken._meta.db_table}"
-    " WHERE token = %s AND client_id = %s"
-)
-
-
-def refresh_token_grant(
-    raw_refresh_token: str, client_id: str
-) -> tuple[list[str] | None, list[str]] | None:
-    """The resources and scopes of the refresh token ``raw_refresh_token`` of ``client_id``
-    (``None`` if unknown or another client's: the rotation refuses those), read before its
-    rotation so a refused ``resource`` leaves the token unused. They never change over a
-    token family's life, so reading them apart from the rotation is safe."""
-    row = fetch_one(
-        router.db_for_read(OAuthRefreshToken),
-        _REFRESH_GRANT_SQL,
-        (crypto.digest(raw_refresh_token), client_id),
-    )
-    if row is None:
-        return None
-    resources, scopes = row
-    return (list(resources) if resources else None), list(scopes)

@@ -31,7 +31,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from beep_iam.conf import iam_settings
-from beep_iam.models import DeviceCode, OAuthClient, Verification
+from beep_iam.models import DeviceCode, OAuthClient, OAuthRefreshToken, Verification
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
 from beep_iam.oauth2 import (
     access_jwt,
@@ -252,24 +252,27 @@ def _refresh_token(client: OAuthClient, params: dict[str, str]) -> dict[str, Any
     raw = params.get("refresh_token")
     if raw is None:
         raise errors.InvalidRequestError(description="refresh_token is required")
-    scopes = scope_list(params.get("scope"))
-    policy = resources.resolve(client, None, scopes or [])
-    held = resources.refresh_token_grant(raw, client.client_id)
-    if held is not None:  # else the rotation refuses the token
-        authorized, held_scopes = held
-        wanted = resources.within(resources.requested(params), authorized)
-        policy = resources.resolve(client, wanted, scopes or held_scopes)
-        if wanted:
-            scopes = policy.scopes
+    asked = scope_list(params.get("scope"))
+    requested = resources.requested(params)
+    policies: list[resources.Policy] = []
+
+    def plan(token: OAuthRefreshToken) -> oauth_tokens.Rotation:
+        # Under the rotation's lock, from the token it read: a refused resource leaves the
+        # token unused, and the token's resources cost no statement of their own.
+        wanted = resources.within(requested, token.resources)
+        policy = resources.resolve(client, wanted, asked or token.scopes)
+        policies.append(policy)
+        return oauth_tokens.Rotation(
+            scopes=policy.scopes if wanted else asked,
+            opaque_access=policy.audience is None,
+            refresh_lifetime=policy.refresh_lifetime,
+        )
+
     # RefreshTokenReused arrives here after the service committed the family's revocation.
     issued = oauth_tokens.rotate_refresh_token(
-        raw,
-        client_id=client.client_id,
-        scopes=scopes,
-        opaque_access=policy.audience is None,
-        refresh_lifetime=policy.refresh_lifetime,
-        bind=dpop.refresh_binding,
+        raw, client_id=client.client_id, bind=dpop.refresh_binding, plan=plan
     )
+    (policy,) = policies
     refresh = issued.refresh
     body = _with_resource(
         _token_body(issued),

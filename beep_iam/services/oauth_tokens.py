@@ -85,6 +85,15 @@ class IssuedTokens:
     confirmation: dict[str, Any] | None = None
 
 
+class Rotation(NamedTuple):
+    """What a rotation issues, decided under the lock from the refresh token itself (see
+    ``rotate_refresh_token(plan=...)``): the arguments of the same names."""
+
+    scopes: list[str] | None = None
+    opaque_access: bool = True
+    refresh_lifetime: dt.timedelta | None = None
+
+
 class AccessTokenInfo(NamedTuple):
     """What a resource server needs about a valid access token."""
 
@@ -353,6 +362,7 @@ def rotate_refresh_token(
     opaque_access: bool = True,
     refresh_lifetime: dt.timedelta | None = None,
     bind: Callable[[Any], dict[str, Any] | None] | None = None,
+    plan: Callable[[OAuthRefreshToken], Rotation] | None = None,
 ) -> IssuedTokens:
     """Exchange a refresh token for a new access and refresh token, atomically.
     ``opaque_access=False``: the new refresh token only; ``refresh_lifetime``: a shorter
@@ -366,6 +376,10 @@ def rotate_refresh_token(
     access token's (DPoP: :func:`beep_iam.oauth2.dpop.refresh_binding`, which raises when the
     proof's key is not the one the refresh token is bound to); the new refresh token keeps
     the old one's confirmation.
+    ``plan``: called under the lock with the refresh token once it is known to be valid and
+    the client's, returns the ``scopes``, ``opaque_access`` and ``refresh_lifetime`` to use
+    instead of the arguments (what the token's resources make of the request); an exception
+    it raises leaves the token unused.
     A token of an inactive, banned or soft-deleted user, a soft-deleted token or client is
     refused with ``InvalidGrant`` / ``InvalidClient``.
 
@@ -414,6 +428,8 @@ def rotate_refresh_token(
                     f"none of the refresh token's scopes is still allowed for client "
                     f"{client.client_id}"
                 )
+            if plan is not None:
+                scopes, opaque_access, refresh_lifetime = plan(current)
             access_scopes = kept
             if scopes is not None:
                 access_scopes = rules.validate_scopes(scopes)
