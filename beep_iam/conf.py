@@ -107,23 +107,32 @@ DEFAULTS: dict[str, Any] = {
 REGISTRATION_MODES = ("open", "initial_access_token", "signed_in")
 DEFAULT_REGISTRATION_SCOPES = ("openid", "profile", "email", "offline_access")
 
-#: better-auth's oauth-provider defaults per IP (window 60 s: token 20, introspect 100,
-#: revoke 30); per client a few times that, for a backend that serves many users.
-DEFAULT_RATE_LIMITS: dict[str, dict[str, int | None]] = {
-    "token": {"window": 60, "per_ip": 20, "per_client": 120},
-    "introspect": {"window": 60, "per_ip": 100, "per_client": 600},
-    "revoke": {"window": 60, "per_ip": 30, "per_client": 120},
-    "consent": {"window": 60, "per_ip": 30, "per_client": 600},
+#: Every rate-limited endpoint: the path its counters are keyed by (better-auth's: its
+#: rate-limit keys end with it, so the "database" store counts with a better-auth server on the
+#: same table) and its default limits. better-auth's oauth-provider defaults per IP (window
+#: 60 s: token 20, introspect 100, revoke 30); per client a few times that, for a backend that
+#: serves many users.
+RATE_LIMITED_ENDPOINTS: dict[str, tuple[str, dict[str, int | None]]] = {
+    "token": ("/oauth2/token", {"window": 60, "per_ip": 20, "per_client": 120}),
+    "introspect": ("/oauth2/introspect", {"window": 60, "per_ip": 100, "per_client": 600}),
+    "revoke": ("/oauth2/revoke", {"window": 60, "per_ip": 30, "per_client": 120}),
+    "consent": ("/oauth2/consent", {"window": 60, "per_ip": 30, "per_client": 600}),
     # better-auth's /oauth2/register default (5 a minute per IP); also the RFC 7592 calls.
-    "register": {"window": 60, "per_ip": 5, "per_client": None},
+    "register": ("/oauth2/register", {"window": 60, "per_ip": 5, "per_client": None}),
     # RFC 8628: better-auth's /device/code; code look-ups on the verification page (user codes
     # have about 34 bits, so guessing is what this limits).
-    "device": {"window": 60, "per_ip": 20, "per_client": 120},
-    "device_verify": {"window": 60, "per_ip": 10, "per_client": None},
+    "device": ("/device/code", {"window": 60, "per_ip": 20, "per_client": 120}),
+    "device_verify": ("/device", {"window": 60, "per_ip": 10, "per_client": None}),
     # Client ID Metadata Documents fetched for unknown or due client_id URLs at
-    # /oauth2/authorize (a GET nothing else limits): each one is an outbound request.
-    "cimd_fetch": {"window": 60, "per_ip": 10, "per_client": None},
+    # /oauth2/authorize (a GET nothing else limits): each one is an outbound request. No
+    # better-auth endpoint, so a path of its own.
+    "cimd_fetch": (
+        "/oauth2/authorize#client-metadata-fetch",
+        {"window": 60, "per_ip": 10, "per_client": None},
+    ),
 }
+DEFAULT_RATE_LIMITS = {name: limits for name, (_, limits) in RATE_LIMITED_ENDPOINTS.items()}
+RATE_LIMIT_PATHS = {name: path for name, (path, _) in RATE_LIMITED_ENDPOINTS.items()}
 RATE_LIMIT_STORES = ("cache", "database")
 
 MAX_PURGE_BATCH_SIZE = 1_000_000

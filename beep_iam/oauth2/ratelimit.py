@@ -29,23 +29,13 @@ from django.core.cache import cache
 from django.db import connections, router
 from django.http import HttpRequest, HttpResponse
 
+from beep_iam.conf import RATE_LIMIT_PATHS, iam_settings
 from beep_iam.conf import RateLimit as Limit
-from beep_iam.conf import iam_settings
 from beep_iam.models import RateLimit
 from beep_iam.oauth2.endpoint import NONE, error_response
 
-#: better-auth's paths of the limited endpoints (its rate-limit keys end with them).
-PATHS = {
-    "token": "/oauth2/token",
-    "introspect": "/oauth2/introspect",
-    "revoke": "/oauth2/revoke",
-    "consent": "/oauth2/consent",
-    "register": "/oauth2/register",
-    "device": "/device/code",
-    "device_verify": "/device",
-    # No better-auth endpoint: fetches of client metadata documents that authorize starts.
-    "cimd_fetch": "/oauth2/authorize#client-metadata-fetch",
-}
+#: The paths the counters are keyed by (beep_iam.conf.RATE_LIMITED_ENDPOINTS).
+PATHS = RATE_LIMIT_PATHS
 
 View = Callable[..., HttpResponse]
 
