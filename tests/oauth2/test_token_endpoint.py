@@ -185,6 +185,38 @@ def test_oversized_input_is_refused(client, machine):
     assert_error(response, 400, "invalid_request")
 
 
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        # A percent-escape that is not UTF-8: refused, not read as a replacement character.
+        ("grant_type=client_credentials&scope=invoices%FFread", "not UTF-8"),
+        (b"grant_type=client_credentials&scope=invoices\xffread", "not UTF-8"),
+        ("grant_type=client_credentials" + "&x=1" * 6, "too many parameters"),
+    ],
+)
+def test_a_malformed_form_gets_the_rfc_error(client, machine, settings, body, words):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    response = client.post(
+        "/oauth2/token",
+        body,
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=basic(machine.client.client_id, machine.client_secret),
+    )
+    assert words in assert_error(response, 400, "invalid_request")["error_description"]
+
+
+def test_form_values_are_read_as_the_form_encodes_them(client, machine):
+    auth = basic(machine.client.client_id, machine.client_secret)
+    # "+" is a space and %3A a colon; an empty parameter counts as absent.
+    response = post(
+        client, "grant_type=client_credentials&scope=invoices%3Aread&resource=", auth=auth
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["scope"] == "invoices:read"
+    response = post(client, "grant_type=client_credentials&scope=invoices:read+nope", auth=auth)
+    assert "nope" in assert_error(response, 400, "invalid_scope")["error_description"]
+
+
 @pytest.mark.parametrize("grant", ["password", "implicit", "urn:x:unknown"])
 def test_unsupported_grant_types(client, machine, grant):
     response = post(
