@@ -34,9 +34,6 @@ from beep_iam.conf import RateLimit as Limit
 from beep_iam.models import RateLimit
 from beep_iam.oauth2.endpoint import NONE, error_response
 
-#: The paths the counters are keyed by (beep_iam.conf.RATE_LIMITED_ENDPOINTS).
-PATHS = RATE_LIMIT_PATHS
-
 View = Callable[..., HttpResponse]
 
 
@@ -187,7 +184,8 @@ def check_ip(request: HttpRequest, endpoint: str) -> None:
     limit = _limit(endpoint)
     if limit is None or limit.per_ip is None:
         return
-    retry = store().consume(f"{client_ip(request)}|{PATHS[endpoint]}", limit.per_ip, limit.window)
+    key = f"{client_ip(request)}|{RATE_LIMIT_PATHS[endpoint]}"
+    retry = store().consume(key, limit.per_ip, limit.window)
     if retry is not None:
         raise TooManyRequests(retry)
 
@@ -200,7 +198,7 @@ def check_client(endpoint: str, client_id: str, auth_method: str | None = None) 
     limit = _limit(endpoint)
     if limit is None or limit.per_client is None or auth_method == NONE:
         return
-    key = f"client:{client_id}|{PATHS[endpoint]}"
+    key = f"client:{client_id}|{RATE_LIMIT_PATHS[endpoint]}"
     retry = store().consume(key, limit.per_client, limit.window)
     if retry is not None:
         raise TooManyRequests(retry)

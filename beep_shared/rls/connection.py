@@ -400,21 +400,17 @@ def _folded_begin(raw: Any, status: int) -> str:
     transaction with a ``BEGIN`` and its own round trip before the first statement. Here the
     first statement carries it, and psycopg is told it is in autocommit for that one call
     (its private ``_autocommit``, what its public setter writes once it has checked that no
-    transaction is open, which is the case here). Only where that attribute is psycopg 3's
-    and the transaction is an ordinary one; otherwise psycopg sends its ``BEGIN`` as usual.
+    transaction is open, which is the case here). The text is psycopg's own (its
+    ``_get_tx_start_command``: isolation level, access mode, deferrable). Only where both are
+    psycopg 3's and the transaction is an ordinary one; otherwise psycopg sends its
+    ``BEGIN`` as usual.
     """
     if status != _IDLE or vars(raw).get("_autocommit") is not False:
         return ""
     if getattr(raw, "_pipeline", None) is not None or getattr(raw, "_tpc", None):
         return ""
-    parts = ["BEGIN"]
-    if raw.isolation_level is not None:
-        parts.append("ISOLATION LEVEL " + psycopg.IsolationLevel(raw.isolation_level).name)
-    if raw.read_only is not None:
-        parts.append("READ ONLY" if raw.read_only else "READ WRITE")
-    if raw.deferrable is not None:
-        parts.append("DEFERRABLE" if raw.deferrable else "NOT DEFERRABLE")
-    return " ".join(parts).replace("_", " ")
+    start = getattr(raw, "_get_tx_start_command", None)
+    return start().decode() if start is not None else ""
 
 
 def _outside_transactions(sql: str) -> bool:
