@@ -20,7 +20,6 @@ from django.contrib.auth.views import redirect_to_login
 from django.db import router, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -46,6 +45,7 @@ from beep_iam.oauth2 import (
     par,
     ratelimit,
     resources,
+    sign_in,
     tenancy,
 )
 from beep_iam.oauth2.endpoint import (
@@ -433,21 +433,18 @@ def _prove_client(request: HttpRequest, params: dict[str, str]) -> tuple[OAuthCl
     return client, redirect_uri
 
 
-def _auth_time(request: HttpRequest) -> dt.datetime:
-    beep_session = getattr(request, "beep_session", None)
-    if beep_session is not None and beep_session.created_at is not None:
-        return beep_session.created_at
-    return request.user.last_login or timezone.now()  # type: ignore[union-attr]
-
-
 def _login_again(
     request: HttpRequest, params: dict[str, str], request_uri: str | None = None
 ) -> HttpResponse:
-    # The login page returns here without "login" in prompt, or it would ask forever.
-    prompts = set((params.get("prompt") or "").split()) - {"login", "select_account"}
-    again: dict[str, Any] = {k: v for k, v in params.items() if k not in ("prompt", "max_age")}
+    # The login page returns here without "login" in prompt or max_age, or it would ask
+    # forever, but with the signed time of this redirect: the user must have signed in since.
+    prompts = set((params.get("prompt") or "").split()) - sign_in.SIGN_IN_PROMPTS
+    again: dict[str, Any] = {
+        k: v for k, v in params.items() if k not in ("prompt", "max_age", sign_in.PARAM)
+    }
     if prompts:
         again["prompt"] = " ".join(sorted(prompts))
+    again[sign_in.PARAM] = sign_in.marker()
     if request_uri is not None:  # the pushed request changes, the URL stays
         par.replace(request_uri, again)
         again = {"client_id": params["client_id"], "request_uri": request_uri}
@@ -459,6 +456,7 @@ def _login_again(
 @never_cache
 @xframe_options_deny
 @require_http_methods(["GET", "POST"])
+@csrf_protect  # the consent POST, whatever the host project's middleware
 def authorize(request: HttpRequest) -> HttpResponse:
     """RFC 6749 4.1 with PKCE (RFC 7636, S256 only), OIDC ``nonce``/``prompt``/``max_age``
     and RFC 9207's ``iss``. GET asks; POST (the consent form, CSRF-protected) answers. The
@@ -512,12 +510,13 @@ def authorize(request: HttpRequest) -> HttpResponse:
                 _error_redirect(redirect_uri, errors.OAuth2Error(error="login_required"), state)
             )
         return _login_again(request, params, request_uri)
-    if request.method == "GET":
-        too_old = "max_age" in params and (
-            timezone.now() - _auth_time(request) > dt.timedelta(seconds=int(params["max_age"]))
-        )
-        if prompts & {"login", "select_account"} or too_old:
-            return _login_again(request, params, request_uri)
+    # On the consent POST too: it answers the same request, so the same sign-in is owed.
+    if sign_in.must_sign_in(request, params, prompts):
+        if "none" in prompts:  # OIDC Core 3.1.2.1: no login page for prompt=none
+            return answer(
+                _error_redirect(redirect_uri, errors.OAuth2Error(error="login_required"), state)
+            )
+        return _login_again(request, params, request_uri)
     # What the grant is for (an organization: its tokens run as that tenant), as better-auth's
     # postLogin.consentReferenceId chooses it.
     reference_id = tenancy.consent_reference_id(request, user, scopes)
@@ -544,11 +543,12 @@ def authorize(request: HttpRequest) -> HttpResponse:
     beep_session = getattr(request, "beep_session", None)
     # The request as sent: a redirect_uri it named must be repeated at the token endpoint,
     # one it left out must not (RFC 6749 4.1.3), as better-auth checks it.
+    signed_in = sign_in.signed_in_at(request)
     code = codes.issue_code(
-        dict(params),
+        {k: v for k, v in params.items() if k != sign_in.PARAM},
         user_id=str(user.pk),
         session_id=str(getattr(beep_session, "pk", "") or ""),
-        auth_time_ms=int(_auth_time(request).timestamp() * 1000),
+        auth_time_ms=int(signed_in * 1000) if signed_in is not None else None,
         resource=wanted,
         reference_id=reference_id,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from beep_iam.models import OAuthConsent, Verification
-from beep_iam.oauth2 import codes
+from beep_iam.oauth2 import codes, sign_in
 from beep_shared import crypto
 from tests.oauth2.conftest import ISSUER, REDIRECT_URI, authorize_url, get_code, pkce, query_of
 
@@ -94,8 +95,9 @@ def test_prompt_login_asks_to_sign_in_again_once(signed_in, web):
 
 
 def test_max_age_older_than_the_sign_in(signed_in, web, user):
-    user.last_login = timezone.now() - timedelta(hours=2)
-    user.save()
+    session = signed_in.session
+    session[sign_in.SESSION_KEY] = time.time() - 2 * 3600  # the session's own sign-in
+    session.save()
     _, challenge = pkce()
     response = signed_in.get(authorize_url(web.client.client_id, challenge, max_age="60"))
     assert response["Location"].startswith("/accounts/login/?next=")

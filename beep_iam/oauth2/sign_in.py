@@ -1,0 +1,83 @@
+"""When the user of a request signed in, per session: OpenID Connect's ``auth_time``, and the
+re-authentication that ``prompt=login`` and ``max_age`` ask for (OIDC Core 3.1.2.1).
+
+A better-auth session (``request.beep_session``) signed in when it was created; a Django
+session records the time of its ``login()`` (the ``user_logged_in`` signal). The user's
+``last_login`` is no measure: it is the user's newest sign-in anywhere, so an old session would
+look fresh as soon as the user signed in on another device.
+
+When the server sends the user to sign in again, the authorization request goes to the login
+page without its ``prompt=login`` / ``max_age`` (else it would ask forever) but with
+:data:`PARAM`: the time of that redirect, signed. On the way back the user must have signed
+in since; a holder of the session who opens the return URL without signing in gets the login
+page again, on GET and on the consent POST alike.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in
+from django.core import signing
+from django.http import HttpRequest
+
+SESSION_KEY = "_beep_iam_auth_time"
+PARAM = "beep_signed_in_after"
+_SALT = "beep_iam.oauth2.sign_in"
+#: Prompt values that ask for a new sign-in (select_account: this server has one account per
+#: sign-in, so choosing an account is signing in).
+SIGN_IN_PROMPTS = frozenset({"login", "select_account"})
+
+
+def _remember(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SESSION_KEY] = time.time()
+
+
+def connect() -> None:
+    user_logged_in.connect(_remember, dispatch_uid="beep_iam.oauth2.sign_in")
+
+
+def signed_in_at(request: HttpRequest) -> float | None:
+    """The Unix time at which the request's session signed in, None when unknown (a Django
+    session from before this was recorded). With both a better-auth and a Django session the
+    later: the user signed in then in this browser."""
+    times = []
+    beep_session = getattr(request, "beep_session", None)
+    if beep_session is not None and beep_session.created_at is not None:
+        times.append(beep_session.created_at.timestamp())
+    session = getattr(request, "session", None)
+    value = session.get(SESSION_KEY) if session is not None else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        times.append(float(value))
+    return max(times) if times else None
+
+
+def marker() -> str:
+    """The value of :data:`PARAM` for a request sent to sign in now."""
+    return signing.dumps(time.time(), salt=_SALT)
+
+
+def must_sign_in(request: HttpRequest, params: dict[str, str], prompts: set[str]) -> bool:
+    """Whether the signed-in user must sign in (again) before this authorization request is
+    answered: ``prompt=login`` or ``select_account``, a ``max_age`` exceeded or a sign-in time
+    unknown, or a sign-in asked for by :func:`marker` that has not happened (or a marker that
+    is not ours)."""
+    if prompts & SIGN_IN_PROMPTS:
+        return True
+    signed_in = signed_in_at(request)
+    # max_age: a non-negative integer (authorization_request); compared as numbers, since a
+    # timedelta of a huge one overflows.
+    if "max_age" in params and (
+        signed_in is None or time.time() - signed_in > int(params["max_age"])
+    ):
+        return True
+    if PARAM in params:
+        try:
+            after = float(signing.loads(params[PARAM], salt=_SALT))
+        except (signing.BadSignature, TypeError, ValueError):
+            return True
+        return signed_in is None or signed_in < after
+    return False
