@@ -31,13 +31,12 @@ from typing import Any
 from django.db import router
 from django.db.models.signals import post_delete, post_save
 from joserfc import jwt
-from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from beep_iam.conf import iam_settings
 from beep_iam.models import Jwks, OAuthAccessToken, OAuthClient, OAuthClientResource
-from beep_iam.oauth2 import keys
+from beep_iam.oauth2 import jose, keys
 from beep_iam.oauth2.endpoint import issuer
 from beep_iam.oauth2.resources import Policy, userinfo_resource
 from beep_iam.services.oauth_tokens import AccessTokenInfo, token_type_of, validate_access_token
@@ -74,7 +73,7 @@ def _kid(raw: str) -> str | None:
     try:
         part = raw.split(".", 1)[0]
         header = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-    except (ValueError, TypeError):
+    except jose.MALFORMED:
         return None
     kid = header.get("kid") if isinstance(header, dict) else None
     return kid if isinstance(kid, str) else None
@@ -165,7 +164,7 @@ def _verified_claims(raw: str) -> dict[str, Any] | None:
             sub={"essential": True},
             client_id={"essential": True},
         ).validate(token.claims)
-    except (JoseError, ValueError, TypeError):
+    except jose.MALFORMED:
         return None
     claims: dict[str, Any] = token.claims
     if not isinstance(claims.get("client_id"), str) or not _audiences(claims):

@@ -5,6 +5,8 @@ endpoint)."""
 
 from __future__ import annotations
 
+import re
+
 from authlib.oauth2.rfc6749 import errors
 
 from beep_iam.models import OAuthClient
@@ -14,6 +16,8 @@ from beep_iam.oauth2.endpoint import scope_list
 from beep_iam.services import oauth_tokens
 
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+#: RFC 7636 4.1 and 4.2: ``43*128unreserved``, the code verifier and the code challenge alike.
+PKCE_VALUE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 
 
 def _check_parameters(client: OAuthClient, params: dict[str, str]) -> tuple[list[str], set[str]]:
@@ -36,7 +40,7 @@ def _check_parameters(client: OAuthClient, params: dict[str, str]) -> tuple[list
             raise errors.InvalidRequestError(
                 description="code_challenge_method must be S256 (plain is refused)"
             )
-        if challenge is None or not (43 <= len(challenge) <= 128):
+        if challenge is None or not PKCE_VALUE.fullmatch(challenge):
             raise errors.InvalidRequestError(description="code_challenge is missing or malformed")
     elif client.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE or (
         client.require_pkce is not False

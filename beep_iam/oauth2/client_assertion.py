@@ -26,12 +26,11 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.views.decorators.debug import sensitive_variables
 from joserfc import jws, jwt
-from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from beep_iam.models import OAuthClient, OAuthClientAssertion
 from beep_iam.models.oauth import TokenEndpointAuthMethod
-from beep_iam.oauth2 import cimd, fetch, metadata
+from beep_iam.oauth2 import cimd, fetch, jose, metadata
 from beep_iam.oauth2.text import printable
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -73,14 +72,14 @@ def authenticate(params: dict[str, str], audiences: set[str]) -> OAuthClient:
         peeked = jws.extract_compact(assertion.encode())
         unverified = json.loads(peeked.payload)
         alg = peeked.headers().get("alg")
-    except (JoseError, ValueError, TypeError):
+    except jose.MALFORMED:
         raise _refuse("malformed client assertion") from None
     if alg not in ALGORITHMS:
         raise _refuse(f"unsupported assertion signing algorithm: {alg}")
     client_id = (
         unverified.get("sub") or unverified.get("iss") if isinstance(unverified, dict) else None
     )
-    if not isinstance(client_id, str):
+    if not isinstance(client_id, str) or "\x00" in client_id:  # no text column holds a NUL
         raise _refuse("the assertion names no client in sub or iss")
     if params.get("client_id", client_id) != client_id:
         raise _refuse("client_id differs from the assertion's sub/iss")
@@ -99,7 +98,7 @@ def authenticate(params: dict[str, str], audiences: set[str]) -> OAuthClient:
     keys = _client_keys(client, kid)
     try:
         claims: dict[str, Any] = jwt.decode(assertion, keys, algorithms=ALGORITHMS).claims
-    except (JoseError, ValueError, TypeError):
+    except jose.MALFORMED:
         raise _refuse("client assertion signature verification failed") from None
     _check_claims(claims, client_id, audiences)
     try:
@@ -144,7 +143,7 @@ def _fetch_jwks(uri: str) -> str:
         return metadata.jwks_text(json.loads(fetched.body))
     except fetch.FetchError as exc:
         raise _refuse(f"the client's jwks_uri could not be fetched: {exc.reason}") from None
-    except (ValueError, RecursionError):
+    except jose.MALFORMED:
         raise _refuse("the client's jwks_uri does not serve JSON") from None
     except metadata.RegistrationError as exc:
         raise _refuse(
@@ -155,7 +154,7 @@ def _fetch_jwks(uri: str) -> str:
 def _key_set(text: str) -> KeySet:
     try:
         return KeySet.import_key_set(json.loads(text))
-    except (JoseError, ValueError, TypeError):
+    except jose.MALFORMED:
         raise _refuse("the client's key set cannot be read") from None
 
 
@@ -167,16 +166,22 @@ def _check_claims(claims: dict[str, Any], client_id: str, audiences: set[str]) -
     if not audiences.intersection(a for a in named if isinstance(a, str)):
         raise _refuse("client assertion aud does not match the endpoint")
     now = int(time.time())
-    exp = claims.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool):
+    exp = jose.numeric_date(claims.get("exp"))
+    if exp is None:
         raise _refuse("client assertion must include exp claim")
     if exp <= now:
         raise _refuse("client assertion has expired")
     if exp - now > MAX_LIFETIME:
         raise _refuse(f"client assertion exp is too far in the future (max {MAX_LIFETIME}s)")
-    iat = claims.get("iat")
-    if isinstance(iat, int | float) and now - iat > MAX_LIFETIME:
+    for claim in ("iat", "nbf"):  # optional, but a date when present (RFC 7519 4.1.4-6)
+        if claim in claims and jose.numeric_date(claims[claim]) is None:
+            raise _refuse(f"client assertion {claim} must be a NumericDate")
+    iat = jose.numeric_date(claims.get("iat"))
+    if iat is not None and now - iat > MAX_LIFETIME:
         raise _refuse(f"client assertion iat is too far in the past (max {MAX_LIFETIME}s)")
+    nbf = jose.numeric_date(claims.get("nbf"))
+    if nbf is not None and nbf > now:  # RFC 7523 3 item 5; no leeway, as better-auth
+        raise _refuse("client assertion is not valid yet (nbf)")
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti:
         raise _refuse("client assertion must include jti claim")

@@ -18,7 +18,7 @@ from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from beep_iam.conf import iam_settings
@@ -42,6 +42,7 @@ from beep_iam.oauth2.endpoint import (
     scope_list,
 )
 from beep_iam.services import oauth_errors, oauth_tokens
+from beep_iam.services.secret_parameters import protect_secret_parameters
 
 #: RFC 8628 3.5: each ``slow_down`` adds 5 seconds to the interval the device must keep
 #: (milliseconds, the column's unit).
@@ -58,7 +59,8 @@ def _error(error: str, description: str) -> OAuth2Error:
 @csrf_exempt
 @no_store
 @require_POST
-@sensitive_post_parameters("client_secret", "client_assertion")
+@protect_secret_parameters
+@sensitive_variables("params")  # the parsed form: secrets, tokens, codes
 @ratelimit.limit_ip("device")
 def device_authorization(request: HttpRequest) -> HttpResponse:
     """A device code and user code for a client; a public client names itself (3.1)."""

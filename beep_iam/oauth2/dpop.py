@@ -28,7 +28,6 @@ import base64
 import hashlib
 import hmac
 import json
-import math
 import re
 import time
 from collections.abc import Iterator
@@ -45,12 +44,12 @@ from django.db import connections, router
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from joserfc import jws
-from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 
 from beep_iam.conf import DPoPSettings, iam_settings
 from beep_iam.models import OAuthClient, Verification
 from beep_iam.models.oauth import TokenEndpointAuthMethod
+from beep_iam.oauth2 import jose
 from beep_iam.oauth2.endpoint import challenge_params, endpoint_url
 
 TYPE = "dpop+jwt"
@@ -247,7 +246,7 @@ def verify(
     try:
         segment = proof_jwt.split(".", 1)[0]
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, TypeError):
+    except jose.MALFORMED:
         raise invalid_proof("the DPoP proof is not a well-formed JWS") from None
     if not isinstance(header, dict):
         raise invalid_proof("the DPoP proof is not a well-formed JWS")
@@ -269,14 +268,15 @@ def verify(
             proof_jwt, key, algorithms=[alg], registry=_ProofRegistry(algorithms=[alg])
         ).payload
         claims = json.loads(payload)
-    except (JoseError, ValueError, TypeError):
+    except jose.MALFORMED:
         raise invalid_proof("the DPoP proof signature or key is invalid") from None
     if not isinstance(claims, dict):
         raise invalid_proof("the DPoP proof payload must be a JSON object")
     jti, htm, htu, iat = (claims.get(c) for c in ("jti", "htm", "htu", "iat"))
     if not (isinstance(jti, str) and jti and isinstance(htm, str) and isinstance(htu, str)):
         raise invalid_proof("the DPoP proof must carry jti, htm, htu and iat")
-    if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
+    iat = jose.numeric_date(iat)
+    if iat is None:
         raise invalid_proof("the DPoP proof must carry jti, htm, htu and iat")
     if len(jti) > MAX_JTI_LENGTH:
         raise invalid_proof("the DPoP proof jti is too long")

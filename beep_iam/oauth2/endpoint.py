@@ -186,6 +186,7 @@ def invalid_client(description: str = "client authentication failed") -> OAuth2E
 REPEATABLE = frozenset({"resource"})
 
 
+@sensitive_variables()  # every local holds the request's parameters (secrets among them)
 def single_values(data: QueryDict | Iterable[tuple[str, str]]) -> dict[str, str]:
     """The parameters of ``data`` (a ``QueryDict`` or the pairs of a form in order), each at
     most once (RFC 6749 3.1, 3.2) but those of :data:`REPEATABLE`; empty values count as
@@ -204,6 +205,10 @@ def single_values(data: QueryDict | Iterable[tuple[str, str]]) -> dict[str, str]
                 description=printable(f"parameter {key!r} is repeated")
             )
         for value in values:
+            if "\x00" in value:  # PostgreSQL's text cannot hold it: refused before any lookup
+                raise errors.InvalidRequestError(
+                    description=printable(f"parameter {key!r} contains a NUL character")
+                )
             if len(value) > MAX_VALUE_LENGTH:
                 raise errors.InvalidRequestError(
                     description=printable(
@@ -216,6 +221,7 @@ def single_values(data: QueryDict | Iterable[tuple[str, str]]) -> dict[str, str]
     return params
 
 
+@sensitive_variables()  # the body and its pairs: secrets, tokens, codes
 def post_params(request: HttpRequest) -> dict[str, str]:
     """The form parameters of a POST to the token, revocation or introspection endpoint.
 
@@ -283,19 +289,20 @@ def authenticate(request: HttpRequest, params: dict[str, str]) -> tuple[OAuthCli
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "basic":
             raise invalid_client("unsupported authorization scheme; use Basic")
-        if "client_secret" in params:
+        if params.keys() & {"client_secret", "client_assertion", "client_assertion_type"}:
             raise errors.InvalidRequestError(
-                description="use one client authentication method, not Basic and client_secret"
+                description="use one client authentication method: Basic, or credentials in "
+                "the body"
             )
         try:
             decoded = base64.b64decode(credentials.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             raise invalid_client("malformed Basic credentials") from None
         raw_id, colon, raw_secret = decoded.partition(":")
-        if not colon:
-            raise invalid_client("malformed Basic credentials")
         # RFC 6749 2.3.1: both are form-urlencoded before the Basic encoding.
         client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+        if not colon or "\x00" in client_id or "\x00" in secret:
+            raise invalid_client("malformed Basic credentials")
         if params.get("client_id", client_id) != client_id:
             raise errors.InvalidRequestError(
                 description="client_id in the body differs from the Basic credentials"
@@ -315,6 +322,10 @@ def authenticate(request: HttpRequest, params: dict[str, str]) -> tuple[OAuthCli
         method = POST if secret is not None else NONE
     else:
         raise invalid_client("client authentication required")
+    if method in (BASIC, POST) and not secret:
+        # A secret method with no secret: a client without one (a NULL method, from other
+        # tools) would otherwise pass as confidential (introspection, no PKCE requirement).
+        raise invalid_client()
     discover(client_id)
     try:
         client = authenticate_client(client_id, secret)

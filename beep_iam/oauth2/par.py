@@ -25,7 +25,7 @@ from django.db import connections, router, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from beep_iam.conf import iam_settings
@@ -42,6 +42,7 @@ from beep_iam.oauth2.endpoint import (
 )
 from beep_iam.services import oauth_errors
 from beep_iam.services.oauth_clients import match_redirect_uri
+from beep_iam.services.secret_parameters import protect_secret_parameters
 from beep_shared import crypto
 
 PREFIX = "urn:ietf:params:oauth:request_uri:"
@@ -158,7 +159,8 @@ def consume(request_uri: str) -> bool:
 @csrf_exempt
 @no_store
 @require_POST
-@sensitive_post_parameters("client_secret", "client_assertion")
+@protect_secret_parameters
+@sensitive_variables("params")  # the parsed form: secrets, tokens, codes
 @ratelimit.limit_ip("token")
 def pushed_authorization_request(request: HttpRequest) -> HttpResponse:
     """RFC 9126 2: the client, authenticated as at the token endpoint, pushes the parameters

@@ -30,6 +30,7 @@ from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient, OAuthClientResource, OAuthResource
 from beep_iam.oauth2 import dpop, keys
 from beep_iam.oauth2.endpoint import issuer
+from beep_iam.oauth2.text import printable
 
 #: The parameter name, and the separator single_values joins repeated values with (an
 #: absolute URI holds no space).
@@ -44,6 +45,10 @@ class InvalidTargetError(OAuth2Error):
     """RFC 8707 section 2: the requested resource is invalid, unknown or not allowed."""
 
     error = "invalid_target"
+
+    def __init__(self, description: str | None = None, **kwargs: Any) -> None:
+        # Every message here quotes a requested resource: any characters a client sent.
+        super().__init__(printable(description) if description else None, **kwargs)
 
 
 def userinfo_resource() -> str:

@@ -23,10 +23,9 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from joserfc import jwt
-from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from beep_iam.conf import iam_settings
@@ -41,6 +40,7 @@ from beep_iam.oauth2 import (
     codes,
     device,
     dpop,
+    jose,
     keys,
     par,
     ratelimit,
@@ -67,6 +67,7 @@ from beep_iam.services import oauth_errors, oauth_tokens
 from beep_iam.services.oauth_clients import match_redirect_uri
 from beep_iam.services.oauth_consent import consent_covers, grant_consent
 from beep_iam.services.prepared import user_by_pk
+from beep_iam.services.secret_parameters import protect_secret_parameters
 
 #: better-auth's defaults (DEFAULT_OAUTH_SCOPES); scopes a user delegates, never granted to a
 #: client acting for itself (client_credentials).
@@ -81,7 +82,8 @@ ERROR_TEMPLATE = "beep_iam/oauth2/error.html"
 @csrf_exempt
 @no_store
 @require_POST
-@sensitive_post_parameters("client_secret", "code", "code_verifier", "refresh_token", "device_code")
+@protect_secret_parameters
+@sensitive_variables("params")  # the parsed form: secrets, tokens, codes
 @ratelimit.limit_ip("token")
 def token(request: HttpRequest) -> HttpResponse:
     """RFC 6749 section 3.2: ``authorization_code`` (+PKCE), ``refresh_token``,
@@ -163,6 +165,7 @@ def machine_scopes(client: OAuthClient, requested: list[str] | None) -> list[str
     return requested
 
 
+@sensitive_variables("params", "issued")
 def _client_credentials(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
     if client.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE:
         raise errors.UnauthorizedClientError(description="public clients have no own access")
@@ -213,6 +216,10 @@ def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant)
     if challenge is not None or verifier is not None:
         if challenge is None or verifier is None:
             raise errors.InvalidGrantError(description="PKCE: code_verifier does not match")
+        if not authorization_request.PKCE_VALUE.fullmatch(verifier):
+            raise errors.InvalidRequestError(
+                description="code_verifier must be 43 to 128 unreserved characters (RFC 7636)"
+            )
         computed = create_s256_code_challenge(verifier)
         if grant.query.get("code_challenge_method") != "S256" or not hmac.compare_digest(
             computed.encode(), str(challenge).encode()
@@ -683,7 +690,8 @@ def userinfo(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @no_store
 @require_POST
-@sensitive_post_parameters("client_secret", "token")
+@protect_secret_parameters
+@sensitive_variables("params")  # the parsed form: secrets, tokens, codes
 @ratelimit.limit_ip("revoke")
 def revoke(request: HttpRequest) -> HttpResponse:
     """RFC 7009: the authenticated client's token only; 200 whether or not it existed (or
@@ -717,7 +725,8 @@ def revoke(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @no_store
 @require_POST
-@sensitive_post_parameters("client_secret", "token")
+@protect_secret_parameters
+@sensitive_variables("params")  # the parsed form: secrets, tokens, codes
 @ratelimit.limit_ip("introspect")
 def introspect(request: HttpRequest) -> HttpResponse:
     """RFC 7662 for the client the token was issued to; to any other client it is inactive."""
@@ -756,7 +765,7 @@ def _hinted_claims(hint: str) -> dict[str, Any]:
         token = jwt.decode(
             hint, KeySet.import_key_set({"keys": keys.published_keys()}), algorithms=[keys.ALG]
         )
-    except (JoseError, ValueError) as exc:
+    except jose.MALFORMED as exc:
         raise ValueError("id_token_hint is not an ID token this server signed") from exc
     claims: dict[str, Any] = token.claims
     if claims.get("iss") != issuer() or not isinstance(claims.get("sub"), str):
