@@ -48,6 +48,7 @@ ALGORITHMS = [
 ]
 MAX_LIFETIME = 300  # seconds; better-auth's assertionMaxLifetime default
 JWKS_CACHE_SECONDS = 300  # better-auth's JWKS_CACHE_TTL_MS
+JWKS_REFETCH_SECONDS = 60  # at most one fetch for an unknown kid per client per minute
 JWKS_MAX_BYTES = 64 * 1024  # better-auth's MAX_JWKS_RESPONSE_BYTES
 JWKS_FETCH_TIMEOUT = 5.0  # seconds; better-auth's JWKS_FETCH_TIMEOUT_MS
 JWKS_MEDIA_TYPES = ("application/json", "application/jwk-set+json")
@@ -112,6 +113,12 @@ def authenticate(params: dict[str, str], audiences: set[str]) -> OAuthClient:
     return client
 
 
+def jwks_cache_key(client: OAuthClient) -> str:
+    """The cache key of the key set fetched from the client's ``jwks_uri``."""
+    source = f"{client.client_discovery_id or 'managed'}:{client.jwks_uri}"
+    return "beep_iam:jwks:" + hashlib.sha256(source.encode()).hexdigest()
+
+
 def _client_keys(client: OAuthClient, kid: object) -> KeySet:
     """The client's verification keys: its ``jwks``, or its ``jwks_uri``'s (cached; fetched
     again once when ``kid`` is not among them)."""
@@ -119,16 +126,16 @@ def _client_keys(client: OAuthClient, kid: object) -> KeySet:
         return _key_set(client.jwks)
     if not client.jwks_uri:
         raise _refuse("the client has no keys (jwks or jwks_uri)")
-    key = (
-        "beep_iam:jwks:"
-        + hashlib.sha256(
-            f"{client.client_discovery_id or 'managed'}:{client.jwks_uri}".encode()
-        ).hexdigest()
-    )
+    key = jwks_cache_key(client)
     text = cache.get(key)
     if text is not None:
         keys = _key_set(text)
         if kid is None or any(k.kid == kid for k in keys.keys):
+            return keys
+        # An unknown kid is read before any signature is checked: anyone naming the client
+        # could make the server fetch its jwks_uri on every request. One early fetch per
+        # client per JWKS_REFETCH_SECONDS; otherwise the cached keys decide.
+        if not cache.add(key + ":refetched", 1, JWKS_REFETCH_SECONDS):
             return keys
     text = _fetch_jwks(client.jwks_uri)
     cache.set(key, text, JWKS_CACHE_SECONDS)
