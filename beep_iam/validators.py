@@ -58,6 +58,16 @@ INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".locald
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# NAT64 (RFC 6052): a gateway turns 64:ff9b::/96 into the IPv4 address in its low 32 bits,
+# so the IPv4 address decides. The local-use prefix (RFC 8215) and the deprecated
+# IPv4-compatible ::/96 (RFC 4291) lead to whatever the operator routes there: internal.
+# Python before 3.13 counts all three as global.
+NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+INTERNAL_IPV6_NETWORKS = (
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+)
+
 
 def _literal_address(host: str) -> IPAddress | None:
     """``host`` as the address a resolver would read it as, or None for a name.
@@ -88,6 +98,10 @@ def is_internal_address(address: str | IPAddress) -> bool:
         if mapped is not None and is_internal_address(mapped):
             return True
         if ip.teredo is not None:
+            return True
+        if ip in NAT64_PREFIX:
+            return is_internal_address(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if any(ip in network for network in INTERNAL_IPV6_NETWORKS):
             return True
     return not ip.is_global or ip.is_multicast
 

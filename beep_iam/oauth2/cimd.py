@@ -64,7 +64,9 @@ _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNOR
 
 
 class DiscoveryError(Exception):
-    """The client's metadata document could not be used; ``description`` says why."""
+    """The client's metadata document could not be used; ``description`` says why, to
+    anyone who names the URL (so a fetch failure is only :class:`fetch.FetchError`'s reason,
+    which holds no resolved address or connection detail)."""
 
     def __init__(self, description: str) -> None:
         super().__init__(description)

@@ -6,8 +6,8 @@
 - The host is checked by the one host rule (``beep_iam.validators.internal_host_reason``),
   then resolved here, and every address it resolves to must be public
   (``validators.is_internal_address``: private, loopback, link-local incl. the cloud metadata
-  address, multicast, unspecified, CGNAT, reserved; IPv4-mapped, 6to4 and Teredo IPv6 too).
-  One internal address refuses the whole name.
+  address, multicast, unspecified, CGNAT, reserved; IPv4-mapped, IPv4-compatible, 6to4,
+  Teredo and NAT64 IPv6 too). One internal address refuses the whole name.
 - The connection goes to the address that was checked, with the certificate verified for the
   name: nothing resolves the name a second time, so DNS rebinding cannot swap the address.
 - No redirects are followed (a 3xx is a failure), only ``200`` counts; the body is capped
@@ -15,7 +15,13 @@
   must be one the caller accepts, and a watchdog closes the socket when the whole exchange
   takes longer than its time cap (a server that drips bytes cannot hold a worker).
 
-Every failure is a :class:`FetchError` with a reason fit for an ``error_description``.
+Every failure is a :class:`FetchError` with a reason fit for an ``error_description``: it
+reaches anonymous callers (the authorize error page, ``invalid_client``), so it says nothing
+beyond the URL and a public server's HTTP answer: no resolved address (a split-horizon
+resolver would map internal names for anyone), no exception or TLS detail (a port-scan
+oracle). A name that does not
+resolve and one that resolves to an internal address get the same reason. The detail goes
+to this module's logger at WARNING.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import ipaddress
+import logging
 import socket
 import ssl
 import threading
@@ -46,13 +53,25 @@ resolve: Callable[..., list[Any]] = socket.getaddrinfo
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+logger = logging.getLogger(__name__)
+
+NOT_PUBLIC = "the host does not resolve to a public address"
+
 
 class FetchError(Exception):
-    """The URL was not fetched; ``reason`` says why (no secret in it)."""
+    """The URL was not fetched; ``reason`` says why (no secret, and nothing learnt from DNS
+    or the connection beyond the server's HTTP answer)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def _failed(reason: str, target: str, detail: object) -> FetchError:
+    """A :class:`FetchError` with ``reason``; ``detail``, which the caller must not see, is
+    logged for the operator."""
+    logger.warning("fetch of %r failed: %s (%s)", target, reason, detail)
+    return FetchError(reason)
 
 
 @dataclass(frozen=True)
@@ -117,7 +136,7 @@ def vetted_addresses(host: str, port: int) -> list[str]:
     try:
         infos = resolve(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise FetchError(f"the host does not resolve ({type(exc).__name__})") from None
+        raise _failed(NOT_PUBLIC, host, f"{type(exc).__name__}: {exc}") from None
     addresses: list[str] = []
     for family, _type, _proto, _name, sockaddr in infos:
         if family not in (socket.AF_INET, socket.AF_INET6):
@@ -127,14 +146,11 @@ def vetted_addresses(host: str, port: int) -> list[str]:
         if validators.is_internal_address(address) and not (
             _allow_loopback() and address.is_loopback
         ):
-            raise FetchError(
-                f"the host resolves to {address}, a private, loopback, link-local or reserved "
-                "address"
-            )
+            raise _failed(NOT_PUBLIC, host, f"resolves to the internal address {address}")
         if text not in addresses:
             addresses.append(text)
     if not addresses:
-        raise FetchError("the host resolves to no address")
+        raise _failed(NOT_PUBLIC, host, f"no IPv4 or IPv6 address among {infos!r}")
     return addresses
 
 
@@ -242,11 +258,11 @@ def fetch(
     except FetchError:
         raise
     except ssl.SSLError as exc:
-        raise FetchError(f"TLS failed ({exc.reason or type(exc).__name__})") from None
+        raise _failed("TLS failed", url, f"{address}: {exc!r}") from None
     except (OSError, http.client.HTTPException, ValueError) as exc:
         if expired.is_set() or time.monotonic() - started >= timeout:
             raise FetchError(f"the server took longer than {timeout:g} s") from None
-        raise FetchError(f"the fetch failed ({type(exc).__name__})") from None
+        raise _failed("the fetch failed", url, f"{address}: {exc!r}") from None
     finally:
         watchdog.cancel()
         connection.close()

@@ -13,7 +13,7 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from django.core.exceptions import ValidationError
 
 from beep_iam import validators as rules
-from beep_iam.choices import GrantType, ResponseType, TokenEndpointAuthMethod
+from beep_iam.choices import GrantType, ResponseType, SubjectType, TokenEndpointAuthMethod
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient
 from beep_iam.oauth2.text import printable
@@ -61,7 +61,8 @@ WIRE_NAMES = {
     "software_statement": "software_statement",
 }
 #: Server-controlled fields a client may not set about itself (better-auth refuses
-#: ``skip_consent`` the same way); other unknown fields are ignored (RFC 7591 2).
+#: ``skip_consent`` the same way); other unknown fields are ignored (RFC 7591 2). An update
+#: may echo the values it read (RFC 7592 2.2), which are then ignored.
 SERVER_FIELDS = frozenset(
     {
         "skip_consent",
@@ -108,14 +109,24 @@ def _holds_nul(value: object) -> bool:
     return False
 
 
-def client_arguments(body: dict[str, Any], *, document: bool = False) -> dict[str, Any]:
+def client_arguments(
+    body: dict[str, Any], *, document: bool = False, current: OAuthClient | None = None
+) -> dict[str, Any]:
     """``build_client`` arguments from RFC 7591 metadata (a registration request, or a
     Client ID Metadata Document when ``document``), with better-auth's defaults; the types
-    and sizes checked here, every other rule by ``full_clean()``."""
+    and sizes checked here, every other rule by ``full_clean()``. ``current``: the stored
+    client an RFC 7592 update replaces."""
     if _holds_nul(body):
         # PostgreSQL text cannot hold NUL: refused here rather than failing at the INSERT.
         raise metadata_error("client metadata must not contain NUL characters")
-    forbidden = sorted(SERVER_FIELDS.intersection(body))
+    # RFC 7592 2.2 has an update send back every field it read, server fields included:
+    # those still as read are not a request to set them.
+    shown = client_metadata(current) if current is not None else None
+    forbidden = sorted(
+        name
+        for name in SERVER_FIELDS.intersection(body)
+        if shown is None or body[name] != shown.get(name)
+    )
     if forbidden:
         raise metadata_error(f"{', '.join(forbidden)} cannot be set by the client")
     arguments: dict[str, Any] = {}
@@ -124,6 +135,10 @@ def client_arguments(body: dict[str, Any], *, document: bool = False) -> dict[st
         value = _text(body, name, limit)
         if value is not None:
             arguments[column] = value
+    if arguments.get("subject_type", SubjectType.PUBLIC) != SubjectType.PUBLIC:
+        # Only public subject identifiers are issued (discovery's subject_types_supported):
+        # a client registered as pairwise would get the global user id and believe otherwise.
+        raise metadata_error("subject_type must be public: no other subject type is issued")
     for name, column in LIST_FIELDS.items():
         value = body.get(name)
         if value is None:

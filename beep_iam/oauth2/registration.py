@@ -258,7 +258,7 @@ def _replace(client: OAuthClient, body: dict[str, Any]) -> tuple[OAuthClient, st
         iam_settings().oauth2_registration == "open"
     ):
         raise metadata_error("client_credentials needs an authenticated registration")
-    replacement = build_client(**client_arguments(body))
+    replacement = build_client(**client_arguments(body, current=client))
     for column in REPLACED:
         setattr(client, column, getattr(replacement, column))
     had_secret = client.client_secret is not None

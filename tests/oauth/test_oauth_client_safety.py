@@ -109,6 +109,7 @@ INTERNAL = [
     "https://127.0.0.1/jwks",
     "https://[::1]/jwks",
     "https://[::ffff:169.254.169.254]/jwks",
+    "https://[64:ff9b::a9fe:a9fe]/jwks",  # NAT64 of the metadata address
     "https://[fe80::1]/jwks",
     "https://0.0.0.0/jwks",
     "https://2852039166/jwks",  # 169.254.169.254 as one number
@@ -155,3 +156,24 @@ def test_the_host_rule_is_one_function_for_later_fetches():
     assert validators.internal_host_reason("169.254.169.254")
     assert validators.is_internal_address("10.1.2.3")
     assert not validators.is_internal_address("93.184.216.34")
+
+
+@pytest.mark.parametrize(
+    ("address", "internal"),
+    [
+        ("64:ff9b::a00:5", True),  # NAT64 of 10.0.0.5
+        ("64:ff9b::a9fe:a9fe", True),  # NAT64 of the cloud metadata address
+        ("64:ff9b::7f00:1", True),  # NAT64 of 127.0.0.1
+        ("64:ff9b::5db8:d822", False),  # NAT64 of 93.184.216.34: the IPv4 address decides
+        ("64:ff9b:1::5db8:d822", True),  # local-use NAT64 (RFC 8215)
+        ("64:ff9b:1:ffff::1", True),
+        ("::a00:5", True),  # IPv4-compatible
+        ("::5db8:d822", True),
+        ("::", True),
+        ("::1", True),
+        ("2606:2800:220:1::1", False),
+    ],
+)
+def test_nat64_and_ipv4_compatible_addresses_are_judged_by_where_they_lead(address, internal):
+    assert validators.is_internal_address(address) is internal
+    assert (validators.internal_host_reason(f"[{address}]") is not None) is internal

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
+import socket
 from collections.abc import Iterator
 from email.message import Message
 from io import StringIO
@@ -21,7 +22,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from beep_iam.models import OAuthClient
-from beep_iam.oauth2 import cimd
+from beep_iam.oauth2 import cimd, fetch
 from beep_iam.services.oauth_clients import register_client
 from beep_iam.services.oauth_tokens import issue_tokens
 from tests.oauth2.conftest import ISSUER, REDIRECT_URI, authorize_url, get_code, pkce
@@ -196,6 +197,10 @@ def _bad_routes(server: LoopbackServer) -> dict[str, str]:
             ),
             "back-channel",
         ),
+        "/pairwise.json": (
+            json_route(document(url("/pairwise.json"), subject_type="pairwise")),
+            "subject_type",
+        ),
         "/not-json.json": (lambda h: send_body(h, b"{nope"), "not JSON"),
         "/list.json": (json_route([1]), "not a JSON object"),
         "/html.json": (lambda h: send_body(h, b"{}", content_type="text/html"), "media type"),
@@ -235,6 +240,35 @@ def test_a_slow_server_is_an_error_not_a_hang(
     server.routes["/slow.json"] = drip(5)
     with pytest.raises(cimd.DiscoveryError, match="longer than 1 s"):
         cimd.discover(server.url("/slow.json"))
+
+
+def test_an_internal_hosts_address_is_never_shown(
+    monkeypatch: pytest.MonkeyPatch, user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A split-horizon name resolving to a private address: anyone can name it as a
+    client_id, so the error page and invalid_client must not say where it points."""
+
+    def resolver(host: str, port: int, **kwargs: Any) -> list[Any]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.20.30.40", port))]
+
+    monkeypatch.setattr(fetch, "resolve", resolver)
+    caplog.set_level("WARNING", logger="beep_iam.oauth2.fetch")
+    client_id = "https://db.corp.example.com/client.json"
+    http = Client()
+    http.force_login(user)
+    page = http.get(authorize_url(client_id, pkce()[1]))
+    assert page.status_code == 400
+    assert fetch.NOT_PUBLIC in page.content.decode()
+    token = Client().post(
+        "/oauth2/token",
+        urlencode({"grant_type": "authorization_code", "code": "x", "client_id": client_id}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert token.status_code == 401 and token.json()["error"] == "invalid_client"
+    assert fetch.NOT_PUBLIC in token.json()["error_description"]
+    for shown in (page.content.decode(), token.content.decode()):
+        assert "10.20.30.40" not in shown
+    assert "10.20.30.40" in caplog.text  # the operator still sees it
 
 
 def test_loopback_documents_are_refused_with_the_setting_off(server: LoopbackServer) -> None:

@@ -76,6 +76,9 @@ REFUSED = [
     "https://[::ffff:10.0.0.1]/doc",
     "https://[::ffff:a9fe:a9fe]/doc",  # IPv4-mapped 169.254.169.254
     "https://[2002:a9fe:a9fe::]/doc",  # 6to4 of the metadata address
+    "https://[64:ff9b::a9fe:a9fe]/doc",  # NAT64 of the metadata address
+    "https://[64:ff9b:1::a00:5]/doc",  # local-use NAT64
+    "https://[::a00:5]/doc",  # IPv4-compatible 10.0.0.5
     "https://2852039166/doc",  # 169.254.169.254 as one number
     "https://0xa9.0xfe.0xa9.0xfe/doc",
     "https://0251.0376.0251.0376/doc",
@@ -107,7 +110,7 @@ def test_private_and_reserved_addresses_are_refused_even_with_loopback_allowed(
     ],
 )
 def test_loopback_is_refused_by_default(url: str) -> None:
-    with pytest.raises(FetchError, match=r"not public|resolves to"):
+    with pytest.raises(FetchError, match=r"not public|public address"):
         fetch.fetch(url, timeout=1)
 
 
@@ -115,17 +118,23 @@ def test_a_name_is_checked_by_what_the_real_resolver_returns() -> None:
     # No stub: getaddrinfo itself says localhost is loopback.
     real = {info[4][0] for info in socket.getaddrinfo("localhost", 443, type=socket.SOCK_STREAM)}
     assert real and all(a in ("127.0.0.1", "::1") for a in real)
-    with pytest.raises(FetchError, match="resolves to"):
+    with pytest.raises(FetchError, match="public address"):
         fetch.vetted_addresses("localhost", 443)
     with loopback(True):
         assert set(fetch.vetted_addresses("localhost", 443)) == real
-    with pytest.raises(FetchError, match="does not resolve"):
+    with pytest.raises(FetchError, match="public address"):
         fetch.vetted_addresses("no-such-host.invalid", 443)
 
 
 @pytest.mark.parametrize(
     "answers",
-    [["10.1.2.3"], ["93.184.216.34", "10.1.2.3"], ["::ffff:192.168.0.1"], ["169.254.169.254"]],
+    [
+        ["10.1.2.3"],
+        ["93.184.216.34", "10.1.2.3"],
+        ["::ffff:192.168.0.1"],
+        ["169.254.169.254"],
+        ["64:ff9b::a9fe:a9fe"],  # a DNS64 AAAA answer for an internal IPv4 address
+    ],
 )
 def test_a_public_name_resolving_to_a_private_address_is_refused(
     monkeypatch: pytest.MonkeyPatch, answers: list[str]
@@ -137,8 +146,39 @@ def test_a_public_name_resolving_to_a_private_address_is_refused(
         ]
 
     monkeypatch.setattr(fetch, "resolve", resolver)
-    with pytest.raises(FetchError, match="resolves to"):
+    with pytest.raises(FetchError, match="public address"):
         fetch.fetch("https://client.example.com/doc", timeout=1)
+
+
+def test_reasons_hold_no_dns_answer_or_connection_detail(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reason reaches anonymous callers: an internal answer and no answer read the same
+    (no map of split-horizon names), no address, no exception; the operator gets the log."""
+
+    def resolver(host: str, port: int, **kwargs: Any) -> list[Any]:
+        if host == "gone.example.com":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.20.30.40", port))]
+
+    monkeypatch.setattr(fetch, "resolve", resolver)
+    caplog.set_level("WARNING", logger="beep_iam.oauth2.fetch")
+    reasons = set()
+    for host in ("db.corp.example.com", "gone.example.com"):
+        with pytest.raises(FetchError) as caught:
+            fetch.fetch(f"https://{host}/doc", timeout=1)
+        reasons.add(caught.value.reason)
+    assert reasons == {fetch.NOT_PUBLIC}
+    assert "10.20.30.40" in caplog.text and "gaierror" in caplog.text
+    monkeypatch.setattr(fetch, "resolve", socket.getaddrinfo)
+    with loopback(True):
+        with socket.socket() as unused:
+            unused.bind(("127.0.0.1", 0))
+            port = unused.getsockname()[1]  # closed once the block ends: nothing listens
+        with pytest.raises(FetchError) as caught:
+            fetch.fetch(f"http://127.0.0.1:{port}/doc", timeout=1)
+    assert caught.value.reason == "the fetch failed"
+    assert "ConnectionRefusedError" in caplog.text
 
 
 def test_the_connection_goes_to_the_vetted_address_without_a_second_lookup(

@@ -128,6 +128,9 @@ def test_a_registered_client_completes_the_code_flow(user: Any) -> None:
         (public(grant_types=["client_credentials"]), "invalid_client_metadata"),
         (public(skip_consent=True), "invalid_client_metadata"),
         (public(client_credentials_scopes=["admin"]), "invalid_client_metadata"),
+        (public(disabled=False), "invalid_client_metadata"),  # even the default: no client yet
+        (public(subject_type="pairwise"), "invalid_client_metadata"),
+        (public(subject_type="bogus"), "invalid_client_metadata"),
         (public(scope="openid admin"), "invalid_client_metadata"),
         (public(scope='openid "x"'), "invalid_client_metadata"),
         (public(client_name=""), "invalid_client_metadata"),
@@ -394,6 +397,54 @@ def test_update_refusals(registered: dict[str, Any]) -> None:
     bad = put({"client_id": cid, "redirect_uris": ["http://evil.example.com/"]})
     assert bad.json()["error"] == "invalid_redirect_uri"
     assert OAuthClient.objects.get(client_id=cid).redirect_uris == [REDIRECT_URI]
+
+
+def test_an_update_may_echo_what_it_read_but_not_change_server_fields(
+    registered: dict[str, Any],
+) -> None:
+    """RFC 7592 2.2: the PUT carries every field the client read, server fields included."""
+    url = f"{URL}/{registered['client_id']}"
+    token = registered["registration_access_token"]
+    OAuthClient.objects.filter(client_id=registered["client_id"]).update(reference_id="org-1")
+    read = Client().get(url, **bearer(token)).json()
+    assert {"disabled", "reference_id"} <= set(read)
+    read["client_name"] = "Web 2"
+    updated = Client().put(url, json.dumps(read), content_type="application/json", **bearer(token))
+    assert updated.status_code == 200, updated.content
+    token = updated.json()["registration_access_token"]
+    row = OAuthClient.objects.get(client_id=registered["client_id"])
+    assert row.name == "Web 2" and row.reference_id == "org-1" and not row.skip_consent
+    for field, value in (("skip_consent", True), ("disabled", True), ("reference_id", "org-2")):
+        changed = {**read, field: value}
+        refused = Client().put(
+            url, json.dumps(changed), content_type="application/json", **bearer(token)
+        )
+        assert refused.status_code == 400, field
+        assert refused.json() == {
+            "error": "invalid_client_metadata",
+            "error_description": f"{field} cannot be set by the client",
+        }
+    row = OAuthClient.objects.get(client_id=registered["client_id"])
+    assert not row.skip_consent and not row.disabled and row.reference_id == "org-1"
+
+
+def test_subject_type_must_be_public(registered: dict[str, Any]) -> None:
+    """Only public subject identifiers are issued (discovery: subject_types_supported)."""
+    response = post(Client(), public(subject_type="pairwise"))
+    assert response.json()["error_description"].startswith("subject_type must be public")
+    assert post(Client(), public(subject_type="public")).json()["subject_type"] == "public"
+    url = f"{URL}/{registered['client_id']}"
+    body = {"client_id": registered["client_id"], "redirect_uris": [REDIRECT_URI]}
+    refused = Client().put(
+        url,
+        json.dumps({**body, "subject_type": "pairwise"}),
+        content_type="application/json",
+        **bearer(registered["registration_access_token"]),
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_client_metadata"
+    assert "subject_type" in refused.json()["error_description"]
+    assert OAuthClient.objects.get(client_id=registered["client_id"]).subject_type is None
 
 
 def test_update_to_public_drops_the_secret_and_back_issues_one(registered: dict[str, Any]) -> None:
