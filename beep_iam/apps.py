@@ -14,7 +14,7 @@ class BeepIamConfig(AppConfig):
         from beep_iam import conf
         from beep_iam.better_auth import checks as co_tenancy
         from beep_iam.better_auth import credentials, grants, middleware
-        from beep_iam.oauth2 import access_jwt, sign_in
+        from beep_iam.oauth2 import access_jwt, keys, sign_in
         from beep_iam.oauth2 import checks as endpoint_checks
 
         checks.register(conf.check_settings, checks.Tags.compatibility)
@@ -26,3 +26,4 @@ class BeepIamConfig(AppConfig):
         middleware.connect()
         access_jwt.connect()
         sign_in.connect()
+        keys.connect()

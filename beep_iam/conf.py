@@ -17,6 +17,7 @@ BEEP_IAM = {
     # The OAuth 2.1 / OpenID Connect endpoints (beep_iam.oauth2, docs/oauth2.md):
     "OAUTH2_ISSUER": None,                          # e.g. "https://auth.example.com"
     "ID_TOKEN_LIFETIME": timedelta(hours=10),
+    "OAUTH2_ID_TOKEN_SIGNING_ALG": "EdDSA",         # or "RS256", "ES256"; clients may choose
     "OAUTH2_RATE_LIMITS": {},                       # over DEFAULT_RATE_LIMITS; None: off
     "OAUTH2_RATE_LIMIT_STORE": "cache",             # or "database", or a dotted path
     "OAUTH2_EXTRA_CLAIMS": None,                    # dotted path of a custom-claims callable
@@ -86,6 +87,7 @@ DEFAULTS: dict[str, Any] = {
     "BETTER_AUTH_ROLE": None,
     "OAUTH2_ISSUER": None,
     "ID_TOKEN_LIFETIME": timedelta(hours=10),
+    "OAUTH2_ID_TOKEN_SIGNING_ALG": "EdDSA",
     "OAUTH2_RATE_LIMITS": {},
     "OAUTH2_RATE_LIMIT_STORE": "cache",
     "OAUTH2_EXTRA_CLAIMS": None,
@@ -105,6 +107,10 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_DEVICE_POLLING_INTERVAL": timedelta(seconds=5),
 }
 REGISTRATION_MODES = ("open", "initial_access_token", "signed_in")
+#: The JWS algorithms this server signs ID tokens and JWT access tokens with (keys of each in
+#: the ``jwks`` table, as better-auth's jwt plugin makes them): EdDSA, better-auth's default;
+#: RS256, which OpenID Connect requires a provider to offer.
+SIGNING_ALGORITHMS = ("EdDSA", "ES256", "RS256")
 DEFAULT_REGISTRATION_SCOPES = ("openid", "profile", "email", "offline_access")
 
 #: Every rate-limited endpoint: the path its counters are keyed by (better-auth's: its
@@ -163,6 +169,7 @@ class IamSettings:
     better_auth_role: str | None = None
     oauth2_issuer: str | None = None
     id_token_lifetime: timedelta = timedelta(hours=10)
+    oauth2_id_token_signing_alg: str = "EdDSA"
     #: endpoint -> RateLimit; an endpoint missing is not limited.
     oauth2_rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     oauth2_rate_limit_store: Any = "cache"  # "cache", "database" or a Store class
@@ -594,6 +601,9 @@ def load(user_settings: Any) -> IamSettings:
         better_auth_role=_role_name("BETTER_AUTH_ROLE", merged["BETTER_AUTH_ROLE"]),
         oauth2_issuer=_issuer("OAUTH2_ISSUER", merged["OAUTH2_ISSUER"]),
         id_token_lifetime=_duration("ID_TOKEN_LIFETIME", merged["ID_TOKEN_LIFETIME"]),
+        oauth2_id_token_signing_alg=_choice(
+            "OAUTH2_ID_TOKEN_SIGNING_ALG", merged["OAUTH2_ID_TOKEN_SIGNING_ALG"], SIGNING_ALGORITHMS
+        ),
         oauth2_rate_limits=_rate_limits("OAUTH2_RATE_LIMITS", merged["OAUTH2_RATE_LIMITS"]),
         oauth2_rate_limit_store=_dotted_path(
             "OAUTH2_RATE_LIMIT_STORE", merged["OAUTH2_RATE_LIMIT_STORE"], choices=RATE_LIMIT_STORES

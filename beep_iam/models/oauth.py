@@ -8,6 +8,7 @@ padding); the raw values are handed out once by the services in ``beep_iam.servi
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from typing import Any, ClassVar, Self
 
@@ -153,6 +154,22 @@ class OAuthClient(Table):
     def may_authenticate(self) -> bool:
         """Enabled and not soft-deleted."""
         return not self.disabled and self.deleted_at is None
+
+    def metadata_object(self) -> dict[str, Any] | None:
+        """``metadata`` as the object it holds, None when absent or not an object (better-auth
+        writes the column as a JSON string of the object)."""
+        metadata = self.metadata
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                return None
+        return metadata if isinstance(metadata, dict) else None
+
+    def registered(self, name: str) -> Any:
+        """Client metadata ``name`` kept in ``metadata`` (fields without a column of their
+        own, RFC 7591 extensions)."""
+        return (self.metadata_object() or {}).get(name)
 
     @staticmethod
     def may_authenticate_sql(alias: str) -> str:

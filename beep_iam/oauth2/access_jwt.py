@@ -116,7 +116,7 @@ def issue(
     lifetime = int(iam_settings().access_token_lifetime.total_seconds())
     if policy.access_token_ttl is not None:
         lifetime = min(lifetime, policy.access_token_ttl)
-    key = keys.signing_key(policy.signing_key_id)
+    key = keys.signing_key(policy.signing_key_id, alg=policy.signing_algorithm or keys.ALG)
     now = int(time.time())
     claims: dict[str, Any] = {
         k: v for k, v in policy.custom_claims.items() if k not in RESERVED_CLAIMS
@@ -152,7 +152,7 @@ def _verified_claims(raw: str) -> dict[str, Any] | None:
     """The claims of ``raw`` if this server signed it as an access token (``typ``), for this
     issuer, unexpired; else None."""
     try:
-        token = jwt.decode(raw, _key_set(_kid(raw)), algorithms=[keys.ALG])
+        token = jwt.decode(raw, _key_set(_kid(raw)), algorithms=list(keys.ALGORITHMS))
         typ = str(token.header.get("typ", "")).lower()
         if typ not in (TYP, f"application/{TYP}"):
             return None

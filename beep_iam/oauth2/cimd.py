@@ -40,10 +40,10 @@ from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient
 from beep_iam.oauth2 import fetch
 from beep_iam.oauth2.metadata import (
-    REPLACED,
     RegistrationError,
     client_arguments,
     from_validation,
+    replace_metadata,
 )
 from beep_iam.services.oauth_clients import (
     build_client,
@@ -170,8 +170,7 @@ def _store(client_id: str, document: dict[str, object], row: OAuthClient | None)
             except IntegrityError:
                 pass  # a concurrent request stored it first; its copy is as good
             return
-        for column in REPLACED:
-            setattr(row, column, getattr(client, column))
+        replace_metadata(row, client)
         row.client_secret = None
         row.full_clean()
         row.updated_at = timezone.now()

@@ -71,6 +71,15 @@ def user_claims(user: Any, scopes: list[str], *, client_id: str) -> dict[str, An
     return claims
 
 
+def id_token_alg(client: OAuthClient) -> str:
+    """The algorithm of ``client``'s ID tokens: the ``id_token_signed_response_alg`` it
+    registered (OpenID Connect Dynamic Client Registration 2), else
+    ``OAUTH2_ID_TOKEN_SIGNING_ALG``. A value this server cannot sign with (from other tools)
+    counts as none: the relying party then refuses the token, as it should."""
+    alg = client.registered("id_token_signed_response_alg")
+    return alg if alg in keys.ALGORITHMS else iam_settings().oauth2_id_token_signing_alg
+
+
 def id_token(
     *,
     user: Any,
@@ -80,9 +89,11 @@ def id_token(
     nonce: str | None = None,
     auth_time: dt.datetime | None = None,
     session_id: str | None = None,
+    alg: str = keys.ALG,
 ) -> str:
-    """A signed ID token for ``user`` and the client, bound to ``access_token`` (``at_hash``)."""
-    key = keys.signing_key()
+    """A signed ID token for ``user`` and the client, bound to ``access_token`` (``at_hash``),
+    signed with ``alg`` (:func:`id_token_alg` says which)."""
+    key = keys.signing_key(alg=alg)
     now = int(time.time())
     claims: dict[str, Any] = {
         **user_claims(user, scopes, client_id=client_id),

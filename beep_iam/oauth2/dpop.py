@@ -338,13 +338,7 @@ def client_requires(client: OAuthClient) -> bool:
     RFC 9449 5.2 metadata better-auth also reads)."""
     if client.dpop_bound_access_tokens:
         return True
-    metadata = client.metadata
-    if isinstance(metadata, str):
-        try:
-            metadata = json.loads(metadata)
-        except ValueError:
-            metadata = None
-    return isinstance(metadata, dict) and metadata.get("dpop_bound_access_tokens") is True
+    return client.registered("dpop_bound_access_tokens") is True
 
 
 @contextmanager

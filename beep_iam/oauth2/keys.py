@@ -5,9 +5,15 @@ shared with a better-auth server (``BEEP_IAM["BETTER_AUTH_SECRET"]`` set), encry
 plugin encrypts it: XChaCha20-Poly1305 under SHA-256(secret), the 24-byte nonce prepended,
 hex encoded and stored as a JSON string. The key id (``kid``) is the row's id.
 
-Signing uses the newest key that has not expired (``expires_at`` ends signing); JWKS
-publishes every key until ``expires_at`` plus :data:`GRACE_PERIOD`, so tokens signed before a
-rotation keep verifying (better-auth's ``jwks.gracePeriod`` default).
+Keys of three algorithms, as that plugin's ``keyPairConfig.alg`` makes them: ``EdDSA``
+(Ed25519, the default, better-auth's too), ``ES256`` (P-256) and ``RS256`` (RSA 2048; what
+OpenID Connect requires a provider to offer and assumes for a client that names no
+algorithm). A row whose ``alg`` is NULL is an ``EdDSA`` key, as better-auth reads it.
+
+Signing with an algorithm uses its newest key that has not expired (``expires_at`` ends
+signing), created on first use; JWKS publishes every key until ``expires_at`` plus
+:data:`GRACE_PERIOD`, so tokens signed before a rotation keep verifying (better-auth's
+``jwks.gracePeriod`` default).
 """
 
 from __future__ import annotations
@@ -17,24 +23,36 @@ import json
 import os
 import struct
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db.models import Q, QuerySet
+from django.db.models.signals import post_save
 from django.utils import timezone
 from joserfc.errors import SecurityWarning
-from joserfc.jwk import OKPKey
+from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
-from beep_iam.conf import iam_settings
-from beep_iam.models import Jwks
+from beep_iam.conf import SIGNING_ALGORITHMS, iam_settings
+from beep_iam.models import Jwks, OAuthClient
 from beep_iam.services.prepared import ModelLookup
 
-ALG = "EdDSA"
+#: The default algorithm, and the one of rows without ``alg`` (better-auth's default).
+ALG: Final = "EdDSA"
 CRV: Final = "Ed25519"
+ALGORITHMS: Final = SIGNING_ALGORITHMS
+#: How each algorithm's key pair is made: joserfc's key type, then the curve or RSA key size.
+_KEY_TYPES: Final[dict[str, tuple[Any, Any]]] = {
+    "EdDSA": (OKPKey, "Ed25519"),
+    "ES256": (ECKey, "P-256"),
+    "RS256": (RSAKey, 2048),
+}
 GRACE_PERIOD = timedelta(days=30)
+#: JWK members that are private key material (RFC 7518 6.2.2, 6.3.2, 6.4; RFC 8037 2).
+_PRIVATE_MEMBERS: Final = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 
 # better-auth's jwt plugin signs with "EdDSA" (RFC 8037); RFC 9864 prefers "Ed25519", but the
 # two servers must name the algorithm alike for either's tokens to verify at the other.
@@ -109,7 +127,7 @@ def decrypt(secret: str, hex_data: str) -> str:
 class SigningKey:
     kid: str
     alg: str
-    key: OKPKey
+    key: OKPKey | ECKey | RSAKey
 
 
 def _store_private(private_jwk: dict[str, Any]) -> str:
@@ -138,63 +156,108 @@ def _load_private(row: Jwks) -> dict[str, Any]:
     return data
 
 
-def create_key(*, expire_current: bool = False) -> Jwks:
-    """Make a new Ed25519 key pair; ``expire_current`` ends signing with the older keys
-    (they stay published for :data:`GRACE_PERIOD`)."""
-    key = OKPKey.generate_key(CRV)
+def _of_alg(alg: str) -> Q:
+    return Q(alg=alg) | Q(alg__isnull=True) if alg == ALG else Q(alg=alg)
+
+
+def create_key(*, alg: str = ALG, expire_current: bool = False) -> Jwks:
+    """Make a new key pair for ``alg``; ``expire_current`` ends signing with the older keys
+    of that algorithm (they stay published for :data:`GRACE_PERIOD`)."""
+    if alg not in _KEY_TYPES:
+        raise ValueError(f"unsupported signing algorithm {alg!r}; one of {', '.join(ALGORITHMS)}")
+    key_type, size_or_curve = _KEY_TYPES[alg]
+    key = key_type.generate_key(size_or_curve)
     now = timezone.now()
     if expire_current:
-        Jwks.objects.unexpired(now).update(expires_at=now)
+        Jwks.objects.unexpired(now).filter(_of_alg(alg)).update(expires_at=now)
     return Jwks.objects.create(
         public_key=json.dumps(key.as_dict(private=False), separators=(",", ":")),
         private_key=_store_private(key.as_dict(private=True)),
-        alg=ALG,
-        crv=CRV,
+        alg=alg,
+        crv=size_or_curve if isinstance(size_or_curve, str) else None,
     )
 
 
 # Decrypting (HChaCha20 in Python) and importing a private key cost about 0.4 ms, once per ID
 # token otherwise. The row is still read per token, so a rotation or an expiry takes effect at
 # once; only the imported key is kept, per row, stored form and secret.
-_imported: dict[tuple[str, str, str | None], OKPKey] = {}
+PrivateKey = OKPKey | ECKey | RSAKey
+_imported: dict[tuple[str, str, str | None], PrivateKey] = {}
 _IMPORTED_MAX = 8
 
 
-def _private_key(row: Jwks) -> OKPKey:
+def _private_key(row: Jwks) -> PrivateKey:
     cache_key = (row.pk, row.private_key, iam_settings().better_auth_secret)
     key = _imported.get(cache_key)
     if key is None:
-        key = OKPKey.import_key(_load_private(row))
+        key = cast(PrivateKey, JWKRegistry.import_key(_load_private(row)))  # by its kty
         if len(_imported) >= _IMPORTED_MAX:
             _imported.clear()
         _imported[cache_key] = key
     return key
 
 
-def _signing_keys(now: Any) -> QuerySet[Jwks]:
-    return Jwks.objects.unexpired(now).filter(Q(alg=ALG) | Q(alg__isnull=True))
+def _signing_keys(now: Any, alg: str | None) -> QuerySet[Jwks]:
+    unexpired = Jwks.objects.unexpired(now)
+    if alg is None:  # any algorithm this server signs with
+        return unexpired.filter(Q(alg__in=ALGORITHMS) | Q(alg__isnull=True))
+    return unexpired.filter(_of_alg(alg))
 
 
-# Read per ID token: compiled once, one prepared statement.
-_NEWEST_KEY = ModelLookup(Jwks, lambda now: _signing_keys(now).order_by("-created_at", "-row_id"))
+def _newest_key(alg: str) -> ModelLookup[Jwks]:
+    def query(now: Any) -> QuerySet[Jwks]:
+        return _signing_keys(now, alg).order_by("-created_at", "-row_id")
+
+    return ModelLookup(Jwks, query)
 
 
-def signing_key(kid: str | None = None) -> SigningKey:
-    """The newest unexpired EdDSA key, created when there is none (as better-auth does);
-    with ``kid``, that key if it is an unexpired EdDSA key, else ``LookupError``."""
+# Read per ID token: compiled once per algorithm, one prepared statement.
+_NEWEST_KEY = {alg: _newest_key(alg) for alg in ALGORITHMS}
+
+
+def signing_key(kid: str | None = None, *, alg: str = ALG) -> SigningKey:
+    """The newest unexpired key of ``alg``, created when there is none (as better-auth
+    does); with ``kid``, that key if it is unexpired and of an algorithm this server signs
+    with (whatever ``alg`` says), else ``LookupError``."""
     now = timezone.now()
     if kid is not None:
         try:
-            row = _signing_keys(now).filter(pk=kid).first()
+            row = _signing_keys(now, None).filter(pk=kid).first()
         except ValidationError:  # not even the form of a key id
             row = None
         if row is None:
-            raise LookupError(f"no unexpired {ALG} signing key {kid}")
+            raise LookupError(f"no unexpired signing key {kid}")
+    elif alg not in _NEWEST_KEY:
+        raise ValueError(f"unsupported signing algorithm {alg!r}; one of {', '.join(ALGORITHMS)}")
     else:
-        row = _NEWEST_KEY.get(now)
-    if row is None:
-        row = create_key()
+        row = _NEWEST_KEY[alg].get(now) or create_key(alg=alg)
     return SigningKey(kid=row.pk, alg=row.alg or ALG, key=_private_key(row))
+
+
+def ensure_signing_keys(algs: Iterable[str]) -> None:
+    """A key for each of ``algs`` (those this server signs with), made now where there is
+    none: published before the first token that needs it, so a relying party that read the
+    JWKS once knows it."""
+    wanted = set(algs) & set(ALGORITHMS)
+    if not wanted:
+        return
+    now = timezone.now()
+    present = {row_alg or ALG for row_alg in _signing_keys(now, None).values_list("alg", flat=True)}
+    for alg in sorted(wanted - present):
+        create_key(alg=alg)
+
+
+def _ensure_registered_alg(sender: Any, instance: Any, **kwargs: Any) -> None:
+    alg = instance.registered("id_token_signed_response_alg")
+    if isinstance(alg, str):
+        ensure_signing_keys([alg])
+
+
+def connect() -> None:
+    """A client that registers an ID token algorithm gets that algorithm's key published
+    (from ``ready()``; whatever saved the client: registration, a metadata document, the
+    admin, the services)."""
+    post_save.connect(_ensure_registered_alg, sender=OAuthClient, dispatch_uid="beep_iam_keys")
 
 
 def published_keys() -> list[dict[str, Any]]:
@@ -204,7 +267,8 @@ def published_keys() -> list[dict[str, Any]]:
     keys = []
     for row in rows:
         public = json.loads(row.public_key)
-        public.pop("d", None)  # never publish private material, whatever the row holds
+        for member in _PRIVATE_MEMBERS:  # never publish private material, whatever the row holds
+            public.pop(member, None)
         named = {"alg": row.alg or ALG, **({"crv": row.crv} if row.crv else {})}
         keys.append({**named, **public, "kid": row.pk})
     return keys

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 
 from beep_iam import validators as rules
 from beep_iam.choices import GrantType, ResponseType, SubjectType, TokenEndpointAuthMethod
-from beep_iam.conf import iam_settings
+from beep_iam.conf import SIGNING_ALGORITHMS, iam_settings
 from beep_iam.models import OAuthClient
 from beep_iam.oauth2.text import printable
 
@@ -53,6 +53,17 @@ BOOL_FIELDS = {
     "backchannel_logout_session_required": "backchannel_logout_session_required",
     "dpop_bound_access_tokens": "dpop_bound_access_tokens",
 }
+#: Metadata without a column of its own, kept in the client's ``metadata`` JSON (where
+#: better-auth keeps extensions too) and read with ``OAuthClient.registered``: wire name ->
+#: the values this server honours.
+KEPT_FIELDS: dict[str, tuple[str, ...]] = {
+    # OpenID Connect Dynamic Client Registration 2 (the algorithms of beep_iam.oauth2.keys).
+    "id_token_signed_response_alg": SIGNING_ALGORITHMS,
+}
+#: Kept in ``metadata`` (true) for a client that registered itself (open or signed-in
+#: registration): nobody vouches for its redirect URIs (RFC 9700 4.11.2, see
+#: ``beep_iam.oauth2.views.authorize``). Not client metadata: never read from a request.
+SELF_REGISTERED = "self_registered"
 #: Column -> wire name, for the errors of ``full_clean()``.
 WIRE_NAMES = {
     **{v: k for k, v in {**TEXT_FIELDS, **LIST_FIELDS, **BOOL_FIELDS}.items()},
@@ -167,6 +178,15 @@ def client_arguments(
         raise RegistrationError(
             "unapproved_software_statement", "this server approves no software statements"
         )
+    kept = {}
+    for name, honoured in KEPT_FIELDS.items():
+        value = body.get(name)
+        if value is not None:
+            if value not in honoured:
+                raise metadata_error(f"{name} must be one of {', '.join(honoured)}")
+            kept[name] = value
+    if kept:
+        arguments["metadata"] = kept
     jwks = body.get("jwks")
     if jwks is not None:
         arguments["jwks"] = jwks_text(jwks)
@@ -256,6 +276,8 @@ def client_metadata(client: OAuthClient) -> dict[str, Any]:
     for wire, column in {**TEXT_FIELDS, **LIST_FIELDS, **BOOL_FIELDS}.items():
         if wire not in body:
             body[wire] = getattr(client, column)
+    for wire in KEPT_FIELDS:
+        body[wire] = client.registered(wire)
     for wire, column in (
         ("disabled", "disabled"),
         ("skip_consent", "skip_consent"),
@@ -276,3 +298,17 @@ REPLACED = (
     "scopes",
     "jwks",
 )
+
+
+def replace_metadata(row: OAuthClient, replacement: OAuthClient) -> None:
+    """Copy what a registration update or a refreshed metadata document says onto ``row``:
+    the :data:`REPLACED` columns, and the :data:`KEPT_FIELDS` in its ``metadata`` (those left
+    out removed; other keys, which an operator or better-auth set, kept)."""
+    for column in REPLACED:
+        setattr(row, column, getattr(replacement, column))
+    current = row.metadata_object()
+    if current is None and row.metadata is not None:
+        return  # not an object this server can merge into: left as it is
+    merged = {k: v for k, v in (current or {}).items() if k not in KEPT_FIELDS}
+    merged.update(replacement.metadata or {})
+    row.metadata = merged or None

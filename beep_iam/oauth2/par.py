@@ -62,8 +62,7 @@ def required(client: OAuthClient) -> bool:
     """Must the client push its authorization requests (RFC 9126 5 and 6)?"""
     if iam_settings().oauth2_require_par:
         return True
-    metadata = client.metadata if isinstance(client.metadata, dict) else {}
-    return metadata.get("require_pushed_authorization_requests") is True
+    return client.registered("require_pushed_authorization_requests") is True
 
 
 @sensitive_variables("token")

@@ -41,12 +41,13 @@ from beep_iam.oauth2 import ratelimit
 from beep_iam.oauth2.endpoint import NO_STORE, endpoint_url, error_response, json_response
 from beep_iam.oauth2.metadata import (
     MAX_BODY_BYTES,
-    REPLACED,
+    SELF_REGISTERED,
     RegistrationError,
     client_arguments,
     client_metadata,
     from_validation,
     metadata_error,
+    replace_metadata,
 )
 from beep_iam.services.oauth_clients import (
     build_client,
@@ -174,6 +175,8 @@ def register(request: HttpRequest) -> HttpResponse:
         body = _json_body(request)
         user = _registrant(request, body)
         client = build_client(user=user, **client_arguments(body))
+        if iam_settings().oauth2_registration != "initial_access_token":
+            client.metadata = {**(client.metadata or {}), SELF_REGISTERED: True}
         with transaction.atomic():
             registered = create_client(client)
             link_registration_defaults(registered.client)
@@ -259,8 +262,7 @@ def _replace(client: OAuthClient, body: dict[str, Any]) -> tuple[OAuthClient, st
     ):
         raise metadata_error("client_credentials needs an authenticated registration")
     replacement = build_client(**client_arguments(body, current=client))
-    for column in REPLACED:
-        setattr(client, column, getattr(replacement, column))
+    replace_metadata(client, replacement)
     had_secret = client.client_secret is not None
     if not client.uses_secret:
         client.client_secret = None

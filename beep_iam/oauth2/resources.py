@@ -116,6 +116,8 @@ class Policy:
     refresh_token_ttl: int | None = None
     custom_claims: dict[str, Any] = field(default_factory=dict)
     signing_key_id: str | None = None
+    #: The algorithm the resources require (``signing_algorithm``); None: the default.
+    signing_algorithm: str | None = None
 
 
 def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[str]) -> Policy:
@@ -156,13 +158,25 @@ def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[s
             description="the resources pin different signing keys; one token has one signature"
         )
     kid = next(iter(kids), None)
+    algs = {rows[i].signing_algorithm for i in named if rows[i].signing_algorithm}
+    if len(algs) > 1:
+        raise errors.InvalidRequestError(
+            description="the resources require different signing algorithms; one token has "
+            "one signature"
+        )
+    alg = next(iter(algs), None)
     if kid is not None:
         try:
-            keys.signing_key(kid)
+            pinned = keys.signing_key(kid)
         except LookupError:
             raise errors.InvalidRequestError(
                 description=f"the resources pin signing key {kid}, which is not an active key"
             ) from None
+        if alg is not None and pinned.alg != alg:
+            raise errors.InvalidRequestError(
+                description=f"the resources pin signing key {kid} ({pinned.alg}) but require "
+                f"{alg} tokens"
+            )
     for identifier in named:
         row = rows[identifier]
         if row.allowed_scopes is not None:
@@ -180,11 +194,11 @@ def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[s
                 if refresh_ttl is None
                 else min(refresh_ttl, row.refresh_token_ttl)
             )
-        if row.signing_algorithm and row.signing_algorithm != keys.ALG:
-            # One signing algorithm here; never sign with another than the resource expects.
+        if row.signing_algorithm and row.signing_algorithm not in keys.ALGORITHMS:
+            # Never sign with another algorithm than the resource expects.
             raise errors.InvalidRequestError(
                 description=f"resource {identifier} requires {row.signing_algorithm} tokens; "
-                f"this server signs {keys.ALG}"
+                f"this server signs {', '.join(keys.ALGORITHMS)}"
             )
         if row.dpop_bound_access_tokens_required:
             # No bearer token for a resource that accepts only DPoP-bound ones.
@@ -203,4 +217,5 @@ def resolve(client: OAuthClient, resources: list[str] | None, scopes: Iterable[s
         refresh_token_ttl=refresh_ttl,
         custom_claims=claims,
         signing_key_id=kid,
+        signing_algorithm=alg,
     )

@@ -63,6 +63,7 @@ from beep_iam.oauth2.endpoint import (
     scope_list,
     single_values,
 )
+from beep_iam.oauth2.metadata import SELF_REGISTERED
 from beep_iam.services import oauth_errors, oauth_tokens
 from beep_iam.services.oauth_clients import match_redirect_uri
 from beep_iam.services.oauth_consent import consent_covers, grant_consent
@@ -292,6 +293,7 @@ def _refresh_token(client: OAuthClient, params: dict[str, str]) -> dict[str, Any
     )
     if "openid" in issued.scopes and issued.refresh is not None:
         body["id_token"] = claims.id_token(
+            alg=claims.id_token_alg(client),
             user=issued.refresh.user,  # loaded with the token under its lock
             client_id=client.client_id,
             scopes=issued.scopes,
@@ -367,6 +369,7 @@ def _user_tokens(
     )
     if "openid" in scopes:
         body["id_token"] = claims.id_token(
+            alg=claims.id_token_alg(client),
             user=user,
             client_id=client.client_id,
             scopes=scopes,
@@ -500,6 +503,16 @@ def authorize(request: HttpRequest) -> HttpResponse:
     except _ShowError as exc:
         return _error_page(request, exc.description, exc.status)
     state = params.get("state")
+    user = request.user
+
+    def refuse(error: OAuth2Error) -> HttpResponse:
+        # RFC 9700 4.11.2: an error is sent to the redirect URI by itself only when someone
+        # vouches for it, or the server redirects anyone anywhere a self-registered client
+        # names.
+        if _vouched_for(client, user):
+            return answer(_error_redirect(redirect_uri, error, state))
+        return answer(_error_page(request, f"{error.description or error.error}."))
+
     try:
         if request_uri is None and par.required(client):
             raise errors.InvalidRequestError(
@@ -507,22 +520,17 @@ def authorize(request: HttpRequest) -> HttpResponse:
             )
         scopes, prompts, wanted = authorization_request.check(client, params)
     except OAuth2Error as error:
-        return answer(_error_redirect(redirect_uri, error, state))
+        return refuse(error)
     except oauth_errors.OAuthError as exc:
-        return answer(_error_redirect(redirect_uri, from_service(exc), state))
-    user = request.user
+        return refuse(from_service(exc))
     if not user.is_authenticated:
         if "none" in prompts:
-            return answer(
-                _error_redirect(redirect_uri, errors.OAuth2Error(error="login_required"), state)
-            )
+            return refuse(errors.OAuth2Error(error="login_required"))
         return _login_again(request, params, request_uri)
     # On the consent POST too: it answers the same request, so the same sign-in is owed.
     if sign_in.must_sign_in(request, params, prompts):
         if "none" in prompts:  # OIDC Core 3.1.2.1: no login page for prompt=none
-            return answer(
-                _error_redirect(redirect_uri, errors.OAuth2Error(error="login_required"), state)
-            )
+            return refuse(errors.OAuth2Error(error="login_required"))
         return _login_again(request, params, request_uri)
     # What the grant is for (an organization: its tokens run as that tenant), as better-auth's
     # postLogin.consentReferenceId chooses it.
@@ -530,21 +538,20 @@ def authorize(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         decision = request.POST.get("decision")
         if decision != "allow":
+            # The user saw the consent page, which names the client and where it returns to.
             denied = errors.AccessDeniedError(description="the user denied access")
             return answer(_error_redirect(redirect_uri, denied, state))
         try:
             grant_consent(client, user, scopes, resources=wanted, reference_id=reference_id)
         except oauth_errors.OAuthError as exc:
-            return answer(_error_redirect(redirect_uri, from_service(exc), state))
+            return refuse(from_service(exc))
     elif not client.skip_consent and (
         "consent" in prompts
         or not consent_covers(client, user, scopes, resources=wanted, reference_id=reference_id)
     ):
         if "none" in prompts:
-            return answer(
-                _error_redirect(redirect_uri, errors.OAuth2Error(error="consent_required"), state)
-            )
-        return _consent_page(request, client, scopes)
+            return refuse(errors.OAuth2Error(error="consent_required"))
+        return _consent_page(request, client, scopes, redirect_uri)
     if request_uri is not None and not par.consume(request_uri):
         return _error_page(request, "The request_uri has been used already.")
     beep_session = getattr(request, "beep_session", None)
@@ -579,12 +586,32 @@ def _https(url: str | None) -> str | None:
     return url if url and url.lower().startswith("https://") else None
 
 
-def _consent_page(request: HttpRequest, client: OAuthClient, scopes: list[str]) -> HttpResponse:
+def _self_registered(client: OAuthClient) -> bool:
+    """A client nobody vouches for: one that registered itself, or a metadata document's."""
+    return client.client_discovery_id == cimd.DISCOVERY_ID or (
+        client.registered(SELF_REGISTERED) is True
+    )
+
+
+def _vouched_for(client: OAuthClient, user: Any) -> bool:
+    """Whether errors may go to the client's redirect URI without the user's say: the operator
+    registered the client, or the user consented to it before."""
+    if not _self_registered(client):
+        return True
+    return bool(user.is_authenticated) and consent_covers(client, user, ())
+
+
+def _consent_page(
+    request: HttpRequest, client: OAuthClient, scopes: list[str], redirect_uri: str
+) -> HttpResponse:
     response = render(
         request,
         CONSENT_TEMPLATE,
         {
             "client": client,
+            # Who vouches for the client, and where "Allow" and "Deny" both send the user.
+            "self_registered": _self_registered(client),
+            "returns_to": urlsplit(redirect_uri).netloc,
             "icon": _https(client.icon),
             "links": [
                 (label, url)
@@ -763,7 +790,9 @@ def _hinted_claims(hint: str) -> dict[str, Any]:
     after the token's lifetime); ``ValueError`` otherwise."""
     try:
         token = jwt.decode(
-            hint, KeySet.import_key_set({"keys": keys.published_keys()}), algorithms=[keys.ALG]
+            hint,
+            KeySet.import_key_set({"keys": keys.published_keys()}),
+            algorithms=list(keys.ALGORITHMS),
         )
     except jose.MALFORMED as exc:
         raise ValueError("id_token_hint is not an ID token this server signed") from exc
@@ -967,7 +996,8 @@ def openid_metadata() -> dict[str, Any]:
         "userinfo_endpoint": endpoint_url("userinfo"),
         "end_session_endpoint": endpoint_url("end-session"),
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [keys.ALG],
+        # OpenID Connect Discovery 3: RS256 must be among them.
+        "id_token_signing_alg_values_supported": list(keys.ALGORITHMS),
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "prompt_values_supported": sorted(authorization_request.PROMPTS),
@@ -998,8 +1028,8 @@ def openid_configuration(request: HttpRequest, issuer_path: str | None = None) -
 @require_GET
 def jwks(request: HttpRequest) -> HttpResponse:
     """Public keys only; cacheable for as long as a rotated key stays published anyway."""
-    if not keys.published_keys():
-        keys.create_key()
+    # The keys of the algorithms this server signs with by default, before their first token.
+    keys.ensure_signing_keys({keys.ALG, iam_settings().oauth2_id_token_signing_alg})
     return json_response(
         {"keys": keys.published_keys()},
         headers={"Cache-Control": "public, max-age=300, must-revalidate"},

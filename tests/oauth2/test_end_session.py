@@ -26,9 +26,13 @@ def logout_client(web):
     return web
 
 
-def hint_for(user, registered) -> str:
+def hint_for(user, registered, alg: str = "EdDSA") -> str:
     return id_token(
-        user=user, client_id=registered.client.client_id, scopes=["openid"], access_token="x"
+        user=user,
+        client_id=registered.client.client_id,
+        scopes=["openid"],
+        access_token="x",
+        alg=alg,
     )
 
 
@@ -40,11 +44,12 @@ def end(client, **params):
     return client.get("/oauth2/end-session?" + urlencode(params))
 
 
-def test_signs_out_and_returns_with_state(client, user, logout_client):
+@pytest.mark.parametrize("alg", ["EdDSA", "ES256", "RS256"])  # whichever the client's tokens
+def test_signs_out_and_returns_with_state(client, user, logout_client, alg):
     client.force_login(user)
     response = end(
         client,
-        id_token_hint=hint_for(user, logout_client),
+        id_token_hint=hint_for(user, logout_client, alg),
         post_logout_redirect_uri=AFTER,
         state="bye",
     )

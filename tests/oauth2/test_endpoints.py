@@ -132,7 +132,8 @@ def test_discovery_documents(client):
         assert doc["authorization_response_iss_parameter_supported"] is True
     oidc = client.get("/.well-known/openid-configuration").json()
     assert oidc["userinfo_endpoint"] == ISSUER + "/oauth2/userinfo"
-    assert oidc["id_token_signing_alg_values_supported"] == ["EdDSA"]
+    # OpenID Connect Discovery 3: RS256 among them; EdDSA, the default, first.
+    assert oidc["id_token_signing_alg_values_supported"] == ["EdDSA", "ES256", "RS256"]
 
 
 def test_endpoint_urls_follow_the_issuers_origin_not_the_host_header(client):

@@ -30,14 +30,16 @@ def server(live_server: Any, settings: Any) -> Any:
         yield live_server
 
 
-def discover(server: Any, client_id: str, secret: str) -> OAuth2Client:
+def discover(server: Any, client_id: str, secret: str, alg: str | None = "EdDSA") -> OAuth2Client:
+    # Client metadata: OIDC's default for a client is RS256; this server signs EdDSA unless
+    # told otherwise (OAUTH2_ID_TOKEN_SIGNING_ALG, or the client's registered algorithm), as
+    # better-auth's jwt plugin does. alg None: the library's own default.
+    chosen = {} if alg is None else {"id_token_signed_response_alg": alg}
     return OAuth2Client.from_discovery_endpoint(
         issuer=server.url,
         auth=ClientSecretBasic(client_id, secret),
         testing=True,  # http on loopback; nothing else relaxed
-        # Client metadata: OIDC's default for a client is RS256; this server signs EdDSA,
-        # as better-auth's jwt plugin does.
-        id_token_signed_response_alg="EdDSA",
+        **chosen,
     )
 
 
@@ -140,3 +142,38 @@ def test_code_flow_with_pkce_sign_in_and_consent(server):
     assert oauth.introspect_token(token.access_token)["active"] is True  # still valid until exp
     assert oauth.revoke_token(refreshed.refresh_token, token_type_hint="refresh_token")
     assert oauth.introspect_token(refreshed)["active"] is False
+
+
+@pytest.mark.parametrize(
+    ("server_default", "registered", "client_side"),
+    [
+        ("RS256", None, None),  # OIDC's default, and the library's: nothing set on its side
+        ("EdDSA", "ES256", "ES256"),  # the client registered its algorithm
+        ("EdDSA", "RS256", None),
+    ],
+)
+def test_id_tokens_in_the_algorithm_the_client_expects(
+    server, settings, server_default, registered, client_side
+):
+    settings.BEEP_IAM = {**settings.BEEP_IAM, "OAUTH2_ID_TOKEN_SIGNING_ALG": server_default}
+    redirect_uri = "http://127.0.0.1:9/callback"
+    registered_client = register_client(
+        redirect_uris=[redirect_uri],
+        grant_types=["authorization_code", "refresh_token"],
+        **({"metadata": {"id_token_signed_response_alg": registered}} if registered else {}),
+    )
+    user = UserFactory(email="carol@example.com", name="Carol", password=PASSWORD)
+    oauth = discover(
+        server, registered_client.client.client_id, registered_client.client_secret, client_side
+    )
+    oauth.update_authorization_server_public_keys()
+    request = oauth.authorization_request(
+        scope="openid email offline_access", redirect_uri=redirect_uri
+    )
+    callback = sign_in_and_consent(server, str(request.uri), user.email)
+    token = oauth.authorization_code(request.validate_callback(callback))  # checks the ID token
+    assert token.id_token is not None
+    assert token.id_token.alg == (registered or server_default)
+    assert token.id_token.subject == user.pk
+    refreshed = oauth.refresh_token(token)  # the refreshed ID token is validated as well
+    assert refreshed.id_token is not None and refreshed.id_token.alg == token.id_token.alg

@@ -42,9 +42,9 @@ def signed_in(client, user):
     return client
 
 
-def decode(token: str, http) -> tuple[dict, dict]:
+def decode(token: str, http, alg: str = "EdDSA") -> tuple[dict, dict]:
     keys = KeySet.import_key_set(http.get("/jwks").json())
-    decoded = jwt.decode(token, keys, algorithms=["EdDSA"])
+    decoded = jwt.decode(token, keys, algorithms=[alg])
     return dict(decoded.header), dict(decoded.claims)
 
 
@@ -268,11 +268,27 @@ def test_client_credentials_refuses_a_resource_allowing_none_of_the_scopes(clien
     assert response.json()["error"] == "invalid_scope"
 
 
-def test_a_resource_pinning_another_algorithm_is_refused(client, machine):
-    resource(API, machine, signing_algorithm="RS256")
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_a_resource_pinning_an_algorithm_gets_tokens_signed_with_it(client, machine, alg):
+    resource(API, machine, signing_algorithm=alg)
+    response = machine_token(client, machine, resource=API)
+    assert response.status_code == 200, response.content
+    header, claims = decode(response.json()["access_token"], client, alg)
+    assert header["alg"] == alg and claims["aud"] == API
+    introspected = client.post(
+        "/oauth2/introspect",
+        urlencode({"token": response.json()["access_token"]}),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=basic(machine.client.client_id, machine.client_secret),
+    )
+    assert introspected.json()["active"] is True
+
+
+def test_a_resource_pinning_an_algorithm_this_server_lacks_is_refused(client, machine):
+    resource(API, machine, signing_algorithm="PS512")
     response = machine_token(client, machine, resource=API)
     assert response.status_code == 400
-    assert "RS256" in response.json()["error_description"]
+    assert "PS512" in response.json()["error_description"]
 
 
 def test_custom_claims_of_the_resource_never_replace_the_servers(client, machine):
