@@ -869,6 +869,19 @@ def _signed_out(
     return _redirect(target, {"state": state} if state is not None else {})
 
 
+def _of_this_session(request: HttpRequest, hinted: dict[str, Any]) -> bool:
+    """Whether the hinted ID token was issued to the request's session: its ``sid`` is this
+    better-auth session, or its ``auth_time`` this session's sign-in (``auth_time`` is per
+    session: :mod:`beep_iam.oauth2.sign_in`). An older session's token, or one without
+    either, is not."""
+    beep_session = getattr(request, "beep_session", None)
+    if beep_session is not None and hinted.get("sid") == beep_session.pk:
+        return True
+    signed_in = sign_in.signed_in_at(request)
+    auth_time = jose.numeric_date(hinted.get("auth_time"))
+    return signed_in is not None and auth_time is not None and int(auth_time) == int(signed_in)
+
+
 @csrf_protect
 def _confirmed_logout(
     request: HttpRequest, client: OAuthClient | None, target: str | None, state: str | None
@@ -886,9 +899,9 @@ def _confirmed_logout(
 @require_http_methods(["GET", "POST"])
 def end_session(request: HttpRequest) -> HttpResponse:
     """OpenID Connect RP-Initiated Logout 1.0 for clients that registered
-    ``enable_end_session``. With an ID token of the signed-in user (``id_token_hint``) the
-    user is signed out at once; without one the user is asked on a page (a link alone must
-    not sign anyone out), and a return to ``post_logout_redirect_uri`` (exact match with the
+    ``enable_end_session``. With an ID token issued to the current session
+    (``id_token_hint``) the user is signed out at once; with another, or without one, the
+    user is asked on a page (a link alone must not sign anyone out), and a return to ``post_logout_redirect_uri`` (exact match with the
     client's registered ones) needs the client proven by the hint or named by ``client_id``.
     Anything unproven is shown on a page, never redirected; a hint for another user than the
     signed-in one signs no one out."""
@@ -902,7 +915,10 @@ def end_session(request: HttpRequest) -> HttpResponse:
         return _error_page(request, str(exc))
     state = params.get("state")
     if request.user.is_authenticated:
-        if hinted is None:
+        if hinted is not None and str(request.user.pk) != hinted["sub"]:
+            return _error_page(request, "The sign-out request is for another account.")
+        if hinted is None or not _of_this_session(request, hinted):
+            # RP-Initiated Logout 2: the user is asked unless the hint is this session's.
             if request.method == "POST" and "decision" in request.POST:
                 return _confirmed_logout(request, client, target, state)
             response = render(
@@ -912,8 +928,6 @@ def end_session(request: HttpRequest) -> HttpResponse:
             )
             response["Content-Security-Policy"] = "frame-ancestors 'none'"
             return response
-        if str(request.user.pk) != hinted["sub"]:
-            return _error_page(request, "The sign-out request is for another account.")
         beep_session = getattr(request, "beep_session", None)
         if beep_session is not None and beep_session.pk == hinted.get("sid"):
             beep_session.delete()  # better-auth's session, in co-tenancy

@@ -3,12 +3,14 @@ the user confirms on a page; for a client that may, back to a registered URI onl
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
 
+from beep_iam.oauth2 import sign_in
 from beep_iam.oauth2.claims import id_token
 from tests.factories import UserFactory
 from tests.oauth2.conftest import query_of
@@ -26,13 +28,17 @@ def logout_client(web):
     return web
 
 
-def hint_for(user, registered, alg: str = "EdDSA") -> str:
+def hint_for(user, registered, alg: str = "EdDSA", session_of: Client | None = None) -> str:
+    """An ID token of ``user`` for the client; issued to the session of ``session_of`` (its
+    ``auth_time`` that session's sign-in), or to no session in particular."""
+    signed_in_at = session_of.session.get(sign_in.SESSION_KEY) if session_of else None
     return id_token(
         user=user,
         client_id=registered.client.client_id,
         scopes=["openid"],
         access_token="x",
         alg=alg,
+        auth_time=dt.datetime.fromtimestamp(signed_in_at, dt.UTC) if signed_in_at else None,
     )
 
 
@@ -49,7 +55,7 @@ def test_signs_out_and_returns_with_state(client, user, logout_client, alg):
     client.force_login(user)
     response = end(
         client,
-        id_token_hint=hint_for(user, logout_client, alg),
+        id_token_hint=hint_for(user, logout_client, alg, session_of=client),
         post_logout_redirect_uri=AFTER,
         state="bye",
     )
@@ -61,7 +67,8 @@ def test_signs_out_and_returns_with_state(client, user, logout_client, alg):
 
 def test_without_a_redirect_uri_a_page(client, user, logout_client):
     client.force_login(user)
-    response = client.post("/oauth2/end-session", {"id_token_hint": hint_for(user, logout_client)})
+    hint = hint_for(user, logout_client, session_of=client)
+    response = client.post("/oauth2/end-session", {"id_token_hint": hint})
     assert response.status_code == 200
     assert b"signed out" in response.content
     assert not signed_in(client)
@@ -204,7 +211,39 @@ def test_a_relying_party_may_post_with_a_hint(browser, user, logout_client):
     # RP-Initiated Logout 1.0 section 2: GET and POST; a cross-site form has no CSRF token.
     response = browser.post(
         "/oauth2/end-session",
-        {"id_token_hint": hint_for(user, logout_client), "post_logout_redirect_uri": AFTER},
+        {
+            "id_token_hint": hint_for(user, logout_client, session_of=browser),
+            "post_logout_redirect_uri": AFTER,
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == AFTER
+    assert not signed_in(browser)
+
+
+@pytest.mark.parametrize("issued_to", ["an older session", "no session"])
+def test_a_hint_of_another_session_asks_first(browser, user, logout_client, issued_to):
+    """RP-Initiated Logout 1.0 section 2: an ID token that is not the current session's (an
+    old one, or one without auth_time or sid) does not sign the user out unasked."""
+    if issued_to == "an older session":
+        old = Client()
+        old.force_login(user)
+        session = old.session
+        session[sign_in.SESSION_KEY] -= 3600
+        session.save()
+        hint = hint_for(user, logout_client, session_of=old)
+    else:
+        hint = hint_for(user, logout_client)
+    page = end(browser, id_token_hint=hint, post_logout_redirect_uri=AFTER)
+    assert page.status_code == 200 and b"Sign out?" in page.content
+    assert signed_in(browser)
+    response = browser.post(
+        "/oauth2/end-session",
+        {
+            "id_token_hint": hint,
+            "post_logout_redirect_uri": AFTER,
+            "decision": "logout",
+            "csrfmiddlewaretoken": _csrf(page),
+        },
     )
     assert response.status_code == 302 and response["Location"] == AFTER
     assert not signed_in(browser)
