@@ -22,8 +22,10 @@ PKCE_VALUE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 
 def _check_parameters(client: OAuthClient, params: dict[str, str]) -> tuple[list[str], set[str]]:
     """The request's scopes and prompt values; raises the error to redirect with."""
-    if params.get("response_type") != "code":
-        raise errors.UnsupportedResponseTypeError(params.get("response_type"))
+    if "response_type" not in params:  # RFC 6749 4.1.2.1: a missing parameter
+        raise errors.InvalidRequestError(description="response_type is required")
+    if params["response_type"] != "code":
+        raise errors.UnsupportedResponseTypeError(params["response_type"])
     oauth_tokens.check_grant(client, GrantType.AUTHORIZATION_CODE)
     if "request" in params:
         raise errors.OAuth2Error(

@@ -26,6 +26,7 @@ to this module's logger at WARNING.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import http.client
 import ipaddress
@@ -130,11 +131,23 @@ def _loopback_name(host: str) -> bool:
         return False
 
 
-def vetted_addresses(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to, all of them public (or loopback when allowed);
-    :class:`FetchError` if the name does not resolve or any address is internal."""
+# Name resolution runs here, not in the caller's thread: the system resolver has no time cap
+# of its own (glibc: 5 s per attempt and name server), so a name whose server never answers
+# would hold a worker past the fetch's cap. A resolution that outlives its wait finishes in
+# its pool thread and is dropped.
+_RESOLVERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="beep-dns")
+
+
+def vetted_addresses(host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    """Every address ``host`` resolves to within ``timeout`` seconds, all of them public (or
+    loopback when allowed); :class:`FetchError` if the name does not resolve in time or any
+    address is internal."""
+    pending = _RESOLVERS.submit(resolve, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = resolve(host, port, type=socket.SOCK_STREAM)
+        infos = pending.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        pending.cancel()
+        raise _failed(NOT_PUBLIC, host, f"no answer from the resolver in {timeout:g} s") from None
     except (OSError, UnicodeError) as exc:
         raise _failed(NOT_PUBLIC, host, f"{type(exc).__name__}: {exc}") from None
     addresses: list[str] = []
@@ -195,13 +208,14 @@ def fetch(
     """GET ``url`` under the rules above. ``accept``: media types taken (``+json`` suffixes of
     ``application/json`` count as it)."""
     scheme, host, port, target = check_url(url)
-    addresses = vetted_addresses(host, port)
+    started = time.monotonic()  # the cap counts the name's resolution too
+    addresses = vetted_addresses(host, port, timeout)
     if scheme == "http" and not all(ipaddress.ip_address(a).is_loopback for a in addresses):
         raise FetchError("the URL must use https")
     address = addresses[0]
-    started = time.monotonic()
+    remaining = max(timeout - (time.monotonic() - started), 0.001)
     kind = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
-    connection = kind(host, port, address, timeout)
+    connection = kind(host, port, address, remaining)
     expired = threading.Event()
 
     def cut() -> None:
@@ -212,7 +226,7 @@ def fetch(
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    watchdog = threading.Timer(timeout, cut)
+    watchdog = threading.Timer(remaining, cut)
     watchdog.daemon = True
     watchdog.start()
     try:

@@ -901,8 +901,9 @@ def end_session(request: HttpRequest) -> HttpResponse:
     """OpenID Connect RP-Initiated Logout 1.0 for clients that registered
     ``enable_end_session``. With an ID token issued to the current session
     (``id_token_hint``) the user is signed out at once; with another, or without one, the
-    user is asked on a page (a link alone must not sign anyone out), and a return to ``post_logout_redirect_uri`` (exact match with the
-    client's registered ones) needs the client proven by the hint or named by ``client_id``.
+    user is asked on a page (a link alone must not sign anyone out), and a return to
+    ``post_logout_redirect_uri`` (exact match with the client's registered ones) needs the
+    client proven by the hint or named by ``client_id``.
     Anything unproven is shown on a page, never redirected; a hint for another user than the
     signed-in one signs no one out."""
     try:

@@ -108,6 +108,7 @@ def test_max_age_older_than_the_sign_in(signed_in, web, user):
     [
         ({"response_type": "token"}, "unsupported_response_type"),
         ({"response_type": "code id_token"}, "unsupported_response_type"),
+        ({"response_type": ""}, "invalid_request"),  # empty counts as absent
         ({"code_challenge_method": "plain"}, "invalid_request"),
         ({"code_challenge": "too-short"}, "invalid_request"),
         ({"scope": "openid admin"}, "invalid_scope"),

@@ -4,6 +4,7 @@ loopback, and addresses it must refuse through the real resolver."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -282,3 +283,26 @@ def test_media_type_status_and_encoding_are_checked(server: LoopbackServer, allo
 def test_malformed_or_unsafe_urls_are_refused(url: str) -> None:
     with pytest.raises(FetchError):
         fetch.fetch(url, timeout=1)
+
+
+def test_a_resolver_that_never_answers_is_cut_at_the_time_cap(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The system resolver has no cap of its own: a name whose server never answers must not
+    hold the worker past the fetch's time cap."""
+    answered = threading.Event()
+
+    def silent(host: str, port: int, **kwargs: Any) -> list[Any]:
+        answered.wait(10)  # a resolver waiting on a name server that never answers
+        return []
+
+    monkeypatch.setattr(fetch, "resolve", silent)
+    caplog.set_level("WARNING", logger="beep_iam.oauth2.fetch")
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError, match="public address"):
+            fetch.fetch("https://silent.example.com/doc", timeout=0.5)
+    finally:
+        answered.set()  # let the pool thread go
+    assert time.monotonic() - started < 2
+    assert "no answer from the resolver" in caplog.text
