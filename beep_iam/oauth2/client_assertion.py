@@ -21,7 +21,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from authlib.oauth2.rfc6749 import errors
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.views.decorators.debug import sensitive_variables
@@ -31,6 +30,7 @@ from joserfc.jwk import KeySet
 from beep_iam.models import OAuthClient, OAuthClientAssertion
 from beep_iam.models.oauth import TokenEndpointAuthMethod
 from beep_iam.oauth2 import cimd, fetch, jose, metadata
+from beep_iam.oauth2.invalid_client import InvalidClientError
 from beep_iam.oauth2.text import printable
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -54,8 +54,8 @@ JWKS_FETCH_TIMEOUT = 5.0  # seconds; better-auth's JWKS_FETCH_TIMEOUT_MS
 JWKS_MEDIA_TYPES = ("application/json", "application/jwk-set+json")
 
 
-def _refuse(description: str) -> errors.InvalidClientError:
-    return errors.InvalidClientError(description=printable(description), status_code=401)
+def _refuse(description: str) -> InvalidClientError:
+    return InvalidClientError(description=printable(description))
 
 
 def assertion_id(client_id: str, jti: str) -> str:

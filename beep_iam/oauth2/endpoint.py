@@ -33,6 +33,7 @@ from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient
 from beep_iam.models.oauth import TokenEndpointAuthMethod
 from beep_iam.oauth2 import cimd, client_assertion
+from beep_iam.oauth2.invalid_client import InvalidClientError
 from beep_iam.oauth2.text import printable
 from beep_iam.services import oauth_errors
 from beep_iam.services.oauth_clients import authenticate_client
@@ -158,7 +159,7 @@ def error_response(error: OAuth2Error) -> HttpResponse:
 
 
 _FROM_SERVICE: dict[type[oauth_errors.OAuthError], type[OAuth2Error]] = {
-    oauth_errors.InvalidClient: errors.InvalidClientError,
+    oauth_errors.InvalidClient: InvalidClientError,
     oauth_errors.UnauthorizedClient: errors.UnauthorizedClientError,
     oauth_errors.InvalidGrant: errors.InvalidGrantError,
     oauth_errors.InvalidScope: errors.InvalidScopeError,
@@ -169,16 +170,13 @@ _FROM_SERVICE: dict[type[oauth_errors.OAuthError], type[OAuth2Error]] = {
 def from_service(exc: oauth_errors.OAuthError) -> OAuth2Error:
     for kind in type(exc).__mro__:
         if kind in _FROM_SERVICE:
-            error = _FROM_SERVICE[kind](description=printable(exc.description))
-            if isinstance(error, errors.InvalidClientError):
-                error.status_code = 401
-            return error
+            return _FROM_SERVICE[kind](description=printable(exc.description))
     return errors.InvalidRequestError(description=printable(exc.description))
 
 
 def invalid_client(description: str = "client authentication failed") -> OAuth2Error:
     # 401 and a Basic challenge always, whichever method the client tried (RFC 6749 5.2).
-    return errors.InvalidClientError(description=printable(description), status_code=401)
+    return InvalidClientError(description=printable(description))
 
 
 #: Parameters that may be repeated (RFC 8707 ``resource``): their values are joined with a

@@ -56,6 +56,7 @@ from beep_iam.oauth2.endpoint import (
     endpoint_url,
     error_response,
     from_service,
+    invalid_client,
     issuer,
     json_response,
     no_store,
@@ -762,9 +763,7 @@ def introspect(request: HttpRequest) -> HttpResponse:
         client, method = authenticate(request, params)
         ratelimit.check_client("introspect", client.client_id, method)
         if method == "none":
-            raise errors.InvalidClientError(
-                description="introspection needs client authentication", status_code=401
-            )
+            raise invalid_client("introspection needs client authentication")
         raw = params.get("token")
         if raw is None:
             raise errors.InvalidRequestError(description="token is required")

@@ -7,7 +7,7 @@ from django.test import Client
 
 from beep_iam.services.oauth_clients import disable_clients
 from beep_iam.services.oauth_tokens import validate_access_token
-from tests.oauth2.conftest import basic
+from tests.oauth2.conftest import ISSUER, basic
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +108,10 @@ def test_public_client_cannot_use_client_credentials(client, spa):
 def test_invalid_client_is_401_with_a_challenge(client, machine, credentials):
     response = post(client, "grant_type=client_credentials", auth=credentials(machine))
     assert_error(response, 401, "invalid_client")
-    assert response["WWW-Authenticate"].startswith("Basic ")
+    # RFC 7617 2: a Basic challenge names its realm; one challenge, one header.
+    assert response["WWW-Authenticate"].startswith(
+        f'Basic realm="{ISSUER}", error="invalid_client"'
+    )
 
 
 def test_no_client_authentication(client, machine):
