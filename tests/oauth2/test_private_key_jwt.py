@@ -10,12 +10,12 @@ import uuid
 from urllib.parse import urlencode
 
 import pytest
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import ECKey, OctKey
 
 from beep_iam.models import OAuthClientAssertion
 from beep_iam.services.oauth_clients import register_client
-from tests.oauth2.conftest import ISSUER
+from tests.oauth2.conftest import ISSUER, basic
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +149,49 @@ def test_introspection_with_an_assertion_for_that_endpoint(client, signed_client
     response = client.post("/oauth2/introspect", urlencode(body), content_type=FORM)
     assert response.status_code == 200, response.content
     assert response.json()["active"] is True
+
+
+# --- hostile assertions (session-8 review) ------------------------------------------------
+
+
+def test_an_assertion_not_valid_yet_is_refused(client, signed_client, key):
+    now = int(time.time())
+    early = assertion(signed_client.client_id, key, iat=None, exp=now + 290, nbf=now + 280)
+    response = token(client, early)
+    assert response.status_code == 401
+    assert "nbf" in response.json()["error_description"]
+    valid_since = assertion(signed_client.client_id, key, nbf=now - 5)
+    assert token(client, valid_since).status_code == 200
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_an_assertion_date_that_is_no_number_is_refused(client, signed_client, key, claim, value):
+    # Python's JSON reader takes these literals (JavaScript's does not): written by hand.
+    cid, now = signed_client.client_id, int(time.time())
+    dates = {"exp": str(now + 60), claim: value}
+    payload = (
+        f'{{"iss":"{cid}","sub":"{cid}","aud":"{TOKEN_URL}","jti":"{uuid.uuid4()}",'
+        + ",".join(f'"{k}":{v}' for k, v in dates.items())
+        + "}"
+    )
+    signed = jws.serialize_compact({"alg": "ES256", "kid": "k1"}, payload.encode(), key)
+    response = token(client, signed)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+
+
+def test_basic_and_an_assertion_together_are_refused(client, signed_client, key, machine):
+    body = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": TYPE,
+        "client_assertion": assertion(signed_client.client_id, key),
+    }
+    response = client.post(
+        "/oauth2/token",
+        urlencode(body),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(machine.client.client_id, machine.client_secret),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
