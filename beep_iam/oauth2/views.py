@@ -612,6 +612,10 @@ def _consent_page(
             "client": client,
             # Who vouches for the client, and where "Allow" and "Deny" both send the user.
             "self_registered": _self_registered(client),
+            # A metadata document's client: its client_id is the document's URL.
+            "described_at": (
+                client.client_id if client.client_discovery_id == cimd.DISCOVERY_ID else None
+            ),
             "returns_to": urlsplit(redirect_uri).netloc,
             "icon": _https(client.icon),
             "links": [

@@ -107,11 +107,17 @@ def test_signed_in_registration_is_self_registration_too(user):
     assert_page_not_redirect(Client().get(bad_request_url(client)))
 
 
-def test_a_metadata_documents_client_is_not_vouched_for(self_registered):
+def test_a_metadata_documents_client_is_not_vouched_for(client, user, self_registered):
     OAuthClient.objects.filter(pk=self_registered.pk).update(
         metadata=None, client_discovery_id=cimd.DISCOVERY_ID
     )
     assert_page_not_redirect(Client().get(bad_request_url(self_registered)))
+    client.force_login(user)
+    _, challenge = pkce()
+    url = authorize_url(self_registered.client_id, challenge, redirect_uri=EVIL, scope="openid")
+    page = client.get(url)
+    assert page.status_code == 200
+    assert f"describes itself at {self_registered.client_id}".encode() in page.content
 
 
 def test_the_operators_clients_still_get_their_errors(web):
