@@ -14,11 +14,12 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.test import Client
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import ECKey, KeySet
 
-from beep_iam.oauth2 import keys
+from beep_iam.oauth2 import claims, keys
 from beep_iam.services import oauth_clients, oauth_tokens
 from tests.oauth2.conftest import pkce, query_of
 
@@ -207,3 +208,34 @@ def test_a_client_assertion_used_at_django_is_refused_at_better_auth(better_auth
     assert replay.status >= 400, replay.body
     assert replay.body["error"] == "invalid_client"
     assert "already been used" in replay.body["error_description"]
+
+
+def test_keys_of_other_algorithms_cross_and_leave_better_auths_own_alone(better_auth_17):
+    """An RS256 key Django makes (encrypted under the better-auth secret, the newest row) is
+    published by better-auth as the RSA key it is, Django's RS256 ID tokens verify with
+    better-auth's JWKS, and better-auth keeps signing with its own algorithm's key."""
+    browser, user_body = sign_up(better_auth_17, email="heidi@example.com", name="Heidi")
+    client = django_client_registered()
+    keys.signing_key()  # the EdDSA key, older
+    rsa = keys.create_key(alg="RS256")
+    response = better_auth_17.request("GET", "/api/auth/jwks")
+    published = {k["kid"]: k for k in response.body["keys"]}
+    assert published[rsa.pk]["kty"] == "RSA" and published[rsa.pk]["alg"] == "RS256"
+    assert not {"d", "p", "q", "dp", "dq", "qi"} & set(published[rsa.pk])
+
+    code, verifier = oauth.authorize(browser, client["client_id"])
+    issued = oauth.exchange_code(better_auth_17, client, code, verifier)
+    assert issued.status == 200, issued.body
+    header = jws.extract_compact(issued.body["id_token"].encode()).headers()
+    assert header["alg"] == "EdDSA" and header["kid"] != rsa.pk
+
+    user = get_user_model().objects.get(pk=user_body["id"])
+    token = claims.id_token(
+        alg="RS256",
+        user=user,
+        client_id=client["client_id"],
+        scopes=["openid"],
+        access_token="a" * 43,
+    )
+    verified = jwt.decode(token, jwks_of(better_auth_17), algorithms=["RS256"])
+    assert verified.header["kid"] == rsa.pk and verified.claims["sub"] == user_body["id"]
