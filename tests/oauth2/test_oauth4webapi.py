@@ -123,7 +123,7 @@ def test_dynamic_registration_then_the_code_flow(server, oauth4webapi):  # noqa:
         "redirect_uris": [redirect_uri],
         "client_name": "oauth4webapi (registered)",
         "grant_types": ["authorization_code", "refresh_token"],
-        "id_token_signed_response_alg": "EdDSA",  # unknown to this server: ignored (RFC 7591 2)
+        "id_token_signed_response_alg": "EdDSA",  # kept in its metadata, chooses its ID tokens
     }
     beep = {
         **settings.BEEP_IAM,
