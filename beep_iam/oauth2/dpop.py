@@ -58,7 +58,6 @@ HEADER = "HTTP_DPOP"
 FUTURE_SKEW = 5
 MAX_JTI_LENGTH = 512
 MAX_PROOF_LENGTH = 8192
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _UNRESERVED = re.compile(r"%([0-9A-Fa-f]{2})")
 #: A SHA-256 JWK thumbprint, base64url without padding (``dpop_jkt``, ``cnf.jkt``).
 JKT = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -260,7 +259,7 @@ def verify(
     jwk = header.get("jwk")
     if not isinstance(jwk, dict) or jwk.get("kty") in (None, "oct"):
         raise invalid_proof("the DPoP proof header must carry the public key as jwk")
-    if _PRIVATE_MEMBERS & set(jwk):
+    if jose.PRIVATE_MEMBERS & set(jwk):
         raise invalid_proof("the DPoP proof jwk must not contain private key material")
     try:
         key = JWKRegistry.import_key(jwk)

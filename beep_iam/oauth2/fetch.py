@@ -26,7 +26,6 @@ to this module's logger at WARNING.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import http.client
 import ipaddress
@@ -131,25 +130,38 @@ def _loopback_name(host: str) -> bool:
         return False
 
 
-# Name resolution runs here, not in the caller's thread: the system resolver has no time cap
-# of its own (glibc: 5 s per attempt and name server), so a name whose server never answers
-# would hold a worker past the fetch's cap. A resolution that outlives its wait finishes in
-# its pool thread and is dropped.
-_RESOLVERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="beep-dns")
+def _resolve_within(host: str, port: int, timeout: float) -> list[Any]:
+    """``resolve`` in a thread of its own, waited on ``timeout`` seconds: the system resolver
+    has no time cap of its own (glibc: 5 s per attempt and name server), so a name whose
+    server never answers would hold the worker past the fetch's cap. A thread per lookup, not
+    a pool: names that never answer hold only their own threads (a shared pool would make
+    every other fetch wait behind them), and nothing is shared across a fork."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(("ok", resolve(host, port, type=socket.SOCK_STREAM)))
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.append(("error", exc))
+
+    thread = threading.Thread(target=run, name="beep-iam-resolve", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise _failed(NOT_PUBLIC, host, f"no answer from the resolver in {timeout:g} s")
+    kind, value = outcome[0]
+    if kind == "error":
+        if isinstance(value, OSError | UnicodeError):
+            raise _failed(NOT_PUBLIC, host, f"{type(value).__name__}: {value}") from None
+        raise value
+    return list(value)
 
 
 def vetted_addresses(host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
     """Every address ``host`` resolves to within ``timeout`` seconds, all of them public (or
     loopback when allowed); :class:`FetchError` if the name does not resolve in time or any
     address is internal."""
-    pending = _RESOLVERS.submit(resolve, host, port, type=socket.SOCK_STREAM)
-    try:
-        infos = pending.result(timeout=timeout)
-    except concurrent.futures.TimeoutError:
-        pending.cancel()
-        raise _failed(NOT_PUBLIC, host, f"no answer from the resolver in {timeout:g} s") from None
-    except (OSError, UnicodeError) as exc:
-        raise _failed(NOT_PUBLIC, host, f"{type(exc).__name__}: {exc}") from None
+    infos = _resolve_within(host, port, timeout)
     addresses: list[str] = []
     for family, _type, _proto, _name, sockaddr in infos:
         if family not in (socket.AF_INET, socket.AF_INET6):

@@ -38,6 +38,7 @@ from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
 from beep_iam.conf import SIGNING_ALGORITHMS, iam_settings
 from beep_iam.models import Jwks, OAuthClient
+from beep_iam.oauth2 import jose
 from beep_iam.services.prepared import ModelLookup
 
 #: The default algorithm, and the one of rows without ``alg`` (better-auth's default).
@@ -51,8 +52,6 @@ _KEY_TYPES: Final[dict[str, tuple[Any, Any]]] = {
     "RS256": (RSAKey, 2048),
 }
 GRACE_PERIOD = timedelta(days=30)
-#: JWK members that are private key material (RFC 7518 6.2.2, 6.3.2, 6.4; RFC 8037 2).
-_PRIVATE_MEMBERS: Final = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 
 # better-auth's jwt plugin signs with "EdDSA" (RFC 8037); RFC 9864 prefers "Ed25519", but the
 # two servers must name the algorithm alike for either's tokens to verify at the other.
@@ -267,7 +266,7 @@ def published_keys() -> list[dict[str, Any]]:
     keys = []
     for row in rows:
         public = json.loads(row.public_key)
-        for member in _PRIVATE_MEMBERS:  # never publish private material, whatever the row holds
+        for member in jose.PRIVATE_MEMBERS:  # never private material, whatever the row holds
             public.pop(member, None)
         named = {"alg": row.alg or ALG, **({"crv": row.crv} if row.crv else {})}
         keys.append({**named, **public, "kid": row.pk})

@@ -16,6 +16,7 @@ from beep_iam import validators as rules
 from beep_iam.choices import GrantType, ResponseType, SubjectType, TokenEndpointAuthMethod
 from beep_iam.conf import SIGNING_ALGORITHMS, iam_settings
 from beep_iam.models import OAuthClient
+from beep_iam.oauth2 import jose
 from beep_iam.oauth2.text import printable
 
 # Caps on a registration request, on top of the field caps of beep_iam.validators
@@ -225,7 +226,7 @@ def jwks_text(jwks: object) -> str:
     for key in jwks["keys"]:
         if not isinstance(key, dict) or key.get("kty") not in ("RSA", "EC", "OKP"):
             raise metadata_error("jwks must contain only public asymmetric keys")
-        if any(private in key for private in ("d", "p", "q", "dp", "dq", "qi", "oth", "k")):
+        if jose.PRIVATE_MEMBERS & key.keys():
             raise metadata_error("jwks must contain only public keys")
     return text
 

@@ -154,6 +154,7 @@ def test_without_a_proof_the_token_is_a_bearer_token(client, machine):
         pytest.param(lambda k: proof(k, jti=""), id="empty jti"),
         pytest.param(lambda k: proof(k, iat=float("nan")), id="NaN iat"),
         pytest.param(lambda k: proof(k, iat=float("inf")), id="infinite iat"),
+        pytest.param(lambda k: proof(k, iat=10**400), id="iat past any float"),
         pytest.param(lambda k: proof(k, iat="now"), id="text iat"),
         pytest.param(lambda k: proof(k, jti="j" * 513), id="long jti"),
         pytest.param(

@@ -306,3 +306,26 @@ def test_a_resolver_that_never_answers_is_cut_at_the_time_cap(
         answered.set()  # let the pool thread go
     assert time.monotonic() - started < 2
     assert "no answer from the resolver" in caplog.text
+
+
+def test_names_that_never_answer_hold_up_no_other_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lookup that never answers holds only its own thread: other names still resolve at
+    once (a shared pool of lookups would queue them behind it)."""
+    release = threading.Event()
+
+    def resolver(host: str, port: int, **kwargs: Any) -> list[Any]:
+        if host.endswith(".blackhole.example"):
+            release.wait(30)
+            return []
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(fetch, "resolve", resolver)
+    try:
+        for i in range(8):
+            with pytest.raises(FetchError):
+                fetch.vetted_addresses(f"n{i}.blackhole.example", 443, timeout=0.1)
+        started = time.monotonic()
+        assert fetch.vetted_addresses("good.example.com", 443, timeout=1.0) == ["93.184.216.34"]
+        assert time.monotonic() - started < 0.5
+    finally:
+        release.set()
