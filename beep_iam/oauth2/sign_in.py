@@ -8,9 +8,14 @@ look fresh as soon as the user signed in on another device.
 
 When the server sends the user to sign in again, the authorization request goes to the login
 page without its ``prompt=login`` / ``max_age`` (else it would ask forever) but with
-:data:`PARAM`: the time of that redirect, signed. On the way back the user must have signed
-in since; a holder of the session who opens the return URL without signing in gets the login
-page again, on GET and on the consent POST alike.
+:data:`PARAM`: the session's sign-in time at that moment, signed. On the way back the session
+must have signed in later than that (two sign-in times compared, not the clock of the host
+that redirected with the clock of the one that signed in); a holder of the session who opens
+the return URL without signing in gets the login page again, on GET and on the consent POST
+alike. In a pushed request (PAR) the browser cannot touch the parameter; in a plain one it can
+take it out, as it could take ``prompt=login`` out of the first URL: the ID token's
+``auth_time`` stays the session's own, which a client asking for a sign-in checks (OIDC Core
+3.1.2.1).
 """
 
 from __future__ import annotations
@@ -30,10 +35,15 @@ _SALT = "beep_iam.oauth2.sign_in"
 SIGN_IN_PROMPTS = frozenset({"login", "select_account"})
 
 
+def record(session: Any, user: Any, when: float) -> None:
+    """Record in ``session`` that ``user`` signed in at ``when`` (Unix time)."""
+    session[SESSION_KEY] = [str(user.pk), when]
+
+
 def _remember(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     session = getattr(request, "session", None)
     if session is not None:
-        session[SESSION_KEY] = time.time()
+        record(session, user, time.time())
 
 
 def connect() -> None:
@@ -41,23 +51,31 @@ def connect() -> None:
 
 
 def signed_in_at(request: HttpRequest) -> float | None:
-    """The Unix time at which the request's session signed in, None when unknown (a Django
-    session from before this was recorded). With both a better-auth and a Django session the
-    later: the user signed in then in this browser."""
+    """The Unix time at which the request's user signed in in this session, None when unknown
+    (a Django session from before this was recorded). With both a better-auth and a Django
+    session the later: the user signed in then in this browser. A Django session's record
+    counts only for the user it names (the request's user may come from better-auth's cookie)."""
     times = []
     beep_session = getattr(request, "beep_session", None)
     if beep_session is not None and beep_session.created_at is not None:
         times.append(beep_session.created_at.timestamp())
     session = getattr(request, "session", None)
     value = session.get(SESSION_KEY) if session is not None else None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        times.append(float(value))
+    user = getattr(request, "user", None)
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and value[0] == str(getattr(user, "pk", None))
+        and isinstance(value[1], int | float)
+        and not isinstance(value[1], bool)
+    ):
+        times.append(float(value[1]))
     return max(times) if times else None
 
 
-def marker() -> str:
-    """The value of :data:`PARAM` for a request sent to sign in now."""
-    return signing.dumps(time.time(), salt=_SALT)
+def marker(request: HttpRequest) -> str:
+    """The value of :data:`PARAM` for a request sent to sign in again now."""
+    return signing.dumps({"was": signed_in_at(request)}, salt=_SALT)
 
 
 def must_sign_in(request: HttpRequest, params: dict[str, str], prompts: set[str]) -> bool:
@@ -76,8 +94,9 @@ def must_sign_in(request: HttpRequest, params: dict[str, str], prompts: set[str]
         return True
     if PARAM in params:
         try:
-            after = float(signing.loads(params[PARAM], salt=_SALT))
-        except (signing.BadSignature, TypeError, ValueError):
+            was = signing.loads(params[PARAM], salt=_SALT)["was"]
+        except (signing.BadSignature, TypeError, ValueError, KeyError):
             return True
-        return signed_in is None or signed_in < after
+        # was: the sign-in when the server asked (None: none recorded then); a later one since.
+        return signed_in is None or (was is not None and signed_in <= was)
     return False

@@ -455,7 +455,7 @@ def _login_again(
     }
     if prompts:
         again["prompt"] = " ".join(sorted(prompts))
-    again[sign_in.PARAM] = sign_in.marker()
+    again[sign_in.PARAM] = sign_in.marker(request)
     if request_uri is not None:  # the pushed request changes, the URL stays
         par.replace(request_uri, again)
         again = {"client_id": params["client_id"], "request_uri": request_uri}

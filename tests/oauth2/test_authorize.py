@@ -96,7 +96,7 @@ def test_prompt_login_asks_to_sign_in_again_once(signed_in, web):
 
 def test_max_age_older_than_the_sign_in(signed_in, web, user):
     session = signed_in.session
-    session[sign_in.SESSION_KEY] = time.time() - 2 * 3600  # the session's own sign-in
+    sign_in.record(session, user, time.time() - 2 * 3600)  # the session's own sign-in
     session.save()
     _, challenge = pkce()
     response = signed_in.get(authorize_url(web.client.client_id, challenge, max_age="60"))

@@ -31,7 +31,8 @@ def logout_client(web):
 def hint_for(user, registered, alg: str = "EdDSA", session_of: Client | None = None) -> str:
     """An ID token of ``user`` for the client; issued to the session of ``session_of`` (its
     ``auth_time`` that session's sign-in), or to no session in particular."""
-    signed_in_at = session_of.session.get(sign_in.SESSION_KEY) if session_of else None
+    recorded = session_of.session.get(sign_in.SESSION_KEY) if session_of else None
+    signed_in_at = recorded[1] if recorded else None
     return id_token(
         user=user,
         client_id=registered.client.client_id,
@@ -228,7 +229,7 @@ def test_a_hint_of_another_session_asks_first(browser, user, logout_client, issu
         old = Client()
         old.force_login(user)
         session = old.session
-        session[sign_in.SESSION_KEY] -= 3600
+        sign_in.record(session, user, session[sign_in.SESSION_KEY][1] - 3600)
         session.save()
         hint = hint_for(user, logout_client, session_of=old)
     else:

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core import signing
 from django.test import Client
 
 from beep_iam.models import Verification
@@ -27,7 +28,8 @@ def signed_in_ago(http: Client, seconds: float | None) -> None:
     if seconds is None:
         session.pop(sign_in.SESSION_KEY, None)
     else:
-        session[sign_in.SESSION_KEY] = time.time() - seconds
+        user_pk = session[sign_in.SESSION_KEY][0]
+        session[sign_in.SESSION_KEY] = [user_pk, time.time() - seconds]
     session.save()
 
 
@@ -117,11 +119,12 @@ def test_the_consent_post_cannot_skip_prompt_login(signed_in, web):
     assert is_login_page(signed_in.post(url, {"decision": "allow"}))
 
 
-@pytest.mark.parametrize("kind", ["forged", "tampered", "unsigned-time"])
+@pytest.mark.parametrize("kind", ["forged", "tampered", "another-salt", "unsigned-time"])
 def test_a_marker_that_is_not_ours_asks_to_sign_in(signed_in, web, kind):
     marker = {
         "forged": "forged",
-        "tampered": sign_in.marker() + "x",
+        "tampered": signing.dumps({"was": None}, salt="beep_iam.oauth2.sign_in") + "x",
+        "another-salt": signing.dumps({"was": None}),
         "unsigned-time": str(time.time() - 3600),
     }[kind]  # made here: a parameter's id must not change between pytest-xdist workers
     _, challenge = pkce()
@@ -177,3 +180,26 @@ def test_the_consent_post_is_csrf_protected_without_the_middleware(settings, sig
     response = http.post(url, {"decision": "allow"})
     assert response.status_code == 403
     assert "Location" not in response
+
+
+def test_a_marker_compares_sign_ins_not_clocks(signed_in, web, user):
+    """The marker holds the session's sign-in when the server asked; any later sign-in
+    answers it, whatever the clock of the host that redirected."""
+    signed_in_ago(signed_in, 3600)
+    _, challenge = pkce()
+    back = return_url(signed_in.get(authorize_url(web.client.client_id, challenge, prompt="login")))
+    # The login host's clock is a minute behind the one that redirected: still a new sign-in.
+    signed_in_ago(signed_in, 60)
+    code_of(consented(signed_in, back))
+
+
+def test_another_users_sign_in_record_does_not_count(signed_in, web, user):
+    """The record names its user: a request of another user (better-auth's cookie on a
+    browser whose Django session is someone else's) does not take its time."""
+    session = signed_in.session
+    session[sign_in.SESSION_KEY] = ["someone-else", time.time()]
+    session.save()
+    _, challenge = pkce()
+    assert is_login_page(
+        signed_in.get(authorize_url(web.client.client_id, challenge, max_age="600"))
+    )
