@@ -8,7 +8,8 @@ hex encoded and stored as a JSON string. The key id (``kid``) is the row's id.
 Keys of three algorithms, as that plugin's ``keyPairConfig.alg`` makes them: ``EdDSA``
 (Ed25519, the default, better-auth's too), ``ES256`` (P-256) and ``RS256`` (RSA 2048; what
 OpenID Connect requires a provider to offer and assumes for a client that names no
-algorithm). A row whose ``alg`` is NULL is an ``EdDSA`` key, as better-auth reads it.
+algorithm). A row whose ``alg`` is NULL (from before better-auth had the column) is what its
+public key is (:func:`row_alg`).
 
 Signing with an algorithm uses its newest key that has not expired (``expires_at`` ends
 signing), created on first use; JWKS publishes every key until ``expires_at`` plus
@@ -37,7 +38,7 @@ from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
 from beep_iam.conf import SIGNING_ALGORITHMS, iam_settings
-from beep_iam.models import Jwks, OAuthClient
+from beep_iam.models import Jwks, OAuthClient, OAuthResource
 from beep_iam.oauth2 import jose
 from beep_iam.services.prepared import ModelLookup
 
@@ -155,8 +156,36 @@ def _load_private(row: Jwks) -> dict[str, Any]:
     return data
 
 
+#: The algorithm a public key of each type and curve signs with here.
+_KEY_SHAPES: Final[dict[tuple[object, object], str]] = {
+    ("OKP", "Ed25519"): "EdDSA",
+    ("EC", "P-256"): "ES256",
+    ("RSA", None): "RS256",
+}
+
+
+def row_alg(row: Jwks) -> str | None:
+    """The algorithm of a key row: its ``alg``, or, for a row without one (written before
+    better-auth had the column; it reads such a row as its configured algorithm), what its
+    public key is. None: a key this server does not sign with."""
+    if row.alg:
+        return row.alg
+    try:
+        public = json.loads(row.public_key)
+    except ValueError:
+        return None
+    if not isinstance(public, dict):
+        return None
+    return _KEY_SHAPES.get((public.get("kty"), public.get("crv")))
+
+
 def _of_alg(alg: str) -> Q:
-    return Q(alg=alg) | Q(alg__isnull=True) if alg == ALG else Q(alg=alg)
+    # Rows without alg are candidates for every algorithm; row_alg() says which they are.
+    return Q(alg=alg) | Q(alg__isnull=True)
+
+
+def _rows_of(rows: Iterable[Jwks], alg: str) -> list[Jwks]:
+    return [row for row in rows if row_alg(row) == alg]
 
 
 def create_key(*, alg: str = ALG, expire_current: bool = False) -> Jwks:
@@ -168,7 +197,8 @@ def create_key(*, alg: str = ALG, expire_current: bool = False) -> Jwks:
     key = key_type.generate_key(size_or_curve)
     now = timezone.now()
     if expire_current:
-        Jwks.objects.unexpired(now).filter(_of_alg(alg)).update(expires_at=now)
+        current = _rows_of(Jwks.objects.unexpired(now).filter(_of_alg(alg)), alg)
+        Jwks.objects.filter(pk__in=[row.pk for row in current]).update(expires_at=now)
     return Jwks.objects.create(
         public_key=json.dumps(key.as_dict(private=False), separators=(",", ":")),
         private_key=_store_private(key.as_dict(private=True)),
@@ -224,13 +254,18 @@ def signing_key(kid: str | None = None, *, alg: str = ALG) -> SigningKey:
             row = _signing_keys(now, None).filter(pk=kid).first()
         except ValidationError:  # not even the form of a key id
             row = None
-        if row is None:
+        if row is None or row_alg(row) not in ALGORITHMS:
             raise LookupError(f"no unexpired signing key {kid}")
     elif alg not in _NEWEST_KEY:
         raise ValueError(f"unsupported signing algorithm {alg!r}; one of {', '.join(ALGORITHMS)}")
     else:
-        row = _NEWEST_KEY[alg].get(now) or create_key(alg=alg)
-    return SigningKey(kid=row.pk, alg=row.alg or ALG, key=_private_key(row))
+        row = _NEWEST_KEY[alg].get(now)
+        if row is not None and row_alg(row) != alg:  # a row without alg, of another key type
+            newest = _signing_keys(now, alg).order_by("-created_at", "-row_id")
+            row = next(iter(_rows_of(newest, alg)), None)
+        if row is None:
+            row = create_key(alg=alg)
+    return SigningKey(kid=row.pk, alg=str(row_alg(row)), key=_private_key(row))
 
 
 def ensure_signing_keys(algs: Iterable[str]) -> None:
@@ -240,8 +275,7 @@ def ensure_signing_keys(algs: Iterable[str]) -> None:
     wanted = set(algs) & set(ALGORITHMS)
     if not wanted:
         return
-    now = timezone.now()
-    present = {row_alg or ALG for row_alg in _signing_keys(now, None).values_list("alg", flat=True)}
+    present = {row_alg(row) for row in _signing_keys(timezone.now(), None)}
     for alg in sorted(wanted - present):
         create_key(alg=alg)
 
@@ -252,11 +286,19 @@ def _ensure_registered_alg(sender: Any, instance: Any, **kwargs: Any) -> None:
         ensure_signing_keys([alg])
 
 
+def _ensure_required_alg(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if instance.signing_algorithm:
+        ensure_signing_keys([instance.signing_algorithm])
+
+
 def connect() -> None:
-    """A client that registers an ID token algorithm gets that algorithm's key published
-    (from ``ready()``; whatever saved the client: registration, a metadata document, the
-    admin, the services)."""
+    """A client that registers an ID token algorithm, or a resource that requires one for
+    its access tokens, gets that algorithm's key published (from ``ready()``; whatever saved
+    it: registration, a metadata document, the admin, the services)."""
     post_save.connect(_ensure_registered_alg, sender=OAuthClient, dispatch_uid="beep_iam_keys")
+    post_save.connect(
+        _ensure_required_alg, sender=OAuthResource, dispatch_uid="beep_iam_resource_keys"
+    )
 
 
 def published_keys() -> list[dict[str, Any]]:
@@ -268,6 +310,7 @@ def published_keys() -> list[dict[str, Any]]:
         public = json.loads(row.public_key)
         for member in jose.PRIVATE_MEMBERS:  # never private material, whatever the row holds
             public.pop(member, None)
-        named = {"alg": row.alg or ALG, **({"crv": row.crv} if row.crv else {})}
+        alg = row_alg(row)
+        named = {**({"alg": alg} if alg else {}), **({"crv": row.crv} if row.crv else {})}
         keys.append({**named, **public, "kid": row.pk})
     return keys

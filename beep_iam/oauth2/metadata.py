@@ -309,7 +309,14 @@ def replace_metadata(row: OAuthClient, replacement: OAuthClient) -> None:
         setattr(row, column, getattr(replacement, column))
     current = row.metadata_object()
     if current is None and row.metadata is not None:
-        return  # not an object this server can merge into: left as it is
+        if replacement.metadata:
+            # Not an object (another tool wrote it): no place to keep the fields, and
+            # replacing it would lose what that tool stored.
+            raise metadata_error(
+                "the client's stored metadata is not a JSON object; an operator must correct "
+                f"it before {', '.join(replacement.metadata)} can be kept"
+            )
+        return
     merged = {k: v for k, v in (current or {}).items() if k not in KEPT_FIELDS}
     merged.update(replacement.metadata or {})
     row.metadata = merged or None

@@ -271,6 +271,8 @@ def test_client_credentials_refuses_a_resource_allowing_none_of_the_scopes(clien
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])
 def test_a_resource_pinning_an_algorithm_gets_tokens_signed_with_it(client, machine, alg):
     resource(API, machine, signing_algorithm=alg)
+    published = client.get("/jwks").json()["keys"]  # before the first token
+    assert alg in {k["alg"] for k in published}
     response = machine_token(client, machine, resource=API)
     assert response.status_code == 200, response.content
     header, claims = decode(response.json()["access_token"], client, alg)

@@ -199,3 +199,36 @@ def test_an_update_replaces_the_algorithm_and_keeps_other_metadata(open_registra
     row.refresh_from_db()
     # The operator's key and the server's own marker stay.
     assert row.metadata == {"require_pushed_authorization_requests": True, "self_registered": True}
+
+
+def test_a_row_without_alg_is_what_its_key_is():
+    """Rows from before better-auth had the alg column: better-auth reads them as its
+    configured algorithm, which their key shows; an RSA row is never used for EdDSA."""
+    rsa = keys.create_key(alg="RS256")
+    Jwks.objects.filter(pk=rsa.pk).update(alg=None, crv=None)
+    (listed,) = [k for k in keys.published_keys() if k["kid"] == rsa.pk]
+    assert listed["alg"] == "RS256" and listed["kty"] == "RSA"
+    eddsa = keys.signing_key()  # the newest row without alg is RSA: not this one
+    assert eddsa.kid != rsa.pk and eddsa.alg == "EdDSA"
+    assert keys.signing_key(alg="RS256").kid == rsa.pk
+    assert keys.signing_key(rsa.pk).alg == "RS256"
+    keys.create_key(alg="EdDSA", expire_current=True)  # rotating EdDSA leaves the RSA row
+    assert keys.signing_key(alg="RS256").kid == rsa.pk
+
+
+def test_an_update_cannot_keep_the_algorithm_in_metadata_that_is_no_object(open_registration):
+    body = register(
+        {"redirect_uris": [REDIRECT_URI], "id_token_signed_response_alg": "ES256"}
+    ).json()
+    OAuthClient.objects.filter(client_id=body["client_id"]).update(metadata=["legacy"])
+    url = body["registration_client_uri"].removeprefix(ISSUER)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {body['registration_access_token']}"}
+    read = Client().get(url, **auth).json()
+    read["id_token_signed_response_alg"] = "RS256"
+    refused = Client().put(url, json.dumps(read), content_type="application/json", **auth)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_client_metadata"
+    assert OAuthClient.objects.get(client_id=body["client_id"]).metadata == ["legacy"]
+    del read["id_token_signed_response_alg"]  # nothing to keep: the update goes through
+    updated = Client().put(url, json.dumps(read), content_type="application/json", **auth)
+    assert updated.status_code == 200, updated.content
