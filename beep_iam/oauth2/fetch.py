@@ -130,6 +130,10 @@ def _loopback_name(host: str) -> bool:
         return False
 
 
+MAX_LOOKUPS = 64
+_LOOKUPS = threading.BoundedSemaphore(MAX_LOOKUPS)
+
+
 def _resolve_within(host: str, port: int, timeout: float) -> list[Any]:
     """``resolve`` in a thread of its own, waited on ``timeout`` seconds: the system resolver
     has no time cap of its own (glibc: 5 s per attempt and name server), so a name whose
@@ -137,15 +141,26 @@ def _resolve_within(host: str, port: int, timeout: float) -> list[Any]:
     a pool: names that never answer hold only their own threads (a shared pool would make
     every other fetch wait behind them), and nothing is shared across a fork."""
     outcome: list[Any] = []
+    # Lookups that never answer each hold a thread until the resolver gives up: capped per
+    # process, past the cap a fetch fails at once rather than a thread more being started.
+    lookups = _LOOKUPS
+    if not lookups.acquire(blocking=False):
+        raise _failed("too many fetches in progress", host, "every lookup thread is busy")
 
     def run() -> None:
         try:
             outcome.append(("ok", resolve(host, port, type=socket.SOCK_STREAM)))
         except BaseException as exc:  # handed to the waiting thread
             outcome.append(("error", exc))
+        finally:
+            lookups.release()
 
     thread = threading.Thread(target=run, name="beep-iam-resolve", daemon=True)
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError:  # the process may start no more threads
+        lookups.release()
+        raise _failed("too many fetches in progress", host, "no thread for the lookup") from None
     thread.join(timeout)
     if not outcome:
         raise _failed(NOT_PUBLIC, host, f"no answer from the resolver in {timeout:g} s")

@@ -7,6 +7,7 @@ caps on a request, and RFC 7591's errors. Shared by dynamic registration
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
@@ -27,6 +28,8 @@ MAX_SOFTWARE_STATEMENT_LENGTH = 8192
 MAX_JWKS_BYTES = 16 * 1024
 MAX_JWKS_KEYS = 10
 MAX_SCOPE_PARAMETER_LENGTH = rules.MAX_SCOPES * (rules.MAX_SCOPE_LENGTH + 1)
+
+logger = logging.getLogger(__name__)
 
 #: Wire name -> column, for the metadata a client sets itself (better-auth's oauthToSchema).
 TEXT_FIELDS = {
@@ -311,10 +314,15 @@ def replace_metadata(row: OAuthClient, replacement: OAuthClient) -> None:
     if current is None and row.metadata is not None:
         if replacement.metadata:
             # Not an object (another tool wrote it): no place to keep the fields, and
-            # replacing it would lose what that tool stored.
+            # replacing it would lose what that tool stored. The operator's part is logged.
+            logger.warning(
+                "client %s: its metadata column is not a JSON object; %s cannot be kept until "
+                "an operator corrects it",
+                row.client_id,
+                ", ".join(replacement.metadata),
+            )
             raise metadata_error(
-                "the client's stored metadata is not a JSON object; an operator must correct "
-                f"it before {', '.join(replacement.metadata)} can be kept"
+                f"{', '.join(replacement.metadata)} cannot be kept for this client now"
             )
         return
     merged = {k: v for k, v in (current or {}).items() if k not in KEPT_FIELDS}

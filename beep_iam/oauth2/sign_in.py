@@ -8,12 +8,13 @@ look fresh as soon as the user signed in on another device.
 
 When the server sends the user to sign in again, the authorization request goes to the login
 page without its ``prompt=login`` / ``max_age`` (else it would ask forever) but with
-:data:`PARAM`: the session's sign-in time at that moment, signed. On the way back the session
-must have signed in later than that (two sign-in times compared, not the clock of the host
-that redirected with the clock of the one that signed in); a holder of the session who opens
-the return URL without signing in gets the login page again, on GET and on the consent POST
-alike. In a pushed request (PAR) the browser cannot touch the parameter; in a plain one it can
-take it out, as it could take ``prompt=login`` out of the first URL: the ID token's
+:data:`PARAM`: signed, the time of that redirect and the sign-in of the user then signed in.
+On the way back the session must have signed in after the redirect (within
+:data:`CLOCK_SKEW`, for the clocks of two hosts) and not be that same sign-in; a holder of the
+session, or of other stolen sessions, who opens the return URL without signing in gets the
+login page again, on GET and on the consent POST alike. In a pushed request (PAR) the browser
+cannot touch the parameter; in a plain one it can take it out, as it could take
+``prompt=login`` out of the first URL: the ID token's
 ``auth_time`` stays the session's own, which a client asking for a sign-in checks (OIDC Core
 3.1.2.1).
 """
@@ -33,6 +34,9 @@ _SALT = "beep_iam.oauth2.sign_in"
 #: Prompt values that ask for a new sign-in (select_account: this server has one account per
 #: sign-in, so choosing an account is signing in).
 SIGN_IN_PROMPTS = frozenset({"login", "select_account"})
+#: How far the clock of the host that records a sign-in may be behind the one that asked for
+#: it (seconds).
+CLOCK_SKEW = 300
 
 
 def record(session: Any, user: Any, when: float) -> None:
@@ -74,8 +78,33 @@ def signed_in_at(request: HttpRequest) -> float | None:
 
 
 def marker(request: HttpRequest) -> str:
-    """The value of :data:`PARAM` for a request sent to sign in again now."""
-    return signing.dumps({"was": signed_in_at(request)}, salt=_SALT)
+    """The value of :data:`PARAM` for a request sent to sign in again now: when (``at``), and
+    the sign-in of the user then signed in (``user``, ``was``; None when anonymous)."""
+    user = getattr(request, "user", None)
+    signed_in = bool(user is not None and user.is_authenticated)
+    return signing.dumps(
+        {
+            "at": time.time(),
+            "user": str(user.pk) if signed_in and user is not None else None,
+            "was": signed_in_at(request) if signed_in else None,
+        },
+        salt=_SALT,
+    )
+
+
+def _answers(asked: Any, request: HttpRequest, signed_in: float) -> bool:
+    """Whether the session's sign-in at ``signed_in`` answers the marker ``asked``: it
+    happened after the server asked (give or take :data:`CLOCK_SKEW`: the host that signs in
+    may not be the one that redirected), and it is not the sign-in the user then signed in
+    had. A session older than the redirect (another stolen cookie put in meanwhile) answers
+    nothing."""
+    if not isinstance(asked, dict) or not isinstance(asked.get("at"), int | float):
+        return False
+    if signed_in < asked["at"] - CLOCK_SKEW:
+        return False
+    was = asked.get("was")
+    same_user = asked.get("user") == str(getattr(request.user, "pk", None))
+    return not (same_user and isinstance(was, int | float) and signed_in <= was)
 
 
 def must_sign_in(request: HttpRequest, params: dict[str, str], prompts: set[str]) -> bool:
@@ -94,9 +123,8 @@ def must_sign_in(request: HttpRequest, params: dict[str, str], prompts: set[str]
         return True
     if PARAM in params:
         try:
-            was = signing.loads(params[PARAM], salt=_SALT)["was"]
-        except (signing.BadSignature, TypeError, ValueError, KeyError):
+            asked = signing.loads(params[PARAM], salt=_SALT)
+        except (signing.BadSignature, TypeError, ValueError):
             return True
-        # was: the sign-in when the server asked (None: none recorded then); a later one since.
-        return signed_in is None or (was is not None and signed_in <= was)
+        return signed_in is None or not _answers(asked, request, signed_in)
     return False

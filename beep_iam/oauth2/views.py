@@ -29,7 +29,13 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from beep_iam.conf import iam_settings
-from beep_iam.models import DeviceCode, OAuthClient, OAuthRefreshToken, Verification
+from beep_iam.models import (
+    DeviceCode,
+    OAuthClient,
+    OAuthRefreshToken,
+    OAuthResource,
+    Verification,
+)
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
 from beep_iam.oauth2 import (
     access_jwt,
@@ -1046,8 +1052,13 @@ def openid_configuration(request: HttpRequest, issuer_path: str | None = None) -
 @require_GET
 def jwks(request: HttpRequest) -> HttpResponse:
     """Public keys only; cacheable for as long as a rotated key stays published anyway."""
-    # The keys of the algorithms this server signs with by default, before their first token.
-    keys.ensure_signing_keys({keys.ALG, iam_settings().oauth2_id_token_signing_alg})
+    # The keys of the algorithms this server signs with by default or for a resource, before
+    # their first token (resources better-auth or an update wrote never reach the save hook).
+    required = OAuthResource.objects.exclude(signing_algorithm=None).values_list(
+        "signing_algorithm", flat=True
+    )
+    wanted = {keys.ALG, iam_settings().oauth2_id_token_signing_alg}
+    keys.ensure_signing_keys(wanted | {alg for alg in required.distinct() if alg})
     return json_response(
         {"keys": keys.published_keys()},
         headers={"Cache-Control": "public, max-age=300, must-revalidate"},

@@ -329,3 +329,30 @@ def test_names_that_never_answer_hold_up_no_other_fetch(monkeypatch: pytest.Monk
         assert time.monotonic() - started < 0.5
     finally:
         release.set()
+
+
+def test_past_the_cap_of_lookup_threads_a_fetch_fails_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+
+    def silent(host: str, port: int, **kwargs: Any) -> list[Any]:
+        release.wait(30)
+        return []
+
+    monkeypatch.setattr(fetch, "resolve", silent)
+    monkeypatch.setattr(fetch, "_LOOKUPS", threading.BoundedSemaphore(2))
+    try:
+        for i in range(2):
+            with pytest.raises(FetchError, match="public address"):
+                fetch.vetted_addresses(f"n{i}.blackhole.example", 443, timeout=0.05)
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="too many fetches in progress"):
+            fetch.vetted_addresses("n3.blackhole.example", 443, timeout=5)
+        assert time.monotonic() - started < 0.5
+    finally:
+        release.set()
+    time.sleep(0.1)  # the held lookups end and give their places back
+    monkeypatch.setattr(fetch, "resolve", lambda host, port, **kw: [])
+    with pytest.raises(FetchError, match="public address"):  # a lookup runs again
+        fetch.vetted_addresses("n4.example", 443, timeout=1)

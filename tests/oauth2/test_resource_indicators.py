@@ -405,3 +405,11 @@ def test_a_resources_refresh_token_ttl_shortens_the_refresh_token(signed_in, web
     for row in OAuthRefreshToken.objects.filter(client_id=web.client.client_id):
         assert row.expires_at is not None
         assert row.expires_at - timezone.now() <= timedelta(seconds=600)
+
+
+def test_a_resource_written_without_the_save_hook_has_its_key_at_jwks(client, machine):
+    """A row better-auth wrote (or an update): /jwks makes its algorithm's key before the
+    first token."""
+    row = resource(API, machine)
+    OAuthResource.objects.filter(pk=row.pk).update(signing_algorithm="ES256")
+    assert "ES256" in {k["alg"] for k in client.get("/jwks").json()["keys"]}

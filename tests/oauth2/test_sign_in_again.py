@@ -16,6 +16,7 @@ from django.test import Client
 from beep_iam.models import Verification
 from beep_iam.oauth2 import sign_in
 from beep_shared import crypto
+from tests.factories import UserFactory
 from tests.oauth2.conftest import REDIRECT_URI, authorize_url, basic, pkce, query_of
 
 pytestmark = pytest.mark.django_db
@@ -182,14 +183,13 @@ def test_the_consent_post_is_csrf_protected_without_the_middleware(settings, sig
     assert "Location" not in response
 
 
-def test_a_marker_compares_sign_ins_not_clocks(signed_in, web, user):
-    """The marker holds the session's sign-in when the server asked; any later sign-in
-    answers it, whatever the clock of the host that redirected."""
+def test_a_login_hosts_clock_a_little_behind_still_answers(signed_in, web, user):
+    """The sign-in is recorded by the host that signs in, the marker's time by the one that
+    redirected: a clock a minute behind is within the allowance."""
     signed_in_ago(signed_in, 3600)
     _, challenge = pkce()
     back = return_url(signed_in.get(authorize_url(web.client.client_id, challenge, prompt="login")))
-    # The login host's clock is a minute behind the one that redirected: still a new sign-in.
-    signed_in_ago(signed_in, 60)
+    signed_in_ago(signed_in, 60)  # a new sign-in, recorded a minute in the past
     code_of(consented(signed_in, back))
 
 
@@ -203,3 +203,62 @@ def test_another_users_sign_in_record_does_not_count(signed_in, web, user):
     assert is_login_page(
         signed_in.get(authorize_url(web.client.client_id, challenge, max_age="600"))
     )
+
+
+# --- stolen sessions swapped in on the way back (session-8 review 3) ------------------------
+
+
+def pushed_url(web, **extra: str) -> str:
+    _, challenge = pkce()
+    pushed = Client().post(
+        "/oauth2/par",
+        urlsplit(authorize_url(web.client.client_id, challenge, **extra)).query,
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=basic(web.client.client_id, web.client_secret),
+    )
+    assert pushed.status_code == 201, pushed.content
+    request_uri = pushed.json()["request_uri"]
+    return f"/oauth2/authorize?client_id={web.client.client_id}&request_uri={request_uri}"
+
+
+@pytest.mark.parametrize("extra", [{"prompt": "login"}, {"max_age": "60"}])
+def test_an_anonymous_start_then_a_stolen_cookie_answers_nothing(web, user, extra):
+    victim = Client()
+    victim.force_login(user)
+    signed_in_ago(victim, 30 * 24 * 3600)
+    attacker = Client()  # no session: the pushed row gets a marker for nobody
+    back = return_url(attacker.get(pushed_url(web, **extra)))
+    attacker.cookies = victim.cookies
+    assert is_login_page(consented(attacker, back))
+
+
+def test_ones_own_old_session_then_a_stolen_cookie_answers_nothing(web, user):
+    victim = Client()
+    victim.force_login(user)
+    signed_in_ago(victim, 3600)
+    attacker = Client()
+    attacker.force_login(UserFactory())
+    signed_in_ago(attacker, 365 * 24 * 3600)
+    back = return_url(attacker.get(pushed_url(web, prompt="login")))
+    attacker.cookies = victim.cookies
+    assert is_login_page(consented(attacker, back))
+
+
+def test_a_newer_stolen_session_of_the_same_user_answers_nothing(web, user):
+    old, newer = Client(), Client()
+    for http, age in ((old, 7200), (newer, 3600)):
+        http.force_login(user)
+        signed_in_ago(http, age)
+    _, challenge = pkce()
+    back = return_url(old.get(authorize_url(web.client.client_id, challenge, prompt="login")))
+    assert is_login_page(consented(newer, back))
+
+
+def test_a_sign_in_just_before_the_redirect_is_not_the_one_asked_for(signed_in, web, user):
+    """A session signed in a minute ago (within the clock allowance) still owes a new one."""
+    signed_in_ago(signed_in, 60)
+    _, challenge = pkce()
+    back = return_url(signed_in.get(authorize_url(web.client.client_id, challenge, prompt="login")))
+    assert is_login_page(signed_in.get(back))
+    signed_in.force_login(user)
+    code_of(consented(signed_in, back))
