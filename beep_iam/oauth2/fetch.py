@@ -161,6 +161,9 @@ def _resolve_within(host: str, port: int, timeout: float) -> list[Any]:
     except RuntimeError:  # the process may start no more threads
         lookups.release()
         raise _failed("too many fetches in progress", host, "no thread for the lookup") from None
+    except BaseException:
+        lookups.release()
+        raise
     thread.join(timeout)
     if not outcome:
         raise _failed(NOT_PUBLIC, host, f"no answer from the resolver in {timeout:g} s")

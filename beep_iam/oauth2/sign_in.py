@@ -35,8 +35,9 @@ _SALT = "beep_iam.oauth2.sign_in"
 #: sign-in, so choosing an account is signing in).
 SIGN_IN_PROMPTS = frozenset({"login", "select_account"})
 #: How far the clock of the host that records a sign-in may be behind the one that asked for
-#: it (seconds).
-CLOCK_SKEW = 300
+#: it (seconds): synchronized hosts' drift, no more; a session signed in within it before
+#: the redirect (stolen and swapped in on the way back) would answer the marker.
+CLOCK_SKEW = 5
 
 
 def record(session: Any, user: Any, when: float) -> None:
