@@ -180,13 +180,14 @@ def _check_claims(claims: dict[str, Any], client_id: str, audiences: set[str]) -
         raise _refuse("client assertion has expired")
     if exp - now > MAX_LIFETIME:
         raise _refuse(f"client assertion exp is too far in the future (max {MAX_LIFETIME}s)")
-    for claim in ("iat", "nbf"):  # optional, but a date when present (RFC 7519 4.1.4-6)
-        if claim in claims and jose.numeric_date(claims[claim]) is None:
+    # Optional, but a date when present (RFC 7519 4.1.4-6).
+    dates = {claim: jose.numeric_date(claims[claim]) for claim in ("iat", "nbf") if claim in claims}
+    for claim, date in dates.items():
+        if date is None:
             raise _refuse(f"client assertion {claim} must be a NumericDate")
-    iat = jose.numeric_date(claims.get("iat"))
+    iat, nbf = dates.get("iat"), dates.get("nbf")
     if iat is not None and now - iat > MAX_LIFETIME:
         raise _refuse(f"client assertion iat is too far in the past (max {MAX_LIFETIME}s)")
-    nbf = jose.numeric_date(claims.get("nbf"))
     if nbf is not None and nbf > now:  # RFC 7523 3 item 5; no leeway, as better-auth
         raise _refuse("client assertion is not valid yet (nbf)")
     jti = claims.get("jti")

@@ -44,13 +44,17 @@ from beep_iam.services.prepared import ModelLookup
 
 #: The default algorithm, and the one of rows without ``alg`` (better-auth's default).
 ALG: Final = "EdDSA"
-CRV: Final = "Ed25519"
 ALGORITHMS: Final = SIGNING_ALGORITHMS
 #: How each algorithm's key pair is made: joserfc's key type, then the curve or RSA key size.
 _KEY_TYPES: Final[dict[str, tuple[Any, Any]]] = {
     "EdDSA": (OKPKey, "Ed25519"),
     "ES256": (ECKey, "P-256"),
     "RS256": (RSAKey, 2048),
+}
+#: The same, read the other way: a public key's type and curve -> the algorithm it signs.
+_KEY_SHAPES: Final[dict[tuple[object, object], str]] = {
+    (key_type.key_type, shape if isinstance(shape, str) else None): alg
+    for alg, (key_type, shape) in _KEY_TYPES.items()
 }
 GRACE_PERIOD = timedelta(days=30)
 
@@ -156,14 +160,6 @@ def _load_private(row: Jwks) -> dict[str, Any]:
     return data
 
 
-#: The algorithm a public key of each type and curve signs with here.
-_KEY_SHAPES: Final[dict[tuple[object, object], str]] = {
-    ("OKP", "Ed25519"): "EdDSA",
-    ("EC", "P-256"): "ES256",
-    ("RSA", None): "RS256",
-}
-
-
 def row_alg(row: Jwks) -> str | None:
     """The algorithm of a key row: its ``alg``, or, for a row without one (written before
     better-auth had the column; it reads such a row as its configured algorithm), what its
@@ -188,11 +184,15 @@ def _rows_of(rows: Iterable[Jwks], alg: str) -> list[Jwks]:
     return [row for row in rows if row_alg(row) == alg]
 
 
+def _check_alg(alg: str) -> None:
+    if alg not in _KEY_TYPES:
+        raise ValueError(f"unsupported signing algorithm {alg!r}; one of {', '.join(ALGORITHMS)}")
+
+
 def create_key(*, alg: str = ALG, expire_current: bool = False) -> Jwks:
     """Make a new key pair for ``alg``; ``expire_current`` ends signing with the older keys
     of that algorithm (they stay published for :data:`GRACE_PERIOD`)."""
-    if alg not in _KEY_TYPES:
-        raise ValueError(f"unsupported signing algorithm {alg!r}; one of {', '.join(ALGORITHMS)}")
+    _check_alg(alg)
     key_type, size_or_curve = _KEY_TYPES[alg]
     key = key_type.generate_key(size_or_curve)
     now = timezone.now()
@@ -256,9 +256,8 @@ def signing_key(kid: str | None = None, *, alg: str = ALG) -> SigningKey:
             row = None
         if row is None or row_alg(row) not in ALGORITHMS:
             raise LookupError(f"no unexpired signing key {kid}")
-    elif alg not in _NEWEST_KEY:
-        raise ValueError(f"unsupported signing algorithm {alg!r}; one of {', '.join(ALGORITHMS)}")
     else:
+        _check_alg(alg)
         row = _NEWEST_KEY[alg].get(now)
         if row is not None and row_alg(row) != alg:  # a row without alg, of another key type
             newest = _signing_keys(now, alg).order_by("-created_at", "-row_id")

@@ -454,7 +454,7 @@ def _login_again(
     request: HttpRequest, params: dict[str, str], request_uri: str | None = None
 ) -> HttpResponse:
     # The login page returns here without "login" in prompt or max_age, or it would ask
-    # forever, but with the signed time of this redirect: the user must have signed in since.
+    # forever, but with the signed marker of this redirect (sign_in.must_sign_in reads it).
     prompts = set((params.get("prompt") or "").split()) - sign_in.SIGN_IN_PROMPTS
     again: dict[str, Any] = {
         k: v for k, v in params.items() if k not in ("prompt", "max_age", sign_in.PARAM)
@@ -593,11 +593,14 @@ def _https(url: str | None) -> str | None:
     return url if url and url.lower().startswith("https://") else None
 
 
+def _document_url(client: OAuthClient) -> str | None:
+    """The URL of a metadata document's client (its client_id), else None."""
+    return client.client_id if client.client_discovery_id == cimd.DISCOVERY_ID else None
+
+
 def _self_registered(client: OAuthClient) -> bool:
     """A client nobody vouches for: one that registered itself, or a metadata document's."""
-    return client.client_discovery_id == cimd.DISCOVERY_ID or (
-        client.registered(SELF_REGISTERED) is True
-    )
+    return _document_url(client) is not None or client.registered(SELF_REGISTERED) is True
 
 
 def _vouched_for(client: OAuthClient, user: Any) -> bool:
@@ -618,10 +621,7 @@ def _consent_page(
             "client": client,
             # Who vouches for the client, and where "Allow" and "Deny" both send the user.
             "self_registered": _self_registered(client),
-            # A metadata document's client: its client_id is the document's URL.
-            "described_at": (
-                client.client_id if client.client_discovery_id == cimd.DISCOVERY_ID else None
-            ),
+            "described_at": _document_url(client),
             "returns_to": urlsplit(redirect_uri).netloc,
             "icon": _https(client.icon),
             "links": [
