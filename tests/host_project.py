@@ -4,6 +4,7 @@ the apps as another project would."""
 import os
 import subprocess
 import sys
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -56,8 +57,25 @@ def new_database():
     try:
         yield db, name
     finally:
-        with connect(db, "postgres") as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(db, name)
+
+
+def drop_database(db, name, patience=15.0):
+    """DROP DATABASE, waiting out a backend of another role still on it.
+
+    A host command has exited, but the server's backend of its bypass login may not have seen
+    the closed socket yet; FORCE cannot end another role's backend for an owner that is not a
+    superuser (the split-roles cell), so wait until it is gone."""
+    deadline = time.monotonic() + patience
+    with connect(db, "postgres") as conn:
+        while True:
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
 
 def start_project(tmp_path, *settings_parts, python=sys.executable):
