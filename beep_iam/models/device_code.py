@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
@@ -197,6 +198,20 @@ class DeviceCode(Expires, Table):
     )
     client_id = models.TextField(null=True, blank=True)
     scope = models.TextField(null=True, blank=True)
+    # better-auth 1.7's oauthDeviceAuthorization() adds these two to the plugin's table.
+    resources = ArrayField(
+        models.TextField(),
+        null=True,
+        blank=True,
+        help_text="RFC 8707 resources the device asked for, approved with the code; a poll "
+        "may narrow them, never widen them.",
+    )
+    oauth_client_id = models.TextField(
+        null=True,
+        blank=True,
+        help_text="Set on a code for the OAuth token endpoint (better-auth's first-party "
+        "/device/token refuses such a code).",
+    )
 
     objects = DeviceCodeQuerySet.as_manager()
 

@@ -20,6 +20,12 @@ PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 PKCE_VALUE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 
 
+def is_openid(params: dict[str, str]) -> bool:
+    """Whether the request is an OpenID Connect one (its scope names ``openid``), read before
+    its scope is validated: the redirect URI is proven first."""
+    return "openid" in (params.get("scope") or "").split(" ")
+
+
 def _check_parameters(client: OAuthClient, params: dict[str, str]) -> tuple[list[str], set[str]]:
     """The request's scopes and prompt values; raises the error to redirect with."""
     if "response_type" not in params:  # RFC 6749 4.1.2.1: a missing parameter

@@ -29,7 +29,7 @@ from beep_iam.models.device_code import (
     format_user_code,
 )
 from beep_iam.models.oauth import GrantType
-from beep_iam.oauth2 import ratelimit
+from beep_iam.oauth2 import ratelimit, resources
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
@@ -73,9 +73,15 @@ def device_authorization(request: HttpRequest) -> HttpResponse:
         if scopes is None:
             raise errors.InvalidScopeError(description="scope is required")
         oauth_tokens.allowed_scopes(client, scopes)
+        # RFC 8707 on the device authorization request, as better-auth's
+        # oauthDeviceAuthorization() takes it: the user approves the resources with the code.
+        wanted = resources.requested(params)
+        resources.resolve(client, wanted, scopes)
         interval = iam_settings().oauth2_device_polling_interval
         row, raw = DeviceCode.objects.create_device_code(
             client_id=client.client_id,
+            oauth_client_id=client.client_id,
+            resources=wanted,
             scope=" ".join(scopes),
             polling_interval=int(interval.total_seconds() * 1000),
         )
@@ -132,9 +138,12 @@ def token_grant(client: OAuthClient, params: dict[str, str], issue: Issue) -> di
             row.delete()
             failure = errors.AccessDeniedError(description="the user denied access")
         elif row.status == DeviceCodeStatus.APPROVED:
-            row.delete()
             try:
-                return issue(client, params, row)
+                # A refused poll (a resource the user did not approve, say) leaves the
+                # approval for a correct one: the user need not start over.
+                with transaction.atomic(using=router.db_for_write(DeviceCode)):
+                    row.delete()
+                    return issue(client, params, row)
             except (OAuth2Error, oauth_errors.OAuthError) as exc:
                 failure = exc
         else:

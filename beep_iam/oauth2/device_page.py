@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from beep_iam.models import DeviceCode, DeviceCodeStatus, OAuthClient
 from beep_iam.models.device_code import format_user_code
-from beep_iam.oauth2 import ratelimit
+from beep_iam.oauth2 import ratelimit, resources
 from beep_iam.oauth2.views import SCOPE_DESCRIPTIONS
 
 TEMPLATE = "beep_iam/oauth2/device.html"
@@ -87,6 +87,7 @@ def verify(request: HttpRequest) -> HttpResponse:
                 client=client,
                 user_code=format_user_code(row.user_code),
                 scopes=[(s, SCOPE_DESCRIPTIONS.get(s, s)) for s in scopes],
+                resources=resources.shown(row.resources),
             )
         row.status = DeviceCodeStatus.APPROVED if decision == "allow" else DeviceCodeStatus.DENIED
         row.save(update_fields=["status"])

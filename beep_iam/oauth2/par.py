@@ -172,7 +172,9 @@ def pushed_authorization_request(request: HttpRequest) -> HttpResponse:
             raise errors.InvalidRequestError(description="request_uri must not be pushed")
         query = {k: v for k, v in params.items() if k not in _CREDENTIALS}
         query["client_id"] = client.client_id
-        match_redirect_uri(client, query.get("redirect_uri"))
+        match_redirect_uri(
+            client, query.get("redirect_uri"), openid=authorization_request.is_openid(query)
+        )
         authorization_request.check(client, query)
         request_uri = push(client, query)
     except OAuth2Error as error:

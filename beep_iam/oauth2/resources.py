@@ -99,6 +99,17 @@ def within(wanted: list[str] | None, authorized: Sequence[str] | None) -> list[s
     return wanted
 
 
+def shown(identifiers: Sequence[str] | None) -> list[tuple[str, str]]:
+    """(name, identifier) of each resource, for a page that asks the user about them: the
+    registered name, else the identifier."""
+    if not identifiers:
+        return []
+    names = dict(
+        OAuthResource.objects.filter(identifier__in=identifiers).values_list("identifier", "name")
+    )
+    return [(names.get(identifier) or identifier, identifier) for identifier in identifiers]
+
+
 @dataclass(frozen=True)
 class Policy:
     """What the named resources make of a token: its audience (``None``: an opaque token),

@@ -320,7 +320,8 @@ def _device_tokens(client: OAuthClient, params: dict[str, str], row: DeviceCode)
     """The tokens of an approved device code (RFC 8628 3.5): its user, its scopes."""
     user = row.user
     assert user is not None  # CHECK device_code_approved_has_user; deleting the user cascades
-    policy = resources.resolve(client, resources.requested(params), (row.scope or "").split())
+    wanted = resources.within(resources.requested(params), row.resources)
+    policy = resources.resolve(client, wanted, (row.scope or "").split())
     return _user_tokens(
         client,
         user,
@@ -444,7 +445,9 @@ def _prove_client(request: HttpRequest, params: dict[str, str]) -> tuple[OAuthCl
     if client is None:
         raise _ShowError("The application is unknown or disabled.")
     try:
-        redirect_uri = match_redirect_uri(client, params.get("redirect_uri"))
+        redirect_uri = match_redirect_uri(
+            client, params.get("redirect_uri"), openid=authorization_request.is_openid(params)
+        )
     except oauth_errors.InvalidRequest as exc:
         raise _ShowError(f"{exc.description}.") from None
     return client, redirect_uri
@@ -558,7 +561,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
     ):
         if "none" in prompts:
             return refuse(errors.OAuth2Error(error="consent_required"))
-        return _consent_page(request, client, scopes, redirect_uri)
+        return _consent_page(request, client, scopes, wanted, redirect_uri)
     if request_uri is not None and not par.consume(request_uri):
         return _error_page(request, "The request_uri has been used already.")
     beep_session = getattr(request, "beep_session", None)
@@ -612,7 +615,11 @@ def _vouched_for(client: OAuthClient, user: Any) -> bool:
 
 
 def _consent_page(
-    request: HttpRequest, client: OAuthClient, scopes: list[str], redirect_uri: str
+    request: HttpRequest,
+    client: OAuthClient,
+    scopes: list[str],
+    wanted: list[str] | None,
+    redirect_uri: str,
 ) -> HttpResponse:
     response = render(
         request,
@@ -634,6 +641,7 @@ def _consent_page(
                 if url
             ],
             "scopes": [(s, SCOPE_DESCRIPTIONS.get(s, s)) for s in scopes],
+            "resources": resources.shown(wanted),
             "action": request.get_full_path(),
         },
     )

@@ -193,18 +193,22 @@ def disable_clients(client_ids: list[str]) -> int:
         )
 
 
-def match_redirect_uri(client: OAuthClient, requested: str | None) -> str:
+def match_redirect_uri(client: OAuthClient, requested: str | None, *, openid: bool = False) -> str:
     """The redirect URI an authorization request may use, by exact match (RFC 9700 2.1).
 
     ``requested`` must equal one of the client's registered URIs character for character
     (no prefix, wildcard, case or normalisation tolerance). The one exception is RFC 8252
     7.3: for a registered loopback IP literal (``http://127.0.0.1/...``, ``http://[::1]/...``)
     a native app may pick any port. Without ``requested`` the client must have exactly one
-    registered URI, which is returned. Raises ``InvalidRequest`` (never redirect then: show
-    the error to the user, RFC 6749 4.1.2.1).
+    registered URI, which is returned, unless the request is an OpenID Connect one
+    (``openid``: OIDC Core 3.1.2.1 requires the parameter, as better-auth does for every
+    request). Raises ``InvalidRequest`` (never redirect then: show the error to the user,
+    RFC 6749 4.1.2.1).
     """
     registered = list(client.redirect_uris or [])
     if requested is None:
+        if openid:
+            raise InvalidRequest("redirect_uri is required in an OpenID Connect request")
         if len(registered) == 1:
             return registered[0]
         raise InvalidRequest("redirect_uri is required: the client registered several or none")

@@ -41,8 +41,6 @@ const auth = ba.betterAuth({
     ba.jwt(),
     // Bans and impersonation (user.role/banned/ban_*, session.impersonated_by).
     ba.admin(),
-    // RFC 8628 on the shared device_code table (1.7 line only: tests/better_auth/test_device.py).
-    ...(ba.deviceAuthorization ? [ba.deviceAuthorization({ verificationUri: "/device" })] : []),
     ba.oauthProvider({
       loginPage: "/login",
       consentPage: "/consent",
@@ -50,6 +48,11 @@ const auth = ba.betterAuth({
       allowUnauthenticatedClientRegistration: true,
       scopes: ["openid", "profile", "email", "offline_access"],
     }),
+    // RFC 8628 for OAuth clients on the shared device_code table, tokens from /oauth2/token
+    // (1.7 line only: tests/better_auth/test_device.py).
+    ...(ba.oauthDeviceAuthorization
+      ? [ba.oauthDeviceAuthorization({ verificationUri: "/device" })]
+      : []),
   ],
 });
 

@@ -4,6 +4,5 @@ export { drizzleAdapter } from "better-auth/adapters/drizzle";
 export { organization } from "better-auth/plugins/organization";
 export { jwt } from "better-auth/plugins/jwt";
 export { admin } from "better-auth/plugins/admin";
-export { deviceAuthorization } from "better-auth/plugins/device-authorization";
-export { oauthProvider } from "@better-auth/oauth-provider";
+export { oauthDeviceAuthorization, oauthProvider } from "@better-auth/oauth-provider";
 export const line = "1.7";

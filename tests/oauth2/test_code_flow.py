@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet
 from beep_iam.models import OAuthAccessToken, OAuthRefreshToken, Verification
 from beep_iam.services.oauth_tokens import validate_access_token
 from beep_shared import crypto
-from tests.oauth2.conftest import ISSUER, REDIRECT_URI, basic, get_code, pkce
+from tests.oauth2.conftest import ISSUER, REDIRECT_URI, authorize_url, basic, get_code, pkce
 
 pytestmark = pytest.mark.django_db
 
@@ -237,10 +237,22 @@ def test_the_code_value_is_what_better_auth_parses(signed_in, web, user):
 
 
 def test_redirect_uri_left_out_of_the_request_is_left_out_at_the_token_endpoint(signed_in, web):
+    # Not an OpenID Connect request: OAuth 2.1 lets a client with one redirect URI omit it.
+    oauth_only = {"redirect_uri": "", "scope": "email offline_access"}
     verifier, challenge = pkce()
-    code = get_code(signed_in, web.client.client_id, challenge, redirect_uri="")
+    code = get_code(signed_in, web.client.client_id, challenge, **oauth_only)
     assert exchange(signed_in, web, code, verifier, redirect_uri=None).status_code == 200
     verifier, challenge = pkce()
-    code = get_code(signed_in, web.client.client_id, challenge, redirect_uri="")
+    code = get_code(signed_in, web.client.client_id, challenge, **oauth_only)
     response = exchange(signed_in, web, code, verifier)  # names one the request did not
     assert response.json()["error"] == "invalid_grant"
+
+
+def test_an_openid_request_without_redirect_uri_is_shown_an_error(signed_in, web):
+    """OIDC Core 3.1.2.1: redirect_uri is required; the error is a page, never a redirect
+    (RFC 6749 4.1.2.1), even to the one URI the client registered."""
+    _, challenge = pkce()
+    response = signed_in.get(authorize_url(web.client.client_id, challenge, redirect_uri=""))
+    assert response.status_code == 400
+    assert b"redirect_uri is required in an OpenID Connect request" in response.content
+    assert not Verification.objects.exists()

@@ -13,10 +13,17 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from beep_iam.conf import load
-from beep_iam.models import DeviceCode, DeviceCodeStatus, OAuthAccessToken
+from beep_iam.models import (
+    DeviceCode,
+    DeviceCodeStatus,
+    OAuthAccessToken,
+    OAuthClientResource,
+    OAuthResource,
+)
 from beep_iam.services.oauth_clients import RegisteredClient, register_client
 from tests.factories import UserFactory
 from tests.oauth2.conftest import basic
+from tests.oauth2.test_resource_indicators import decode
 
 pytestmark = pytest.mark.django_db
 
@@ -324,3 +331,68 @@ def test_the_first_user_to_see_a_code_claims_it(client, user, tv):
     row = DeviceCode.objects.get()
     assert row.status == DeviceCodeStatus.PENDING and row.user == user
     assert approve(client, body["user_code"]).status_code == 200
+
+
+@pytest.fixture
+def tv_guide(tv) -> list[OAuthResource]:
+    """Two resources linked to the TV client."""
+    made = []
+    for identifier, name in (
+        ("https://guide.example.com/api", "TV guide"),
+        ("https://shop.example.com/api", "Shop"),
+    ):
+        row = OAuthResource.objects.create(identifier=identifier, name=name)
+        OAuthClientResource.objects.create(client_id=tv.client.client_id, resource=row)
+        made.append(row)
+    return made
+
+
+def test_resources_are_approved_with_the_code(client, user, tv, tv_guide):
+    """RFC 8707 on the device authorization request, as better-auth's
+    oauthDeviceAuthorization() takes it: the user sees the resources, a poll may narrow them,
+    never widen them, and a refused poll leaves the approval for a correct one."""
+    guide, shop = tv_guide
+    client_id = tv.client.client_id
+    unknown = {"client_id": client_id, "scope": "openid", "resource": "https://x.example.com/"}
+    refused = form_post(client, "/device/code", unknown)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_target"
+    assert not DeviceCode.objects.exists()
+
+    asked = {"client_id": client_id, "scope": "openid", "resource": guide.identifier}
+    body = form_post(client, "/device/code", asked).json()
+    row = DeviceCode.objects.get()
+    assert (row.resources, row.oauth_client_id) == ([guide.identifier], client_id)
+    client.force_login(user)
+    page = client.post("/device", {"user_code": body["user_code"]})
+    assert b"TV guide" in page.content and guide.identifier.encode() in page.content
+    assert b"Shop" not in page.content
+    client.post("/device", {"user_code": body["user_code"], "decision": "allow"})
+
+    data = {"grant_type": GRANT, "device_code": body["device_code"], "client_id": client_id}
+    wider = form_post(client, "/oauth2/token", {**data, "resource": shop.identifier})
+    assert wider.status_code == 400
+    assert wider.json()["error"] == "invalid_target"
+    assert not OAuthAccessToken.objects.exists()
+    issued = form_post(client, "/oauth2/token", data)
+    assert issued.status_code == 200, issued.content
+    _, claims = decode(issued.json()["access_token"], client)
+    assert guide.identifier in (
+        claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    )
+    assert not DeviceCode.objects.exists()  # redeemed once
+    assert form_post(client, "/oauth2/token", data).json()["error"] == "invalid_grant"
+
+
+def test_a_device_code_without_resources_gets_an_opaque_token(client, user, tv, tv_guide):
+    body = device_request(client, tv.client.client_id, "openid").json()
+    client.force_login(user)
+    approve(client, body["user_code"])
+    asked = {"grant_type": GRANT, "device_code": body["device_code"]}
+    named = form_post(
+        client,
+        "/oauth2/token",
+        {**asked, "client_id": tv.client.client_id, "resource": tv_guide[0].identifier},
+    )
+    assert named.json()["error"] == "invalid_target"  # the user approved no resource
+    assert DeviceCode.objects.get().resources is None

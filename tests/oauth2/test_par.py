@@ -152,6 +152,7 @@ def test_sign_in_keeps_the_request_uri_and_drops_prompt_login(client, web, user)
     [
         (False, {}, 401, "invalid_client"),
         (True, {"redirect_uri": "https://evil.example.com/cb"}, 400, "invalid_request"),
+        (True, {"redirect_uri": ""}, 400, "invalid_request"),  # an OpenID Connect request
         (True, {"response_type": "token"}, 400, "unsupported_response_type"),
         (True, {"scope": "openid admin"}, 400, "invalid_scope"),
         (True, {"code_challenge_method": "plain"}, 400, "invalid_request"),

@@ -96,7 +96,10 @@ def test_consent_records_the_resources_and_is_asked_again_for_a_new_one(signed_i
     resource(MCP, web)
     _, challenge = pkce()
     url = authorize_url(web.client.client_id, challenge, resource=API)
-    assert signed_in.get(url).status_code == 200  # the consent page
+    page = signed_in.get(url)
+    assert page.status_code == 200  # the consent page, naming the resource asked for
+    assert f"<code>{API}</code>".encode() in page.content
+    assert MCP.encode() not in page.content
     signed_in.post(url, {"decision": "allow"})
     consent = OAuthConsent.objects.get(client_id=web.client.client_id, user=user)
     assert consent.resources == [API]

@@ -81,6 +81,8 @@ export const deviceCode = pgTable("device_code", {
   pollingInterval: integer("polling_interval"),
   clientId: text("client_id"),
   scope: text("scope"),
+  resources: text("resources").array(),
+  oauthClientId: text("oauth_client_id"),
 });
 
 export const invitation = pgTable("invitation", {
@@ -660,7 +662,8 @@ export const modelNames = {
       "expiresAt": "expires_at",
       "lastPolledAt": "last_polled_at",
       "pollingInterval": "polling_interval",
-      "clientId": "client_id"
+      "clientId": "client_id",
+      "oauthClientId": "oauth_client_id"
     }
   },
   "invitation": {
