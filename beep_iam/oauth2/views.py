@@ -555,9 +555,10 @@ def authorize(request: HttpRequest) -> HttpResponse:
             grant_consent(client, user, scopes, resources=wanted, reference_id=reference_id)
         except oauth_errors.OAuthError as exc:
             return refuse(from_service(exc))
-    elif not client.skip_consent and (
-        "consent" in prompts
-        or not consent_covers(client, user, scopes, resources=wanted, reference_id=reference_id)
+    # prompt=consent asks even for a skip_consent client (OIDC Core 3.1.2.1), as better-auth.
+    elif "consent" in prompts or (
+        not client.skip_consent
+        and not consent_covers(client, user, scopes, resources=wanted, reference_id=reference_id)
     ):
         if "none" in prompts:
             return refuse(errors.OAuth2Error(error="consent_required"))

@@ -214,6 +214,9 @@ def test_skip_consent_clients_skip_the_page(signed_in, web):
     response = signed_in.get(authorize_url(web.client.client_id, challenge))
     assert response.status_code == 302
     assert "code" in query_of(response["Location"])
+    # prompt=consent asks all the same (OIDC Core 3.1.2.1; better-auth checks it first too).
+    asked = signed_in.get(authorize_url(web.client.client_id, challenge, prompt="consent"))
+    assert asked.status_code == 200 and b'value="allow"' in asked.content
 
 
 def test_denied_consent(signed_in, web):
