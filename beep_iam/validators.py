@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
-from beep_iam.choices import GrantType, ResponseType, TokenEndpointAuthMethod
+from beep_iam.choices import ApplicationType, GrantType, ResponseType, TokenEndpointAuthMethod
 
 if TYPE_CHECKING:
     from beep_iam.models import OAuthClient
@@ -224,12 +224,69 @@ def _secure_scheme(uri: str, parts: Any, field: str) -> str:
     )
 
 
-def validate_redirect_uri(uri: object, field: str = "redirect_uris") -> str:
-    """Absolute, no fragment, https; plain http only for loopback hosts (RFC 8252 7.3).
+#: RFC 8252 7.1: a native app's private-use scheme is a reverse domain name it controls
+#: (``com.example.app``), as better-auth checks it; the dot keeps out ``javascript``,
+#: ``data`` and every other single-label scheme.
+PRIVATE_USE_SCHEME = re.compile(
+    r"[a-z](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+", re.IGNORECASE
+)
+
+
+def is_private_use_uri(uri: str) -> bool:
+    """``com.example.app:/callback``: a reverse-domain scheme and no authority (RFC 8252
+    7.1 and 8.4: one slash after the colon)."""
+    scheme, colon, rest = uri.partition(":")
+    return (
+        bool(colon)
+        and PRIVATE_USE_SCHEME.fullmatch(scheme) is not None
+        and rest.startswith("/")
+        and not rest.startswith("//")
+    )
+
+
+def _private_use_redirect_uri(uri: str, field: str) -> str:
+    if len(uri) > MAX_URI_LENGTH:
+        raise _error(
+            field,
+            "a redirect URI may have at most %(limit)d characters (%(uri)s).",
+            "uri_too_long",
+            limit=MAX_URI_LENGTH,
+            uri=_shown(uri),
+        )
+    if "\\" in uri or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in uri):
+        raise _error(
+            field,
+            "%(uri)s must not contain backslashes, spaces or control characters.",
+            "invalid_uri",
+            uri=_shown(uri),
+        )
+    if "#" in uri:
+        raise _error(
+            field, "%(uri)s must not contain a fragment.", "redirect_uri_fragment", uri=_shown(uri)
+        )
+    return uri
+
+
+def validate_redirect_uri(
+    uri: object, field: str = "redirect_uris", *, native: bool = False
+) -> str:
+    """Absolute, no fragment, https; plain http only for loopback hosts (RFC 8252 7.3);
+    for a ``native`` client also a private-use URI (:func:`is_private_use_uri`, RFC 8252
+    7.1), as better-auth allows native clients.
 
     No wildcards, backslashes or userinfo: a redirect URI is compared exactly
     (``beep_iam.services.oauth_clients.match_redirect_uri``), and browsers resolve
     ``http://evil.com\\@localhost/`` to evil.com."""
+    if isinstance(uri, str) and is_private_use_uri(uri) and "*" not in uri:
+        if native:
+            return _private_use_redirect_uri(uri, field)
+        raise _error(
+            field,
+            "%(uri)s: a private-use scheme is for native apps only (application_type "
+            "'native', RFC 8252 7.1); others must use https.",
+            "redirect_uri_insecure",
+            uri=_shown(uri),
+        )
     if isinstance(uri, str) and "*" in uri:
         raise _error(
             field,
@@ -294,13 +351,14 @@ def _each(values: list[Any], check: Any, *args: Any) -> list[Any]:
 
 
 def validate_redirect_uris(
-    uris: object, field: str = "redirect_uris", *, required: bool = True
+    uris: object, field: str = "redirect_uris", *, required: bool = True, native: bool = False
 ) -> list[str]:
     """Every URI by :func:`validate_redirect_uri`, each bad one named."""
     if uris is None and not required:
         return []
     result = _each(
-        _bounded_list(uris, field, MAX_REDIRECT_URIS, "URIs"), validate_redirect_uri, field
+        _bounded_list(uris, field, MAX_REDIRECT_URIS, "URIs"),
+        lambda uri: validate_redirect_uri(uri, field, native=native),
     )
     if required and not result:
         raise _error(field, "at least one redirect URI is required.", "required")
@@ -477,13 +535,15 @@ def validate_client(client: OAuthClient) -> None:
     needs_redirect = client.grant_types is None or GrantType.AUTHORIZATION_CODE in _listed(
         client.grant_types
     )
-    collect("redirect_uris", validate_redirect_uris, required=needs_redirect)
+    native = client.application_type == ApplicationType.NATIVE
+    collect("redirect_uris", validate_redirect_uris, required=needs_redirect, native=native)
     if client.post_logout_redirect_uris:
         collect(
             "post_logout_redirect_uris",
             validate_redirect_uris,
             "post_logout_redirect_uris",
             required=False,
+            native=native,
         )
     if client.token_endpoint_auth_method is not None:
         collect("token_endpoint_auth_method", validate_auth_method)

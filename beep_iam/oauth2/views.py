@@ -75,6 +75,7 @@ from beep_iam.services import oauth_errors, oauth_tokens
 from beep_iam.services.oauth_clients import match_redirect_uri
 from beep_iam.services.oauth_consent import consent_covers, grant_consent
 from beep_iam.services.prepared import user_by_pk
+from beep_iam.validators import is_private_use_uri
 from beep_iam.services.secret_parameters import protect_secret_parameters
 
 #: better-auth's defaults (DEFAULT_OAUTH_SCOPES); scopes a user delegates, never granted to a
@@ -409,10 +410,21 @@ class _ShowError(Exception):
         self.status = status
 
 
+class _ClientRedirect(HttpResponseRedirect):
+    """A redirect to a URI the client registered, which may be a native app's private-use
+    scheme (RFC 8252 7.1: ``com.example.app:/cb``), beyond Django's http/https/ftp."""
+
+    def __init__(self, to: str) -> None:
+        if is_private_use_uri(to):  # any other scheme stays a DisallowedRedirect (400)
+            scheme = to.partition(":")[0].lower()  # as urlsplit() gives it to the check
+            self.allowed_schemes = [*HttpResponseRedirect.allowed_schemes, scheme]
+        super().__init__(to)
+
+
 def _redirect(uri: str, params: dict[str, str]) -> HttpResponseRedirect:
     parts = urlsplit(uri)
     query = "&".join(q for q in (parts.query, urlencode(params)) if q)
-    response = HttpResponseRedirect(urlunsplit(parts._replace(query=query)))
+    response = _ClientRedirect(urlunsplit(parts._replace(query=query)))
     response["Cache-Control"] = "no-store"
     return response
 
@@ -630,7 +642,8 @@ def _consent_page(
             # Who vouches for the client, and where "Allow" and "Deny" both send the user.
             "self_registered": _self_registered(client),
             "described_at": _document_url(client),
-            "returns_to": urlsplit(redirect_uri).netloc,
+            # A private-use URI has no host: its scheme names the app.
+            "returns_to": urlsplit(redirect_uri).netloc or urlsplit(redirect_uri).scheme,
             "icon": _https(client.icon),
             "links": [
                 (label, url)

@@ -275,3 +275,43 @@ def test_token_validation_stays_one_statement_with_no_tenant_prefix(monkeypatch,
     for _ in range(3):
         assert oauth_tokens.validate_access_token(issued.access_token) is not None
     assert sent == []  # no SET LOCAL round trip (nor BEGIN/COMMIT) around the lookup
+
+
+@pytest.mark.parametrize(
+    "uri", ["com.example.app:/oauth2redirect", "com.example.app:/cb?x=1", "io.x-y.z9:/"]
+)
+def test_a_native_client_may_use_a_private_use_scheme(uri):
+    """RFC 8252 7.1, as better-auth allows native clients: a reverse-domain scheme, no
+    authority; a web client may not."""
+    assert rules.validate_redirect_uri(uri, native=True) == uri
+    with pytest.raises(ValidationError, match="for native apps only"):
+        rules.validate_redirect_uri(uri)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "myapp:/cb",  # one label: not a domain the app controls
+        "com.example.app://host/cb",  # an authority (RFC 8252 7.1: omit it)
+        "com.example.app:cb",
+        "com.example.app:/cb#frag",
+        "com.example.app:/c b",
+        "com..example:/cb",
+        "javascript:/alert(1)",
+        "data:/text",
+    ],
+)
+def test_private_use_uris_that_are_not_reverse_domain_ones_are_refused(uri):
+    with pytest.raises(ValidationError):
+        rules.validate_redirect_uri(uri, native=True)
+
+
+def test_validate_client_allows_private_use_uris_for_native_clients_only():
+    client = OAuthClientFactory.build(
+        redirect_uris=["com.example.app:/cb"], application_type="native"
+    )
+    rules.validate_client(client)
+    client.application_type = "web"
+    with pytest.raises(ValidationError) as raised:
+        rules.validate_client(client)
+    assert "redirect_uris" in raised.value.message_dict

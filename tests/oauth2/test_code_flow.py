@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
@@ -14,6 +15,7 @@ from beep_iam.models import OAuthAccessToken, OAuthRefreshToken, Verification
 from beep_iam.services.oauth_tokens import validate_access_token
 from beep_shared import crypto
 from tests.oauth2.conftest import ISSUER, REDIRECT_URI, authorize_url, basic, get_code, pkce
+from tests.oauth2.test_registration import configure
 
 pytestmark = pytest.mark.django_db
 
@@ -256,3 +258,58 @@ def test_an_openid_request_without_redirect_uri_is_shown_an_error(signed_in, web
     assert response.status_code == 400
     assert b"redirect_uri is required in an OpenID Connect request" in response.content
     assert not Verification.objects.exists()
+
+
+@pytest.fixture
+def open_registration():
+    with configure():
+        yield
+
+
+def test_a_native_app_registered_with_a_private_use_scheme_gets_its_code(
+    signed_in, open_registration
+):
+    """RFC 8252 7.1: a native app registers (DCR) a reverse-domain private-use redirect URI;
+    the consent page names the app's scheme and the code comes back to that URI."""
+    app_uri = "com.example.notes:/oauth2redirect"
+    registered = signed_in.post(
+        "/oauth2/register",
+        json.dumps(
+            {
+                "redirect_uris": [app_uri],
+                "application_type": "native",
+                "token_endpoint_auth_method": "none",
+                "client_name": "Notes",
+            }
+        ),
+        content_type="application/json",
+    )
+    assert registered.status_code == 201, registered.content
+    client_id = registered.json()["client_id"]
+    verifier, challenge = pkce()
+    url = authorize_url(client_id, challenge, redirect_uri=app_uri, scope="openid")
+    page = signed_in.get(url)
+    assert page.status_code == 200
+    assert b"<strong>com.example.notes</strong>" in page.content
+    allowed = signed_in.post(url, {"decision": "allow"})
+    assert allowed.status_code == 302
+    location = allowed["Location"]
+    assert location.startswith(app_uri + "?code=")
+    code = dict(pair.split("=", 1) for pair in location.split("?", 1)[1].split("&"))["code"]
+    body = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": app_uri,
+        "code_verifier": verifier,
+        "client_id": client_id,
+    }
+    tokens = signed_in.post("/oauth2/token", urlencode(body), content_type=FORM)
+    assert tokens.status_code == 200, tokens.content
+    # A web client may not register one.
+    web = signed_in.post(
+        "/oauth2/register",
+        json.dumps({"redirect_uris": [app_uri], "token_endpoint_auth_method": "none"}),
+        content_type="application/json",
+    )
+    assert web.status_code == 400
+    assert web.json()["error"] == "invalid_redirect_uri"
