@@ -69,10 +69,13 @@ class CacheStore:
 
 
 class DatabaseStore:
-    """The ``rate_limit`` table in better-auth's form and with its rule: ``count`` requests
-    since the window began, ``last_request`` the last allowed one (Unix ms); the counter
-    starts again once ``window`` has passed since ``last_request``. One upsert decides, under
-    the row's lock, so concurrent requests (of either server) cannot both take the last slot.
+    """The ``rate_limit`` table in better-auth's form: ``count`` requests since the window
+    began, ``last_request`` (Unix ms); the counter starts again once ``window`` has passed
+    since ``last_request``. Django leaves ``last_request`` at the window's first request:
+    better-auth moves it to every allowed request, so a client that never pauses for a
+    whole window is refused at the limit however slowly it goes; here, as with the cache
+    store, the limit is per window. One upsert decides, under the row's lock, so concurrent
+    requests (of either server) cannot both take the last slot.
     """
 
     _CONSUME = """
@@ -82,7 +85,10 @@ class DatabaseStore:
                 WHEN rate_limit.last_request IS NULL
                     OR %(now)s - rate_limit.last_request >= %(window)s THEN 1
                 ELSE rate_limit.count + 1 END,
-            last_request = GREATEST(rate_limit.last_request, EXCLUDED.last_request)
+            last_request = CASE
+                WHEN rate_limit.last_request IS NULL
+                    OR %(now)s - rate_limit.last_request >= %(window)s THEN EXCLUDED.last_request
+                ELSE rate_limit.last_request END
         WHERE rate_limit.last_request IS NULL
             OR %(now)s - rate_limit.last_request >= %(window)s
             OR rate_limit.count < %(limit)s
@@ -102,7 +108,7 @@ class DatabaseStore:
             cursor.execute("SELECT last_request FROM rate_limit WHERE key = %s", [key])
             row = cursor.fetchone()
         last = row[0] if row and row[0] is not None else now
-        # Another request may have written a later last_request while this one waited.
+        # better-auth may have written a later last_request while this one waited.
         return min(window, max(1, math.ceil((last + window_ms - now) / 1000)))
 
 

@@ -518,10 +518,6 @@ def authorize(request: HttpRequest) -> HttpResponse:
 
     try:
         client, redirect_uri = _prove_client(request, params)
-        if request.method == "POST":
-            ratelimit.check_client("consent", client.client_id)
-    except ratelimit.TooManyRequests as error:
-        return _too_many(request, error)
     except _ShowError as exc:
         return _error_page(request, exc.description, exc.status)
     state = params.get("state")
@@ -554,6 +550,14 @@ def authorize(request: HttpRequest) -> HttpResponse:
         if "none" in prompts:  # OIDC Core 3.1.2.1: no login page for prompt=none
             return refuse(errors.OAuth2Error(error="login_required"))
         return _login_again(request, params, request_uri)
+    if request.method == "POST":
+        # Counted for the client only once a signed-in user answers: the redirect URI that
+        # proves the client is in every authorization URL, so anyone could spend the
+        # client's budget and refuse its users.
+        try:
+            ratelimit.check_client("consent", client.client_id)
+        except ratelimit.TooManyRequests as error:
+            return _too_many(request, error)
     # What the grant is for (an organization: its tokens run as that tenant), as better-auth's
     # postLogin.consentReferenceId chooses it.
     reference_id = tenancy.consent_reference_id(request, user, scopes)

@@ -144,6 +144,29 @@ def test_consent_post_per_client(web, user):
         assert refused.status_code == 429 and "Retry-After" in refused
 
 
+def test_anonymous_consent_posts_do_not_spend_the_clients_budget(web, user):
+    """The redirect URI that proves the client is public: an anonymous POST (with a CSRF
+    cookie and token of its own making, as any non-browser sends) counts per IP only, or
+    anyone could refuse every user of the client."""
+    with limits(consent={"window": 3600, "per_ip": 2, "per_client": 2}):
+        for n in range(4):
+            attacker = Client(REMOTE_ADDR=f"198.51.100.{n // 2 + 1}", enforce_csrf_checks=True)
+            attacker.cookies["csrftoken"] = "a" * 32
+            _, challenge = pkce()
+            answer = attacker.post(
+                authorize_url(web.client.client_id, challenge, prompt="consent"),
+                {"decision": "allow", "csrfmiddlewaretoken": "a" * 32},
+                secure=True,
+                HTTP_REFERER=f"{ISSUER}/oauth2/authorize",
+            )
+            assert answer.status_code == 302 and "login" in answer["Location"]
+        victim = Client(REMOTE_ADDR="203.0.113.9")
+        victim.force_login(user)
+        assert _consent_post(victim, web).status_code == 302
+        assert _consent_post(victim, web).status_code == 302
+        assert _consent_post(victim, web).status_code == 429  # the client's two were spent
+
+
 @pytest.mark.parametrize("store", ["cache", "database"])
 def test_the_window_resets(machine, store):
     with limits(store, token={"window": 1, "per_ip": 1, "per_client": None}):
@@ -165,6 +188,20 @@ def test_database_store_writes_better_auths_rows(machine):
         assert row.count == 1 and (row.last_request or 0) >= before
         client_row = RateLimit.objects.get(key=f"client:{machine.client.client_id}|/oauth2/token")
         assert client_row.count == 1
+
+
+@pytest.mark.parametrize("store", [ratelimit.CacheStore, ratelimit.DatabaseStore])
+def test_a_client_under_the_limit_in_every_window_is_never_refused(store):
+    """Three per two-second window, one request every 1.05 s (at most two in any window):
+    better-auth's rule, which moves the window's start to every request, refuses the fourth;
+    both stores here count per window."""
+    counter = store()
+    refused = []
+    for n in range(5):
+        if counter.consume(f"steady-{store.__name__}", 3, 2) is not None:
+            refused.append(n)
+        time.sleep(1.05)
+    assert refused == []
 
 
 def test_database_store_shares_better_auths_counter(machine):
