@@ -175,6 +175,10 @@ class OAuthClientAdmin(TableAdmin):
     # Skipping consent lets the client's redirect URIs receive any signed-in user's
     # authorization without asking them.
     superuser_fields = ("skip_consent",)
+    # Where an existing client's codes go: a URI added to a client that skips consent, or
+    # that users consented to, receives their authorization without a question. A new
+    # client's URIs are the adder's to choose (no one consented to it yet).
+    redirect_fields = ("redirect_uris", "post_logout_redirect_uris")
     form = OAuthClientChangeForm
     add_form = OAuthClientRegistrationForm
     actions = ("disable_selected_clients", "revoke_client_tokens")
@@ -183,6 +187,10 @@ class OAuthClientAdmin(TableAdmin):
         RelatedLink("Refresh tokens", "beep_iam.OAuthRefreshToken", "client"),
         RelatedLink("Consents", "beep_iam.OAuthConsent", "client"),
     )
+
+    def superuser_fields_for(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = super().superuser_fields_for(request, obj)
+        return fields if obj is None else (*fields, *self.redirect_fields)
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any

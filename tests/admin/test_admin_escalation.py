@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from beep_iam.admin.tenant import MemberAdmin
 from beep_iam.models import Account, Member
+from beep_iam.services.oauth_clients import register_client
 from beep_shared.admin import OrganizationAdmin, SessionAdmin, UserAdmin
 from beep_shared.models import Organization, Session, User
 from beep_shared.rls.access import may_work_in
@@ -138,6 +139,36 @@ def test_identity_and_tenancy_fields_are_read_only_to_staff(admin_class, model, 
     assert fields <= set(model_admin.get_readonly_fields(request, row))
     request.user = superuser
     assert not fields & set(model_admin.get_readonly_fields(request, row))
+
+
+def test_staff_cannot_send_an_existing_clients_codes_elsewhere(superuser):
+    """A redirect URI added to a client that skips consent (or that users consented to)
+    receives a signed-in user's authorization unasked: on an existing client the redirect
+    URIs are superusers' only; staff still add clients with URIs of their choosing."""
+    client_row = register_client(
+        redirect_uris=["https://app.example.com/cb"],
+        name="First-party app",
+        token_endpoint_auth_method="none",
+        grant_types=["authorization_code"],
+    ).client
+    client_row.skip_consent = True
+    client_row.save()
+    _, staff = staff_with("view_oauthclient", "change_oauthclient", "add_oauthclient")
+    uris = "https://app.example.com/cb\nhttps://attacker.example/cb"
+    response = post_form(
+        staff, change_url(client_row), redirect_uris=uris, post_logout_redirect_uris=uris
+    )
+    assert response.status_code == 302
+    client_row.refresh_from_db()
+    assert client_row.redirect_uris == ["https://app.example.com/cb"]
+    assert not client_row.post_logout_redirect_uris
+    assert staff.get(reverse("admin:beep_iam_oauthclient_add")).status_code == 200
+    root = Client()
+    root.force_login(superuser)
+    response = post_form(root, change_url(client_row), redirect_uris=uris)
+    assert response.status_code == 302
+    client_row.refresh_from_db()
+    assert client_row.redirect_uris == uris.split("\n")
 
 
 def test_staff_cannot_add_sessions_or_memberships(superuser):
