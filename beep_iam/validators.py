@@ -409,7 +409,9 @@ def _validate_scope(scope: object, field: str) -> str:
 
 
 def validate_contacts(contacts: object, field: str = "contacts") -> list[str]:
-    """At most ``MAX_CONTACTS`` strings of at most ``MAX_CONTACT_LENGTH`` characters."""
+    """At most ``MAX_CONTACTS`` strings of at most ``MAX_CONTACT_LENGTH`` characters, each
+    one line without surrounding spaces (an address or a URI): the admin edits them one per
+    line, so a line break inside one would split it on the next save."""
     result = _bounded_list(contacts, field, MAX_CONTACTS, "contacts")
     for contact in result:
         if not isinstance(contact, str) or not contact or len(contact) > MAX_CONTACT_LENGTH:
@@ -419,6 +421,13 @@ def validate_contacts(contacts: object, field: str = "contacts") -> list[str]:
                 "invalid_contact",
                 contact=_shown(contact),
                 limit=MAX_CONTACT_LENGTH,
+            )
+        if contact != contact.strip() or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in contact):
+            raise _error(
+                field,
+                "%(contact)s must be one line without control characters or surrounding spaces.",
+                "invalid_contact",
+                contact=_shown(contact),
             )
     return result
 

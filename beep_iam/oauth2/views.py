@@ -75,8 +75,8 @@ from beep_iam.services import oauth_errors, oauth_tokens
 from beep_iam.services.oauth_clients import match_redirect_uri
 from beep_iam.services.oauth_consent import consent_covers, grant_consent
 from beep_iam.services.prepared import user_by_pk
-from beep_iam.validators import is_private_use_uri
 from beep_iam.services.secret_parameters import protect_secret_parameters
+from beep_iam.validators import is_private_use_uri
 
 #: better-auth's defaults (DEFAULT_OAUTH_SCOPES); scopes a user delegates, never granted to a
 #: client acting for itself (client_credentials).

@@ -131,7 +131,7 @@ def test_valid_redirect_uris(uri):
         ("http://app.example.com/cb", "redirect_uri_insecure"),
         ("http://localhost.evil.com/cb", "redirect_uri_insecure"),
         ("ftp://app.example.com/cb", "redirect_uri_insecure"),
-        ("com.example.app:/cb", "redirect_uri_not_absolute"),
+        ("com.example.app:/cb", "redirect_uri_insecure"),  # a native client's only
         (" https://app.example.com/cb", "invalid_uri"),
         ("", "invalid_uri"),
     ],

@@ -149,6 +149,9 @@ def test_a_registered_client_completes_the_code_flow(user: Any) -> None:
         ([1, 2], "invalid_client_metadata"),
         (public(client_name="a\x00b"), "invalid_client_metadata"),
         (public(contacts=["a\x00@example.com"]), "invalid_client_metadata"),
+        # The admin edits contacts one per line: one holding a line break would split in two.
+        (public(contacts=["ops@example.com\nsec@evil.example"]), "invalid_client_metadata"),
+        (public(contacts=[" ops@example.com"]), "invalid_client_metadata"),
         (public(ignored={"deep": ["\x00"]}), "invalid_client_metadata"),
         ("{not json", "invalid_client_metadata"),
     ],
