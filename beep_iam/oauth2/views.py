@@ -518,6 +518,8 @@ def authorize(request: HttpRequest) -> HttpResponse:
 
     try:
         client, redirect_uri = _prove_client(request, params)
+    except ratelimit.TooManyRequests as error:  # a client metadata document's fetch
+        return _too_many(request, error)
     except _ShowError as exc:
         return _error_page(request, exc.description, exc.status)
     state = params.get("state")
