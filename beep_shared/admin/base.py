@@ -20,6 +20,7 @@ from beep_shared.db.show_once import secret_fields
 from .changelist import TableChangeList
 from .checks import secret_field_problems, unbounded_list_filters
 from .columns import QuickDateColumnsMixin
+from .deletion import DeleteSummaryMixin
 from .errors import BadChangelistQuery, bad_request_page, one_line
 from .pagination import LargeTablePaginator, last_page_number
 from .permissions import SuperuserFieldsMixin, superuser_field_problems
@@ -101,6 +102,7 @@ class ObjectButton:
 
 
 class TableAdmin(
+    DeleteSummaryMixin,
     RelatedLinksMixin,
     BeepFormFieldsMixin,
     QuickDateColumnsMixin,
@@ -128,6 +130,8 @@ class TableAdmin(
       not a server error nor a silently unfiltered list (``BadInputMixin``).
     - Columns that decide who someone is or where they work (``superuser_fields``) are
       read-only to everyone but superusers (``beep_shared.admin.permissions``).
+    - The delete confirmation counts a large cascade per table instead of listing every row
+      (``beep_shared.admin.deletion``).
     """
 
     readonly_fields = AUDIT_FIELDS

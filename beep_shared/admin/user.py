@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from beep_shared.admin.base import AUDIT_FIELDS, BadInputMixin
 from beep_shared.admin.changelist import TableChangeList
 from beep_shared.admin.columns import QuickDateColumnsMixin
+from beep_shared.admin.deletion import DeleteSummaryMixin
 from beep_shared.admin.permissions import (
     SuperuserFieldsMixin,
     is_superuser,
@@ -81,6 +82,7 @@ IDENTITY_FIELDS = (
 
 @admin.register(User)
 class UserAdmin(
+    DeleteSummaryMixin,
     RelatedLinksMixin,
     BeepFormFieldsMixin,
     QuickDateColumnsMixin,

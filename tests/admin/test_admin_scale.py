@@ -376,3 +376,68 @@ def test_session_search_is_exact_and_ip_addresses_have_a_filter(admin_client):
     page = admin_client.get(url, {"ip_address__exact": "10.9.8.7"}).content.decode()
     assert mine.pk in page and other.pk not in page
     assert 'name="ip_address__exact" value="10.9.8.7"' in page
+
+
+@pytest.fixture
+def listed_max(monkeypatch):
+    from beep_shared.admin import deletion
+
+    monkeypatch.setattr(deletion, "LISTED_MAX", 5)
+
+
+def test_the_delete_page_counts_a_large_cascade_per_table(admin_client, listed_max):
+    """A client with thousands of tokens: the delete page lists the client and a count per
+    table (refresh tokens cascade to their access tokens too, counted once), not each row;
+    a small cascade keeps Django's row-by-row list. Confirming deletes them all."""
+    from datetime import timedelta
+
+    from django.contrib.admin.utils import quote
+    from django.utils import timezone
+
+    from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthRefreshToken
+    from beep_shared import crypto
+    from tests.factories import OAuthAccessTokenFactory, OAuthClientFactory
+
+    oauth_client = OAuthClientFactory(name="Popular app")
+    first = OAuthAccessTokenFactory(client=oauth_client)
+    url = reverse("admin:beep_iam_oauthclient_delete", args=[quote(oauth_client.pk)])
+    small = admin_client.get(url)
+    assert small.status_code == 200
+    assert small.content.count(b"OAuth access token:") == 1  # Django's list, linked rows
+
+    expires = timezone.now() + timedelta(hours=1)
+    refresh = OAuthRefreshToken.objects.create(
+        token=crypto.digest("r"),
+        client=oauth_client,
+        user=first.user,
+        scopes=["openid"],
+        expires_at=expires,
+    )
+    OAuthAccessToken.objects.bulk_create(
+        OAuthAccessToken(
+            token=crypto.digest(f"t{n}"),
+            client=oauth_client,
+            user=first.user,
+            oauth_refresh_token=refresh if n % 2 else None,
+            scopes=["openid"],
+            expires_at=expires,
+        )
+        for n in range(2000)
+    )
+    with CaptureQueriesContext(connection) as captured:
+        large = admin_client.get(url)
+    assert large.status_code == 200
+    text = large.content.decode()
+    assert "OAuth access token:" not in text
+    assert "2,001 OAuth access tokens" in text and "1 OAuth refresh token" in text
+    assert len(large.content) - len(small.content) < 2_000
+    # Counted, never loaded: no query reads token rows.
+    assert not [
+        q
+        for q in captured.captured_queries
+        if 'FROM "oauth_access_token"' in q["sql"] and "COUNT(" not in q["sql"]
+    ]
+    confirmed = admin_client.post(url, {"post": "yes"})
+    assert confirmed.status_code == 302
+    assert not OAuthClient.objects.filter(pk=oauth_client.pk).exists()
+    assert not OAuthAccessToken.objects.exists()
