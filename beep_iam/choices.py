@@ -38,6 +38,11 @@ class ApplicationType(models.TextChoices):
     NATIVE = "native", "Native"
 
 
+#: ``client_discovery_id`` of a client described by a metadata document (better-auth's
+#: @better-auth/cimd writes it too).
+CLIENT_METADATA_DOCUMENT = "cimd"
+
+
 class SubjectType(models.TextChoices):
     PUBLIC = "public", "Public"
     PAIRWISE = "pairwise", "Pairwise"

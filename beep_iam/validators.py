@@ -31,7 +31,13 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
-from beep_iam.choices import ApplicationType, GrantType, ResponseType, TokenEndpointAuthMethod
+from beep_iam.choices import (
+    CLIENT_METADATA_DOCUMENT,
+    ApplicationType,
+    GrantType,
+    ResponseType,
+    TokenEndpointAuthMethod,
+)
 
 if TYPE_CHECKING:
     from beep_iam.models import OAuthClient
@@ -156,6 +162,12 @@ def _bounded_list(values: object, field: str, limit: int, what: str) -> list[Any
     return result
 
 
+def _spaces_or_controls(text: str) -> bool:
+    """Any space (Unicode's too: the admin edits lists one item per line and breaks lines
+    where ``str.splitlines`` does, at U+2028 among others) or control character."""
+    return any(ord(ch) < 0x21 or ord(ch) == 0x7F or ch.isspace() for ch in text)
+
+
 def _absolute_uri(uri: object, field: str, what: str) -> tuple[str, Any]:
     """``uri`` and its parts: a string of at most ``MAX_URI_LENGTH`` characters, without
     spaces, control characters, backslashes or userinfo, with a scheme and a host."""
@@ -178,7 +190,7 @@ def _absolute_uri(uri: object, field: str, what: str) -> tuple[str, Any]:
             "redirect_uri_forbidden_character",
             uri=_shown(uri),
         )
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in uri):
+    if _spaces_or_controls(uri):
         raise _error(
             field,
             "%(uri)s must not contain spaces or control characters.",
@@ -228,7 +240,8 @@ def _secure_scheme(uri: str, parts: Any, field: str) -> str:
 #: (``com.example.app``), as better-auth checks it; the dot keeps out ``javascript``,
 #: ``data`` and every other single-label scheme.
 PRIVATE_USE_SCHEME = re.compile(
-    r"[a-z](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+", re.IGNORECASE
+    r"[a-z](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+",
+    re.IGNORECASE | re.ASCII,  # or [a-z] matches the Kelvin sign and the long s
 )
 
 
@@ -237,7 +250,8 @@ def is_private_use_uri(uri: str) -> bool:
     7.1 and 8.4: one slash after the colon)."""
     scheme, colon, rest = uri.partition(":")
     return (
-        bool(colon)
+        uri.isascii()  # a URI is ASCII (RFC 3986); a browser reads any other as a path
+        and bool(colon)
         and PRIVATE_USE_SCHEME.fullmatch(scheme) is not None
         and rest.startswith("/")
         and not rest.startswith("//")
@@ -253,7 +267,7 @@ def _private_use_redirect_uri(uri: str, field: str) -> str:
             limit=MAX_URI_LENGTH,
             uri=_shown(uri),
         )
-    if "\\" in uri or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in uri):
+    if "\\" in uri or _spaces_or_controls(uri):
         raise _error(
             field,
             "%(uri)s must not contain backslashes, spaces or control characters.",
@@ -422,7 +436,8 @@ def validate_contacts(contacts: object, field: str = "contacts") -> list[str]:
                 contact=_shown(contact),
                 limit=MAX_CONTACT_LENGTH,
             )
-        if contact != contact.strip() or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in contact):
+        one_line = contact.splitlines() == [contact] and contact == contact.strip()
+        if not one_line or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in contact):
             raise _error(
                 field,
                 "%(contact)s must be one line without control characters or surrounding spaces.",
@@ -544,7 +559,11 @@ def validate_client(client: OAuthClient) -> None:
     needs_redirect = client.grant_types is None or GrantType.AUTHORIZATION_CODE in _listed(
         client.grant_types
     )
-    native = client.application_type == ApplicationType.NATIVE
+    # A metadata document that names no application_type is a native app's, as better-auth
+    # validates it (MCP desktop clients name private-use redirect URIs in theirs).
+    native = client.application_type == ApplicationType.NATIVE or (
+        client.application_type is None and client.client_discovery_id == CLIENT_METADATA_DOCUMENT
+    )
     collect("redirect_uris", validate_redirect_uris, required=needs_redirect, native=native)
     if client.post_logout_redirect_uris:
         collect(

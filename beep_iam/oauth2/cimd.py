@@ -35,7 +35,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from beep_iam.choices import TokenEndpointAuthMethod
+from beep_iam.choices import CLIENT_METADATA_DOCUMENT, TokenEndpointAuthMethod
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient
 from beep_iam.oauth2 import fetch
@@ -51,7 +51,7 @@ from beep_iam.services.oauth_clients import (
     link_registration_defaults,
 )
 
-DISCOVERY_ID = "cimd"  # better-auth's @better-auth/cimd
+DISCOVERY_ID = CLIENT_METADATA_DOCUMENT
 MIN_TTL = timedelta(minutes=1)
 MAX_TTL = timedelta(hours=24)
 DEFAULT_TTL = timedelta(hours=1)

@@ -196,15 +196,21 @@ def check_ip(request: HttpRequest, endpoint: str) -> None:
         raise TooManyRequests(retry)
 
 
-def check_client(endpoint: str, client_id: str, auth_method: str | None = None) -> None:
-    """Count the request against the client's limit, once the client is proven: by its
-    credentials (``auth_method``), or for the consent POST by its redirect URI. A public
-    client (``auth_method`` ``"none"``) proves nothing by naming itself, so it has only the
-    per-IP limit: a per-client one would let anyone use up its users' quota."""
+def check_client(
+    endpoint: str, client_id: str, auth_method: str | None = None, *, user_id: str | None = None
+) -> None:
+    """Count the request against the client's limit, once the client is proven by its
+    credentials (``auth_method``). A public client (``auth_method`` ``"none"``) proves
+    nothing by naming itself, so it has only the per-IP limit: a per-client one would let
+    anyone use up its users' quota. The consent POST proves no client at all (its redirect
+    URI is in every authorization URL), so it counts per client and signed-in ``user_id``:
+    no one spends another user's answers."""
     limit = _limit(endpoint)
     if limit is None or limit.per_client is None or auth_method == NONE:
         return
     key = f"client:{client_id}|{RATE_LIMIT_PATHS[endpoint]}"
+    if user_id is not None:
+        key = f"{key}|user:{user_id}"
     retry = store().consume(key, limit.per_client, limit.window)
     if retry is not None:
         raise TooManyRequests(retry)

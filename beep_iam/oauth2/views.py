@@ -17,6 +17,7 @@ from authlib.oauth2.rfc6749 import errors
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import DisallowedRedirect
 from django.db import router, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -412,9 +413,13 @@ class _ShowError(Exception):
 
 class _ClientRedirect(HttpResponseRedirect):
     """A redirect to a URI the client registered, which may be a native app's private-use
-    scheme (RFC 8252 7.1: ``com.example.app:/cb``), beyond Django's http/https/ftp."""
+    scheme (RFC 8252 7.1: ``com.example.app:/cb``), beyond Django's http/https/ftp; never
+    to a relative reference (a row no validator saw), which a browser resolves against this
+    server."""
 
     def __init__(self, to: str) -> None:
+        if not urlsplit(to).scheme:
+            raise DisallowedRedirect(f"Not an absolute redirect URI: {to[:100]!r}")
         if is_private_use_uri(to):  # any other scheme stays a DisallowedRedirect (400)
             scheme = to.partition(":")[0].lower()  # as urlsplit() gives it to the check
             self.allowed_schemes = [*HttpResponseRedirect.allowed_schemes, scheme]
@@ -553,11 +558,8 @@ def authorize(request: HttpRequest) -> HttpResponse:
             return refuse(errors.OAuth2Error(error="login_required"))
         return _login_again(request, params, request_uri)
     if request.method == "POST":
-        # Counted for the client only once a signed-in user answers: the redirect URI that
-        # proves the client is in every authorization URL, so anyone could spend the
-        # client's budget and refuse its users.
         try:
-            ratelimit.check_client("consent", client.client_id)
+            ratelimit.check_client("consent", client.client_id, user_id=str(user.pk))
         except ratelimit.TooManyRequests as error:
             return _too_many(request, error)
     # What the grant is for (an organization: its tokens run as that tenant), as better-auth's

@@ -299,6 +299,12 @@ def test_a_native_client_may_use_a_private_use_scheme(uri):
         "com..example:/cb",
         "javascript:/alert(1)",
         "data:/text",
+        # Not ASCII: re.IGNORECASE alone lets [a-z] match the Kelvin sign and the long s.
+        "com.exampl\u212a.app:/cb",
+        "\u017fom.example.app:/cb",
+        # Where the admin's one-per-line lists break a line, or what they strip.
+        "com.example.app:/cb\u2028com.other.app:/x",
+        "com.example.app:/cb\xa0",
     ],
 )
 def test_private_use_uris_that_are_not_reverse_domain_ones_are_refused(uri):
@@ -315,3 +321,13 @@ def test_validate_client_allows_private_use_uris_for_native_clients_only():
     with pytest.raises(ValidationError) as raised:
         rules.validate_client(client)
     assert "redirect_uris" in raised.value.message_dict
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\n"])
+def test_a_contact_or_redirect_uri_is_one_line_as_the_admin_splits_lines(separator):
+    """The admin edits these lists one item per line (str.splitlines, which breaks at
+    U+2028, U+2029 and NEL too): one item holding a break would become two on a save."""
+    with pytest.raises(ValidationError):
+        rules.validate_contacts([f"a@example.com{separator}b@example.com"])
+    with pytest.raises(ValidationError):
+        rules.validate_redirect_uri(f"https://a.example.com/cb{separator}https://b.example.com/")

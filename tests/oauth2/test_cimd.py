@@ -111,6 +111,23 @@ def test_a_metadata_document_client_completes_the_code_flow(
     assert server.hits == ["/client.json"]  # fetched once, then cached
 
 
+def test_a_document_without_application_type_may_name_a_private_use_redirect_uri(
+    server: LoopbackServer, user: Any
+) -> None:
+    """As better-auth validates a metadata document that names no application_type: a native
+    app's (MCP desktop clients name private-use redirect URIs); one that says web may not."""
+    app = "com.example.desktop:/oauth/callback"
+    client_id = serve(server, redirect_uris=[app])
+    http = Client()
+    http.force_login(user)
+    _, challenge = pkce()
+    assert http.get(authorize_url(client_id, challenge, redirect_uri=app)).status_code == 200
+    assert OAuthClient.objects.get(client_id=client_id).application_type is None  # as stored
+    web = serve(server, "/web.json", redirect_uris=[app], application_type="web")
+    refused = http.get(authorize_url(web, challenge, redirect_uri=app))
+    assert refused.status_code == 400 and b"for native apps only" in refused.content
+
+
 def _age(client_id: str, delta: dt.timedelta) -> None:
     # updated_at is kept by the touch_row trigger; the test moves it back past it.
     with pgtrigger.ignore("beep_iam.OAuthClient:touch_row"):

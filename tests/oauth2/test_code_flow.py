@@ -11,7 +11,7 @@ from django.utils import timezone
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from beep_iam.models import OAuthAccessToken, OAuthRefreshToken, Verification
+from beep_iam.models import OAuthAccessToken, OAuthClient, OAuthRefreshToken, Verification
 from beep_iam.services.oauth_tokens import validate_access_token
 from beep_shared import crypto
 from tests.oauth2.conftest import ISSUER, REDIRECT_URI, authorize_url, basic, get_code, pkce
@@ -313,3 +313,14 @@ def test_a_native_app_registered_with_a_private_use_scheme_gets_its_code(
     )
     assert web.status_code == 400
     assert web.json()["error"] == "invalid_redirect_uri"
+
+
+def test_a_stored_redirect_uri_no_validator_saw_is_never_a_relative_redirect(signed_in, web):
+    """A row written around the validators (raw SQL) with a URI that is no absolute URI:
+    a 400, not a Location the browser resolves against this server (with the code)."""
+    odd = "com.exampl\u212a.app:/cb"
+    OAuthClient.objects.filter(pk=web.client.pk).update(redirect_uris=[odd], skip_consent=True)
+    _, challenge = pkce()
+    response = signed_in.get(authorize_url(web.client.client_id, challenge, redirect_uri=odd))
+    assert response.status_code == 400
+    assert not response.has_header("Location")

@@ -19,6 +19,7 @@ from beep_iam.conf import load
 from beep_iam.models import RateLimit
 from beep_iam.oauth2 import ratelimit
 from beep_iam.services.oauth_tokens import issue_tokens
+from tests.factories import UserFactory
 from tests.oauth2.conftest import ISSUER, authorize_url, basic, pkce
 
 pytestmark = pytest.mark.django_db
@@ -144,10 +145,11 @@ def test_consent_post_per_client(web, user):
         assert refused.status_code == 429 and "Retry-After" in refused
 
 
-def test_anonymous_consent_posts_do_not_spend_the_clients_budget(web, user):
-    """The redirect URI that proves the client is public: an anonymous POST (with a CSRF
-    cookie and token of its own making, as any non-browser sends) counts per IP only, or
-    anyone could refuse every user of the client."""
+def test_no_one_spends_another_users_consent_budget(web, user):
+    """The consent POST proves no client (its redirect URI is in every authorization URL):
+    an anonymous POST (with a CSRF cookie and token of its own making, as any non-browser
+    sends) counts per IP only, a signed-in user's per client and user, or anyone could
+    refuse every user of the client."""
     with limits(consent={"window": 3600, "per_ip": 2, "per_client": 2}):
         for n in range(4):
             attacker = Client(REMOTE_ADDR=f"198.51.100.{n // 2 + 1}", enforce_csrf_checks=True)
@@ -160,11 +162,16 @@ def test_anonymous_consent_posts_do_not_spend_the_clients_budget(web, user):
                 HTTP_REFERER=f"{ISSUER}/oauth2/authorize",
             )
             assert answer.status_code == 302 and "login" in answer["Location"]
+        # Nor a signed-in stranger's (any account will do): the count is per client and user.
+        for n in range(3):
+            stranger = Client(REMOTE_ADDR=f"198.51.100.{10 + n}")
+            stranger.force_login(UserFactory(email=f"stranger{n}@example.com"))
+            assert _consent_post(stranger, web).status_code == 302
         victim = Client(REMOTE_ADDR="203.0.113.9")
         victim.force_login(user)
         assert _consent_post(victim, web).status_code == 302
         assert _consent_post(victim, web).status_code == 302
-        assert _consent_post(victim, web).status_code == 429  # the client's two were spent
+        assert _consent_post(victim, web).status_code == 429  # the user's two were spent
 
 
 @pytest.mark.parametrize("store", ["cache", "database"])
