@@ -22,9 +22,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from beep_iam.models import OAuthResource
+from beep_iam.oauth2.cors import cross_origin
 from beep_iam.oauth2.endpoint import issuer, json_response
 
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
@@ -66,7 +67,8 @@ def metadata(resource: OAuthResource) -> dict[str, Any]:
     return body
 
 
-@require_GET
+@cross_origin
+@require_safe
 def protected_resource_metadata(request: HttpRequest, resource_path: str = "") -> HttpResponse:
     """The metadata of the resource whose identifier is this host (its scheme and
     ``Host``, which Django checks against ``ALLOWED_HOSTS``) and ``resource_path``; 404 for

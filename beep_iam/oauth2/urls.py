@@ -11,6 +11,7 @@ documents where RFC 8414 section 3.1 and OpenID Connect Discovery put them."""
 from django.urls import path
 
 from beep_iam.oauth2 import device, device_page, par, registration, views
+from beep_iam.oauth2.cors import cross_origin
 from beep_iam.oauth2.endpoint import needs_issuer
 
 app_name = "beep_iam_oauth2"
@@ -59,6 +60,27 @@ well_known_urlpatterns = [
     ),
 ]
 
+#: What a browser app calls itself, from any origin (beep_iam.oauth2.cors); not the pages a
+#: user sees (authorize, device, end-session), nor the well-known documents' other forms,
+#: which are opened below.
+CROSS_ORIGIN = frozenset(
+    {
+        "token",
+        "par",
+        "userinfo",
+        "revoke",
+        "introspect",
+        "device-authorization",
+        "register",
+        "register-client",
+        "jwks",
+        "openid-configuration",
+        "oauth-authorization-server",
+    }
+)
+
 # Every endpoint needs the issuer; without it a 503, never a server error.
 for _pattern in (*urlpatterns, *well_known_urlpatterns):
     _pattern.callback = needs_issuer(_pattern.callback)
+    if _pattern.name in CROSS_ORIGIN or _pattern in well_known_urlpatterns:
+        _pattern.callback = cross_origin(_pattern.callback)

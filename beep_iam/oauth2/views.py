@@ -25,7 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -1065,7 +1065,7 @@ def _check_issuer_path(issuer_path: str | None) -> None:
         raise Http404("no authorization server has this issuer path")
 
 
-@require_GET
+@require_safe
 def authorization_server_metadata(
     request: HttpRequest, issuer_path: str | None = None
 ) -> HttpResponse:
@@ -1073,13 +1073,13 @@ def authorization_server_metadata(
     return json_response(server_metadata(), headers={"Cache-Control": METADATA_CACHE_CONTROL})
 
 
-@require_GET
+@require_safe
 def openid_configuration(request: HttpRequest, issuer_path: str | None = None) -> HttpResponse:
     _check_issuer_path(issuer_path)
     return json_response(openid_metadata(), headers={"Cache-Control": METADATA_CACHE_CONTROL})
 
 
-@require_GET
+@require_safe
 def jwks(request: HttpRequest) -> HttpResponse:
     """Public keys only; cacheable for as long as a rotated key stays published anyway."""
     # The keys of the algorithms this server signs with by default or for a resource, before
