@@ -71,6 +71,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# A sign-in at /accounts/login/ with no ?next= (the OAuth endpoints always give one) lands in
+# the admin rather than on Django's default /accounts/profile/, which this project lacks.
+LOGIN_REDIRECT_URL = "admin:index"
 
 TEMPLATES = [
     {

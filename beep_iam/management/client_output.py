@@ -63,6 +63,7 @@ def client_report(client: OAuthClient, secret: str | None, *, as_json: bool, hea
                 "response_types": client.response_types,
                 "redirect_uris": client.redirect_uris,
                 "scopes": client.scopes,
+                "client_credentials_scopes": client.client_credentials_scopes,
                 "public": client.public,
             }
         )

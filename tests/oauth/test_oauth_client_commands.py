@@ -72,6 +72,39 @@ def test_register_json_for_scripts_and_a_public_client_without_secret():
     assert data["grant_types"] == ["authorization_code"]
 
 
+def test_register_a_machine_client_shows_its_scopes_and_warns_without_them():
+    def register(*extra: str) -> tuple[dict, str]:
+        out, err = StringIO(), StringIO()
+        call_command(
+            "register_oauth_client",
+            "--name",
+            "Robot",
+            "--grant-type",
+            "client_credentials",
+            *extra,
+            "--json",
+            stdout=out,
+            stderr=err,
+        )
+        return json.loads(out.getvalue()), err.getvalue()
+
+    data, warned = register("--client-credentials-scope", "invoices:read")
+    assert data["client_credentials_scopes"] == ["invoices:read"] and warned == ""
+    data, warned = register()
+    assert data["client_credentials_scopes"] in ([], None)
+    assert "refused (unauthorized_client)" in warned
+
+
+def test_a_native_app_registers_a_private_use_redirect_uri():
+    registered = ["--name", "Notes", "--auth-method", "none", "--redirect-uri", "com.ex.notes:/cb"]
+    with pytest.raises(CommandError, match="for native apps only"):
+        run("register_oauth_client", *registered)
+    data = json.loads(
+        run("register_oauth_client", *registered, "--application-type", "native", "--json")
+    )
+    assert data["redirect_uris"] == ["com.ex.notes:/cb"]
+
+
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [

@@ -86,8 +86,17 @@ class Command(BaseCommand):
             metavar="URI",
         )
         parser.add_argument("--jwks-uri", metavar="URI", help="For private_key_jwt clients.")
-        parser.add_argument("--type", choices=ClientType.values)
-        parser.add_argument("--application-type", choices=ApplicationType.values)
+        parser.add_argument(
+            "--type",
+            choices=ClientType.values,
+            help="better-auth's client type, kept for it (Django reads the auth method).",
+        )
+        parser.add_argument(
+            "--application-type",
+            choices=ApplicationType.values,
+            help="OpenID Connect's application_type; 'native' lets the redirect URIs use a "
+            "private-use scheme (com.example.app:/callback, RFC 8252 7.1).",
+        )
         parser.add_argument("--require-pkce", action="store_true", default=None)
         parser.add_argument("--skip-consent", action="store_true", default=None)
         parser.add_argument(
@@ -137,6 +146,14 @@ class Command(BaseCommand):
                     heading=f"Registered OAuth client {client.name!r}.",
                 ),
                 unchanged="no client was registered.",
+            )
+        grants = client.grant_types
+        if (grants is None or GrantType.CLIENT_CREDENTIALS in grants) and not (
+            client.client_credentials_scopes
+        ):
+            self.stderr.write(
+                "Note: no --client-credentials-scope, so this client's client_credentials "
+                "requests are refused (unauthorized_client) until it has some (fail closed)."
             )
 
     def owner(self, email: str | None) -> Any:
