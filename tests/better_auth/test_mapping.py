@@ -80,6 +80,8 @@ def test_mapping_has_every_model_and_field_better_auth_uses(
     assert {"oauthClient", "oauthAccessToken", "teamMember", "jwks"} <= set(used)
     if line == "1.7":
         assert {"oauthResource", "oauthClientResource", "oauthClientAssertion"} <= set(used)
+        # oauthDeviceAuthorization()'s columns on the device-authorization plugin's table.
+        assert {"resources", "oauthClientId"} <= set(used["deviceCode"])
 
 
 def test_better_auth_17_refuses_a_schema_missing_a_table(django_db_setup, interop_packages):
