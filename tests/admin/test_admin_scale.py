@@ -398,8 +398,9 @@ def test_the_delete_page_counts_a_large_cascade_per_table(admin_client, listed_m
     from beep_shared import crypto
     from tests.factories import OAuthAccessTokenFactory, OAuthClientFactory
 
-    oauth_client = OAuthClientFactory(name="Popular app")
-    first = OAuthAccessTokenFactory(client=oauth_client)
+    made = OAuthAccessTokenFactory(client=OAuthClientFactory(name="Popular app"))
+    first = OAuthAccessToken.objects.select_related("client", "user").get(pk=made.pk)
+    oauth_client, owner = first.client, first.user
     url = reverse("admin:beep_iam_oauthclient_delete", args=[quote(oauth_client.pk)])
     small = admin_client.get(url)
     assert small.status_code == 200
@@ -409,7 +410,7 @@ def test_the_delete_page_counts_a_large_cascade_per_table(admin_client, listed_m
     refresh = OAuthRefreshToken.objects.create(
         token=crypto.digest("r"),
         client=oauth_client,
-        user=first.user,
+        user=owner,
         scopes=["openid"],
         expires_at=expires,
     )
@@ -417,7 +418,7 @@ def test_the_delete_page_counts_a_large_cascade_per_table(admin_client, listed_m
         OAuthAccessToken(
             token=crypto.digest(f"t{n}"),
             client=oauth_client,
-            user=first.user,
+            user=owner,
             oauth_refresh_token=refresh if n % 2 else None,
             scopes=["openid"],
             expires_at=expires,
