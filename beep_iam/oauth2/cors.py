@@ -15,11 +15,12 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.core.handlers.exception import response_for_exception
+from django.http import Http404, HttpRequest, HttpResponse
 
 #: What a browser may send: client authentication, the bearer or DPoP token and its proof,
-#: JSON for registration.
-ALLOWED_HEADERS = "Authorization, Content-Type, DPoP"
+#: JSON for registration, the MCP SDK's protocol version on its discovery requests.
+ALLOWED_HEADERS = "Authorization, Content-Type, DPoP, MCP-Protocol-Version"
 ALLOWED_METHODS = "GET, HEAD, POST, PUT, DELETE"
 #: What a browser app must read of an answer: the challenge of a 401, the DPoP nonce to
 #: retry with, how long to wait after a 429.
@@ -39,7 +40,12 @@ def cross_origin(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
             response["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
             response["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
         else:
-            response = view(request, *args, **kwargs)
+            try:
+                response = view(request, *args, **kwargs)
+            except Http404 as exc:
+                # Built here, as Django would build it, so a browser app reads the 404 (MCP
+                # clients fall back to another discovery path on it).
+                response = response_for_exception(request, exc)
             response["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
         response["Access-Control-Allow-Origin"] = "*"
         return response

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_safe
 
 from beep_iam.models import OAuthResource
 from beep_iam.oauth2.cors import cross_origin
-from beep_iam.oauth2.endpoint import issuer, json_response
+from beep_iam.oauth2.endpoint import issuer, json_response, needs_issuer
 
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 #: Optional RFC 9728 section 2 fields a resource's ``metadata`` JSON may set.
@@ -67,7 +67,6 @@ def metadata(resource: OAuthResource) -> dict[str, Any]:
     return body
 
 
-@cross_origin
 @require_safe
 def protected_resource_metadata(request: HttpRequest, resource_path: str = "") -> HttpResponse:
     """The metadata of the resource whose identifier is this host (its scheme and
@@ -81,8 +80,10 @@ def protected_resource_metadata(request: HttpRequest, resource_path: str = "") -
     return json_response(metadata(resource), headers={"Cache-Control": CACHE_CONTROL})
 
 
+_view = cross_origin(needs_issuer(protected_resource_metadata))
+
 #: For the root of the resource server's URLconf (RFC 9728 section 3.1).
 urlpatterns = [
-    path(WELL_KNOWN.lstrip("/"), protected_resource_metadata, name="oauth-protected-resource"),
-    path(WELL_KNOWN.lstrip("/") + "/<path:resource_path>", protected_resource_metadata),
+    path(WELL_KNOWN.lstrip("/"), _view, name="oauth-protected-resource"),
+    path(WELL_KNOWN.lstrip("/") + "/<path:resource_path>", _view),
 ]

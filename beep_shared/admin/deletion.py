@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from django.contrib import admin
 from django.contrib.admin.utils import get_deleted_objects as django_deleted_objects
 from django.db import models, router
 from django.db.models import Q
@@ -56,6 +57,12 @@ def _cascade(
     return reached, blocking
 
 
+def _judges_each_row(model_admin: Any) -> bool:
+    """Whether the admin's delete permission depends on the row (the user admin: a
+    superuser's row is a superuser's to delete), so every row must be asked, as Django asks."""
+    return type(model_admin).has_delete_permission is not admin.ModelAdmin.has_delete_permission
+
+
 def deleted_objects(
     model_admin: Any, objs: Any, request: HttpRequest
 ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
@@ -77,15 +84,26 @@ def deleted_objects(
         child: child._base_manager.using(using).filter(condition).count()
         for child, condition in reached.items()
     }
-    if total + sum(counts.values()) <= LISTED_MAX:
-        return django_deleted_objects(objs, request, model_admin.admin_site)
     site = model_admin.admin_site
-    perms_needed: set[str] = set()
-    for child, count in counts.items():
-        registered = count and site.is_registered(child)
-        if registered and not site.get_model_admin(child).has_delete_permission(request):
-            perms_needed.add(str(child._meta.verbose_name))
-    if not model_admin.has_delete_permission(request):
+    cascaded_admins = [
+        site.get_model_admin(child)
+        for child, count in counts.items()
+        if count and site.is_registered(child)
+    ]
+    if total + sum(counts.values()) <= LISTED_MAX or any(map(_judges_each_row, cascaded_admins)):
+        # Django's list asks each cascaded row; counts cannot (no such admin here yet).
+        return django_deleted_objects(objs, request, site)
+    perms_needed = {
+        str(child_admin.model._meta.verbose_name)
+        for child_admin in cascaded_admins
+        if not child_admin.has_delete_permission(request)
+    }
+    deletable = (
+        all(model_admin.has_delete_permission(request, obj) for obj in objs)
+        if _judges_each_row(model_admin)
+        else model_admin.has_delete_permission(request)
+    )
+    if not deletable:
         perms_needed.add(str(model._meta.verbose_name))
     protected = [
         format_html("{}: {}", capfirst(str(qs.model._meta.verbose_name)), row)

@@ -235,3 +235,24 @@ def test_every_superuser_field_is_a_column_of_its_table():
 
     (problem,) = superuser_field_problems(Misspelt(Session, admin.site))
     assert problem.id == "beep_shared.E020" and "active_organisation" in problem.msg
+
+
+@pytest.mark.parametrize("sessions", [0, 7])
+def test_staff_cannot_bulk_delete_a_superuser_whatever_goes_with_them(monkeypatch, sessions):
+    """The user admin asks per row (a superuser's row is a superuser's to delete); the delete
+    confirmation that counts a large cascade (over LISTED_MAX rows, here 5) asks too."""
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+    from beep_shared.admin import deletion
+
+    monkeypatch.setattr(deletion, "LISTED_MAX", 5)
+    root = UserFactory(email="root2@example.com", is_staff=True, is_superuser=True, password="!")
+    for _ in range(sessions):
+        SessionFactory(user=root)
+    _, staff = staff_with("view_user", "delete_user", "delete_session", "delete_account")
+    response = staff.post(
+        reverse("admin:beep_shared_user_changelist"),
+        {"action": "delete_selected", "post": "yes", ACTION_CHECKBOX_NAME: [root.pk]},
+    )
+    assert response.status_code == 403
+    assert User.objects.filter(pk=root.pk).exists()

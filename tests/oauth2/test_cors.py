@@ -39,6 +39,8 @@ def assert_open(response) -> None:
         "/jwks",
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
     ],
 )
 def test_a_preflight_is_answered(client, path):
@@ -46,7 +48,8 @@ def test_a_preflight_is_answered(client, path):
     assert response.status_code == 204
     assert_open(response)
     allowed = {h.strip().lower() for h in response["Access-Control-Allow-Headers"].split(",")}
-    assert {"authorization", "content-type", "dpop"} <= allowed
+    # The MCP TypeScript SDK sends MCP-Protocol-Version on its discovery requests.
+    assert {"authorization", "content-type", "dpop", "mcp-protocol-version"} <= allowed
     assert "POST" in response["Access-Control-Allow-Methods"]
 
 
@@ -93,3 +96,19 @@ def test_head_is_answered_where_get_is(client, path):
     assert head.status_code == got.status_code == 200
     assert head["Content-Type"] == got["Content-Type"]
     assert head.content == b""
+
+
+def test_a_404_is_readable_across_origins(client):
+    """An MCP client probes /.well-known/oauth-protected-resource/<path> first and falls back
+    on a 404: raised as Http404, it still carries the CORS headers."""
+    response = client.get("/.well-known/oauth-protected-resource/unknown", **APP)
+    assert response.status_code == 404
+    assert_open(response)
+
+
+def test_resource_metadata_without_an_issuer_is_a_503(client, settings):
+    settings.BEEP_IAM = {**settings.BEEP_IAM, "OAUTH2_ISSUER": None}
+    response = client.get("/.well-known/oauth-protected-resource/unknown", **APP)
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert_open(response)
