@@ -107,10 +107,16 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH2_DEVICE_POLLING_INTERVAL": timedelta(seconds=5),
 }
 REGISTRATION_MODES = ("open", "initial_access_token", "signed_in")
-#: The JWS algorithms this server signs ID tokens and JWT access tokens with (keys of each in
-#: the ``jwks`` table, as better-auth's jwt plugin makes them): EdDSA, better-auth's default;
-#: RS256, which OpenID Connect requires a provider to offer.
-SIGNING_ALGORITHMS = ("EdDSA", "ES256", "RS256")
+#: The JWS algorithms this server signs ID tokens and JWT access tokens with, and the key each
+#: takes (JWK ``kty``, then the curve or the RSA size), as better-auth's jwt plugin makes them
+#: in the ``jwks`` table: EdDSA, better-auth's default; RS256, which OpenID Connect requires a
+#: provider to offer.
+SIGNING_KEYS: dict[str, tuple[str, str | int]] = {
+    "EdDSA": ("OKP", "Ed25519"),
+    "ES256": ("EC", "P-256"),
+    "RS256": ("RSA", 2048),
+}
+SIGNING_ALGORITHMS = tuple(SIGNING_KEYS)
 DEFAULT_REGISTRATION_SCOPES = ("openid", "profile", "email", "offline_access")
 
 #: Every rate-limited endpoint: the path its counters are keyed by (better-auth's: its

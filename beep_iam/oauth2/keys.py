@@ -37,7 +37,7 @@ from django.utils import timezone
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
-from beep_iam.conf import SIGNING_ALGORITHMS, iam_settings
+from beep_iam.conf import SIGNING_ALGORITHMS, SIGNING_KEYS, iam_settings
 from beep_iam.models import Jwks, OAuthClient, OAuthResource
 from beep_iam.oauth2 import jose
 from beep_iam.services.prepared import ModelLookup
@@ -45,16 +45,10 @@ from beep_iam.services.prepared import ModelLookup
 #: The default algorithm, and the one of rows without ``alg`` (better-auth's default).
 ALG: Final = "EdDSA"
 ALGORITHMS: Final = SIGNING_ALGORITHMS
-#: How each algorithm's key pair is made: joserfc's key type, then the curve or RSA key size.
-_KEY_TYPES: Final[dict[str, tuple[Any, Any]]] = {
-    "EdDSA": (OKPKey, "Ed25519"),
-    "ES256": (ECKey, "P-256"),
-    "RS256": (RSAKey, 2048),
-}
-#: The same, read the other way: a public key's type and curve -> the algorithm it signs.
+#: conf.SIGNING_KEYS read the other way: a public key's type and curve -> the algorithm.
 _KEY_SHAPES: Final[dict[tuple[object, object], str]] = {
-    (key_type.key_type, shape if isinstance(shape, str) else None): alg
-    for alg, (key_type, shape) in _KEY_TYPES.items()
+    (kty, shape if isinstance(shape, str) else None): alg
+    for alg, (kty, shape) in SIGNING_KEYS.items()
 }
 GRACE_PERIOD = timedelta(days=30)
 
@@ -185,7 +179,7 @@ def _rows_of(rows: Iterable[Jwks], alg: str) -> list[Jwks]:
 
 
 def _check_alg(alg: str) -> None:
-    if alg not in _KEY_TYPES:
+    if alg not in SIGNING_KEYS:
         raise ValueError(f"unsupported signing algorithm {alg!r}; one of {', '.join(ALGORITHMS)}")
 
 
@@ -193,8 +187,8 @@ def create_key(*, alg: str = ALG, expire_current: bool = False) -> Jwks:
     """Make a new key pair for ``alg``; ``expire_current`` ends signing with the older keys
     of that algorithm (they stay published for :data:`GRACE_PERIOD`)."""
     _check_alg(alg)
-    key_type, size_or_curve = _KEY_TYPES[alg]
-    key = key_type.generate_key(size_or_curve)
+    kty, size_or_curve = SIGNING_KEYS[alg]
+    key = JWKRegistry.generate_key(kty, size_or_curve)
     now = timezone.now()
     if expire_current:
         current = _rows_of(Jwks.objects.unexpired(now).filter(_of_alg(alg)), alg)
