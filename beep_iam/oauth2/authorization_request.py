@@ -54,6 +54,13 @@ def _check_parameters(client: OAuthClient, params: dict[str, str]) -> tuple[list
         client.require_pkce is not False
     ):
         raise errors.InvalidRequestError(description="PKCE (code_challenge, S256) is required")
+    elif "offline_access" in scopes and not ("openid" in scopes and params.get("nonce")):
+        # A long-lived grant needs a countermeasure against code injection (RFC 9700 2.1.1):
+        # PKCE, or an OpenID Connect nonce; better-auth's rule too.
+        raise errors.InvalidRequestError(
+            description="PKCE (code_challenge, S256) or an OpenID Connect nonce is required "
+            "with offline_access"
+        )
     jkt = params.get("dpop_jkt")
     if jkt is not None and not dpop.JKT.fullmatch(jkt):  # RFC 9449 10
         raise errors.InvalidRequestError(description="dpop_jkt must be a SHA-256 JWK thumbprint")

@@ -131,6 +131,22 @@ def test_pkce_is_required(signed_in, web, spa):
     assert_redirected_error(response, "invalid_request")
 
 
+def test_a_client_excused_from_pkce_still_needs_it_or_a_nonce_for_offline_access(signed_in, web):
+    """require_pkce False lets a confidential client skip PKCE, but not for a long-lived
+    grant without OpenID Connect's nonce (RFC 9700 2.1.1; better-auth's isPKCERequired)."""
+    web.client.require_pkce = False
+    web.client.save()
+    plain = {"scope": "openid email", "nonce": ""}
+    assert signed_in.get(authorize_url(web.client.client_id, None, **plain)).status_code == 200
+    offline = {"scope": "email offline_access", "nonce": ""}
+    params = assert_redirected_error(
+        signed_in.get(authorize_url(web.client.client_id, None, **offline)), "invalid_request"
+    )
+    assert "offline_access" in params["error_description"]
+    with_nonce = {"scope": "openid offline_access", "nonce": "n-1"}
+    assert signed_in.get(authorize_url(web.client.client_id, None, **with_nonce)).status_code == 200
+
+
 def test_client_not_registered_for_the_code_grant(signed_in, web):
     web.client.grant_types = ["client_credentials"]
     web.client.save()
