@@ -117,7 +117,11 @@ SIGNING_KEYS: dict[str, tuple[str, str | int]] = {
     "RS256": ("RSA", 2048),
 }
 SIGNING_ALGORITHMS = tuple(SIGNING_KEYS)
-DEFAULT_REGISTRATION_SCOPES = ("openid", "profile", "email", "offline_access")
+#: better-auth's DEFAULT_OAUTH_SCOPES: the scopes a user delegates (never granted to a client
+#: acting for itself), the scopes of a request that names none from a client that registered
+#: none, and registration's default.
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+DEFAULT_REGISTRATION_SCOPES = OIDC_SCOPES
 
 #: Every rate-limited endpoint: the path its counters are keyed by (better-auth's: its
 #: rate-limit keys end with it, so the "database" store counts with a better-auth server on the

@@ -9,6 +9,7 @@ import re
 
 from authlib.oauth2.rfc6749 import errors
 
+from beep_iam.conf import OIDC_SCOPES
 from beep_iam.models import OAuthClient
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
 from beep_iam.oauth2 import dpop, resources
@@ -20,10 +21,17 @@ PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 PKCE_VALUE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 
 
-def is_openid(params: dict[str, str]) -> bool:
-    """Whether the request is an OpenID Connect one (its scope names ``openid``), read before
-    its scope is validated: the redirect URI is proven first."""
-    return "openid" in (params.get("scope") or "").split(" ")
+def default_scopes(client: OAuthClient) -> list[str]:
+    """The scopes of a request that names none (RFC 6749 3.3), as better-auth defaults them:
+    the client's registered scopes, else the server's."""
+    return list(client.scopes or OIDC_SCOPES)
+
+
+def is_openid(client: OAuthClient, params: dict[str, str]) -> bool:
+    """Whether the request is an OpenID Connect one (its scope, or the default, names
+    ``openid``), read before its scope is validated: the redirect URI is proven first."""
+    scope = params.get("scope")
+    return "openid" in (scope.split(" ") if scope is not None else default_scopes(client))
 
 
 def _check_parameters(client: OAuthClient, params: dict[str, str]) -> tuple[list[str], set[str]]:
@@ -39,7 +47,10 @@ def _check_parameters(client: OAuthClient, params: dict[str, str]) -> tuple[list
         )
     scopes = scope_list(params.get("scope"))
     if scopes is None:
-        raise errors.InvalidScopeError(description="scope is required")
+        # RFC 6749 3.3: a default instead of failing, better-auth's (the client's registered
+        # scopes, else the server's); the request then holds it, for the code and consent.
+        scopes = default_scopes(client)
+        params["scope"] = " ".join(scopes)
     oauth_tokens.allowed_scopes(client, scopes)
     method = params.get("code_challenge_method")
     challenge = params.get("code_challenge")
@@ -80,7 +91,8 @@ def check(
     client: OAuthClient, params: dict[str, str]
 ) -> tuple[list[str], set[str], list[str] | None]:
     """Every check of an authorization request once its client and redirect URI are proven,
-    at the authorization endpoint and the PAR endpoint alike: scopes, prompts, resources."""
+    at the authorization endpoint and the PAR endpoint alike: scopes, prompts, resources. A
+    request without ``scope`` gets :func:`default_scopes` written into ``params``."""
     scopes, prompts = _check_parameters(client, params)
     wanted = resources.requested(params)
     resources.resolve(client, wanted, scopes)

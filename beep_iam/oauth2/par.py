@@ -173,7 +173,7 @@ def pushed_authorization_request(request: HttpRequest) -> HttpResponse:
         query = {k: v for k, v in params.items() if k not in _CREDENTIALS}
         query["client_id"] = client.client_id
         match_redirect_uri(
-            client, query.get("redirect_uri"), openid=authorization_request.is_openid(query)
+            client, query.get("redirect_uri"), openid=authorization_request.is_openid(client, query)
         )
         authorization_request.check(client, query)
         request_uri = push(client, query)

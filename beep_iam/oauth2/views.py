@@ -29,7 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from beep_iam.conf import iam_settings
+from beep_iam.conf import OIDC_SCOPES, iam_settings
 from beep_iam.models import (
     DeviceCode,
     OAuthClient,
@@ -79,9 +79,6 @@ from beep_iam.services.prepared import user_by_pk
 from beep_iam.services.secret_parameters import protect_secret_parameters
 from beep_iam.validators import is_private_use_uri
 
-#: better-auth's defaults (DEFAULT_OAUTH_SCOPES); scopes a user delegates, never granted to a
-#: client acting for itself (client_credentials).
-OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 CONSENT_TEMPLATE = "beep_iam/oauth2/consent.html"
 ERROR_TEMPLATE = "beep_iam/oauth2/error.html"
 
@@ -463,7 +460,9 @@ def _prove_client(request: HttpRequest, params: dict[str, str]) -> tuple[OAuthCl
         raise _ShowError("The application is unknown or disabled.")
     try:
         redirect_uri = match_redirect_uri(
-            client, params.get("redirect_uri"), openid=authorization_request.is_openid(params)
+            client,
+            params.get("redirect_uri"),
+            openid=authorization_request.is_openid(client, params),
         )
     except oauth_errors.InvalidRequest as exc:
         raise _ShowError(f"{exc.description}.") from None

@@ -112,7 +112,6 @@ def test_max_age_older_than_the_sign_in(signed_in, web, user):
         ({"code_challenge_method": "plain"}, "invalid_request"),
         ({"code_challenge": "too-short"}, "invalid_request"),
         ({"scope": "openid admin"}, "invalid_scope"),
-        ({"scope": ""}, "invalid_scope"),
         ({"prompt": "none login"}, "invalid_request"),
         ({"prompt": "bogus"}, "invalid_request"),
         ({"max_age": "soon"}, "invalid_request"),
@@ -124,6 +123,23 @@ def test_refusals_once_client_and_redirect_uri_are_proven(signed_in, web, extra,
     response = signed_in.get(authorize_url(web.client.client_id, challenge, **extra))
     params = assert_redirected_error(response, error)
     assert "code" not in params
+
+
+@pytest.mark.parametrize("scope", [None, ""])  # absent, or empty (which counts as absent)
+def test_a_request_without_scope_gets_the_clients_registered_scopes(signed_in, web, scope):
+    """RFC 6749 3.3: a default rather than a failure, better-auth's (the client's registered
+    scopes): shown on the consent page, held by the code and its tokens."""
+    _, challenge = pkce()
+    url = authorize_url(web.client.client_id, challenge)
+    url = url.replace("scope=openid+email+offline_access", f"scope={scope}" if scope == "" else "")
+    page = signed_in.get(url)
+    assert page.status_code == 200
+    for registered in web.client.scopes:
+        assert f"<code>{registered}</code>".encode() in page.content
+    response = signed_in.post(url, {"decision": "allow"})
+    code = query_of(response["Location"])["code"]
+    stored = json.loads(Verification.objects.get(identifier=crypto.digest(code)).value)
+    assert stored["query"]["scope"] == " ".join(web.client.scopes)
 
 
 def test_pkce_is_required(signed_in, web, spa):
