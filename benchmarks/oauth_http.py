@@ -1,7 +1,7 @@
 """Benchmark: the OAuth endpoints over HTTP, against django-oauth-toolkit and better-auth.
 
     python benchmarks/oauth_http.py [--duration 2] [--rounds 1] [--concurrency 8 32]
-        [--workers 4] [--node-workers 2] [--rows 10000] [--pool 1000] [--refresh-pool 2000]
+        [--workers 4] [--node-workers 2] [--rows 10000] [--pool 1000] [--refresh-pool 6000]
         [--refresh-users 1] [--systems beep dot better-auth] [--overhead-samples 200]
         [--dpop-rounds 2] [--dpop-pool 12000]
 
@@ -859,7 +859,7 @@ def main() -> int:
     parser.add_argument("--node-workers", type=int, default=2, help="better-auth processes")
     parser.add_argument("--rows", type=int, default=10_000, help="background access tokens")
     parser.add_argument("--pool", type=int, default=1_000, help="valid access tokens used")
-    parser.add_argument("--refresh-pool", type=int, default=2_000, help="per system")
+    parser.add_argument("--refresh-pool", type=int, default=6_000, help="per system")
     parser.add_argument(
         "--refresh-users",
         type=int,
