@@ -7,6 +7,7 @@
 // Strict: its defaults plus allowInsecureRequests (plain http on loopback) and the client's
 // registered id_token_signed_response_alg (EdDSA). customFetch only records what the server
 // answered (record.mjs); requests and responses pass unchanged.
+// With "indicator": an RFC 8707 resource asked for with the codes, which the user approves.
 // Usage: node device.mjs '<json>'; prints one JSON line once the codes are there (the test
 // then plays the user), and one with the outcome.
 import * as client from "openid-client";
@@ -23,7 +24,11 @@ async function main() {
     options.DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair("ES256"));
     jkt = await options.DPoP.calculateThumbprint();
   }
-  const device = await client.initiateDeviceAuthorization(config, { scope: input.scope });
+  // "indicator": an RFC 8707 resource on the device authorization request.
+  const device = await client.initiateDeviceAuthorization(config, {
+    scope: input.scope,
+    ...(input.indicator ? { resource: input.indicator } : {}),
+  });
   emit({
     user_code: device.user_code,
     verification_uri: device.verification_uri,

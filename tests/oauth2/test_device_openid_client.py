@@ -14,9 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from django.utils import timezone
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
-from beep_iam.models import DeviceCode, OAuthAccessToken, OAuthRefreshToken
+from beep_iam.models import (
+    DeviceCode,
+    OAuthAccessToken,
+    OAuthClientResource,
+    OAuthRefreshToken,
+    OAuthResource,
+)
 from beep_iam.services.oauth_clients import register_client
 from beep_shared import crypto
 from tests.factories import UserFactory
@@ -194,3 +203,31 @@ def test_dpop_device_flow_with_nonces(device, settings):
         assert OAuthAccessToken.objects.get(token=crypto.digest(token)).confirmation == jkt
     live = OAuthRefreshToken.objects.get(client_id=client_id, revoked__isnull=True)
     assert live.confirmation == jkt  # a public client's refresh token is bound too
+
+
+def test_a_resource_asked_with_the_codes(device):
+    """RFC 8707 on openid-client's own device authorization request: the page shows the
+    resource, the user approves it, and the token is a JWT for it (and for userinfo)."""
+    client_id = tv("openid-client resource TV")
+    api = device.url + "/api/invoices"
+    row_ = OAuthResource.objects.create(identifier=api, name="Invoices API")
+    OAuthClientResource.objects.create(client_id=client_id, resource=row_)
+    user = UserFactory(email="tv-api@example.com", password=PASSWORD)
+    with start(device, client_id, scope="openid invoices:read", indicator=api) as node:
+        codes = node.read()
+        assert row(codes["user_code"]).resources == [api]
+        wait_for(lambda: row(codes["user_code"]).last_polled_at is not None)
+        done = decide_on_device_page(
+            device, codes["verification_uri"], codes["user_code"], user.email
+        )
+        assert "Device connected" in done.text
+        result = node.finish()
+    assert "error" not in result, result
+    assert result["sub"] == user.pk and result["userinfo"]["sub"] == user.pk
+    claims = jwt.decode(
+        result["access_token"],
+        KeySet.import_key_set(requests.get(device.url + "/jwks", timeout=10).json()),
+        algorithms=["EdDSA"],
+    ).claims
+    audience = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    assert api in audience
