@@ -30,10 +30,10 @@ _BLOCKING = (models.PROTECT, models.RESTRICT)
 
 def _cascade(
     model: type[models.Model], rows: models.QuerySet[Any], using: str
-) -> tuple[dict[type[models.Model], Q], list[models.QuerySet[Any]]]:
-    """Per model, the condition of its rows a delete of ``rows`` cascades to, and the
-    querysets of rows that block it (``PROTECT``/``RESTRICT``)."""
-    reached: dict[type[models.Model], Q] = defaultdict(Q)
+) -> tuple[dict[type[models.Model], list[Q]], list[models.QuerySet[Any]]]:
+    """Per model, the conditions (one per path) of its rows a delete of ``rows`` cascades
+    to, and the querysets of rows that block it (``PROTECT``/``RESTRICT``)."""
+    reached: dict[type[models.Model], list[Q]] = defaultdict(list)
     blocking: list[models.QuerySet[Any]] = []
     frontier = [(model, rows)]
     for _ in range(DEPTH):
@@ -51,10 +51,18 @@ def _cascade(
                 if relation.on_delete in _BLOCKING:
                     blocking.append(child._base_manager.using(using).filter(condition))
                 elif relation.on_delete is models.CASCADE:
-                    reached[child] |= condition
+                    reached[child].append(condition)
                     following.append((child, child._base_manager.using(using).filter(condition)))
         frontier = following
     return reached, blocking
+
+
+def _count(model: type[models.Model], conditions: list[Q], using: str) -> int:
+    """The rows matching any of ``conditions``, each counted once: a UNION of the paths, each
+    through its own index (an OR of them scans the table)."""
+    branches = [model._base_manager.using(using).filter(c).values("pk") for c in conditions]
+    first, *rest = branches
+    return first.union(*rest).count() if rest else first.count()
 
 
 def _judges_each_row(model_admin: Any) -> bool:
@@ -80,10 +88,7 @@ def deleted_objects(
         rows = model._base_manager.using(using).filter(pk__in=[obj.pk for obj in objs])
         total = len(objs)
     reached, blocking = _cascade(model, rows, using)
-    counts = {
-        child: child._base_manager.using(using).filter(condition).count()
-        for child, condition in reached.items()
-    }
+    counts = {child: _count(child, conditions, using) for child, conditions in reached.items()}
     site = model_admin.admin_site
     cascaded_admins = [
         site.get_model_admin(child)
