@@ -634,6 +634,16 @@ def _vouched_for(client: OAuthClient, user: Any) -> bool:
     return bool(user.is_authenticated) and consent_covers(client, user, ())
 
 
+def _consent_action(request: HttpRequest, scopes: list[str]) -> str:
+    """Where the consent form posts: this request, holding the scopes the page shows when the
+    request named none (their default is the client's scopes, which may change before the
+    user answers). A pushed request holds them already."""
+    query = request.GET.copy()
+    if "request_uri" not in query and not query.get("scope"):
+        query["scope"] = " ".join(scopes)
+    return f"{request.path}?{query.urlencode()}"
+
+
 def _consent_page(
     request: HttpRequest,
     client: OAuthClient,
@@ -663,7 +673,7 @@ def _consent_page(
             ],
             "scopes": [(s, SCOPE_DESCRIPTIONS.get(s, s)) for s in scopes],
             "resources": resources.shown(wanted),
-            "action": request.get_full_path(),
+            "action": _consent_action(request, scopes),
         },
     )
     response["Content-Security-Policy"] = "frame-ancestors 'none'"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import time
 from datetime import timedelta
 
@@ -140,6 +142,30 @@ def test_a_request_without_scope_gets_the_clients_registered_scopes(signed_in, w
     code = query_of(response["Location"])["code"]
     stored = json.loads(Verification.objects.get(identifier=crypto.digest(code)).value)
     assert stored["query"]["scope"] == " ".join(web.client.scopes)
+
+
+def test_the_consent_form_grants_the_default_scopes_it_showed(signed_in, web):
+    """Without scope the default is the client's scopes, which may widen while the user reads
+    the page (an operator, an RFC 7592 update, a metadata document fetched again): the form
+    posts the scopes it showed, so "Allow" grants those and no more."""
+    web.client.scopes = ["openid"]
+    web.client.save()
+    _, challenge = pkce()
+    url = authorize_url(web.client.client_id, challenge).replace(
+        "scope=openid+email+offline_access", ""
+    )
+    page = signed_in.get(url)
+    assert page.status_code == 200 and b"offline_access" not in page.content
+    form = re.search(r'<form method="post" action="([^"]+)"', page.content.decode())
+    assert form is not None
+    action = html.unescape(form[1])
+    web.client.scopes = ["openid", "email", "offline_access"]
+    web.client.save()
+    response = signed_in.post(action, {"decision": "allow"})
+    code = query_of(response["Location"])["code"]
+    stored = json.loads(Verification.objects.get(identifier=crypto.digest(code)).value)
+    assert stored["query"]["scope"] == "openid"
+    assert OAuthConsent.objects.get(client_id=web.client.client_id).scopes == ["openid"]
 
 
 def test_pkce_is_required(signed_in, web, spa):
