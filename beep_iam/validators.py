@@ -168,9 +168,9 @@ def _spaces_or_controls(text: str) -> bool:
     return any(ord(ch) < 0x21 or ord(ch) == 0x7F or ch.isspace() for ch in text)
 
 
-def _absolute_uri(uri: object, field: str, what: str) -> tuple[str, Any]:
-    """``uri`` and its parts: a string of at most ``MAX_URI_LENGTH`` characters, without
-    spaces, control characters, backslashes or userinfo, with a scheme and a host."""
+def _uri_text(uri: object, field: str, what: str) -> str:
+    """``uri`` if it is a string of at most ``MAX_URI_LENGTH`` characters, without spaces,
+    control characters or backslashes."""
     if not isinstance(uri, str) or not uri or uri != uri.strip():
         raise _error(field, "%(uri)s is not a URI string.", "invalid_uri", uri=_shown(uri))
     if len(uri) > MAX_URI_LENGTH:
@@ -197,6 +197,13 @@ def _absolute_uri(uri: object, field: str, what: str) -> tuple[str, Any]:
             "invalid_uri",
             uri=_shown(uri),
         )
+    return uri
+
+
+def _absolute_uri(uri: object, field: str, what: str) -> tuple[str, Any]:
+    """``uri`` and its parts: :func:`_uri_text`, without userinfo, with a scheme and a
+    host."""
+    uri = _uri_text(uri, field, what)
     try:
         parts = urlsplit(uri)
         host = parts.hostname or ""
@@ -258,29 +265,6 @@ def is_private_use_uri(uri: str) -> bool:
     )
 
 
-def _private_use_redirect_uri(uri: str, field: str) -> str:
-    if len(uri) > MAX_URI_LENGTH:
-        raise _error(
-            field,
-            "a redirect URI may have at most %(limit)d characters (%(uri)s).",
-            "uri_too_long",
-            limit=MAX_URI_LENGTH,
-            uri=_shown(uri),
-        )
-    if "\\" in uri or _spaces_or_controls(uri):
-        raise _error(
-            field,
-            "%(uri)s must not contain backslashes, spaces or control characters.",
-            "invalid_uri",
-            uri=_shown(uri),
-        )
-    if "#" in uri:
-        raise _error(
-            field, "%(uri)s must not contain a fragment.", "redirect_uri_fragment", uri=_shown(uri)
-        )
-    return uri
-
-
 def validate_redirect_uri(
     uri: object, field: str = "redirect_uris", *, native: bool = False
 ) -> str:
@@ -291,16 +275,6 @@ def validate_redirect_uri(
     No wildcards, backslashes or userinfo: a redirect URI is compared exactly
     (``beep_iam.services.oauth_clients.match_redirect_uri``), and browsers resolve
     ``http://evil.com\\@localhost/`` to evil.com."""
-    if isinstance(uri, str) and is_private_use_uri(uri) and "*" not in uri:
-        if native:
-            return _private_use_redirect_uri(uri, field)
-        raise _error(
-            field,
-            "%(uri)s: a private-use scheme is for native apps only (application_type "
-            "'native', RFC 8252 7.1); others must use https.",
-            "redirect_uri_insecure",
-            uri=_shown(uri),
-        )
     if isinstance(uri, str) and "*" in uri:
         raise _error(
             field,
@@ -309,12 +283,24 @@ def validate_redirect_uri(
             uri=_shown(uri),
             rule="wildcards",
         )
-    uri, parts = _absolute_uri(uri, field, "a redirect URI")
+    private_use = isinstance(uri, str) and is_private_use_uri(uri)
+    if private_use and not native:
+        raise _error(
+            field,
+            "%(uri)s: a private-use scheme is for native apps only (application_type "
+            "'native', RFC 8252 7.1); others must use https.",
+            "redirect_uri_insecure",
+            uri=_shown(uri),
+        )
+    if private_use:  # no host, so no scheme rule either: the app's own scheme
+        uri, parts = _uri_text(uri, field, "a redirect URI"), None
+    else:
+        uri, parts = _absolute_uri(uri, field, "a redirect URI")
     if "#" in uri:
         raise _error(
             field, "%(uri)s must not contain a fragment.", "redirect_uri_fragment", uri=_shown(uri)
         )
-    return _secure_scheme(uri, parts, field)
+    return uri if parts is None else _secure_scheme(uri, parts, field)
 
 
 def validate_web_uri(uri: object, field: str) -> str:

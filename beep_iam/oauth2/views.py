@@ -415,10 +415,10 @@ class _ClientRedirect(HttpResponseRedirect):
     server."""
 
     def __init__(self, to: str) -> None:
-        if not urlsplit(to).scheme:
+        scheme = urlsplit(to).scheme  # lower-cased, as Django's check reads it
+        if not scheme:
             raise DisallowedRedirect(f"Not an absolute redirect URI: {to[:100]!r}")
         if is_private_use_uri(to):  # any other scheme stays a DisallowedRedirect (400)
-            scheme = to.partition(":")[0].lower()  # as urlsplit() gives it to the check
             self.allowed_schemes = [*HttpResponseRedirect.allowed_schemes, scheme]
         super().__init__(to)
 
@@ -634,6 +634,13 @@ def _vouched_for(client: OAuthClient, user: Any) -> bool:
     return bool(user.is_authenticated) and consent_covers(client, user, ())
 
 
+def _returns_to(redirect_uri: str) -> str:
+    """Where the user goes back to: the redirect URI's host, or for a private-use URI, which
+    has none, its scheme (the app's name)."""
+    parts = urlsplit(redirect_uri)
+    return parts.netloc or parts.scheme
+
+
 def _consent_action(request: HttpRequest, scopes: list[str]) -> str:
     """Where the consent form posts: this request, holding the scopes the page shows when the
     request named none (their default is the client's scopes, which may change before the
@@ -659,8 +666,7 @@ def _consent_page(
             # Who vouches for the client, and where "Allow" and "Deny" both send the user.
             "self_registered": _self_registered(client),
             "described_at": _document_url(client),
-            # A private-use URI has no host: its scheme names the app.
-            "returns_to": urlsplit(redirect_uri).netloc or urlsplit(redirect_uri).scheme,
+            "returns_to": _returns_to(redirect_uri),
             "icon": _https(client.icon),
             "links": [
                 (label, url)
