@@ -30,6 +30,7 @@ from beep_iam.models.device_code import (
 )
 from beep_iam.models.oauth import GrantType
 from beep_iam.oauth2 import ratelimit, resources
+from beep_iam.oauth2.authorization_request import default_scopes
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
@@ -70,8 +71,8 @@ def device_authorization(request: HttpRequest) -> HttpResponse:
         ratelimit.check_client("device", client.client_id, method)
         oauth_tokens.check_grant(client, GrantType.DEVICE_CODE)
         scopes = scope_list(params.get("scope"))
-        if scopes is None:
-            raise errors.InvalidScopeError(description="scope is required")
+        if scopes is None:  # OPTIONAL (RFC 8628 3.1): defaulted as at the authorization endpoint
+            scopes = default_scopes(client)
         oauth_tokens.allowed_scopes(client, scopes)
         # RFC 8707 on the device authorization request, as better-auth's
         # oauthDeviceAuthorization() takes it: the user approves the resources with the code.

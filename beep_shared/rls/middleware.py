@@ -26,6 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponse
@@ -82,6 +83,16 @@ def session_tenant_id(request: HttpRequest) -> str | None:
     return _chosen(request)[0]
 
 
+def _may_hold_data(session: Any) -> bool:
+    """Whether reading ``session`` may find anything: a request without a session cookie,
+    whose session nothing wrote to yet, has an empty one. Not reading it keeps
+    SessionMiddleware from adding ``Vary: Cookie`` to responses that do not depend on it
+    (discovery, JWKS, the token endpoint: a shared cache would key them per cookie)."""
+    if not isinstance(session, SessionBase):  # a stand-in (a dict): read it
+        return True
+    return session.session_key is not None or session.modified
+
+
 def _chosen(request: HttpRequest) -> tuple[str | None, bool]:
     """(organization id or None, whether it came from the Django session key)."""
     beep_session = getattr(request, "beep_session", None)
@@ -89,7 +100,11 @@ def _chosen(request: HttpRequest) -> tuple[str | None, bool]:
     from_django_session = value is None
     if from_django_session:
         session = getattr(request, "session", None)
-        value = session.get(ACTIVE_TENANT_SESSION_KEY) if session is not None else None
+        value = (
+            session.get(ACTIVE_TENANT_SESSION_KEY)
+            if session is not None and _may_hold_data(session)
+            else None
+        )
     try:
         return tenant_id(value), from_django_session
     except ValidationError:

@@ -21,6 +21,7 @@ from beep_iam.models import (
     OAuthResource,
 )
 from beep_iam.services.oauth_clients import RegisteredClient, register_client
+from beep_shared.crypto import digest
 from tests.factories import UserFactory
 from tests.oauth2.conftest import basic
 from tests.oauth2.test_resource_indicators import decode
@@ -295,8 +296,19 @@ def test_scope_is_checked(client, tv):
     refused = device_request(client, tv.client.client_id, "openid admin")
     assert refused.status_code == 400
     assert refused.json()["error"] == "invalid_scope"
-    assert device_request(client, tv.client.client_id, "").json()["error"] == "invalid_scope"
     assert not DeviceCode.objects.exists()
+
+
+def test_a_request_without_scope_gets_the_clients_scopes(client, tv):
+    # RFC 8628 3.1: scope is OPTIONAL; defaulted as at the authorization endpoint (RFC 6749
+    # 3.3), so the user approves, and the device gets, what the client registered.
+    # An empty value counts as omitted (RFC 6749 3.1).
+    for asked in ({}, {"scope": ""}):
+        answer = form_post(client, "/device/code", {"client_id": tv.client.client_id, **asked})
+        assert answer.status_code == 200, answer.content
+        row = DeviceCode.objects.get(device_code=digest(answer.json()["device_code"]))
+        assert row.scope is not None
+        assert row.scope.split() == ["openid", "profile", "offline_access"]
 
 
 def test_code_entry_is_rate_limited_per_ip(client, user, tv):

@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from beep_iam.models import Jwks
 from beep_iam.oauth2 import keys
 from beep_iam.oauth2.endpoint import no_store
+from tests.factories import UserFactory
 from tests.oauth2.conftest import basic
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +125,22 @@ def test_json_endpoints_answer_no_store(client, machine, method, path, body):
     }
     assert response["Pragma"] == "no-cache"
     assert response["Expires"]
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/jwks"])
+def test_public_documents_do_not_vary_on_a_cookie_they_do_not_read(client, path):
+    # TenantMiddleware read the (empty) session of every request, so SessionMiddleware added
+    # Vary: Cookie and a shared cache kept one copy per cookie of a public document.
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "public" in directives(response)
+    assert "cookie" not in response.get("Vary", "").lower()
+
+
+def test_a_signed_in_request_still_reads_its_session(client):
+    # The switcher's organization lives in the Django session: with a session cookie the
+    # middleware reads it, and what depends on it varies on the cookie.
+    user = UserFactory()
+    client.force_login(user)
+    response = client.get("/.well-known/openid-configuration")
+    assert "cookie" in response.get("Vary", "").lower()
