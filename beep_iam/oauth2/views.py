@@ -130,6 +130,7 @@ def _token_body(issued: oauth_tokens.IssuedTokens) -> dict[str, Any]:
     return body
 
 
+@sensitive_variables("body", "issued")
 def _with_resource(
     body: dict[str, Any],
     client: OAuthClient,
@@ -261,7 +262,7 @@ def _redeem(client: OAuthClient, params: dict[str, str], grant: codes.CodeGrant)
     )
 
 
-@sensitive_variables("params", "issued", "body")
+@sensitive_variables("params", "issued", "body", "raw")
 def _refresh_token(client: OAuthClient, params: dict[str, str]) -> dict[str, Any]:
     raw = params.get("refresh_token")
     if raw is None:
@@ -626,6 +627,12 @@ def _self_registered(client: OAuthClient) -> bool:
     return _document_url(client) is not None or client.registered(SELF_REGISTERED) is True
 
 
+def who_vouches(client: OAuthClient) -> dict[str, Any]:
+    """What a page that asks the user about ``client`` says of who vouches for it (template
+    ``beep_iam/oauth2/vouch.html``): the consent page and the device page alike."""
+    return {"self_registered": _self_registered(client), "described_at": _document_url(client)}
+
+
 def _vouched_for(client: OAuthClient, user: Any) -> bool:
     """Whether errors may go to the client's redirect URI without the user's say: the operator
     registered the client, or the user consented to it before."""
@@ -663,9 +670,8 @@ def _consent_page(
         CONSENT_TEMPLATE,
         {
             "client": client,
-            # Who vouches for the client, and where "Allow" and "Deny" both send the user.
-            "self_registered": _self_registered(client),
-            "described_at": _document_url(client),
+            **who_vouches(client),
+            # Where "Allow" and "Deny" both send the user.
             "returns_to": _returns_to(redirect_uri),
             "icon": _https(client.icon),
             "links": [
@@ -815,18 +821,23 @@ def introspect(request: HttpRequest) -> HttpResponse:
     """RFC 7662 for the client the token was issued to; to any other client it is inactive."""
     try:
         params = post_params(request)
-        client, method = authenticate(request, params)
+        raw = params.get("token")
+        # An opaque token is read with the client (one statement), and answered only once
+        # the client has authenticated.
+        lookup = None
+        if raw is not None and not access_jwt.looks_like_jwt(raw):
+            lookup = oauth_tokens.Introspection(raw, token_type_hint=params.get("token_type_hint"))
+        client, method = authenticate(request, params, introspection=lookup)
         ratelimit.check_client("introspect", client.client_id, method)
         if method == "none":
             raise invalid_client("introspection needs client authentication")
-        raw = params.get("token")
         if raw is None:
             raise errors.InvalidRequestError(description="token is required")
     except OAuth2Error as error:
         return error_response(error)
-    if access_jwt.looks_like_jwt(raw):
+    if lookup is None:
         return json_response(access_jwt.introspect(raw, client.client_id))
-    body = oauth_tokens.introspect(raw, token_type_hint=params.get("token_type_hint"))
+    body = lookup.claims()
     if body.get("active") and body.get("client_id") != client.client_id:
         body = {"active": False}
     elif body.get("active"):

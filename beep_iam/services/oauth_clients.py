@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -24,6 +24,9 @@ from beep_iam.services.prepared import ModelLookup
 from beep_iam.validators import MAX_URI_LENGTH
 from beep_shared import crypto
 from beep_shared.db.show_once import set_new_secret
+
+if TYPE_CHECKING:
+    from beep_iam.services.oauth_tokens import Introspection
 
 CLIENT_ID_BYTES = 24  # 32 URL-safe characters
 
@@ -146,14 +149,20 @@ _CLIENT_BY_ID = ModelLookup(OAuthClient, lambda key: OAuthClient.objects.filter(
 
 
 @sensitive_variables("raw_secret")
-def authenticate_client(client_id: str, raw_secret: str | None) -> OAuthClient:
+def authenticate_client(
+    client_id: str, raw_secret: str | None, *, introspection: Introspection | None = None
+) -> OAuthClient:
     """The valid client ``client_id`` (``OAuthClient.may_authenticate``: enabled, not
-    soft-deleted), authenticated by its secret if it has one.
+    soft-deleted), authenticated by its secret if it has one; with ``introspection``, the
+    token it asks about is read in the same statement (``Introspection.load_client``).
 
     Raises ``InvalidClient`` with the same message for an unknown client, an invalid one and a
     wrong secret, so the answer does not reveal which client ids exist.
     """
-    client = _CLIENT_BY_ID.get(client_id)
+    if introspection is not None:
+        client = introspection.load_client(_CLIENT_BY_ID, client_id)
+    else:
+        client = _CLIENT_BY_ID.get(client_id)
     if client is None:
         crypto.matches(raw_secret or "", _DUMMY_DIGEST)
         raise InvalidClient("client authentication failed")

@@ -188,6 +188,7 @@ class _Plan(NamedTuple):
     parts: tuple[_Part, ...]  # the looked-up model first, then its related objects
     # (position, converters, expression) of the values that need converting
     converters: tuple[tuple[int, list[Any], Any], ...]
+    width: int  # of a row: the columns the ORM selects
 
 
 def _part(compiler: Any, info: dict[str, Any], related: bool = False) -> _Part:
@@ -243,6 +244,7 @@ class ModelLookup(Generic[ModelT]):
             tuple(params),
             parts,
             tuple((pos, convs, expr) for pos, (convs, expr) in converters.items()),
+            len(compiler.select),
         )
         self._plans[conn] = plan
         return plan
@@ -250,14 +252,36 @@ class ModelLookup(Generic[ModelT]):
     def get(self, key: Any, *, using: str | None = None) -> ModelT | None:
         """The instance for ``key`` on ``using`` (default: the router's database for
         reading), or None."""
+        return self.get_with(key, using=using)[0]
+
+    def get_with(
+        self,
+        key: Any,
+        tail: str | None = None,
+        tail_params: Sequence[Any] = (),
+        *,
+        using: str | None = None,
+    ) -> tuple[ModelT | None, tuple[Any, ...]]:
+        """:meth:`get`, and in the same statement the row of ``tail``, a query (with
+        ``tail_params``) that may refer to nothing of the lookup's: its values, or a tuple
+        of None when it finds no row (or nothing when there is no tail). A second lookup
+        that rides on the first one's round trip."""
         alias = using or router.db_for_read(self.model)
         conn = connections[alias]
         plan = self._plans.get(conn) or self._plan(conn)
         params = tuple(key if p == _KEY else p for p in plan.params)
-        row = fetch_one(alias, plan.sql, params)
+        sql = plan.sql
+        if tail is not None:
+            # The lookup's own columns first, as the plan reads them, then the tail's.
+            sql = f"WITH found AS ({sql}) SELECT * FROM found "
+            sql += f"LEFT JOIN LATERAL ({tail}) tail ON TRUE"
+            params += tuple(tail_params)
+        row = fetch_one(alias, sql, params)
         if row is None:
-            return None
-        values = list(row)
+            return None, ()
+        return self._load(alias, conn, plan, list(row[: plan.width])), tuple(row[plan.width :])
+
+    def _load(self, alias: str, conn: Any, plan: _Plan, values: list[Any]) -> ModelT:
         _convert(values, plan.converters, conn)
         main, *related = plan.parts
         found = main.model.from_db(alias, main.attnames, [values[i] for i in main.positions])

@@ -8,7 +8,9 @@ from urllib.parse import urlencode
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -113,6 +115,73 @@ def test_introspection_needs_an_authenticated_confidential_client(client, spa, w
     )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
+
+
+def _statements(captured) -> list[str]:
+    return [q["sql"] for q in captured if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+
+
+@pytest.mark.parametrize("hint", [None, "access_token"])
+def test_introspection_reads_the_client_and_the_token_in_one_statement(client, web, user, hint):
+    issued = issue_tokens(web.client, scopes=["openid"], user=user)
+    body = {"token": issued.access_token, **({"token_type_hint": hint} if hint else {})}
+    with CaptureQueriesContext(connection) as captured:
+        answer = form(client, "/oauth2/introspect", body, web).json()
+    assert answer["active"] is True and answer["client_id"] == web.client.client_id
+    (statement,) = _statements(captured)
+    assert "oauth_client" in statement and "oauth_access_token" in statement
+
+
+def test_introspection_of_the_other_kind_reads_on(client, web, user):
+    issued = issue_tokens(
+        web.client, scopes=["openid", "offline_access"], user=user, with_refresh=True
+    )
+    assert issued.refresh_token is not None
+    with CaptureQueriesContext(connection) as captured:
+        answer = form(client, "/oauth2/introspect", {"token": issued.refresh_token}, web).json()
+    assert answer["active"] is True and answer["token_type"] == "refresh_token"
+    assert len(_statements(captured)) == 2  # the client with the access tokens, then refresh
+    hinted = {"token": issued.refresh_token, "token_type_hint": "refresh_token"}
+    with CaptureQueriesContext(connection) as captured:
+        assert form(client, "/oauth2/introspect", hinted, web).json()["active"] is True
+    assert len(_statements(captured)) == 1
+    assert form(client, "/oauth2/introspect", {"token": issued.access_token}, web).json()["active"]
+
+
+def test_a_token_read_with_a_client_that_fails_authentication_is_not_answered(client, web, user):
+    issued = issue_tokens(web.client, scopes=["openid"], user=user)
+    wrong = basic(web.client.client_id, "not-the-secret")
+    response = client.post(
+        "/oauth2/introspect",
+        urlencode({"token": issued.access_token}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=wrong,
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert "active" not in response.json()
+    web.client.disabled = True
+    web.client.save(update_fields=["disabled"])
+    response = form(client, "/oauth2/introspect", {"token": issued.access_token}, web)
+    assert response.status_code == 401
+    unknown = client.post(
+        "/oauth2/introspect",
+        urlencode({"token": issued.access_token}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic("no-such-client", "x"),
+    )
+    assert unknown.status_code == 401
+
+
+def test_an_unknown_or_invalid_token_read_with_the_client_is_inactive(client, web, user):
+    issued = issue_tokens(web.client, scopes=["openid"], user=user)
+    for token in ("unknown", issued.access_token + "x", "a" * 43):
+        assert form(client, "/oauth2/introspect", {"token": token}, web).json() == {"active": False}
+    validate_access_token(issued.access_token)
+    user.banned = True
+    user.save(update_fields=["banned"])
+    body = form(client, "/oauth2/introspect", {"token": issued.access_token}, web).json()
+    assert body == {"active": False}
 
 
 # --- discovery -----------------------------------------------------------------------------
