@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from beep_shared.db.fields import ForeignIdField
 from beep_shared.db.show_once import SecretField
 from beep_shared.models import Table
 from beep_shared.models.lifecycle import Expires, ExpiringQuerySet
@@ -20,6 +21,7 @@ class Verification(Expires, Table):
     :attr:`identifier_hint` is shown.
     """
 
+    id = ForeignIdField()
     identifier = SecretField()
     value = SecretField()
     expires_at = models.DateTimeField()

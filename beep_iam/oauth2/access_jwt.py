@@ -30,6 +30,7 @@ from typing import Any
 
 from django.db import router
 from django.db.models.signals import post_delete, post_save
+from django.views.decorators.debug import sensitive_variables
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
@@ -69,6 +70,7 @@ def connect() -> None:
         signal.connect(_forget_keys, sender=Jwks, dispatch_uid="beep_iam_access_jwt_keys")
 
 
+@sensitive_variables("raw")
 def _kid(raw: str) -> str | None:
     try:
         part = raw.split(".", 1)[0]
@@ -148,6 +150,7 @@ def _audiences(claims: dict[str, Any]) -> list[str]:
     return [v for v in values if isinstance(v, str)]
 
 
+@sensitive_variables("raw", "token")
 def _verified_claims(raw: str) -> dict[str, Any] | None:
     """The claims of ``raw`` if this server signed it as an access token (``typ``), for this
     issuer, unexpired; else None."""
@@ -228,6 +231,7 @@ def _jkt(cnf: Any) -> str | None:
     return ""
 
 
+@sensitive_variables("raw")
 def validate(raw: str, audience: str) -> AccessTokenInfo | None:
     """The valid JWT access token ``raw`` whose audience includes ``audience``, or None."""
     claims = _verified_claims(raw)
@@ -236,6 +240,7 @@ def validate(raw: str, audience: str) -> AccessTokenInfo | None:
     return _info(claims)
 
 
+@sensitive_variables("raw")
 def introspect(raw: str, client_id: str) -> dict[str, Any]:
     """RFC 7662 body for a JWT access token, asked by the authenticated client ``client_id``:
     its claims when it is valid and the caller is the client it was issued to or a client
@@ -253,6 +258,7 @@ def introspect(raw: str, client_id: str) -> dict[str, Any]:
     return {**claims, "active": True, "token_type": token_type_of(claims.get("cnf"))}
 
 
+@sensitive_variables("raw")
 def validate_bearer(raw: str, audience: str | None) -> AccessTokenInfo | None:
     """The valid access token ``raw`` of either form for a resource server: a JWT whose
     audience includes ``audience`` (never without one: its audience could not be checked),

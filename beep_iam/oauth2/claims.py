@@ -15,6 +15,7 @@ from typing import Any
 
 from authlib.oidc.core.util import create_half_hash
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 from joserfc import jwt
 
 from beep_iam.conf import iam_settings
@@ -80,6 +81,7 @@ def id_token_alg(client: OAuthClient) -> str:
     return alg if alg in keys.ALGORITHMS else iam_settings().oauth2_id_token_signing_alg
 
 
+@sensitive_variables("access_token", "key")
 def id_token(
     *,
     user: Any,

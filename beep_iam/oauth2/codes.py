@@ -89,8 +89,13 @@ def issue_code(
 
 # A concurrent redemption of the same code waits on the row lock until the first one's
 # transaction ends, then finds the row gone: it is a replay and revokes what the first issued.
+# Only a code's row: a registration access token or a pushed request_uri presented as a code
+# has the same form of identifier (a digest) and must not be used up by it. The type is read
+# from rows whose value is a JSON object only (better-auth's other values are plain text).
 _CONSUME_SQL = """
-DELETE FROM verification WHERE identifier = %s
+DELETE FROM verification
+WHERE identifier = %s
+  AND CASE WHEN left(value, 1) = '{' THEN value::jsonb ->> 'type' END = %s
 RETURNING value, expires_at > now()
 """
 
@@ -106,7 +111,7 @@ def redeem_code(code: str) -> CodeGrant | None:
     digest = crypto.digest(code)
     using = router.db_for_write(Verification)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        cursor.execute(_CONSUME_SQL, (digest,))
+        cursor.execute(_CONSUME_SQL, (digest, TYPE))
         row = cursor.fetchone()
     if row is None:
         revoke_code_tokens(digest)

@@ -63,6 +63,7 @@ def _error(error: str, description: str) -> OAuth2Error:
 @protect_secret_parameters
 @sensitive_variables("params")  # the parsed form: secrets, tokens, codes
 @ratelimit.limit_ip("device")
+@sensitive_variables("raw")
 def device_authorization(request: HttpRequest) -> HttpResponse:
     """A device code and user code for a client; a public client names itself (3.1)."""
     try:
@@ -126,7 +127,10 @@ def token_grant(client: OAuthClient, params: dict[str, str], issue: Issue) -> di
         row = (
             DeviceCode.objects.select_for_update()
             .by_secret(raw)
-            .filter(client_id=client.client_id)
+            # An OAuth device code only: better-auth's first-party deviceAuthorization()
+            # rows (no oauth_client_id) mint a session at its /device/token, never OAuth
+            # tokens (its OAuth grant refuses them too).
+            .filter(client_id=client.client_id, oauth_client_id=client.client_id)
             .first()
         )
         now = timezone.now()

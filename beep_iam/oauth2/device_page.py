@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 from beep_iam.models import DeviceCode, DeviceCodeStatus, OAuthClient
 from beep_iam.models.device_code import format_user_code
 from beep_iam.oauth2 import ratelimit, resources
-from beep_iam.oauth2.views import SCOPE_DESCRIPTIONS
+from beep_iam.oauth2.views import SCOPE_DESCRIPTIONS, who_vouches
 
 TEMPLATE = "beep_iam/oauth2/device.html"
 
@@ -62,6 +62,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         return _page(request)
     try:
         ratelimit.check_ip(request, "device_verify")
+        ratelimit.check_user(request, "device_verify")
     except ratelimit.TooManyRequests as error:
         response = _page(request, 429, error="Too many attempts; please try again later.")
         response["Retry-After"] = str(error.retry_after)
@@ -69,11 +70,13 @@ def verify(request: HttpRequest) -> HttpResponse:
     decision = request.POST.get("decision") if request.method == "POST" else None
     with transaction.atomic(using=router.db_for_write(DeviceCode)):
         row = _claimed(typed, request.user)
+        # The OAuth client of an OAuth device code; a first-party code (better-auth's
+        # deviceAuthorization(), no oauth_client_id) is not decided here.
         client = (
             OAuthClient.objects.filter(
-                client_id=row.client_id, disabled=False, deleted_at__isnull=True
+                client_id=row.oauth_client_id, disabled=False, deleted_at__isnull=True
             ).first()
-            if row is not None
+            if row is not None and row.oauth_client_id == row.client_id
             else None
         )
         if row is None or client is None:
@@ -85,6 +88,7 @@ def verify(request: HttpRequest) -> HttpResponse:
             return _page(
                 request,
                 client=client,
+                **who_vouches(client),
                 user_code=format_user_code(row.user_code),
                 scopes=[(s, SCOPE_DESCRIPTIONS.get(s, s)) for s in scopes],
                 resources=resources.shown(row.resources),

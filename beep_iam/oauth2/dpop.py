@@ -43,6 +43,7 @@ from django.core.cache import cache
 from django.db import connections, router
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
+from django.views.decorators.debug import sensitive_variables
 from joserfc import jws
 from joserfc.jwk import JWKRegistry
 
@@ -227,6 +228,7 @@ def _reserve(proof: Proof) -> bool:
         return cursor.fetchone() is not None
 
 
+@sensitive_variables("access_token")
 def verify(
     proof_jwt: str,
     *,
@@ -420,6 +422,7 @@ def presentation(request: HttpRequest) -> tuple[str, str] | None:
     return kind, value.strip()
 
 
+@sensitive_variables("token")
 def check_presentation(
     request: HttpRequest, scheme: str, token: str, bound_jkt: str | None, *, required: bool
 ) -> None:

@@ -40,13 +40,12 @@ from beep_iam.oauth2.resource import (
     authenticate_bearer,
     check_scopes,
     protected_resource,
-    token_tenant,
+    token_scope,
     token_user,
 )
 from beep_iam.oauth2.resource_metadata import metadata_url
 from beep_iam.oauth2.views import bearer_challenge
 from beep_iam.services.oauth_tokens import AccessTokenInfo
-from beep_shared.rls import tenant_context
 
 _REFUSAL = "_beep_bearer_refusal"
 
@@ -134,9 +133,8 @@ class OAuth2TenantMixin:
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         info = request.auth
-        tenant = token_tenant(info) if isinstance(info, AccessTokenInfo) else None
-        if tenant is not None:
-            self._beep_tenant.enter_context(tenant_context(tenant))
+        if isinstance(info, AccessTokenInfo):
+            self._beep_tenant.enter_context(token_scope(info))
 
 
 class OAuth2APIView(OAuth2TenantMixin, APIView):

@@ -34,6 +34,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db.models import Q, QuerySet
 from django.db.models.signals import post_save
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
@@ -94,11 +95,13 @@ def _hchacha20(key: bytes, nonce16: bytes) -> bytes:
     return struct.pack("<8I", *s[0:4], *s[12:16])
 
 
+@sensitive_variables("secret", "key")
 def _aead(secret: str, nonce: bytes) -> tuple[ChaCha20Poly1305, bytes]:
     key = hashlib.sha256(secret.encode()).digest()
     return ChaCha20Poly1305(_hchacha20(key, nonce[:16])), b"\0\0\0\0" + nonce[16:]
 
 
+@sensitive_variables("secret", "data")
 def encrypt(secret: str, data: str) -> str:
     """better-auth's ``symmetricEncrypt({key: secret, data})``: hex of nonce + ciphertext."""
     nonce = os.urandom(24)
@@ -106,6 +109,7 @@ def encrypt(secret: str, data: str) -> str:
     return (nonce + aead.encrypt(inner, data.encode(), None)).hex()
 
 
+@sensitive_variables("secret", "hex_data", "raw")
 def decrypt(secret: str, hex_data: str) -> str:
     """better-auth's ``symmetricDecrypt``; ``ValueError`` when the data or secret is wrong."""
     raw = bytes.fromhex(hex_data)
@@ -128,12 +132,14 @@ class SigningKey:
     key: OKPKey | ECKey | RSAKey
 
 
+@sensitive_variables("private_jwk", "text", "secret")
 def _store_private(private_jwk: dict[str, Any]) -> str:
     text = json.dumps(private_jwk, separators=(",", ":"))
     secret = iam_settings().better_auth_secret
     return json.dumps(encrypt(secret, text)) if secret else text
 
 
+@sensitive_variables("stored", "secret", "data")
 def _load_private(row: Jwks) -> dict[str, Any]:
     stored = json.loads(row.private_key)
     if isinstance(stored, dict):  # better-auth's disablePrivateKeyEncryption form

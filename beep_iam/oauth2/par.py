@@ -15,6 +15,7 @@ sent to the client.
 
 from __future__ import annotations
 
+import hmac
 import json
 import secrets
 from datetime import timedelta
@@ -30,10 +31,11 @@ from django.views.decorators.http import require_POST
 
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient, Verification
-from beep_iam.oauth2 import authorization_request, ratelimit
+from beep_iam.oauth2 import authorization_request, dpop, ratelimit
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
     authenticate,
+    endpoint_url,
     error_response,
     from_service,
     json_response,
@@ -172,15 +174,33 @@ def pushed_authorization_request(request: HttpRequest) -> HttpResponse:
             raise errors.InvalidRequestError(description="request_uri must not be pushed")
         query = {k: v for k, v in params.items() if k not in _CREDENTIALS}
         query["client_id"] = client.client_id
+        bind_to_proof(request, query)
         match_redirect_uri(
             client, query.get("redirect_uri"), openid=authorization_request.is_openid(client, query)
         )
         authorization_request.check(client, query)
         request_uri = push(client, query)
     except OAuth2Error as error:
-        return error_response(error)
+        response = error_response(error)
     except oauth_errors.OAuthError as exc:
-        return error_response(from_service(exc))
-    return json_response(
-        {"request_uri": request_uri, "expires_in": int(LIFETIME.total_seconds())}, status=201
-    )
+        response = error_response(from_service(exc))
+    else:
+        response = json_response(
+            {"request_uri": request_uri, "expires_in": int(LIFETIME.total_seconds())}, status=201
+        )
+    for key, value in dpop.response_headers().items():
+        response.setdefault(key, value)
+    return response
+
+
+def bind_to_proof(request: HttpRequest, query: dict[str, str]) -> None:
+    """RFC 9449 10.1: a DPoP proof sent with the pushed request binds the code to its key,
+    as ``dpop_jkt`` does; both at once must name the same key."""
+    raw = dpop.proof_header(request)
+    if raw is None:
+        return
+    proof = dpop.verify(raw, method="POST", url=endpoint_url("par"))
+    asked = query.get("dpop_jkt")
+    if asked is not None and not hmac.compare_digest(asked, proof.jkt):
+        raise dpop.invalid_proof("dpop_jkt is not the thumbprint of the DPoP proof's key")
+    query["dpop_jkt"] = proof.jkt

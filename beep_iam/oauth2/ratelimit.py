@@ -196,6 +196,19 @@ def check_ip(request: HttpRequest, endpoint: str) -> None:
         raise TooManyRequests(retry)
 
 
+def check_user(request: HttpRequest, endpoint: str) -> None:
+    """Count the request against the signed-in user's limit, the per-IP number: a guesser
+    with many addresses (an IPv6 /48 is 65,536 /64 networks) still has one account's
+    budget (RFC 8628 5.1: user codes are short)."""
+    limit = _limit(endpoint)
+    if limit is None or limit.per_ip is None or not request.user.is_authenticated:
+        return
+    key = f"user:{request.user.pk}|{RATE_LIMIT_PATHS[endpoint]}"
+    retry = store().consume(key, limit.per_ip, limit.window)
+    if retry is not None:
+        raise TooManyRequests(retry)
+
+
 def check_client(
     endpoint: str, client_id: str, auth_method: str | None = None, *, user_id: str | None = None
 ) -> None:

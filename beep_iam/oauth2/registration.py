@@ -64,6 +64,7 @@ REGISTRATION_TOKEN_LIFETIME = timedelta(days=365)
 # --- the endpoints ---------------------------------------------------------------------------
 
 
+@sensitive_variables("raw", "body")
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     if content_type != "application/json":
@@ -90,6 +91,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
+@sensitive_variables()
 def _bearer(request: HttpRequest) -> str | None:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.partition(" ")
@@ -188,6 +190,7 @@ def register(request: HttpRequest) -> HttpResponse:
     return _registration_response(registered.client, registered.client_secret, token, 201)
 
 
+@sensitive_variables("token", "header")
 def _managed_client(request: HttpRequest, client_id: str) -> tuple[OAuthClient, Verification]:
     """The client the registration access token manages; 401 for anything else (RFC 7592 3:
     a wrong token and an unknown client look the same)."""
@@ -245,7 +248,7 @@ def manage(request: HttpRequest, client_id: str) -> HttpResponse:
     return _registration_response(client, secret, token, 200)
 
 
-@sensitive_variables("secret", "body")
+@sensitive_variables("secret", "body", "presented")
 def _replace(client: OAuthClient, body: dict[str, Any]) -> tuple[OAuthClient, str | None]:
     if body.get("client_id") != client.client_id:
         raise metadata_error("client_id must be the registered client_id")

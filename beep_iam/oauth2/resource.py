@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -48,9 +49,12 @@ from beep_iam.oauth2.resource_metadata import metadata_url
 from beep_iam.oauth2.views import _bearer_challenge, bearer_challenge
 from beep_iam.services.oauth_tokens import AccessTokenInfo
 from beep_iam.services.prepared import user_by_pk
+from beep_shared.rls import scope as rls_scope
 from beep_shared.rls import tenant_context
 from beep_shared.rls.access import may_work_in
 from beep_shared.rls.context import tenant_id
+from beep_shared.rls.routing import rls_database
+from beep_shared.rls.scope import NO_SCOPE
 
 View = Callable[..., HttpResponse]
 
@@ -184,6 +188,17 @@ def token_tenant(info: AccessTokenInfo) -> str | None:
         return None  # granted for something else than an organization: no tenant
 
 
+def token_scope(info: AccessTokenInfo) -> AbstractContextManager[Any]:
+    """Run as the organization the token was granted for, and as no organization for a token
+    granted for none: never as the one TenantMiddleware took from a session cookie sent along
+    (a request is one identity, the token's)."""
+    tenant = token_tenant(info)
+    using = rls_database()
+    if tenant is None and rls_scope.wanted(using) == NO_SCOPE:
+        return nullcontext()  # nothing to leave: no transaction of its own either
+    return tenant_context(tenant, using=using)
+
+
 def _user(user_id: str | None) -> Any:
     if user_id is None:
         return AnonymousUser()
@@ -209,10 +224,7 @@ def require_oauth(
                 return refused.response()
             request.oauth_token = info  # type: ignore[attr-defined]
             request.user = token_user(info)
-            tenant = token_tenant(info)
-            if tenant is None:
-                return view(request, *args, **kwargs)
-            with tenant_context(tenant):
+            with token_scope(info):
                 return view(request, *args, **kwargs)
 
         return wrapped

@@ -87,6 +87,26 @@ class EntityIdField(models.CharField):
         return self.prefix
 
 
+class ForeignIdField(EntityIdField):
+    """An :class:`EntityIdField` whose rows may also carry ids another server chose (the
+    ``verification`` rows better-auth's ``reserveVerificationValue`` keys by a digest: DPoP
+    proof reservations of either server). New rows get an entity id as usual; the ids it
+    reads and looks up are taken as they are, so one foreign row cannot break a listing."""
+
+    descriptor_class = DeferredAttribute  # type: ignore[assignment]
+    description = "Entity id '<table>__<uuid>', or another server's id"
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def get_prep_value(self, value: Any) -> Any:
+        return models.CharField.get_prep_value(self, value)
+
+    def deconstruct(self) -> Any:
+        name, _, args, kwargs = super().deconstruct()
+        return name, "beep_shared.db.fields.ForeignIdField", args, kwargs
+
+
 class _IdFactory:
     """Callable default; a class (not a lambda) so it is named in error messages."""
 

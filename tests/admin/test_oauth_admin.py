@@ -191,3 +191,23 @@ def test_token_admins_offer_no_bulk_delete(rf, django_user_model):
         actions = django_admin.site._registry[model].get_actions(request)
         assert "delete_selected" not in actions
         assert "revoke_selected_tokens" in actions
+
+
+def test_verification_rows_keyed_by_another_servers_id_are_listed(admin_client):
+    # better-auth's reserveVerificationValue, and the DPoP replay store of either server,
+    # key a verification row by a digest; one such row made the whole list a 500.
+    row_id = "FxCDLbufy1HX_kUhz14-v60zl4ve8iA1rR2ndgvSGww"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO verification (id, identifier, value, expires_at) "
+            "VALUES (%s, 'dpop-proof:abc', 'abc', now() + interval '1 hour')",
+            [row_id],
+        )
+    listing = admin_client.get("/admin/beep_iam/verification/")
+    assert listing.status_code == 200
+    assert b"dpop-proof:" in listing.content
+    found = admin_client.get("/admin/beep_iam/verification/", {"q": row_id})
+    assert found.status_code == 200 and b"1 result" in found.content
+    change = admin_client.get(f"/admin/beep_iam/verification/{row_id}/change/")
+    assert change.status_code == 200
+    assert b"abc" not in change.content.replace(b"dpop-proof:abc", b"")

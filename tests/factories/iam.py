@@ -109,6 +109,8 @@ class DeviceCodeFactory(factory.django.DjangoModelFactory[DeviceCode]):
     expires_at = _in(timedelta(minutes=30))
     polling_interval = 5000
     client_id = "tv-app"
+    # An OAuth device code (oauthDeviceAuthorization()'s form); None: a first-party one.
+    oauth_client_id = factory.SelfAttribute("client_id")
     scope = "openid profile"
 
 

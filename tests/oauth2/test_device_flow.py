@@ -20,9 +20,11 @@ from beep_iam.models import (
     OAuthClientResource,
     OAuthResource,
 )
+from beep_iam.oauth2.metadata import SELF_REGISTERED
 from beep_iam.services.oauth_clients import RegisteredClient, register_client
-from beep_shared.crypto import digest
+from beep_shared.crypto import digest, generate_token
 from tests.factories import UserFactory
+from tests.factories.iam import DeviceCodeFactory
 from tests.oauth2.conftest import basic
 from tests.oauth2.test_resource_indicators import decode
 
@@ -408,3 +410,62 @@ def test_a_device_code_without_resources_gets_an_opaque_token(client, user, tv, 
     )
     assert named.json()["error"] == "invalid_target"  # the user approved no resource
     assert DeviceCode.objects.get().resources is None
+
+
+# --- review 5 -------------------------------------------------------------------------------
+
+
+def test_user_code_guesses_are_limited_per_user_too(user, tv):
+    # RFC 8628 5.1: one account behind many addresses (an IPv6 /48 holds 65,536 /64s) had
+    # no limit at all; the per-IP number now also counts per signed-in user.
+    http = Client()
+    http.force_login(user)
+    statuses = [
+        http.post("/device", {"user_code": "BCDF-GHJK"}, REMOTE_ADDR=f"2001:db8:0:{i:x}::1")
+        for i in range(11)
+    ]
+    assert [r.status_code for r in statuses[:10]] == [400] * 10
+    assert statuses[10].status_code == 429
+    assert statuses[10]["Retry-After"]
+    other = Client()
+    other.force_login(UserFactory())
+    fresh = other.post("/device", {"user_code": "BCDF-GHJK"}, REMOTE_ADDR="2001:db8:1::1")
+    assert fresh.status_code == 400  # another account keeps its own budget
+
+
+def _first_party_code(tv, user, status=DeviceCodeStatus.APPROVED) -> tuple[DeviceCode, str]:
+    raw = generate_token()
+    DeviceCodeFactory(
+        raw_device_code=raw,
+        client_id=tv.client.client_id,
+        oauth_client_id=None,  # better-auth's first-party deviceAuthorization()
+        status=status,
+        user=user,
+        scope="openid offline_access",
+    )
+    return DeviceCode.objects.get(device_code=digest(raw)), raw
+
+
+def test_a_first_party_device_code_gets_no_oauth_tokens(client, user, tv):
+    _, raw = _first_party_code(tv, user)
+    response = poll(client, tv.client.client_id, raw)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_a_first_party_device_code_is_not_decided_on_the_device_page(client, user, tv):
+    row, _ = _first_party_code(tv, None, status=DeviceCodeStatus.PENDING)
+    client.force_login(user)
+    page = client.post("/device", {"user_code": row.user_code})
+    assert page.status_code == 400
+    assert b"Living-room TV" not in page.content
+
+
+def test_the_device_page_says_a_self_registered_client_is_not_vouched_for(client, user, tv):
+    tv.client.metadata = {**(tv.client.metadata_object() or {}), SELF_REGISTERED: True}
+    tv.client.save(update_fields=["metadata"])
+    body = device_request(client, tv.client.client_id).json()
+    client.force_login(user)
+    page = client.post("/device", {"user_code": body["user_code"]})
+    assert page.status_code == 200
+    assert b"this server does not vouch for it" in page.content

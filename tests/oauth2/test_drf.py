@@ -18,6 +18,7 @@ from beep_iam.oauth2.drf import (
     TokenHasScope,
 )
 from beep_iam.services.oauth_tokens import ANY_CLIENT, issue_tokens, revoke_token
+from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY
 from beep_shared.rls.sql import current_tenant_sql
 from tests.factories import OrganizationFactory
 
@@ -135,6 +136,21 @@ def test_a_token_for_an_organization_runs_as_that_tenant(client, web, user):
     assert response.json()["tenant"] == organization.pk
     # ... and only for that request.
     assert _tenant() is None
+
+
+def test_a_token_for_no_organization_runs_as_none_whatever_the_cookie(client, machine, user):
+    # TenantMiddleware scopes a request to the organization of the session cookie sent with
+    # it; a token granted for no organization must not run in it (review 5: a stranger's
+    # token read the cookie user's organization's rows).
+    organization = OrganizationFactory(owner_user=user)
+    client.force_login(user)
+    session = client.session
+    session[ACTIVE_TENANT_SESSION_KEY] = organization.pk
+    session.save()
+    issued = issue_tokens(machine.client, scopes=["invoices:read"])
+    response = client.get("/invoices", **bearer(issued.access_token))
+    assert response.status_code == 200, response.content
+    assert response.json()["tenant"] is None
 
 
 def test_the_tenant_ends_when_the_view_raises(web, user):

@@ -11,12 +11,14 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
+from joserfc.jwk import ECKey
 
 from beep_iam.models import Verification
 from beep_iam.oauth2 import par
 from beep_shared import crypto
 from tests.oauth2.conftest import ISSUER, REDIRECT_URI, basic, pkce, query_of
 from tests.oauth2.test_code_flow import exchange
+from tests.oauth2.test_dpop import proof
 
 pytestmark = pytest.mark.django_db
 
@@ -284,3 +286,87 @@ def test_par_is_rate_limited_with_the_token_endpoint(client, web):
         refused = push(client, web, challenge)
     assert refused.status_code == 429
     assert refused.has_header("Retry-After")
+
+
+# --- DPoP at PAR (RFC 9449 10.1) ------------------------------------------------------------
+
+PAR_URL = f"{ISSUER}/oauth2/par"
+
+
+def push_with_proof(http, registered, challenge: str, proof_jwt: str, **extra: str):
+    return http.post(
+        "/oauth2/par",
+        urlencode(request_params(registered.client.client_id, challenge, **extra)),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(registered.client.client_id, registered.client_secret),
+        HTTP_DPOP=proof_jwt,
+    )
+
+
+def redeem_with_proof(http, registered, code: str, verifier: str, proof_jwt: str):
+    body = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+    }
+    return http.post(
+        "/oauth2/token",
+        urlencode(body),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(registered.client.client_id, registered.client_secret),
+        HTTP_DPOP=proof_jwt,
+    )
+
+
+def test_a_proof_at_par_binds_the_code_to_its_key(signed_in, web):
+    verifier, challenge = pkce()
+    key, other = ECKey.generate_key("P-256"), ECKey.generate_key("P-256")
+    pushed = push_with_proof(signed_in, web, challenge, proof(key, htu=PAR_URL))
+    assert pushed.status_code == 201, pushed.content
+    pushed_row = Verification.objects.get(value__contains='"type":"par"')
+    assert json.loads(pushed_row.value)["query"]["dpop_jkt"] == key.thumbprint()
+    response = consented_code(signed_in, web.client.client_id, pushed.json()["request_uri"])
+    code = query_of(response["Location"])["code"]
+    refused = redeem_with_proof(signed_in, web, code, verifier, proof(other))
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_dpop_proof"
+
+
+def test_the_code_of_a_proof_at_par_redeems_with_that_key(signed_in, web):
+    verifier, challenge = pkce()
+    key = ECKey.generate_key("P-256")
+    pushed = push_with_proof(signed_in, web, challenge, proof(key, htu=PAR_URL))
+    response = consented_code(signed_in, web.client.client_id, pushed.json()["request_uri"])
+    code = query_of(response["Location"])["code"]
+    tokens = redeem_with_proof(signed_in, web, code, verifier, proof(key))
+    assert tokens.status_code == 200, tokens.content
+    assert tokens.json()["token_type"] == "DPoP"
+
+
+@pytest.mark.parametrize("case", ["other dpop_jkt", "malformed", "wrong htu", "replayed"])
+def test_a_bad_proof_at_par_is_refused(client, web, case):
+    _, challenge = pkce()
+    key, other = ECKey.generate_key("P-256"), ECKey.generate_key("P-256")
+    extra: dict[str, str] = {}
+    sent = proof(key, htu=PAR_URL)
+    if case == "other dpop_jkt":
+        extra["dpop_jkt"] = other.thumbprint()
+    elif case == "malformed":
+        sent = "not-a-jwt"
+    elif case == "wrong htu":
+        sent = proof(key)  # made for the token endpoint
+    else:
+        assert push_with_proof(client, web, challenge, sent).status_code == 201
+    response = push_with_proof(client, web, challenge, sent, **extra)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_dpop_proof"
+    assert not response.has_header("WWW-Authenticate")
+
+
+def test_the_same_key_as_dpop_jkt_and_proof_is_accepted(client, web):
+    _, challenge = pkce()
+    key = ECKey.generate_key("P-256")
+    sent = proof(key, htu=PAR_URL)
+    response = push_with_proof(client, web, challenge, sent, dpop_jkt=key.thumbprint())
+    assert response.status_code == 201, response.content

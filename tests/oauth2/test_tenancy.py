@@ -17,6 +17,7 @@ from django.test import RequestFactory, override_settings
 from beep_iam.models import OAuthAccessToken, OAuthConsent
 from beep_iam.models.tenant import Member
 from beep_iam.oauth2.resource import require_oauth
+from beep_iam.services.oauth_tokens import issue_tokens
 from beep_shared.models import Team
 from beep_shared.rls import tenant_context
 from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY
@@ -120,6 +121,19 @@ def test_the_grant_carries_the_organization_chosen_at_consent(
     refreshed = refresh(signed_in, web, issued["refresh_token"]).json()
     assert introspect(signed_in, web, refreshed["access_token"])["reference_id"] == alpha.pk
     assert json.loads(call(refreshed["access_token"]).content)["teams"] == ["Alpha team"]
+
+
+def test_a_token_for_no_organization_does_not_run_in_the_requests_one(web, user, organizations):
+    # What TenantMiddleware does for a request whose session cookie chose an organization:
+    # the view of a token granted for none must still see no tenant rows (review 5).
+    alpha, _ = organizations
+    token = issue_tokens(web.client, scopes=["openid"], user=user).access_token
+    with tenant_context(alpha):
+        assert Team.objects.count() == 1  # the cookie's organization, outside the view
+        response = call(token)
+        assert Team.objects.count() == 1  # and again once the view is done
+    assert response.status_code == 200, response.content
+    assert json.loads(response.content)["teams"] == []
 
 
 def test_a_consent_for_one_organization_is_asked_again_for_another(

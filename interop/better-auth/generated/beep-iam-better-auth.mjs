@@ -565,7 +565,6 @@ export const user = pgTable("user", {
 });
 
 export const verification = pgTable("verification", {
-  id: text("id").primaryKey().default(sql.raw("(beep_entity_id('verification'))")),
   rowId: bigint("row_id", { mode: "number" }).notNull().default(sql.raw("(nextval('beep_row_id_seq'))")),
   createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().default(sql.raw("(STATEMENT_TIMESTAMP())")),
   updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().default(sql.raw("(STATEMENT_TIMESTAMP())")),
@@ -575,6 +574,7 @@ export const verification = pgTable("verification", {
   deletedBy: text("deleted_by"),
   version: integer("version").notNull().default(sql.raw("1")),
   source: text("source"),
+  id: text("id").primaryKey().default(sql.raw("(beep_entity_id('verification'))")),
   identifier: text("identifier").notNull(),
   value: text("value").notNull(),
   expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
