@@ -15,6 +15,7 @@ from django.test import override_settings
 
 from beep_iam.oauth2 import fetch
 from beep_iam.oauth2.fetch import FetchError
+from beep_iam.validators import is_internal_address
 from tests.oauth2.servers import LoopbackServer, drip, huge, json_route, loopback_server, redirect
 from tests.oauth2.servers import send as send_body
 
@@ -356,3 +357,10 @@ def test_past_the_cap_of_lookup_threads_a_fetch_fails_at_once(
     monkeypatch.setattr(fetch, "resolve", lambda host, port, **kw: [])
     with pytest.raises(FetchError, match="public address"):  # a lookup runs again
         fetch.vetted_addresses("n4.example", 443, timeout=1)
+
+
+@pytest.mark.parametrize("address", ["fec0::1", "feff::1", "::ffff:0:7f00:1", "::ffff:0:a9fe:a9fe"])
+def test_site_local_and_translated_ipv6_are_internal(address: str) -> None:
+    # Deprecated site-local (RFC 3879) and SIIT's IPv4-translated form (RFC 2765): routed or
+    # translated inside some networks, and global to Python before 3.13 (review 5).
+    assert is_internal_address(address)
