@@ -67,7 +67,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # NAT64 (RFC 6052): a gateway turns 64:ff9b::/96 into the IPv4 address in its low 32 bits,
 # so the IPv4 address decides. The local-use prefix (RFC 8215) and the deprecated
 # IPv4-compatible ::/96 (RFC 4291) lead to whatever the operator routes there: internal; so
-# do the deprecated site-local fec0::/10 (RFC 3879) and SIIT's IPv4-translated ::ffff:0:0/96
+# do the deprecated site-local fec0::/10 (RFC 3879) and SIIT's IPv4-translated ::ffff:0:0:0/96
 # (RFC 2765), where networks still route or translate them. Python before 3.13 counts them
 # global.
 NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
@@ -75,7 +75,7 @@ INTERNAL_IPV6_NETWORKS = (
     ipaddress.IPv6Network("64:ff9b:1::/48"),
     ipaddress.IPv6Network("::/96"),
     ipaddress.IPv6Network("fec0::/10"),
-    ipaddress.IPv6Network("::ffff:0:0/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
 )
 
 
