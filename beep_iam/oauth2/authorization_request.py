@@ -14,6 +14,7 @@ from beep_iam.models import OAuthClient
 from beep_iam.models.oauth import GrantType, TokenEndpointAuthMethod
 from beep_iam.oauth2 import dpop, resources
 from beep_iam.oauth2.endpoint import scope_list
+from beep_iam.oauth2.text import printable
 from beep_iam.services import oauth_tokens
 
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
@@ -39,7 +40,11 @@ def _check_parameters(client: OAuthClient, params: dict[str, str]) -> tuple[list
     if "response_type" not in params:  # RFC 6749 4.1.2.1: a missing parameter
         raise errors.InvalidRequestError(description="response_type is required")
     if params["response_type"] != "code":
-        raise errors.UnsupportedResponseTypeError(params["response_type"])
+        raise errors.UnsupportedResponseTypeError(printable(params["response_type"]))
+    if params.get("response_mode", "query") != "query":
+        # The one mode discovery lists; a client asking for another (form_post) would not
+        # read a query response, so it hears why rather than waiting for nothing.
+        raise errors.InvalidRequestError(description="response_mode must be query")
     oauth_tokens.check_grant(client, GrantType.AUTHORIZATION_CODE)
     if "request" in params:
         raise errors.OAuth2Error(

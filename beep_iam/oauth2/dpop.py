@@ -413,13 +413,28 @@ def request_url(request: HttpRequest) -> str:
 # --- resource side --------------------------------------------------------------------------
 
 
+#: RFC 6750 2.1's b64token: what an access token in the header may be.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+class MalformedPresentation(Exception):
+    """RFC 6750 3.1 ``invalid_request`` (400): a token that is no b64token, or a token sent
+    in more than one way."""
+
+
 def presentation(request: HttpRequest) -> tuple[str, str] | None:
-    """``("Bearer" | "DPoP", token)`` from the ``Authorization`` header, or None."""
+    """``("Bearer" | "DPoP", token)`` from the ``Authorization`` header, or None; raises
+    :class:`MalformedPresentation` for a malformed one or one sent twice."""
     scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     kind = {"bearer": "Bearer", "dpop": "DPoP"}.get(scheme.lower())
     if kind is None or not value.strip():
         return None
-    return kind, value.strip()
+    token = value.strip()
+    if not _B64TOKEN.fullmatch(token):
+        raise MalformedPresentation(f"the {kind} credentials are malformed")
+    if "access_token" in request.GET:  # RFC 6750 2.3's form as well: two methods
+        raise MalformedPresentation("send the access token one way: the Authorization header")
+    return kind, token
 
 
 @sensitive_variables("token")

@@ -64,8 +64,11 @@ class OAuth2Authentication(BaseAuthentication):
     try. A view with ``dpop_required = True`` refuses bearer tokens."""
 
     def authenticate(self, request: Request) -> tuple[Any, AccessTokenInfo] | None:
-        if dpop_proofs.presentation(request._request) is None:
-            return None
+        try:
+            if dpop_proofs.presentation(request._request) is None:
+                return None
+        except dpop_proofs.MalformedPresentation as malformed:
+            raise exceptions.ParseError(str(malformed)) from None  # RFC 6750 3.1: 400
         view = (getattr(request, "parser_context", None) or {}).get("view")
         try:
             info = authenticate_bearer(

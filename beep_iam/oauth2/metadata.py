@@ -160,9 +160,7 @@ def client_arguments(
             continue
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise RegistrationError(
-                "invalid_redirect_uri"
-                if name.endswith("redirect_uris")
-                else ("invalid_client_metadata"),
+                "invalid_redirect_uri" if name == "redirect_uris" else ("invalid_client_metadata"),
                 f"{name} must be an array of strings",
             )
         arguments[column] = value  # counts and lengths: the validators
@@ -259,7 +257,7 @@ def from_validation(exc: ValidationError) -> RegistrationError:
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     field, messages = next(iter(errors.items()))
     wire = WIRE_NAMES.get(field, field)
-    error = "invalid_redirect_uri" if wire.endswith("redirect_uris") else "invalid_client_metadata"
+    error = "invalid_redirect_uri" if wire == "redirect_uris" else "invalid_client_metadata"
     others = [WIRE_NAMES.get(f, f) for f in errors if f != field]
     also = f" (also invalid: {', '.join(others)})" if others else ""
     return RegistrationError(error, f"{wire}: {' '.join(messages)}{also}")

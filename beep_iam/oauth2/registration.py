@@ -20,6 +20,7 @@ here (manage it in the admin).
 
 from __future__ import annotations
 
+import hmac
 import json
 from datetime import timedelta
 from typing import Any
@@ -113,6 +114,17 @@ class InvalidToken(RegistrationError):
         return [*super().get_headers(), ("WWW-Authenticate", challenge)]
 
 
+class TokenRequired(RegistrationError):
+    """401 for a request with no token at all: RFC 6750 3.1, the challenge then carries no
+    error code (the JSON body still says what is missing)."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__("invalid_token", description, 401)
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("WWW-Authenticate", "Bearer")]
+
+
 def _invalid_token(description: str) -> RegistrationError:
     return InvalidToken(description)
 
@@ -130,7 +142,7 @@ def _registrant(request: HttpRequest, body: dict[str, Any]) -> Any:
     if mode == "initial_access_token":
         token = _bearer(request)
         if token is None:
-            raise _invalid_token("an initial access token is required")
+            raise TokenRequired("an initial access token is required")
         if crypto.digest(token) not in iam_settings().oauth2_initial_access_tokens:
             raise _invalid_token("the initial access token is not valid")
         return None
@@ -196,7 +208,7 @@ def _managed_client(request: HttpRequest, client_id: str) -> tuple[OAuthClient, 
     a wrong token and an unknown client look the same)."""
     token = _bearer(request)
     if token is None:
-        raise _invalid_token("the registration access token is required")
+        raise TokenRequired("the registration access token is required")
     row = (
         Verification.objects.unexpired().filter(identifier=crypto.digest(token)).order_by().first()
     )
@@ -227,7 +239,9 @@ def manage(request: HttpRequest, client_id: str) -> HttpResponse:
             raise RegistrationError("access_denied", "client registration is disabled", 403)
         client, row = _managed_client(request, client_id)
         if request.method == "GET":
-            return json_response(client_metadata(client), headers=NO_STORE)
+            # RFC 7592 3: the read response carries the registration access token (the one
+            # presented: it is not rotated here) and the client's URI.
+            return _registration_response(client, None, _bearer(request) or "", 200)
         if request.method == "DELETE":
             with transaction.atomic():
                 Verification.objects.filter(pk=row.pk).delete()
@@ -238,7 +252,7 @@ def manage(request: HttpRequest, client_id: str) -> HttpResponse:
             return response
         body = _json_body(request)
         with transaction.atomic():
-            client, secret = _replace(client, body)
+            client, secret = _replace(client, body, _bearer(request) or "")
             Verification.objects.filter(pk=row.pk).delete()
             token = _issue_registration_token(client.client_id)
     except ValidationError as exc:
@@ -248,8 +262,11 @@ def manage(request: HttpRequest, client_id: str) -> HttpResponse:
     return _registration_response(client, secret, token, 200)
 
 
-@sensitive_variables("secret", "body", "presented")
-def _replace(client: OAuthClient, body: dict[str, Any]) -> tuple[OAuthClient, str | None]:
+@sensitive_variables("secret", "body", "presented", "presented_token", "echoed", "sent")
+def _replace(
+    client: OAuthClient, body: dict[str, Any], presented_token: str
+) -> tuple[OAuthClient, str | None]:
+    uri = _client_uri(client.client_id)
     if body.get("client_id") != client.client_id:
         raise metadata_error("client_id must be the registered client_id")
     presented = body.pop("client_secret", None)
@@ -257,8 +274,12 @@ def _replace(client: OAuthClient, body: dict[str, Any]) -> tuple[OAuthClient, st
         raise metadata_error("client_secret does not match the client's secret")
     for ignored in ("client_id", "client_id_issued_at", "client_secret_expires_at"):
         body.pop(ignored, None)
-    for server_side in ("registration_access_token", "registration_client_uri"):
-        if server_side in body:
+    # RFC 7592 2.2: not the client's to send, but a client that echoes its read (3) sends
+    # them as they were; anything else is an attempt to change them.
+    echoed = {"registration_access_token": presented_token, "registration_client_uri": uri}
+    for server_side, value in echoed.items():
+        sent = body.pop(server_side, value)
+        if not isinstance(sent, str) or not hmac.compare_digest(sent, value):
             raise metadata_error(f"{server_side} must not be sent")
     if GrantType.CLIENT_CREDENTIALS in (body.get("grant_types") or []) and (
         iam_settings().oauth2_registration == "open"

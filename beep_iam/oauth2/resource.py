@@ -132,7 +132,12 @@ def authenticate_bearer(
     classes. ``dpop``: refuse bearer tokens (default ``OAUTH2_DPOP["REQUIRED_AT_RESOURCE"]``)."""
     audience = protected_resource(resource)
     required = dpop_proofs.conf().required_at_resource if dpop is None else dpop
-    presented = dpop_proofs.presentation(request)
+    try:
+        presented = dpop_proofs.presentation(request)
+    except dpop_proofs.MalformedPresentation as malformed:
+        raise BearerError(
+            400, "invalid_request", str(malformed), resource=audience, dpop=required
+        ) from None
     if presented is None:
         raise BearerError(401, resource=audience, dpop=required)
     scheme, raw = presented

@@ -72,6 +72,7 @@ from beep_iam.oauth2.endpoint import (
     single_values,
 )
 from beep_iam.oauth2.metadata import SELF_REGISTERED
+from beep_iam.oauth2.text import printable
 from beep_iam.services import oauth_errors, oauth_tokens
 from beep_iam.services.oauth_clients import match_redirect_uri
 from beep_iam.services.oauth_consent import consent_covers, grant_consent
@@ -102,7 +103,7 @@ def token(request: HttpRequest) -> HttpResponse:
             raise errors.InvalidRequestError(description="grant_type is required")
         handler = _GRANTS.get(grant_type)
         if handler is None:
-            raise errors.UnsupportedGrantTypeError(grant_type)
+            raise errors.UnsupportedGrantTypeError(printable(grant_type))
         client, method = authenticate(request, params)
         ratelimit.check_client("token", client.client_id, method)
         with dpop.token_request(request, client):
@@ -490,11 +491,29 @@ def _login_again(
     return redirect_to_login(f"{request.path}?{urlencode(again, doseq=True)}")
 
 
+#: Fields of the consent form: a POST with either answers; any other POST asks.
+_CONSENT_FORM = ("decision", "csrfmiddlewaretoken")
+
+
 @never_cache
 @xframe_options_deny
 @require_http_methods(["GET", "POST"])
-@csrf_protect  # the consent POST, whatever the host project's middleware
+@csrf_exempt  # the consent POST is checked behind; a relying party's POST only asks
 def authorize(request: HttpRequest) -> HttpResponse:
+    """OIDC Core 3.1.2.1: an authorization request may come by GET or by a form POST (a
+    relying party's auto-submitted form). The POST is answered with a 303 to the same
+    request as a GET, so one path reads every request and the browser sends its (SameSite)
+    session cookie, which a cross-site POST does not carry."""
+    if request.method == "POST" and not any(field in request.POST for field in _CONSENT_FORM):
+        query = urlencode(list(request.POST.lists()), doseq=True)
+        response = HttpResponseRedirect(f"{request.path}?{query}")
+        response.status_code = 303
+        return response
+    return _authorize(request)
+
+
+@csrf_protect  # the consent POST, whatever the host project's middleware
+def _authorize(request: HttpRequest) -> HttpResponse:
     """RFC 6749 4.1 with PKCE (RFC 7636, S256 only), OIDC ``nonce``/``prompt``/``max_age``
     and RFC 9207's ``iss``. GET asks; POST (the consent form, CSRF-protected) answers. The
     request's parameters are always the query string, validated afresh each time, or the
@@ -745,7 +764,10 @@ def bearer_token(request: HttpRequest) -> str | None:
 @require_http_methods(["GET", "POST"])
 def userinfo(request: HttpRequest) -> HttpResponse:
     """OIDC Core 5.3: the claims of the token's user for its scopes; needs ``openid``."""
-    presented = dpop.presentation(request)
+    try:
+        presented = dpop.presentation(request)
+    except dpop.MalformedPresentation as malformed:
+        return _bearer_challenge("invalid_request", str(malformed), 400)
     if presented is None:
         return _bearer_challenge(None, None, 401)
     scheme, raw = presented
@@ -766,7 +788,9 @@ def userinfo(request: HttpRequest) -> HttpResponse:
             response["DPoP-Nonce"] = refused.nonce
         return response
     if "openid" not in info.scopes:
-        return _bearer_challenge("insufficient_scope", "the openid scope is required", 403)
+        return _bearer_challenge(
+            "insufficient_scope", "the openid scope is required", 403, scope="openid"
+        )
     user = user_by_pk(info.user_id)
     if user is None:  # deleted since its token validated
         return _bearer_challenge("invalid_token", "the access token is invalid", 401)

@@ -7,6 +7,7 @@ import json
 import re
 import time
 from datetime import timedelta
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.test import Client
@@ -225,6 +226,30 @@ def test_consent_post_without_csrf_is_refused(user, web):
     url = authorize_url(web.client.client_id, challenge)
     response = http.post(url, {"decision": "allow"})
     assert response.status_code == 403
+    assert not OAuthConsent.objects.filter(client_id=web.client.client_id).exists()
+
+
+def test_an_authorization_request_by_post_is_asked_as_a_get(user, web):
+    # OIDC Core 3.1.2.1: servers MUST take GET and POST (form serialization). A relying
+    # party's cross-site form POST carries no CSRF token, and asks nothing the GET would not.
+    http = Client(enforce_csrf_checks=True)
+    http.force_login(user)
+    _, challenge = pkce()
+    params = query_of(authorize_url(web.client.client_id, challenge))
+    params["resource"] = ["https://a.example.com/", "https://b.example.com/"]  # type: ignore[assignment]
+    response = http.post("/oauth2/authorize", params)
+    assert response.status_code == 303
+    location = urlsplit(response["Location"])
+    assert location.path == "/oauth2/authorize"
+    again = parse_qs(location.query)
+    assert again["client_id"] == [web.client.client_id]
+    assert again["resource"] == ["https://a.example.com/", "https://b.example.com/"]
+    del params["resource"]
+    page = http.get(f"/oauth2/authorize?{urlencode(params)}")
+    assert page.status_code == 200 and b"Allow" in page.content  # the consent page
+    # An answer still needs the form's CSRF token: "decision" alone is refused.
+    refused = http.post("/oauth2/authorize?" + urlencode(params), {"decision": "allow"})
+    assert refused.status_code == 403
     assert not OAuthConsent.objects.filter(client_id=web.client.client_id).exists()
 
 

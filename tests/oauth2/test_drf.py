@@ -170,3 +170,14 @@ def test_session_authentication_without_a_token_gets_no_scopes(client, user):
     response = client.get("/mixed")
     assert response.status_code == 403
     assert client.get("/mixed", **bearer("nope")).status_code == 401
+
+
+def test_malformed_credentials_are_400_invalid_request(client, machine):
+    # RFC 6750 3.1: a token that is no b64token, or sent twice, is a malformed request.
+    issued = issue_tokens(machine.client, scopes=["invoices:read"])
+    assert client.get("/invoices", HTTP_AUTHORIZATION="Bearer a b c").status_code == 400
+    twice = client.get(
+        f"/invoices?access_token={issued.access_token}", **bearer(issued.access_token)
+    )
+    assert twice.status_code == 400
+    assert client.get("/invoices", **bearer(issued.access_token)).status_code == 200

@@ -121,7 +121,8 @@ def test_a_registered_client_completes_the_code_flow(user: Any) -> None:
         (public(redirect_uris=["javascript:alert(1)"]), "invalid_redirect_uri"),
         (public(redirect_uris=[]), "invalid_redirect_uri"),
         (public(redirect_uris="https://app.example.com/cb"), "invalid_redirect_uri"),
-        (public(post_logout_redirect_uris=["http://evil.example.com/"]), "invalid_redirect_uri"),
+        # RFC 7591 3.2.2: invalid_redirect_uri is about redirect_uris; this is other metadata.
+        (public(post_logout_redirect_uris=["http://evil.example.com/"]), "invalid_client_metadata"),
         (public(token_endpoint_auth_method="client_secret_jwt"), "invalid_client_metadata"),
         (public(grant_types=["password"]), "invalid_client_metadata"),
         (public(grant_types=[]), "invalid_client_metadata"),
@@ -303,7 +304,8 @@ def test_initial_access_token_mode() -> None:
     ):
         missing = post(Client(), public())
         assert missing.status_code == 401
-        assert missing["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+        # RFC 6750 3.1: no credentials, no error code in the challenge.
+        assert missing["WWW-Authenticate"] == "Bearer"
         wrong = post(Client(), public(), HTTP_AUTHORIZATION="Bearer nope")
         assert wrong.status_code == 401
         machine = {"grant_types": ["client_credentials"], "client_name": "Robot"}
@@ -417,6 +419,7 @@ def test_an_update_may_echo_what_it_read_but_not_change_server_fields(
     token = updated.json()["registration_access_token"]
     row = OAuthClient.objects.get(client_id=registered["client_id"])
     assert row.name == "Web 2" and row.reference_id == "org-1" and not row.skip_consent
+    read.pop("registration_access_token")  # replaced by the update
     for field, value in (("skip_consent", True), ("disabled", True), ("reference_id", "org-2")):
         changed = {**read, field: value}
         refused = Client().put(
@@ -429,6 +432,18 @@ def test_an_update_may_echo_what_it_read_but_not_change_server_fields(
         }
     row = OAuthClient.objects.get(client_id=registered["client_id"])
     assert not row.skip_consent and not row.disabled and row.reference_id == "org-1"
+    # The server's own fields may come back as they were, never otherwise (RFC 7592 2.2).
+    for field, value in (
+        ("registration_client_uri", f"{ISSUER}/oauth2/register/other"),
+        ("registration_access_token", "not-the-token"),
+    ):
+        refused = Client().put(
+            url,
+            json.dumps({**read, field: value}),
+            content_type="application/json",
+            **bearer(token),
+        )
+        assert refused.json()["error_description"] == f"{field} must not be sent"
 
 
 def test_subject_type_must_be_public(registered: dict[str, Any]) -> None:

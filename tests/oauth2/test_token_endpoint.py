@@ -183,7 +183,7 @@ def test_repeated_parameters_are_refused(client, machine):
 def test_oversized_input_is_refused(client, machine):
     auth = basic(machine.client.client_id, machine.client_secret)
     response = post(client, "grant_type=client_credentials&x=" + "a" * 20_000, auth=auth)
-    assert_error(response, 400, "invalid_request")
+    assert_error(response, 413, "invalid_request")  # Payload Too Large (RFC 9110 15.5.14)
     response = post(client, "grant_type=client_credentials&scope=" + "a" * 5_000, auth=auth)
     assert_error(response, 400, "invalid_request")
 
