@@ -236,7 +236,7 @@ def test_an_authorization_request_by_post_is_asked_as_a_get(user, web):
     http.force_login(user)
     _, challenge = pkce()
     params = query_of(authorize_url(web.client.client_id, challenge))
-    params["resource"] = ["https://a.example.com/", "https://b.example.com/"]  # type: ignore[assignment]
+    params["resource"] = ["https://a.example.com/", "https://b.example.com/"]
     response = http.post("/oauth2/authorize", params)
     assert response.status_code == 303
     location = urlsplit(response["Location"])
