@@ -15,7 +15,7 @@ from django.db.utils import DatabaseError
 
 from beep_shared.rls.context import bypass_database_or_none
 from beep_shared.rls.registry import tenant_models
-from beep_shared.rls.routing import ROUTER
+from beep_shared.rls.routing import ROUTER, rls_database
 
 ROLE_SQL = "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
 # Superuser or BYPASSRLS roles the connection can become with SET ROLE: the login role's
@@ -203,12 +203,19 @@ def check_row_level_security(app_configs: Any, databases: Any = None, **kwargs: 
         bypass_alias = bypass_database_or_none()
     except ImproperlyConfigured:
         bypass_alias = None  # beep_shared.E030/E031 report it
+    try:
+        serving = rls_database()
+    except ImproperlyConfigured:
+        serving = DEFAULT_DB_ALIAS  # beep_shared.E030 reports it
     for alias in databases or []:
         connection = connections[alias]
         if connection.vendor != "postgresql" or alias == bypass_alias:
             continue
         try:
-            messages += role_warnings(connection)
+            # The role rules are the request-serving role's: another alias (the tables'
+            # owner that migrations run as, say) may create temporary tables, own tables.
+            if alias == serving:
+                messages += role_warnings(connection)
             if alias == DEFAULT_DB_ALIAS:
                 messages += bypass_warnings()
         except DatabaseError:

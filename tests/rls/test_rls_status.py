@@ -31,6 +31,23 @@ def test_the_check_is_quiet_for_the_application_role():
     assert check_ids() == []
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_role_rules_are_the_request_serving_aliass_only():
+    # `migrate` checks the alias it runs on: the tables' owner may create temporary tables
+    # (README "Your own server" leaves TEMPORARY to it), and it serves no request.
+    db = connections[OWNER_ALIAS].settings_dict
+    grant = f'TEMPORARY ON DATABASE "{db["NAME"]}"'
+    with owner_commit() as owner:
+        owner.execute(f'GRANT {grant} TO "{db["USER"]}"')
+    try:
+        assert role_warnings(connections[OWNER_ALIAS]), "the owner's role would warn"
+        owner_ids = {m.id for m in check_row_level_security(None, databases=[OWNER_ALIAS])}
+        assert not {"beep_shared.W010", "beep_shared.W012", "beep_shared.W015"} & owner_ids
+    finally:
+        with owner_commit() as owner:
+            owner.execute(f'REVOKE {grant} FROM "{db["USER"]}"')
+
+
 def test_the_check_warns_when_the_connection_bypasses_rls():
     messages = role_warnings(connections["bypass"])
     assert [m.id for m in messages] == ["beep_shared.W010"]
