@@ -286,19 +286,31 @@ def _cookie_name(key: str, value: Any, *, optional: bool = False) -> str | None:
     return value
 
 
+#: The rule :func:`is_role_name` checks, in words.
+ROLE_NAME_RULE = (
+    f"a letter or _, then letters, digits, _, $ or -, at most {MAX_ROLE_NAME_BYTES} bytes, "
+    "not starting with pg_"
+)
+
+
+def is_role_name(value: Any) -> bool:
+    """A database role (or schema) name this package writes into SQL: plain enough that
+    quoting it can never end the identifier."""
+    return (
+        isinstance(value, str)
+        and bool(_ROLE_NAME.fullmatch(value))
+        and len(value.encode()) <= MAX_ROLE_NAME_BYTES
+        and not value.lower().startswith("pg_")
+    )
+
+
 def _role_name(key: str, value: Any) -> str | None:
     if value is None:
         return None
-    if (
-        not isinstance(value, str)
-        or not _ROLE_NAME.match(value)
-        or len(value.encode()) > MAX_ROLE_NAME_BYTES
-        or value.lower().startswith("pg_")
-    ):
+    if not is_role_name(value):
         raise ImproperlyConfigured(
-            f"{SETTING_NAME}[{key!r}] must be None or a database role name (a letter or _, "
-            f"then letters, digits, _, $ or -, at most {MAX_ROLE_NAME_BYTES} bytes, not "
-            f"starting with pg_), got {value!r}."
+            f"{SETTING_NAME}[{key!r}] must be None or a database role name ({ROLE_NAME_RULE}), "
+            f"got {value!r}."
         )
     return value
 

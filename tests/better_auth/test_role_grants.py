@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from beep_iam.better_auth import grants, mapping
@@ -200,13 +200,34 @@ def test_grants_command_uses_column_grants_for_the_user_table():
     assert "BETTER_AUTH_ROLE'] = 'auth_srv'" in err.getvalue()
 
 
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--role", 'a"b'),
+        ("--role", "bad role"),
+        ("--role", "pg_evil"),
+        ("--role", ""),
+        ("--role", "auth\n"),
+        ("--schema", 'x"y'),
+        ("--schema", ""),
+    ],
+)
+def test_grants_command_refuses_names_it_cannot_write_into_sql(flag, value):
+    # The output goes into a superuser's psql: a quote in a name ended the identifier
+    # (Django's quote_name doubles none), an empty role fell back to the default.
+    out = StringIO()
+    with pytest.raises(CommandError, match=f"{flag} must be a name"):
+        call_command("better_auth_grants", flag, value, stdout=out, stderr=StringIO())
+    assert out.getvalue() == ""
+
+
 # The role setting (issue: a role was granted by its name alone).
 
 
 def test_role_setting_defaults_to_none_and_is_validated():
     assert load({}).better_auth_role is None
     assert load({"BETTER_AUTH_ROLE": "auth_srv"}).better_auth_role == "auth_srv"
-    for bad in ["", "pg_auth", "a" * 64, "x; DROP TABLE user", 7, "1abc"]:
+    for bad in ["", "pg_auth", "a" * 64, "x; DROP TABLE user", 7, "1abc", "auth\n"]:
         with pytest.raises(ImproperlyConfigured, match=r"BEEP_IAM\['BETTER_AUTH_ROLE'\]"):
             load({"BETTER_AUTH_ROLE": bad})
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from beep_iam.better_auth import grants, mapping
-from beep_iam.conf import SETTING_NAME
+from beep_iam.conf import ROLE_NAME_RULE, SETTING_NAME, is_role_name
 
 
 class Command(BaseCommand):
@@ -22,6 +22,10 @@ class Command(BaseCommand):
         parser.add_argument("--schema", default="public", help="Schema of the tables.")
 
     def handle(self, *args: Any, role: str | None, schema: str, **options: Any) -> None:
+        # The names go into SQL a superuser runs: refused unless plain (no quote to escape).
+        for flag, value in (("--role", role), ("--schema", schema)):
+            if value is not None and not is_role_name(value):
+                raise CommandError(f"{flag} must be a name ({ROLE_NAME_RULE}), got {value!r}.")
         configured = grants.auth_role()
         name = role or configured or grants.DEFAULT_ROLE
         if name != configured:
