@@ -38,6 +38,7 @@ from beep_iam.choices import (
     ResponseType,
     TokenEndpointAuthMethod,
 )
+from beep_iam.conf import OIDC_SCOPES
 
 if TYPE_CHECKING:
     from beep_iam.models import OAuthClient
@@ -521,6 +522,13 @@ def _consistency_errors(client: OAuthClient) -> dict[str, str]:
     if method == TokenEndpointAuthMethod.NONE and client.client_secret:
         errors["token_endpoint_auth_method"] = (
             "a public client (auth method 'none') has no secret; this client has one."
+        )
+    delegated = [s for s in _listed(client.client_credentials_scopes) if s in OIDC_SCOPES]
+    if delegated:
+        # The token endpoint never grants them to a client for itself (views.machine_scopes):
+        # said where they are set rather than found at the first token request.
+        errors["client_credentials_scopes"] = (
+            f"{', '.join(delegated)}: a user's scopes, never granted to a client for itself."
         )
     if method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT and not (client.jwks or client.jwks_uri):
         errors["jwks_uri"] = "'private_key_jwt' needs the client's keys: set jwks or jwks_uri."

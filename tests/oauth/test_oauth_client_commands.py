@@ -137,8 +137,17 @@ def test_a_native_app_registers_a_private_use_redirect_uri():
             ["--redirect-uri", "https://a.example.com/cb", "--user", "nobody@example.com"],
             "user: no user has the email address 'nobody@example.com'",
         ),
+        (
+            [
+                "--grant-type",
+                "client_credentials",
+                "--client-credentials-scope",
+                "openid invoices:read",
+            ],
+            "client_credentials_scopes: openid: a user's scopes, never granted to a client",
+        ),
     ],
-    ids=["http", "no-redirect", "method", "grant", "jwks-http", "scope", "user"],
+    ids=["http", "no-redirect", "method", "grant", "jwks-http", "scope", "user", "cc-openid"],
 )
 def test_register_refuses_bad_arguments_naming_field_and_rule(arguments, expected):
     with pytest.raises(CommandError) as raised:
@@ -168,3 +177,20 @@ def test_rotate_refuses_unknown_and_public_clients():
         CommandError, match="token_endpoint_auth_method: 'none' clients have no secret to rotate"
     ):
         run("rotate_oauth_client_secret", "public-app")
+
+
+def test_register_enables_end_session():
+    out = run(
+        "register_oauth_client",
+        "--name",
+        "Signs out",
+        "--redirect-uri",
+        "https://a.example.com/cb",
+        "--post-logout-redirect-uri",
+        "https://a.example.com/bye",
+        "--enable-end-session",
+        "--json",
+    )
+    client = OAuthClient.objects.get(client_id=json.loads(out)["client_id"])
+    assert client.enable_end_session is True
+    assert client.post_logout_redirect_uris == ["https://a.example.com/bye"]

@@ -100,6 +100,13 @@ class Command(BaseCommand):
         parser.add_argument("--require-pkce", action="store_true", default=None)
         parser.add_argument("--skip-consent", action="store_true", default=None)
         parser.add_argument(
+            "--enable-end-session",
+            action="store_true",
+            default=None,
+            help="Let the client sign its users out (RP-initiated logout at /oauth2/end-session, "
+            "to a --post-logout-redirect-uri).",
+        )
+        parser.add_argument(
             "--json", action="store_true", help="Print one JSON object (for scripts)."
         )
 
@@ -128,6 +135,7 @@ class Command(BaseCommand):
             "application_type",
             "require_pkce",
             "skip_consent",
+            "enable_end_session",
         ):
             if options[name] is not None:
                 arguments[name] = options[name]
