@@ -717,8 +717,11 @@ def _too_many(request: HttpRequest, error: ratelimit.TooManyRequests) -> HttpRes
     return response
 
 
-def _error_page(request: HttpRequest, description: str, status: int = 400) -> HttpResponse:
-    response = render(request, ERROR_TEMPLATE, {"description": description}, status=status)
+def _error_page(
+    request: HttpRequest, description: str, status: int = 400, *, sign_out: bool = False
+) -> HttpResponse:
+    context = {"description": description, "sign_out": sign_out}
+    response = render(request, ERROR_TEMPLATE, context, status=status)
     response["Content-Security-Policy"] = "frame-ancestors 'none'"
     return response
 
@@ -998,15 +1001,17 @@ def end_session(request: HttpRequest) -> HttpResponse:
     try:
         params = single_values(request.POST if request.method == "POST" else request.GET)
     except OAuth2Error as error:
-        return _error_page(request, error.description or "Malformed request.")
+        return _error_page(request, error.description or "Malformed request.", sign_out=True)
     try:
         client, hinted, target = _logout_request(params)
     except _LogoutRefused as exc:
-        return _error_page(request, str(exc))
+        return _error_page(request, str(exc), sign_out=True)
     state = params.get("state")
     if request.user.is_authenticated:
         if hinted is not None and str(request.user.pk) != hinted["sub"]:
-            return _error_page(request, "The sign-out request is for another account.")
+            return _error_page(
+                request, "The sign-out request is for another account.", sign_out=True
+            )
         if hinted is None or not _of_this_session(request, hinted):
             # RP-Initiated Logout 2: the user is asked unless the hint is this session's.
             if request.method == "POST" and "decision" in request.POST:

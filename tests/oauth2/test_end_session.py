@@ -90,6 +90,7 @@ def test_refusals_sign_no_one_out_and_redirect_nowhere(client, user, web, logout
         response = end(client, **params)
         assert response.status_code == 400, params
         assert not response.has_header("Location"), params
+        assert b"sign-out request cannot be completed" in response.content, params
         assert signed_in(client), params
 
 
