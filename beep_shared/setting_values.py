@@ -10,17 +10,20 @@ from django.core.exceptions import ImproperlyConfigured
 
 
 def duration(setting: str, key: str, value: Any, *, allow_zero: bool = False) -> timedelta:
-    """A ``timedelta`` or a number of seconds: positive, or zero too with ``allow_zero``."""
+    """A ``timedelta`` or a whole number of seconds: positive, or zero too with
+    ``allow_zero``. Messages quote the value as written (``-5``, not a normalised timedelta)."""
+    given = value
     # bool is an int subclass; True seconds is certainly a mistake.
     if isinstance(value, int) and not isinstance(value, bool):
         value = timedelta(seconds=value)
     if not isinstance(value, timedelta):
         raise ImproperlyConfigured(
-            f"{setting}[{key!r}] must be a timedelta or a number of seconds, got {value!r}."
+            f"{setting}[{key!r}] must be a timedelta or a whole number of seconds, "
+            f"got {given!r}."
         )
     if value < timedelta(0) or (value == timedelta(0) and not allow_zero):
         bound = "zero or more" if allow_zero else "positive"
-        raise ImproperlyConfigured(f"{setting}[{key!r}] must be {bound}, got {value!r}.")
+        raise ImproperlyConfigured(f"{setting}[{key!r}] must be {bound}, got {given!r}.")
     return value
 
 

@@ -127,9 +127,8 @@ class PurgeRegistry:
         wanted = list(dict.fromkeys(names))
         unknown = [n for n in wanted if n not in self._targets]
         if unknown:
-            raise KeyError(
-                f"unknown purge target(s) {', '.join(unknown)}; known: {', '.join(self._targets)}"
-            )
+            named = ", ".join(map(repr, unknown))
+            raise KeyError(f"unknown purge target(s) {named}; known: {', '.join(self._targets)}")
         return [self._targets[n] for n in wanted]
 
 

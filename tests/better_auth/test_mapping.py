@@ -30,6 +30,21 @@ def test_check_fails_once_the_models_and_the_module_differ(tmp_path):
         call_command("generate_better_auth", "--output", str(tmp_path), "--check")
 
 
+def test_missing_files_and_bad_folders_are_said_so(tmp_path, settings):
+    with pytest.raises(CommandError, match="missing in"):
+        call_command("generate_better_auth", "--output", str(tmp_path), "--check")
+    with pytest.raises(CommandError, match="--output must name a folder"):
+        call_command("generate_better_auth", "--output", " ")
+    # A host project (no such folder under BASE_DIR, or no BASE_DIR) names its own.
+    settings.BASE_DIR = tmp_path
+    with pytest.raises(CommandError, match="--output FOLDER"):
+        call_command("generate_better_auth")
+    del settings.BASE_DIR
+    with pytest.raises(CommandError, match="--output FOLDER"):
+        call_command("generate_better_auth", "--check")
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.django_db
 def test_mapping_matches_the_database():
     """Every mapped column exists with the same type, nullability and default-ness."""

@@ -132,7 +132,8 @@ def test_rows_sharing_one_key_value_are_all_deleted():
     [
         (("--batch-size", "0"), "--batch-size must be between 1"),
         (("--batch-size", "5000000"), "--batch-size must be between 1"),
-        (("--target", "nope"), "unknown purge target"),
+        (("--target", "nope"), r"unknown purge target\(s\) 'nope'"),
+        (("--target", ""), r"unknown purge target\(s\) ''"),
         (("--database", "elsewhere"), "Unknown database alias"),
     ],
 )

@@ -213,7 +213,7 @@ def test_the_polling_interval_is_a_setting(client, tv, settings):
     ("value", "rule"),
     [
         (0, "positive"),
-        (1.5, "timedelta or a number of seconds"),
+        (1.5, "timedelta or a whole number of seconds"),
         (timedelta(milliseconds=1500), "whole number of seconds from 1 to 60"),
         (61, "whole number of seconds from 1 to 60"),
     ],

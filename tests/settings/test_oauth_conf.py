@@ -30,7 +30,7 @@ def test_seconds_and_timedeltas_are_accepted():
     [
         ({"ACCESS_TOKEN_LIFETIME": 0}, "'ACCESS_TOKEN_LIFETIME'.*positive"),
         ({"REFRESH_TOKEN_LIFETIME": timedelta(seconds=-1)}, "'REFRESH_TOKEN_LIFETIME'"),
-        ({"ACCESS_TOKEN_LIFETIME": "1h"}, "timedelta or a number of seconds"),
+        ({"ACCESS_TOKEN_LIFETIME": "1h"}, "timedelta or a whole number of seconds"),
         ({"ACCESS_TOKEN_LIFETIME": True}, "'ACCESS_TOKEN_LIFETIME'"),
         ({"REVOKED_TOKEN_RETENTION": -5}, "'REVOKED_TOKEN_RETENTION'.*zero or more"),
         ({"PURGE_BATCH_SIZE": 0}, "'PURGE_BATCH_SIZE'.*between"),

@@ -12,7 +12,15 @@ from beep_iam.better_auth import drizzle, mapping
 
 
 def default_output() -> Path:
-    return Path(settings.BASE_DIR) / "interop" / "better-auth" / "generated"
+    """This repository's folder; a host project names its own (``--output``)."""
+    base = getattr(settings, "BASE_DIR", None)
+    folder = Path(base) / "interop" / "better-auth" / "generated" if base else None
+    if folder is None or not folder.parent.is_dir():
+        raise CommandError(
+            "Name the folder to write to with --output FOLDER (the default, "
+            "interop/better-auth/generated under BASE_DIR, is this repository's)."
+        )
+    return folder
 
 
 class Command(BaseCommand):
@@ -24,7 +32,6 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--output",
-            type=Path,
             default=None,
             help="Folder to write to (default: interop/better-auth/generated).",
         )
@@ -34,15 +41,19 @@ class Command(BaseCommand):
             help="Write nothing; fail if the files in the folder differ from the models.",
         )
 
-    def handle(self, *args: Any, output: Path | None, check: bool, **options: Any) -> None:
-        folder = output or default_output()
+    def handle(self, *args: Any, output: str | None, check: bool, **options: Any) -> None:
+        if output is not None and not output.strip():
+            raise CommandError("--output must name a folder, got an empty one.")
+        folder = Path(output) if output is not None else default_output()
         files = drizzle.render(mapping.tables())
         if check:
-            stale = [
-                name
-                for name, text in files.items()
-                if not (folder / name).is_file() or (folder / name).read_text() != text
-            ]
+            missing = [name for name in files if not (folder / name).is_file()]
+            if missing:
+                raise CommandError(
+                    f"{', '.join(missing)} missing in {folder}: "
+                    "run `python manage.py generate_better_auth`."
+                )
+            stale = [name for name, text in files.items() if (folder / name).read_text() != text]
             if stale:
                 raise CommandError(
                     f"{', '.join(stale)} in {folder} out of date with the models: "
