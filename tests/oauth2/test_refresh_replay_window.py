@@ -102,7 +102,7 @@ def test_the_service_refuses_without_revoking(web, user):
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [(61, "at most 60 seconds"), (-1, "zero or more"), ("5", "timedelta or a number")],
+    [(61, "at most 60 seconds"), (-1, "zero or more"), ("5", "timedelta or a whole number")],
 )
 def test_the_setting_is_validated(value, message):
     with pytest.raises(ImproperlyConfigured, match=message):
