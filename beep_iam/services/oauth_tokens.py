@@ -633,33 +633,3 @@ def introspect(raw_token: str, *, token_type_hint: str | None = None) -> dict[st
 
     Access tokens are looked up first unless ``token_type_hint="refresh_token"``."""
     return Introspection(raw_token, token_type_hint=token_type_hint).claims()
-    digest = crypto.digest(raw_token)
-    kinds = [ACCESS_TOKEN, REFRESH_TOKEN]
-    if token_type_hint == REFRESH_TOKEN:
-        kinds.reverse()
-    for kind in kinds:
-        model, sql, token_type = _INTROSPECT[kind]
-        row = fetch_one(router.db_for_read(model), sql, (digest,))
-        if row is None:
-            continue
-        client_id, user_id, scopes, exp, iat, reference_id, confirmation = row
-        claims: dict[str, Any] = {
-            "active": True,
-            "scope": " ".join(scopes),
-            "client_id": client_id,
-            "iat": iat,
-            "token_type": token_type,
-        }
-        if user_id is not None:
-            claims["sub"] = user_id
-        if exp is not None:
-            claims["exp"] = exp
-        if reference_id is not None:
-            claims["reference_id"] = reference_id
-        cnf = json.loads(confirmation) if confirmation is not None else None
-        if isinstance(cnf, dict):
-            claims["cnf"] = cnf
-            if kind == ACCESS_TOKEN:
-                claims["token_type"] = token_type_of(cnf)
-        return claims
-    return {"active": False}
