@@ -18,8 +18,7 @@ def duration(setting: str, key: str, value: Any, *, allow_zero: bool = False) ->
         value = timedelta(seconds=value)
     if not isinstance(value, timedelta):
         raise ImproperlyConfigured(
-            f"{setting}[{key!r}] must be a timedelta or a whole number of seconds, "
-            f"got {given!r}."
+            f"{setting}[{key!r}] must be a timedelta or a whole number of seconds, got {given!r}."
         )
     if value < timedelta(0) or (value == timedelta(0) and not allow_zero):
         bound = "zero or more" if allow_zero else "positive"

@@ -87,17 +87,23 @@ def issue_code(
     return code
 
 
-# A concurrent redemption of the same code waits on the row lock until the first one's
-# transaction ends, then finds the row gone: it is a replay and revokes what the first issued.
-# Only a code's row: a registration access token or a pushed request_uri presented as a code
-# has the same form of identifier (a digest) and must not be used up by it. The type is read
-# from rows whose value is a JSON object only (better-auth's other values are plain text).
-_CONSUME_SQL = """
-DELETE FROM verification
-WHERE identifier = %s
-  AND CASE WHEN left(value, 1) = '{' THEN value::jsonb ->> 'type' END = %s
-RETURNING value, expires_at > now()
-"""
+# The rows under the code's digest, locked: a concurrent redemption of the same code waits
+# until the first one's transaction ends, then finds the row gone: it is a replay and revokes
+# what the first issued. Only a code's row is used up: a registration access token or a
+# pushed request_uri presented as a code has the same form of identifier (a digest). The type
+# is read here rather than cast in SQL: a value may be JSON that jsonb refuses (a \u0000).
+_LOCK_SQL = (
+    "SELECT id, value, expires_at > now() FROM verification WHERE identifier = %s FOR UPDATE"
+)
+_DELETE_SQL = "DELETE FROM verification WHERE id = %s"
+
+
+def _value_type(value_text: str) -> object:
+    try:
+        value = json.loads(value_text)
+    except ValueError:
+        return None
+    return value.get("type") if isinstance(value, dict) else None
 
 
 @sensitive_variables("code", "digest")
@@ -111,12 +117,14 @@ def redeem_code(code: str) -> CodeGrant | None:
     digest = crypto.digest(code)
     using = router.db_for_write(Verification)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        cursor.execute(_CONSUME_SQL, (digest, TYPE))
-        row = cursor.fetchone()
+        cursor.execute(_LOCK_SQL, (digest,))
+        row = next((r for r in cursor.fetchall() if _value_type(r[1]) == TYPE), None)
+        if row is not None:
+            cursor.execute(_DELETE_SQL, (row[0],))
     if row is None:
         revoke_code_tokens(digest)
         return None
-    value_text, unexpired = row
+    _, value_text, unexpired = row
     if not unexpired:
         return None
     try:

@@ -61,9 +61,10 @@ def _error(error: str, description: str) -> OAuth2Error:
 @no_store
 @require_POST
 @protect_secret_parameters
-@sensitive_variables("params")  # the parsed form: secrets, tokens, codes
+# The parsed form (secrets, tokens, codes) and the new device code. One decorator: the
+# error reporter hides what the nearest one above a frame names.
+@sensitive_variables("params", "raw")
 @ratelimit.limit_ip("device")
-@sensitive_variables("raw")
 def device_authorization(request: HttpRequest) -> HttpResponse:
     """A device code and user code for a client; a public client names itself (3.1)."""
     try:

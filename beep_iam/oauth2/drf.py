@@ -37,6 +37,7 @@ except ImportError as exc:  # pragma: no cover - the dev extra installs it
 from beep_iam.oauth2 import dpop as dpop_proofs
 from beep_iam.oauth2.resource import (
     BearerError,
+    as_token,
     authenticate_bearer,
     check_scopes,
     protected_resource,
@@ -129,14 +130,20 @@ class OAuth2TenantMixin:
     security), as ``require_oauth`` does; put it before ``APIView`` among the bases."""
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        self._beep_token: AccessTokenInfo | None = None
         with ExitStack() as stack:
             self._beep_tenant = stack
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+            response = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        if self._beep_token is not None and getattr(response, "streaming", False):
+            # The body is produced after the handler: in the token's scope too (as_token).
+            return as_token(self._beep_token, lambda: response)
+        return response
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         info = request.auth
         if isinstance(info, AccessTokenInfo):
+            self._beep_token = info
             self._beep_tenant.enter_context(token_scope(info))
 
 

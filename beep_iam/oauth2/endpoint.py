@@ -42,6 +42,8 @@ from beep_iam.services.oauth_clients import authenticate_client
 MAX_BODY_BYTES = 16_384
 #: Longest accepted parameter value (a redirect URI may take rules.MAX_URI_LENGTH).
 MAX_VALUE_LENGTH = 4_096
+#: Longest accepted parameter name (the longest any RFC defines is under 40).
+MAX_NAME_LENGTH = 128
 
 BASIC = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC.value
 POST = TokenEndpointAuthMethod.CLIENT_SECRET_POST.value
@@ -198,6 +200,12 @@ def single_values(data: QueryDict | Iterable[tuple[str, str]]) -> dict[str, str]
         lists = iter(grouped.items())
     params: dict[str, str] = {}
     for key, values in lists:
+        if "\x00" in key or len(key) > MAX_NAME_LENGTH:  # names are stored too (PAR, codes)
+            raise errors.InvalidRequestError(
+                description=printable(f"parameter name {key[:MAX_NAME_LENGTH]!r}... is malformed")
+                if len(key) > MAX_NAME_LENGTH
+                else printable(f"parameter name {key!r} contains a NUL character")
+            )
         if len(values) > 1 and key not in REPEATABLE:
             raise errors.InvalidRequestError(
                 description=printable(f"parameter {key!r} is repeated")
@@ -278,7 +286,7 @@ def scope_list(value: str | None) -> list[str] | None:
         raise errors.InvalidScopeError(description=printable("; ".join(exc.messages))) from None
 
 
-@sensitive_variables("secret", "header", "decoded", "raw_secret", "credentials")
+@sensitive_variables("secret", "header", "decoded", "raw_secret", "credentials", "params")
 def authenticate(
     request: HttpRequest,
     params: dict[str, str],

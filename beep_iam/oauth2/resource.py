@@ -32,13 +32,13 @@ refuses bearer tokens altogether.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
@@ -204,6 +204,29 @@ def token_scope(info: AccessTokenInfo) -> AbstractContextManager[Any]:
     return tenant_context(tenant, using=using)
 
 
+def as_token(info: AccessTokenInfo, respond: Callable[[], Any]) -> Any:
+    """``respond()`` (the view) run in :func:`token_scope`, and, for a streamed response, its
+    body too: that is produced after the view returned, where TenantMiddleware would produce
+    it in the scope of a session cookie (or none)."""
+    with token_scope(info):
+        response = respond()
+    if not getattr(response, "streaming", False):
+        return response
+    if getattr(response, "is_async", False):
+        raise ImproperlyConfigured(
+            "A view behind a bearer token streams an asynchronous iterator; it cannot run "
+            "as the token's organization. Stream a synchronous iterator."
+        )
+    content = response.streaming_content
+
+    def scoped() -> Iterator[bytes]:
+        with token_scope(info):
+            yield from content
+
+    response.streaming_content = scoped()
+    return response
+
+
 def _user(user_id: str | None) -> Any:
     if user_id is None:
         return AnonymousUser()
@@ -229,8 +252,7 @@ def require_oauth(
                 return refused.response()
             request.oauth_token = info  # type: ignore[attr-defined]
             request.user = token_user(info)
-            with token_scope(info):
-                return view(request, *args, **kwargs)
+            return as_token(info, lambda: view(request, *args, **kwargs))
 
         return wrapped
 

@@ -158,7 +158,9 @@ def _may_refresh(client: OAuthClient) -> bool:
 
 def machine_scopes(client: OAuthClient, requested: list[str] | None) -> list[str]:
     """The scopes a client may get for itself: its ``client_credentials_scopes`` minus the
-    user-delegated ones; none registered means none at all (fail closed)."""
+    user-delegated ones; none registered means none at all (fail closed). Validation refuses
+    such scopes where a client is saved (validators); rows other tools wrote may still hold
+    them, so they are dropped here too."""
     allowed = [s for s in (client.client_credentials_scopes or []) if s not in OIDC_SCOPES]
     if not allowed:
         raise errors.UnauthorizedClientError(
@@ -505,7 +507,10 @@ def authorize(request: HttpRequest) -> HttpResponse:
     request as a GET, so one path reads every request and the browser sends its (SameSite)
     session cookie, which a cross-site POST does not carry."""
     if request.method == "POST" and not any(field in request.POST for field in _CONSENT_FORM):
-        query = urlencode(list(request.POST.lists()), doseq=True)
+        # The form's parameters; a POST with none asks what its URL says (never the two
+        # merged: one source of parameters, as for a GET).
+        fields = list(request.POST.lists())
+        query = urlencode(fields, doseq=True) if fields else request.META.get("QUERY_STRING", "")
         response = HttpResponseRedirect(f"{request.path}?{query}")
         response.status_code = 303
         return response
@@ -807,7 +812,7 @@ def userinfo(request: HttpRequest) -> HttpResponse:
 @no_store
 @require_POST
 @protect_secret_parameters
-@sensitive_variables("params")  # the parsed form: secrets, tokens, codes
+@sensitive_variables("params", "raw")  # the parsed form and the token: secrets
 @ratelimit.limit_ip("revoke")
 def revoke(request: HttpRequest) -> HttpResponse:
     """RFC 7009: the authenticated client's token only; 200 whether or not it existed (or
@@ -842,7 +847,7 @@ def revoke(request: HttpRequest) -> HttpResponse:
 @no_store
 @require_POST
 @protect_secret_parameters
-@sensitive_variables("params")  # the parsed form: secrets, tokens, codes
+@sensitive_variables("params", "raw")  # the parsed form and the token: secrets
 @ratelimit.limit_ip("introspect")
 def introspect(request: HttpRequest) -> HttpResponse:
     """RFC 7662 for the client the token was issued to; to any other client it is inactive."""

@@ -247,6 +247,10 @@ def test_an_authorization_request_by_post_is_asked_as_a_get(user, web):
     del params["resource"]
     page = http.get(f"/oauth2/authorize?{urlencode(params)}")
     assert page.status_code == 200 and b"Allow" in page.content  # the consent page
+    # A POST with no form asks what its URL says.
+    bodiless = http.post(f"/oauth2/authorize?{urlencode(params)}")
+    assert bodiless.status_code == 303
+    assert parse_qs(urlsplit(bodiless["Location"]).query)["client_id"] == [web.client.client_id]
     # An answer still needs the form's CSRF token: "decision" alone is refused.
     refused = http.post("/oauth2/authorize?" + urlencode(params), {"decision": "allow"})
     assert refused.status_code == 403

@@ -18,7 +18,8 @@ from django.conf import settings
 from django.test import Client, RequestFactory, override_settings
 from django.views.debug import ExceptionReporter
 
-from beep_iam.oauth2 import endpoint, registration, views
+from beep_iam.oauth2 import device, endpoint, registration, views
+from beep_iam.services.oauth_clients import register_client
 from beep_iam.services.oauth_tokens import issue_tokens
 from tests.oauth2.conftest import ISSUER, basic
 
@@ -125,3 +126,93 @@ def test_registration_secrets_are_not_in_the_report(monkeypatch):
     assert not leaks, (
         f"in clear in the report: {leaks}: " + where(text, secret) + where(text, token)
     )
+
+
+# Review 11: the nearest decorator above a frame decides what is hidden in it.
+
+
+def test_the_client_secret_is_not_in_the_device_endpoints_report(monkeypatch):
+    registered = register_client(
+        redirect_uris=[],
+        name="TV",
+        grant_types=["urn:ietf:params:oauth:grant-type:device_code"],
+        response_types=[],
+        token_endpoint_auth_method="client_secret_post",
+        scopes=["openid"],
+    )
+    monkeypatch.setattr(device.resources, "resolve", fail)
+    request = RequestFactory().post(
+        "/oauth2/device/code",
+        urlencode(
+            {
+                "client_id": registered.client.client_id,
+                "client_secret": registered.client_secret,
+                "scope": "openid",
+            }
+        ),
+        content_type=FORM,
+    )
+    text = report_of(device.device_authorization, request)
+    secret = registered.client_secret
+    assert secret is not None
+    assert secret not in text, where(text, secret)
+
+
+def test_the_introspected_token_is_not_in_the_introspection_report(monkeypatch, web, user):
+    # 4727076 moved `raw = params.get("token")` in front of authenticate (the one statement
+    # reads the token with the client): an outage of that statement now reports it.
+
+    token = issue_tokens(web.client, scopes=["openid"], user=user).access_token
+    monkeypatch.setattr(endpoint, "authenticate_client", fail)
+    request = RequestFactory().post(
+        "/oauth2/introspect",
+        urlencode({"token": token}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(web.client.client_id, web.client_secret),
+    )
+    text = report_of(views.introspect, request)
+    assert token not in text, where(text, token)
+
+
+def test_the_revoked_token_is_not_in_the_revocation_report(monkeypatch, web, user):
+
+    token = issue_tokens(web.client, scopes=["openid"], user=user).access_token
+    monkeypatch.setattr(views.oauth_tokens, "revoke_token", fail)
+    request = RequestFactory().post(
+        "/oauth2/revoke",
+        urlencode({"token": token}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(web.client.client_id, web.client_secret),
+    )
+    text = report_of(views.revoke, request)
+    assert token not in text, where(text, token)
+
+
+def test_a_client_secret_post_secret_is_not_in_the_token_endpoints_report(monkeypatch):
+    # endpoint.authenticate lists secret/header/decoded/raw_secret/credentials, but not the
+    # parsed form it is passed (``params``), which holds client_secret for client_secret_post.
+
+    registered = register_client(
+        redirect_uris=[],
+        name="Robot",
+        grant_types=["client_credentials"],
+        response_types=[],
+        token_endpoint_auth_method="client_secret_post",
+        client_credentials_scopes=["invoices:read"],
+    )
+    monkeypatch.setattr(endpoint, "authenticate_client", fail)
+    request = RequestFactory().post(
+        "/oauth2/token",
+        urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": registered.client.client_id,
+                "client_secret": registered.client_secret,
+            }
+        ),
+        content_type=FORM,
+    )
+    text = report_of(views.token, request)
+    secret = registered.client_secret
+    assert secret is not None
+    assert secret not in text, where(text, secret)

@@ -7,14 +7,17 @@ needs no secret). Review 5."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.utils import timezone
 
 from beep_iam.models import Verification
 from beep_iam.oauth2 import par
+from beep_shared import crypto
 from tests.oauth2.conftest import ISSUER, REDIRECT_URI, basic, pkce
 
 pytestmark = pytest.mark.django_db
@@ -85,3 +88,34 @@ def test_a_request_uri_presented_as_a_code_stays(client, user, web, spa):
     assert Verification.objects.filter(value__contains='"type":"par"').exists(), (
         "the pushed request was deleted by a token request presenting it as a code"
     )
+
+
+# Review 11: the type was read by a jsonb cast in SQL, which JSON text holding \u0000 breaks.
+
+
+def test_a_row_whose_json_jsonb_refuses_is_no_code_and_no_500(spa):
+    code = "some-code-value"
+    Verification.objects.create(
+        identifier=crypto.digest(code),
+        value='{"type": "x\\u0000"}',  # valid JSON, not valid jsonb
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+    answer = redeem_as_code(Client(raise_request_exception=False), spa.client.client_id, code)
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    assert Verification.objects.filter(identifier=crypto.digest(code)).exists()
+
+
+def test_a_nul_in_a_parameter_name_is_refused(web):
+    # Names are stored with the values (a pushed request, a code's query): PostgreSQL's text
+    # holds no NUL, jsonb no \u0000.
+    _, challenge = pkce()
+    body = urlencode({"response_type": "code", "code_challenge": challenge}) + "&x%00y=1"
+    pushed = Client().post(
+        "/oauth2/par",
+        body,
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(web.client.client_id, web.client_secret),
+    )
+    assert pushed.status_code == 400
+    assert "NUL" in pushed.json()["error_description"]
+    assert not Verification.objects.exists()
