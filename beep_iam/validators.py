@@ -54,6 +54,8 @@ MAX_REDIRECT_URIS = 50
 MAX_URI_LENGTH = 2000
 MAX_CONTACTS = 20
 MAX_CONTACT_LENGTH = 320
+#: A client's name (RFC 7591 client_name), shown to users on consent and device pages.
+MAX_CLIENT_NAME_LENGTH = 255
 MAX_METADATA_BYTES = 16_384
 
 
@@ -413,6 +415,18 @@ def _validate_scope(scope: object, field: str) -> str:
     return scope
 
 
+def validate_client_name(name: object, field: str = "name") -> object:
+    """Something to show (not blank) of at most ``MAX_CLIENT_NAME_LENGTH`` characters."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_CLIENT_NAME_LENGTH:
+        raise _error(
+            field,
+            "A client's name is 1 to %(limit)d characters, not all spaces.",
+            "invalid_name",
+            limit=MAX_CLIENT_NAME_LENGTH,
+        )
+    return name
+
+
 def validate_contacts(contacts: object, field: str = "contacts") -> list[str]:
     """At most ``MAX_CONTACTS`` strings of at most ``MAX_CONTACT_LENGTH`` characters, each
     one line without surrounding spaces (an address or a URI): the admin edits them one per
@@ -583,6 +597,8 @@ def validate_client(client: OAuthClient) -> None:
     for name in FETCH_URI_FIELDS:
         if getattr(client, name):
             collect(name, validate_fetch_uri, name)
+    if client.name is not None:
+        collect("name", validate_client_name)
     if client.contacts is not None:
         collect("contacts", validate_contacts)
     if client.metadata is not None:

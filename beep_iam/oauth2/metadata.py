@@ -23,7 +23,7 @@ from beep_iam.oauth2.text import printable
 # Caps on a registration request, on top of the field caps of beep_iam.validators
 # (MAX_REDIRECT_URIS, MAX_URI_LENGTH, MAX_CONTACTS, MAX_SCOPES...): far above a real client.
 MAX_BODY_BYTES = 64 * 1024
-MAX_TEXT_LENGTH = 255  # client_name, software_id, software_version
+MAX_TEXT_LENGTH = rules.MAX_CLIENT_NAME_LENGTH  # client_name, software_id, software_version
 MAX_SOFTWARE_STATEMENT_LENGTH = 8192
 MAX_JWKS_BYTES = 16 * 1024
 MAX_JWKS_KEYS = 10

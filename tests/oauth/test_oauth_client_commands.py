@@ -194,3 +194,12 @@ def test_register_enables_end_session():
     client = OAuthClient.objects.get(client_id=json.loads(out)["client_id"])
     assert client.enable_end_session is True
     assert client.post_logout_redirect_uris == ["https://a.example.com/bye"]
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 256])
+def test_register_refuses_a_name_with_nothing_to_show_or_too_long(name):
+    # Shown to users on the consent and device pages; registration capped it at 255, the
+    # command and the admin did not (walkthrough).
+    with pytest.raises(CommandError, match="name: A client's name is 1 to 255 characters"):
+        run("register_oauth_client", "--name", name, "--redirect-uri", "https://a.example.com/cb")
+    assert not OAuthClient.objects.exists()
