@@ -6,9 +6,10 @@ plugin's "hashed" storage), ``value`` the JSON ``{"type": "authorization_code", 
 "resource"}``, expiring after ten minutes (its ``codeExpiresIn``). A code issued by either
 server therefore redeems at the other.
 
-Redemption deletes the row in the statement that reads it, so a code is used once even under
-concurrent requests. The tokens a code yields carry its digest (``authorization_code_id``);
-presenting a code whose row is gone revokes them (RFC 6749 section 4.1.2), as better-auth does.
+Redemption locks the row (``FOR UPDATE``) and deletes it in the transaction that issues the
+code's tokens, so a code is used once even under concurrent requests. The tokens a code yields
+carry its digest (``authorization_code_id``); presenting a code whose row is gone revokes them
+(RFC 6749 section 4.1.2), as better-auth does.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ _DELETE_SQL = "DELETE FROM verification WHERE id = %s"
 def _value_type(value_text: str) -> object:
     try:
         value = json.loads(value_text)
-    except ValueError:
+    except (ValueError, RecursionError):  # other servers' rows: anything, nested too deep
         return None
     return value.get("type") if isinstance(value, dict) else None
 
@@ -141,7 +142,7 @@ def redeem_code(code: str) -> CodeGrant | None:
             resource=_resources(value.get("resource"))
             or _resources(value["query"].get("resource")),
         )
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 

@@ -212,6 +212,10 @@ def as_token(info: AccessTokenInfo, respond: Callable[[], Any]) -> Any:
         response = respond()
     if not getattr(response, "streaming", False):
         return response
+    if token_tenant(info) is None and rls_scope.wanted(rls_database()) == NO_SCOPE:
+        return response  # nothing to enter: as it is (async, sendfile)
+    if getattr(response, "file_to_stream", None) is not None:
+        return response  # a file's bytes: no statement to scope, and sendfile stays possible
     if getattr(response, "is_async", False):
         raise ImproperlyConfigured(
             "A view behind a bearer token streams an asynchronous iterator; it cannot run "

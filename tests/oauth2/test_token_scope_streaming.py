@@ -4,9 +4,12 @@ produce it as the token's organization (or none) too, never in the session cooki
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.db import connection
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
+from django.test import RequestFactory
 from django.urls import path
 from rest_framework.renderers import JSONRenderer
 
@@ -105,3 +108,41 @@ def test_without_a_cookie_a_streamed_body_runs_as_the_tokens_organization(
     response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}")
     body = b"".join(response.streaming_content).decode()
     assert body == beta.pk, f"streamed as {body!r}, not the token's {beta.pk}"
+
+
+# Review 12: only what needs a scope is wrapped.
+
+
+async def _events():
+    yield b"data: 1\n\n"
+
+
+@require_oauth()
+def events(request):
+    return StreamingHttpResponse(_events(), content_type="text/event-stream")
+
+
+@require_oauth()
+def filed(request):
+    return FileResponse(io.BytesIO(b"x" * 10), filename="f.txt")
+
+
+def test_an_async_stream_of_a_token_for_no_organization_passes(web, user):
+    # Server-sent events under ASGI: nothing to scope, so nothing refused.
+    token = issue_tokens(web.client, scopes=["openid"], user=user).access_token
+    response = events(RequestFactory().get("/events", HTTP_AUTHORIZATION=f"Bearer {token}"))
+    assert response.is_async
+
+
+@pytest.mark.parametrize("with_organization", [False, True])
+def test_a_file_response_keeps_its_file_for_sendfile(web, user, alpha_beta, with_organization):
+    _, beta = alpha_beta
+    issued = issue_tokens(
+        web.client,
+        scopes=["openid"],
+        user=user,
+        reference_id=beta.pk if with_organization else None,
+    )
+    request = RequestFactory().get("/f", HTTP_AUTHORIZATION=f"Bearer {issued.access_token}")
+    response = filed(request)
+    assert response.file_to_stream is not None  # wsgi.file_wrapper may serve it

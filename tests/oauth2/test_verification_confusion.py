@@ -119,3 +119,14 @@ def test_a_nul_in_a_parameter_name_is_refused(web):
     assert pushed.status_code == 400
     assert "NUL" in pushed.json()["error_description"]
     assert not Verification.objects.exists()
+
+
+def test_a_row_nested_too_deep_is_no_code_and_no_500(spa):
+    code = "deep-code-value"
+    Verification.objects.create(
+        identifier=crypto.digest(code),
+        value="[" * 100_000 + "]" * 100_000,  # another server's row: JSON past the parser's depth
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+    answer = redeem_as_code(Client(raise_request_exception=False), spa.client.client_id, code)
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
