@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.db import models
 
 from beep_shared.db.fields import ForeignIdField
@@ -11,6 +14,18 @@ from beep_shared.models.lifecycle import Expires, ExpiringQuerySet
 
 # Characters of an identifier shown where the whole identifier could leak a secret.
 IDENTIFIER_HINT_LENGTH = 6
+
+
+def typed_value(text: str, kind: str) -> dict[str, Any] | None:
+    """The JSON object a one-time value of ``kind`` (its ``"type"``: an authorization code, a
+    pushed request, a registration access token) holds; None for anything else the table
+    holds under the same identifier: other values, other servers' rows, JSON nested past the
+    parser's depth."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) and value.get("type") == kind else None
 
 
 class Verification(Expires, Table):

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from beep_iam.models import OAuthAccessToken, OAuthRefreshToken, Verification
+from beep_iam.models.verification import typed_value
 from beep_shared import crypto
 
 CODE_LIFETIME = timedelta(minutes=10)
@@ -99,14 +100,6 @@ _LOCK_SQL = (
 _DELETE_SQL = "DELETE FROM verification WHERE id = %s"
 
 
-def _value_type(value_text: str) -> object:
-    try:
-        value = json.loads(value_text)
-    except (ValueError, RecursionError):  # other servers' rows: anything, nested too deep
-        return None
-    return value.get("type") if isinstance(value, dict) else None
-
-
 @sensitive_variables("code", "digest")
 def redeem_code(code: str) -> CodeGrant | None:
     """The grant of ``code``, deleting it; ``None`` if it is unknown, used, expired or
@@ -119,18 +112,21 @@ def redeem_code(code: str) -> CodeGrant | None:
     using = router.db_for_write(Verification)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute(_LOCK_SQL, (digest,))
-        row = next((r for r in cursor.fetchall() if _value_type(r[1]) == TYPE), None)
-        if row is not None:
-            cursor.execute(_DELETE_SQL, (row[0],))
-    if row is None:
+        found: tuple[dict[str, Any], bool] | None = None
+        for pk, text, unexpired in cursor.fetchall():
+            value = typed_value(text, TYPE)
+            if value is not None:
+                cursor.execute(_DELETE_SQL, (pk,))
+                found = value, unexpired
+                break
+    if found is None:
         revoke_code_tokens(digest)
         return None
-    _, value_text, unexpired = row
+    value, unexpired = found
     if not unexpired:
         return None
     try:
-        value = json.loads(value_text)
-        if value.get("type") != TYPE or not isinstance(value.get("query"), dict):
+        if not isinstance(value.get("query"), dict):
             return None
         return CodeGrant(
             id=digest,
@@ -142,7 +138,7 @@ def redeem_code(code: str) -> CodeGrant | None:
             resource=_resources(value.get("resource"))
             or _resources(value["query"].get("resource")),
         )
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+    except (KeyError, TypeError, AttributeError):
         return None
 
 

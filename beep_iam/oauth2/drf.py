@@ -37,10 +37,10 @@ except ImportError as exc:  # pragma: no cover - the dev extra installs it
 from beep_iam.oauth2 import dpop as dpop_proofs
 from beep_iam.oauth2.resource import (
     BearerError,
-    as_token,
     authenticate_bearer,
     check_scopes,
     protected_resource,
+    stream_as_token,
     token_scope,
     token_user,
 )
@@ -134,9 +134,9 @@ class OAuth2TenantMixin:
         with ExitStack() as stack:
             self._beep_tenant = stack
             response = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-        if self._beep_token is not None and getattr(response, "streaming", False):
-            # The body is produced after the handler: in the token's scope too (as_token).
-            return as_token(self._beep_token, lambda: response)
+        if self._beep_token is not None:
+            # A streamed body is produced after the handler: in the token's scope too.
+            return stream_as_token(self._beep_token, response)
         return response
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

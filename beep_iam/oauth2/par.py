@@ -31,6 +31,7 @@ from django.views.decorators.http import require_POST
 
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient, Verification
+from beep_iam.models.verification import typed_value
 from beep_iam.oauth2 import authorization_request, dpop, ratelimit
 from beep_iam.oauth2.endpoint import (
     OAuth2Error,
@@ -86,12 +87,9 @@ def _digest(request_uri: str) -> str:
     return crypto.digest(request_uri.removeprefix(PREFIX))
 
 
-def _query(value_text: str, client_id: str | None) -> dict[str, str]:
-    try:
-        value = json.loads(value_text)
-    except ValueError:
-        value = None
-    if not isinstance(value, dict) or value.get("type") != TYPE:
+def _query(value: dict[str, Any] | None, client_id: str | None) -> dict[str, str]:
+    """The pushed request of a row's ``typed_value``, for ``client_id`` only."""
+    if value is None:
         raise InvalidRequestUri("The request_uri is invalid or has expired.")
     if client_id is None or value.get("clientId") != client_id:
         raise InvalidRequestUri("The request_uri was pushed by another client.")
@@ -115,8 +113,9 @@ def load(request_uri: str, client_id: str | None) -> dict[str, str]:
         )
         if row is None:
             raise InvalidRequestUri("The request_uri is invalid, used or has expired.")
-        query = _query(row.value, client_id)
-        value = json.loads(row.value)
+        value = typed_value(row.value, TYPE)
+        query = _query(value, client_id)
+        assert value is not None  # _query refused anything else
         if not value.get("started"):
             value["started"] = True
             row.value = json.dumps(value, separators=(",", ":"))

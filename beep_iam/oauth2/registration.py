@@ -38,6 +38,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from beep_iam.choices import GrantType
 from beep_iam.conf import iam_settings
 from beep_iam.models import OAuthClient, Verification
+from beep_iam.models.verification import typed_value
 from beep_iam.oauth2 import ratelimit
 from beep_iam.oauth2.endpoint import NO_STORE, endpoint_url, error_response, json_response
 from beep_iam.oauth2.metadata import (
@@ -212,11 +213,8 @@ def _managed_client(request: HttpRequest, client_id: str) -> tuple[OAuthClient, 
     row = (
         Verification.objects.unexpired().filter(identifier=crypto.digest(token)).order_by().first()
     )
-    try:
-        value = json.loads(row.value) if row is not None else {}
-    except ValueError:
-        value = {}
-    if not isinstance(value, dict) or value.get("type") != TOKEN_TYPE:
+    value = typed_value(row.value, TOKEN_TYPE) if row is not None else None
+    if value is None:
         raise _invalid_token("the registration access token is not valid")
     if value.get("clientId") != client_id:
         raise _invalid_token("the registration access token is not valid for this client")

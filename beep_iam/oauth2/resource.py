@@ -32,13 +32,13 @@ refuses bearer tokens altogether.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
@@ -52,7 +52,7 @@ from beep_iam.services.prepared import user_by_pk
 from beep_shared.rls import scope as rls_scope
 from beep_shared.rls import tenant_context
 from beep_shared.rls.access import may_work_in
-from beep_shared.rls.context import tenant_id
+from beep_shared.rls.context import stream_within, tenant_id
 from beep_shared.rls.routing import rls_database
 from beep_shared.rls.scope import NO_SCOPE
 
@@ -193,42 +193,37 @@ def token_tenant(info: AccessTokenInfo) -> str | None:
         return None  # granted for something else than an organization: no tenant
 
 
+def _enters_a_scope(info: AccessTokenInfo) -> bool:
+    """Whether running as the token changes the scope: it names an organization, or the
+    request runs in one (TenantMiddleware's, from a session cookie) it must leave."""
+    return token_tenant(info) is not None or rls_scope.wanted(rls_database()) != NO_SCOPE
+
+
 def token_scope(info: AccessTokenInfo) -> AbstractContextManager[Any]:
     """Run as the organization the token was granted for, and as no organization for a token
     granted for none: never as the one TenantMiddleware took from a session cookie sent along
     (a request is one identity, the token's)."""
-    tenant = token_tenant(info)
-    using = rls_database()
-    if tenant is None and rls_scope.wanted(using) == NO_SCOPE:
+    if not _enters_a_scope(info):
         return nullcontext()  # nothing to leave: no transaction of its own either
-    return tenant_context(tenant, using=using)
+    return tenant_context(token_tenant(info), using=rls_database())
 
 
-def as_token(info: AccessTokenInfo, respond: Callable[[], Any]) -> Any:
-    """``respond()`` (the view) run in :func:`token_scope`, and, for a streamed response, its
-    body too: that is produced after the view returned, where TenantMiddleware would produce
-    it in the scope of a session cookie (or none)."""
-    with token_scope(info):
-        response = respond()
-    if not getattr(response, "streaming", False):
+def stream_as_token(info: AccessTokenInfo, response: Any) -> Any:
+    """``response``, whose streamed body (produced after the view returned, where
+    TenantMiddleware would produce it in a session cookie's scope, or none) runs in
+    :func:`token_scope` too. A file's bytes need no scope (sendfile stays possible)."""
+    if (
+        not getattr(response, "streaming", False)
+        or getattr(response, "file_to_stream", None) is not None
+        or not _enters_a_scope(info)
+    ):
         return response
-    if token_tenant(info) is None and rls_scope.wanted(rls_database()) == NO_SCOPE:
-        return response  # nothing to enter: as it is (async, sendfile)
-    if getattr(response, "file_to_stream", None) is not None:
-        return response  # a file's bytes: no statement to scope, and sendfile stays possible
-    if getattr(response, "is_async", False):
-        raise ImproperlyConfigured(
-            "A view behind a bearer token streams an asynchronous iterator; it cannot run "
-            "as the token's organization. Stream a synchronous iterator."
-        )
-    content = response.streaming_content
-
-    def scoped() -> Iterator[bytes]:
-        with token_scope(info):
-            yield from content
-
-    response.streaming_content = scoped()
-    return response
+    return stream_within(
+        response,
+        lambda: token_scope(info),
+        "A view behind a bearer token streams an asynchronous iterator; it cannot run "
+        "as the token's organization. Stream a synchronous iterator.",
+    )
 
 
 def _user(user_id: str | None) -> Any:
@@ -256,7 +251,9 @@ def require_oauth(
                 return refused.response()
             request.oauth_token = info  # type: ignore[attr-defined]
             request.user = token_user(info)
-            return as_token(info, lambda: view(request, *args, **kwargs))
+            with token_scope(info):
+                response = view(request, *args, **kwargs)
+            return stream_as_token(info, response)
 
         return wrapped
 

@@ -95,6 +95,22 @@ def scope_context(scope: Scope, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[Sc
         rls_connection.apply_now(connection, previous=inner)
 
 
+def stream_within(response: Any, enter: Callable[[], Any], refusal: str) -> Any:
+    """``response`` with its streamed body produced inside ``enter()`` (a context manager):
+    the body is iterated after the view returned, outside whatever scope the view ran in.
+    An asynchronous body cannot be: ``ImproperlyConfigured`` with ``refusal``."""
+    if getattr(response, "is_async", False):
+        raise ImproperlyConfigured(refusal)
+    content = response.streaming_content
+
+    def scoped() -> Iterator[bytes]:
+        with enter():
+            yield from content
+
+    response.streaming_content = scoped()
+    return response
+
+
 def tenant_context(organization: Any, *, using: str = DEFAULT_DB_ALIAS) -> Any:
     """Run the block (or, as a decorator, the function) as ``organization``.
 

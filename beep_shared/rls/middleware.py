@@ -21,13 +21,13 @@ response is returned and rolled back when the view raises.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
@@ -45,6 +45,7 @@ from beep_shared.rls.context import (
     bypass_database_or_none,
     bypass_rls,
     scope_context,
+    stream_within,
     tenant_id,
 )
 from beep_shared.rls.routing import rls_database
@@ -284,20 +285,13 @@ class TenantMiddleware:
         The content is iterated after the request's transaction has ended; without this
         it would run with no tenant and stream no (or, in nullable tables, other) rows.
         """
-        if getattr(response, "is_async", False):
-            raise ImproperlyConfigured(
-                f"{request.path} streams an asynchronous iterator inside a tenant scope; "
-                "TenantMiddleware cannot run it as the tenant. Stream a synchronous "
-                "iterator, or build the content in the view."
-            )
-        content = response.streaming_content  # type: ignore[attr-defined]
-
-        def scoped() -> Iterator[bytes]:
-            with self.enter(scope):
-                yield from content
-
-        response.streaming_content = scoped()  # type: ignore[attr-defined]
-        return response
+        return stream_within(
+            response,
+            lambda: self.enter(scope),
+            f"{request.path} streams an asynchronous iterator inside a tenant scope; "
+            "TenantMiddleware cannot run it as the tenant. Stream a synchronous "
+            "iterator, or build the content in the view.",
+        )
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
         # Django turns the view's exception into a 500 response before it reaches
