@@ -11,7 +11,7 @@
 // Usage: node device.mjs '<json>'; prints one JSON line once the codes are there (the test
 // then plays the user), and one with the outcome.
 import * as client from "openid-client";
-import { discover, emit, recordingFetch, seen } from "./record.mjs";
+import { discover, emit, recordingFetch, run, seen } from "./record.mjs";
 
 const input = JSON.parse(process.argv[2]);
 
@@ -66,9 +66,4 @@ async function main() {
   return result;
 }
 
-try {
-  emit(await main());
-} catch (error) {
-  emit({ error: String(error), code: error.code ?? null, cause: error.cause ?? null, seen });
-  process.exitCode = 1;
-}
+await run(main);

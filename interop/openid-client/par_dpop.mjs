@@ -12,7 +12,7 @@
 // callback URL from stdin (the test plays the browser), prints the outcome.
 import { createInterface } from "node:readline";
 import * as client from "openid-client";
-import { discover, emit, recordingFetch, seen } from "./record.mjs";
+import { discover, emit, recordingFetch, run, seen } from "./record.mjs";
 
 const input = JSON.parse(process.argv[2]);
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -73,10 +73,5 @@ async function main() {
   };
 }
 
-try {
-  emit(await main());
-} catch (error) {
-  emit({ error: String(error), code: error.code ?? null, cause: error.cause ?? null, seen });
-  process.exitCode = 1;
-}
+await run(main);
 process.stdin.destroy();

@@ -36,3 +36,14 @@ export async function recordingFetch(url, options) {
 export function emit(value) {
   process.stdout.write(JSON.stringify(value) + "\n");
 }
+
+// Run a script's main(): its outcome as one JSON line, or the error with what the server
+// answered so far (and a failing exit code).
+export async function run(main) {
+  try {
+    emit(await main());
+  } catch (error) {
+    emit({ error: String(error), code: error.code ?? null, cause: error.cause ?? null, seen });
+    process.exitCode = 1;
+  }
+}
