@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 
 from django.test import Client
 
+from tests.oauth2.conftest import REDIRECT_URI, basic
+
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -39,3 +41,21 @@ def assert_json_error(response: Any, status: int, error: str) -> dict[str, Any]:
     body = response.json()
     assert body["error"] == error, body
     return body
+
+
+def redeem(
+    registered: Any, code: str, verifier: str, redirect_uri: str = REDIRECT_URI, **headers: Any
+) -> Any:
+    """The token request of an authorization code, the client authenticated by Basic."""
+    return form(
+        Client(),
+        "/oauth2/token",
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+        },
+        HTTP_AUTHORIZATION=basic(registered.client.client_id, registered.client_secret),
+        **headers,
+    )

@@ -10,10 +10,9 @@ from django.test import Client
 
 from beep_iam.oauth2.claims import id_token
 from beep_iam.services.oauth_tokens import issue_tokens
-from tests.conformance.helpers import challenge_params, form, jwt_claims
+from tests.conformance.helpers import challenge_params, form, jwt_claims, redeem
 from tests.oauth2.conftest import (
     ISSUER,
-    REDIRECT_URI,
     authorize_url,
     basic,
     get_code,
@@ -26,26 +25,10 @@ pytestmark = pytest.mark.django_db
 AFTER = "https://client.example.com/signed-out"
 
 
-@pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
-
-
 def _tokens(http, web, **extra):
     verifier, challenge = pkce()
     code = get_code(http, web.client.client_id, challenge, **extra)
-    response = form(
-        Client(),
-        "/oauth2/token",
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        HTTP_AUTHORIZATION=basic(web.client.client_id, web.client_secret),
-    )
+    response = redeem(web, code, verifier)
     assert response.status_code == 200, response.content
     return response.json()
 

@@ -10,7 +10,7 @@ from django.test import Client
 from joserfc.jwk import ECKey
 
 from beep_iam.services.oauth_tokens import issue_tokens
-from tests.conformance.helpers import FORM, assert_json_error, challenge_params, form
+from tests.conformance.helpers import FORM, assert_json_error, challenge_params, form, redeem
 from tests.oauth2.conftest import ISSUER, REDIRECT_URI, basic, pkce, query_of
 from tests.oauth2.test_dpop import proof
 
@@ -19,12 +19,6 @@ pytestmark = pytest.mark.django_db
 TOKEN_URL = f"{ISSUER}/oauth2/token"
 PAR_URL = f"{ISSUER}/oauth2/par"
 USERINFO = "http://testserver/oauth2/userinfo"
-
-
-@pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
 
 
 def _params(client_id: str, challenge: str, **extra: str) -> dict[str, str]:
@@ -237,18 +231,7 @@ def test_9449_10_1_par_dpop_header_binds_the_code(signed_in, web):
     pushed = _push(web, challenge, {"HTTP_DPOP": proof(key, htu=PAR_URL)})
     assert pushed.status_code == 201
     code = _code_via(signed_in, web, pushed.json()["request_uri"])["code"]
-    response = form(
-        Client(),
-        "/oauth2/token",
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        HTTP_AUTHORIZATION=basic(web.client.client_id, web.client_secret),
-        HTTP_DPOP=proof(other),
-    )
+    response = redeem(web, code, verifier, HTTP_DPOP=proof(other))
     assert_json_error(response, 400, "invalid_dpop_proof")
 
 

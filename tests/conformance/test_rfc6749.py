@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.conformance.helpers import assert_json_error, form
+from tests.conformance.helpers import assert_json_error, form, redeem
 from tests.oauth2.conftest import (
     ISSUER,
     REDIRECT_URI,
@@ -18,12 +18,6 @@ from tests.oauth2.conftest import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def signed_in(client, user):
-    client.force_login(user)
-    return client
 
 
 # --- 5.1 successful response -------------------------------------------------------------
@@ -132,17 +126,7 @@ def test_5_2_refresh_may_not_widen_scope(signed_in, web):
     verifier, challenge = pkce()
     code = get_code(signed_in, web.client.client_id, challenge, scope="openid offline_access")
     auth = basic(web.client.client_id, web.client_secret)
-    tokens = form(
-        Client(),
-        "/oauth2/token",
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": verifier,
-        },
-        HTTP_AUTHORIZATION=auth,
-    ).json()
+    tokens = redeem(web, code, verifier).json()
     response = form(
         Client(),
         "/oauth2/token",
@@ -293,17 +277,7 @@ def test_oauth21_pkce_required_for_public_clients(signed_in, spa):
 
 def test_oauth21_code_verifier_mismatch_is_invalid_grant(signed_in, web):
     code = get_code(signed_in, web.client.client_id, pkce()[1])
-    response = form(
-        Client(),
-        "/oauth2/token",
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "code_verifier": pkce()[0],
-        },
-        HTTP_AUTHORIZATION=basic(web.client.client_id, web.client_secret),
-    )
+    response = redeem(web, code, pkce()[0])
     assert_json_error(response, 400, "invalid_grant")
 
 
@@ -323,17 +297,7 @@ def test_oauth21_redirect_uri_exact_match(signed_in, web):
 def test_oauth21_token_endpoint_refuses_a_different_redirect_uri(signed_in, web):
     verifier, challenge = pkce()
     code = get_code(signed_in, web.client.client_id, challenge)
-    response = form(
-        Client(),
-        "/oauth2/token",
-        {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI + "/other",
-            "code_verifier": verifier,
-        },
-        HTTP_AUTHORIZATION=basic(web.client.client_id, web.client_secret),
-    )
+    response = redeem(web, code, verifier, REDIRECT_URI + "/other")
     assert_json_error(response, 400, "invalid_grant")
 
 
