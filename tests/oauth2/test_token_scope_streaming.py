@@ -16,10 +16,10 @@ from rest_framework.renderers import JSONRenderer
 from beep_iam.oauth2.drf import OAuth2APIView
 from beep_iam.oauth2.resource import require_oauth
 from beep_iam.services.oauth_tokens import issue_tokens
-from beep_shared.rls.middleware import ACTIVE_TENANT_SESSION_KEY
 from beep_shared.rls.sql import current_tenant_sql
 from tests.factories import OrganizationFactory
 from tests.factories.tenant import MemberFactory
+from tests.oauth2.test_tenancy import work_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.oauth2.test_token_scope_streaming")]
 
@@ -57,21 +57,24 @@ def alpha_beta(user):
     return a, b
 
 
+def streamed_as(client, url: str, token: str) -> str:
+    """The streamed body of ``url`` for ``token``: the tenant it was produced in."""
+    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200
+    return b"".join(response.streaming_content).decode()
+
+
 @pytest.mark.parametrize("url", ["/streamed", "/drf-streamed"])
 def test_a_streamed_body_of_a_token_for_no_organization_runs_as_none(
     client, web, user, alpha_beta, url
 ):
     alpha, _ = alpha_beta
     client.force_login(user)
-    session = client.session
-    session[ACTIVE_TENANT_SESSION_KEY] = alpha.pk
-    session.save()
+    work_in(client, alpha)
     web.client.scopes = None
     web.client.save()
     token = issue_tokens(web.client, scopes=["openid"], user=user).access_token
-    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}")
-    assert response.status_code == 200
-    body = b"".join(response.streaming_content).decode()
+    body = streamed_as(client, url, token)
     assert body in ("None", ""), f"streamed as {body!r}: the cookie's organization {alpha.pk}"
 
 
@@ -81,17 +84,13 @@ def test_a_streamed_body_of_a_token_for_beta_runs_as_beta_whatever_the_cookie(
 ):
     alpha, beta = alpha_beta
     client.force_login(user)
-    session = client.session
-    session[ACTIVE_TENANT_SESSION_KEY] = alpha.pk
-    session.save()
+    work_in(client, alpha)
     web.client.scopes = None
     web.client.save()
     token = issue_tokens(
         web.client, scopes=["openid"], user=user, reference_id=beta.pk
     ).access_token
-    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}")
-    assert response.status_code == 200
-    body = b"".join(response.streaming_content).decode()
+    body = streamed_as(client, url, token)
     assert body == beta.pk, f"streamed as {body!r}, not the token's {beta.pk} (alpha={alpha.pk})"
 
 
@@ -105,8 +104,7 @@ def test_without_a_cookie_a_streamed_body_runs_as_the_tokens_organization(
     token = issue_tokens(
         web.client, scopes=["openid"], user=user, reference_id=beta.pk
     ).access_token
-    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}")
-    body = b"".join(response.streaming_content).decode()
+    body = streamed_as(client, url, token)
     assert body == beta.pk, f"streamed as {body!r}, not the token's {beta.pk}"
 
 
