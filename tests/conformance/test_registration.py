@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.test import Client, override_settings
+from django.test import Client
 
 from tests.conformance.helpers import assert_json_error
 from tests.oauth2.conftest import ISSUER, REDIRECT_URI
 
+# Open registration, the issuer set: the autouse fixture of tests/oauth2/test_registration.
+from tests.oauth2.test_registration import _open, configure  # noqa: F401
+
 pytestmark = pytest.mark.django_db
 
 URL = "/oauth2/register"
-
-
-def configure(**overrides: Any) -> Any:
-    return override_settings(
-        BEEP_IAM={
-            **getattr(settings, "BEEP_IAM", {}),
-            "OAUTH2_ISSUER": ISSUER,
-            "OAUTH2_REGISTRATION": "open",
-            "OAUTH2_RATE_LIMITS": {"register": None},
-            **overrides,
-        }
-    )
-
-
-@pytest.fixture(autouse=True)
-def _open() -> Iterator[None]:
-    with configure():
-        yield
 
 
 def post(body: Any, **headers: Any) -> Any:
