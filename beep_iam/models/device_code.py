@@ -243,5 +243,13 @@ class DeviceCode(Expires, Table):
             models.Index(fields=["user"], name="device_code_user_id_idx"),
         ]
 
+    @property
+    def is_oauth_code(self) -> bool:
+        """A code for the OAuth token endpoint (better-auth's oauthDeviceAuthorization()
+        form); a first-party one (its deviceAuthorization(), no ``oauth_client_id``) mints a
+        session at better-auth's /device/token and gets no OAuth tokens (its OAuth grant
+        refuses it too)."""
+        return self.oauth_client_id is not None and self.oauth_client_id == self.client_id
+
     def __str__(self) -> str:
         return f"device code {self.user_code} ({self.status})"

@@ -128,14 +128,11 @@ def token_grant(client: OAuthClient, params: dict[str, str], issue: Issue) -> di
         row = (
             DeviceCode.objects.select_for_update()
             .by_secret(raw)
-            # An OAuth device code only: better-auth's first-party deviceAuthorization()
-            # rows (no oauth_client_id) mint a session at its /device/token, never OAuth
-            # tokens (its OAuth grant refuses them too).
-            .filter(client_id=client.client_id, oauth_client_id=client.client_id)
+            .filter(client_id=client.client_id)
             .first()
         )
         now = timezone.now()
-        if row is None:
+        if row is None or not row.is_oauth_code:
             failure = errors.InvalidGrantError(description="unknown device_code")
         elif row.expired_by(now):
             row.delete()

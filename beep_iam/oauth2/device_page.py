@@ -70,13 +70,12 @@ def verify(request: HttpRequest) -> HttpResponse:
     decision = request.POST.get("decision") if request.method == "POST" else None
     with transaction.atomic(using=router.db_for_write(DeviceCode)):
         row = _claimed(typed, request.user)
-        # The OAuth client of an OAuth device code; a first-party code (better-auth's
-        # deviceAuthorization(), no oauth_client_id) is not decided here.
+        # An OAuth device code's client; a first-party code is not decided here.
         client = (
             OAuthClient.objects.filter(
-                client_id=row.oauth_client_id, disabled=False, deleted_at__isnull=True
+                client_id=row.client_id, disabled=False, deleted_at__isnull=True
             ).first()
-            if row is not None and row.oauth_client_id == row.client_id
+            if row is not None and row.is_oauth_code
             else None
         )
         if row is None or client is None:

@@ -200,11 +200,14 @@ def single_values(data: QueryDict | Iterable[tuple[str, str]]) -> dict[str, str]
         lists = iter(grouped.items())
     params: dict[str, str] = {}
     for key, values in lists:
-        if "\x00" in key or len(key) > MAX_NAME_LENGTH:  # names are stored too (PAR, codes)
+        # Names are stored too (a pushed request, a code's query).
+        if "\x00" in key:
+            raise errors.InvalidRequestError(
+                description=printable(f"parameter name {key!r} contains a NUL character")
+            )
+        if len(key) > MAX_NAME_LENGTH:
             raise errors.InvalidRequestError(
                 description=printable(f"parameter name {key[:MAX_NAME_LENGTH]!r}... is malformed")
-                if len(key) > MAX_NAME_LENGTH
-                else printable(f"parameter name {key!r} contains a NUL character")
             )
         if len(values) > 1 and key not in REPEATABLE:
             raise errors.InvalidRequestError(

@@ -190,8 +190,12 @@ def check_ip(request: HttpRequest, endpoint: str) -> None:
     limit = _limit(endpoint)
     if limit is None or limit.per_ip is None:
         return
-    key = f"{client_ip(request)}|{RATE_LIMIT_PATHS[endpoint]}"
-    retry = store().consume(key, limit.per_ip, limit.window)
+    _spend(f"{client_ip(request)}|{RATE_LIMIT_PATHS[endpoint]}", limit.per_ip, limit.window)
+
+
+def _spend(key: str, allowed: int, window: int) -> None:
+    """One request against ``key``'s count; :class:`TooManyRequests` over ``allowed``."""
+    retry = store().consume(key, allowed, window)
     if retry is not None:
         raise TooManyRequests(retry)
 
@@ -203,10 +207,7 @@ def check_user(request: HttpRequest, endpoint: str) -> None:
     limit = _limit(endpoint)
     if limit is None or limit.per_ip is None or not request.user.is_authenticated:
         return
-    key = f"user:{request.user.pk}|{RATE_LIMIT_PATHS[endpoint]}"
-    retry = store().consume(key, limit.per_ip, limit.window)
-    if retry is not None:
-        raise TooManyRequests(retry)
+    _spend(f"user:{request.user.pk}|{RATE_LIMIT_PATHS[endpoint]}", limit.per_ip, limit.window)
 
 
 def check_client(
@@ -224,9 +225,7 @@ def check_client(
     key = f"client:{client_id}|{RATE_LIMIT_PATHS[endpoint]}"
     if user_id is not None:
         key = f"{key}|user:{user_id}"
-    retry = store().consume(key, limit.per_client, limit.window)
-    if retry is not None:
-        raise TooManyRequests(retry)
+    _spend(key, limit.per_client, limit.window)
 
 
 def limit_ip(endpoint: str) -> Callable[[View], View]:
