@@ -204,9 +204,9 @@ def register(request: HttpRequest) -> HttpResponse:
 
 
 @sensitive_variables("token", "header")
-def _managed_client(request: HttpRequest, client_id: str) -> tuple[OAuthClient, Verification]:
-    """The client the registration access token manages; 401 for anything else (RFC 7592 3:
-    a wrong token and an unknown client look the same)."""
+def _managed_client(request: HttpRequest, client_id: str) -> tuple[OAuthClient, Verification, str]:
+    """The client the registration access token manages, the token's row and the token; 401
+    for anything else (RFC 7592 3: a wrong token and an unknown client look the same)."""
     token = _bearer(request)
     if token is None:
         raise TokenRequired("the registration access token is required")
@@ -222,7 +222,7 @@ def _managed_client(request: HttpRequest, client_id: str) -> tuple[OAuthClient, 
     if client is None:
         raise _invalid_token("the registration access token is not valid")
     assert row is not None
-    return client, row
+    return client, row, token
 
 
 @csrf_exempt
@@ -235,11 +235,11 @@ def manage(request: HttpRequest, client_id: str) -> HttpResponse:
     try:
         if iam_settings().oauth2_registration is None:
             raise RegistrationError("access_denied", "client registration is disabled", 403)
-        client, row = _managed_client(request, client_id)
+        client, row, token = _managed_client(request, client_id)
         if request.method == "GET":
             # RFC 7592 3: the read response carries the registration access token (the one
             # presented: it is not rotated here) and the client's URI.
-            return _registration_response(client, None, _bearer(request) or "", 200)
+            return _registration_response(client, None, token, 200)
         if request.method == "DELETE":
             with transaction.atomic():
                 Verification.objects.filter(pk=row.pk).delete()
@@ -250,7 +250,7 @@ def manage(request: HttpRequest, client_id: str) -> HttpResponse:
             return response
         body = _json_body(request)
         with transaction.atomic():
-            client, secret = _replace(client, body, _bearer(request) or "")
+            client, secret = _replace(client, body, token)
             Verification.objects.filter(pk=row.pk).delete()
             token = _issue_registration_token(client.client_id)
     except ValidationError as exc:
