@@ -10,7 +10,7 @@
 // callback URL from stdin (the test plays the browser), prints the outcome.
 import { createInterface } from "node:readline";
 import * as client from "openid-client";
-import { discover, emit, recordingFetch, run, seen } from "./record.mjs";
+import { authorizationRequest, discover, emit, recordingFetch, run, seen } from "./record.mjs";
 
 const input = JSON.parse(process.argv[2]);
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -27,18 +27,8 @@ async function main() {
   config[client.customFetch] = recordingFetch;
   const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair("ES256"));
   const jkt = await DPoP.calculateThumbprint();
-  const code_verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: input.redirect_uri,
-    scope: input.scope,
-    state,
-    nonce,
-    code_challenge: await client.calculatePKCECodeChallenge(code_verifier),
-    code_challenge_method: "S256",
-    dpop_jkt: jkt,
-  });
+  const { params, code_verifier, state, nonce } = await authorizationRequest(input, { dpop_jkt: jkt });
+  const url = client.buildAuthorizationUrl(config, params);
   emit({ url: url.href, jkt });
   const callback = (await lines.next()).value;
   const tokens = await client.authorizationCodeGrant(

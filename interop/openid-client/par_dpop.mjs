@@ -12,7 +12,7 @@
 // callback URL from stdin (the test plays the browser), prints the outcome.
 import { createInterface } from "node:readline";
 import * as client from "openid-client";
-import { discover, emit, recordingFetch, run, seen } from "./record.mjs";
+import { authorizationRequest, discover, emit, recordingFetch, run, seen } from "./record.mjs";
 
 const input = JSON.parse(process.argv[2]);
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -22,21 +22,8 @@ async function main() {
   config[client.customFetch] = recordingFetch;
   const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair("ES256"));
   const jkt = await DPoP.calculateThumbprint();
-  const code_verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const url = await client.buildAuthorizationUrlWithPAR(
-    config,
-    {
-      redirect_uri: input.redirect_uri,
-      scope: input.scope,
-      state,
-      nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(code_verifier),
-      code_challenge_method: "S256",
-    },
-    { DPoP },
-  );
+  const { params, code_verifier, state, nonce } = await authorizationRequest(input);
+  const url = await client.buildAuthorizationUrlWithPAR(config, params, { DPoP });
   emit({ url: url.href, jkt, seen: [...seen] });
   const callback = (await lines.next()).value;
   const tokenDPoP = input.other_key

@@ -14,6 +14,24 @@ export async function discover(input, clientAuth) {
   return config;
 }
 
+// A code + PKCE authorization request's parameters (S256; a fresh state and nonce; extra
+// ones added) and what the code's redemption checks against.
+export async function authorizationRequest(input, extra = {}) {
+  const code_verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const params = {
+    redirect_uri: input.redirect_uri,
+    scope: input.scope,
+    state,
+    nonce,
+    code_challenge: await client.calculatePKCECodeChallenge(code_verifier),
+    code_challenge_method: "S256",
+    ...extra,
+  };
+  return { params, code_verifier, state, nonce };
+}
+
 // A customFetch for openid-client that records what the server answered (time, method, URL,
 // grant_type, status, OAuth error code, WWW-Authenticate) so a test can see the library's own
 // polling and retries; requests and responses pass through unchanged.

@@ -5,7 +5,7 @@
 // endpoint are verified against the server's JWKS).
 // Usage: node rp.mjs '<json>'; prints one JSON object.
 import * as client from "openid-client";
-import { discover } from "./record.mjs";
+import { authorizationRequest, discover } from "./record.mjs";
 
 const input = JSON.parse(process.argv[2]);
 
@@ -41,17 +41,8 @@ const commands = {
 
   async start() {
     const config = await configure();
-    const code_verifier = client.randomPKCECodeVerifier();
-    const state = client.randomState();
-    const nonce = client.randomNonce();
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: input.redirect_uri,
-      scope: input.scope,
-      state,
-      nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(code_verifier),
-      code_challenge_method: "S256",
-    });
+    const { params, code_verifier, state, nonce } = await authorizationRequest(input);
+    const url = client.buildAuthorizationUrl(config, params);
     return { url: url.href, state, nonce, code_verifier };
   },
 
