@@ -35,8 +35,8 @@ from beep_iam.models.oauth import TokenEndpointAuthMethod
 from beep_iam.oauth2 import cimd, client_assertion
 from beep_iam.oauth2.invalid_client import InvalidClientError
 from beep_iam.oauth2.text import printable
-from beep_iam.services import oauth_errors, oauth_tokens
-from beep_iam.services.oauth_clients import authenticate_client
+from beep_iam.services import oauth_errors
+from beep_iam.services.oauth_clients import ReadAlong, authenticate_client
 
 #: Larger token, revocation or introspection requests are refused before they are parsed.
 MAX_BODY_BYTES = 16_384
@@ -294,14 +294,14 @@ def authenticate(
     request: HttpRequest,
     params: dict[str, str],
     *,
-    introspection: oauth_tokens.Introspection | None = None,
+    along: ReadAlong | None = None,
 ) -> tuple[OAuthClient, str]:
     """The client authenticated by ``client_secret_basic``, ``client_secret_post``,
     ``private_key_jwt`` or ``none`` (a public client naming itself), and the method used.
 
     One method per request (RFC 6749 2.3); the method must be the client's registered one
     (a NULL method, from other tools, allows either secret method). The secret check itself
-    is ``authenticate_client``'s (which reads ``introspection``'s token along)."""
+    is ``authenticate_client``'s (which reads ``along``'s row in the client's statement)."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     secret: str | None
     if header:
@@ -347,7 +347,7 @@ def authenticate(
         raise invalid_client()
     discover(client_id)
     try:
-        client = authenticate_client(client_id, secret, introspection=introspection)
+        client = authenticate_client(client_id, secret, along=along)
     except oauth_errors.InvalidClient:
         raise invalid_client() from None
     registered = client.token_endpoint_auth_method

@@ -24,13 +24,16 @@ import json
 import os
 import struct
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final, cast
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import router
 from django.db.models import Q, QuerySet
 from django.db.models.signals import post_save
 from django.utils import timezone
@@ -235,13 +238,60 @@ def _signing_keys(now: Any, alg: str | None) -> QuerySet[Jwks]:
 
 def _newest_key(alg: str) -> ModelLookup[Jwks]:
     def query(now: Any) -> QuerySet[Jwks]:
-        return _signing_keys(now, alg).order_by("-created_at", "-row_id")
+        # One row, also where the lookup rides on another statement (NewestKeyRead).
+        return _signing_keys(now, alg).order_by("-created_at", "-row_id")[:1]
 
     return ModelLookup(Jwks, query)
 
 
 # Read per ID token: compiled once per algorithm, one prepared statement.
 _NEWEST_KEY = {alg: _newest_key(alg) for alg in ALGORITHMS}
+
+
+class NewestKeyRead:
+    """The newest key of ``alg``, read in the statement that loads the client of a token
+    request (``authenticate_client(along=...)``): the ID token it may issue then costs no
+    round trip for its key. Read at the request's start, so a rotation still takes effect
+    from the next request on; :func:`signing_key` uses it inside :func:`reading_along`."""
+
+    def __init__(self, alg: str) -> None:
+        _check_alg(alg)
+        self.alg = alg
+        self.row: Jwks | None = None
+        self.done = False
+
+    def load_client(self, lookup: ModelLookup[OAuthClient], client_id: str) -> OAuthClient | None:
+        """``lookup.get(client_id)``, reading the key along when both live on one database."""
+        alias = router.db_for_read(Jwks)
+        if alias != router.db_for_read(OAuthClient):
+            return lookup.get(client_id)
+        newest = _NEWEST_KEY[self.alg]
+        tail, params = newest.as_tail(timezone.now(), using=alias)
+        client, values = lookup.get_with(client_id, tail, params, using=alias)
+        if client is not None:
+            self.row, self.done = newest.from_tail(values, using=alias), True
+        return client
+
+
+_read_along: ContextVar[NewestKeyRead | None] = ContextVar("beep_iam_key_read", default=None)
+
+
+@contextmanager
+def reading_along(read: NewestKeyRead | None) -> Iterator[None]:
+    """Inside, :func:`signing_key` takes ``read``'s key where it read one of the wanted
+    algorithm."""
+    token = _read_along.set(read)
+    try:
+        yield
+    finally:
+        _read_along.reset(token)
+
+
+def _newest_row(alg: str, now: Any) -> Jwks | None:
+    read = _read_along.get()
+    if read is not None and read.done and read.alg == alg and read.row is not None:
+        return read.row
+    return _NEWEST_KEY[alg].get(now)
 
 
 def signing_key(kid: str | None = None, *, alg: str = ALG) -> SigningKey:
@@ -258,7 +308,7 @@ def signing_key(kid: str | None = None, *, alg: str = ALG) -> SigningKey:
             raise LookupError(f"no unexpired signing key {kid}")
     else:
         _check_alg(alg)
-        row = _NEWEST_KEY[alg].get(now)
+        row = _newest_row(alg, now)
         if row is not None and row_alg(row) != alg:  # a row without alg, of another key type
             newest = _signing_keys(now, alg).order_by("-created_at", "-row_id")
             row = next(iter(_rows_of(newest, alg)), None)

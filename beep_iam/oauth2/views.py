@@ -104,9 +104,13 @@ def token(request: HttpRequest) -> HttpResponse:
         handler = _GRANTS.get(grant_type)
         if handler is None:
             raise errors.UnsupportedGrantTypeError(printable(grant_type))
-        client, method = authenticate(request, params)
+        # A grant that may issue an ID token reads its key with the client.
+        key_read = None
+        if grant_type in _ID_TOKEN_GRANTS:
+            key_read = keys.NewestKeyRead(iam_settings().oauth2_id_token_signing_alg)
+        client, method = authenticate(request, params, along=key_read)
         ratelimit.check_client("token", client.client_id, method)
-        with dpop.token_request(request, client):
+        with dpop.token_request(request, client), keys.reading_along(key_read):
             body = handler(client, params)
     except OAuth2Error as error:
         response = error_response(error)
@@ -398,6 +402,9 @@ _GRANTS = {
     GrantType.CLIENT_CREDENTIALS.value: _client_credentials,
     GrantType.DEVICE_CODE.value: _device_code,
 }
+_ID_TOKEN_GRANTS = frozenset(
+    {GrantType.AUTHORIZATION_CODE.value, GrantType.REFRESH_TOKEN.value, GrantType.DEVICE_CODE.value}
+)
 
 
 # --- authorization endpoint -----------------------------------------------------------------
@@ -859,7 +866,7 @@ def introspect(request: HttpRequest) -> HttpResponse:
         lookup = None
         if raw is not None and not access_jwt.looks_like_jwt(raw):
             lookup = oauth_tokens.Introspection(raw, token_type_hint=params.get("token_type_hint"))
-        client, method = authenticate(request, params, introspection=lookup)
+        client, method = authenticate(request, params, along=lookup)
         ratelimit.check_client("introspect", client.client_id, method)
         if method == "none":
             raise invalid_client("introspection needs client authentication")

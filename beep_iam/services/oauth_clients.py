@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -24,9 +24,6 @@ from beep_iam.services.prepared import ModelLookup
 from beep_iam.validators import MAX_URI_LENGTH
 from beep_shared import crypto
 from beep_shared.db.show_once import set_new_secret
-
-if TYPE_CHECKING:
-    from beep_iam.services.oauth_tokens import Introspection
 
 CLIENT_ID_BYTES = 24  # 32 URL-safe characters
 
@@ -148,19 +145,29 @@ def verify_client_secret(client: OAuthClient, raw_secret: str | None) -> bool:
 _CLIENT_BY_ID = ModelLookup(OAuthClient, lambda key: OAuthClient.objects.filter(client_id=key))
 
 
+class ReadAlong(Protocol):
+    """A row a request will need, read in the statement that loads its client (one round
+    trip for both): ``oauth_tokens.Introspection`` (the token asked about),
+    ``keys.NewestKeyRead`` (the key of the ID token a grant may issue)."""
+
+    def load_client(
+        self, lookup: ModelLookup[OAuthClient], client_id: str
+    ) -> OAuthClient | None: ...
+
+
 @sensitive_variables("raw_secret")
 def authenticate_client(
-    client_id: str, raw_secret: str | None, *, introspection: Introspection | None = None
+    client_id: str, raw_secret: str | None, *, along: ReadAlong | None = None
 ) -> OAuthClient:
     """The valid client ``client_id`` (``OAuthClient.may_authenticate``: enabled, not
-    soft-deleted), authenticated by its secret if it has one; with ``introspection``, the
-    token it asks about is read in the same statement (``Introspection.load_client``).
+    soft-deleted), authenticated by its secret if it has one; ``along`` reads what it
+    needs in the same statement (:class:`ReadAlong`).
 
     Raises ``InvalidClient`` with the same message for an unknown client, an invalid one and a
     wrong secret, so the answer does not reveal which client ids exist.
     """
-    if introspection is not None:
-        client = introspection.load_client(_CLIENT_BY_ID, client_id)
+    if along is not None:
+        client = along.load_client(_CLIENT_BY_ID, client_id)
     else:
         client = _CLIENT_BY_ID.get(client_id)
     if client is None:

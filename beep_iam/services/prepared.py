@@ -281,6 +281,24 @@ class ModelLookup(Generic[ModelT]):
             return None, ()
         return self._load(alias, conn, plan, list(row[: plan.width])), tuple(row[plan.width :])
 
+    def as_tail(self, key: Any, *, using: str) -> tuple[str, tuple[Any, ...]]:
+        """This lookup as the ``tail`` and ``tail_params`` of another's :meth:`get_with` on
+        ``using``; :meth:`from_tail` loads what it found."""
+        conn = connections[using]
+        plan = self._plans.get(conn) or self._plan(conn)
+        return plan.sql, tuple(key if p == _KEY else p for p in plan.params)
+
+    def from_tail(self, values: Sequence[Any], *, using: str) -> ModelT | None:
+        """The instance in the tail values of a :meth:`get_with` that rode on
+        :meth:`as_tail`, or None where it found no row."""
+        conn = connections[using]
+        plan = self._plans.get(conn) or self._plan(conn)
+        main = plan.parts[0]
+        pk = main.positions[main.attnames.index(self.model._meta.pk.attname)]
+        if len(values) < plan.width or values[pk] is None:
+            return None
+        return self._load(using, conn, plan, list(values[: plan.width]))
+
     def _load(self, alias: str, conn: Any, plan: _Plan, values: list[Any]) -> ModelT:
         _convert(values, plan.converters, conn)
         main, *related = plan.parts

@@ -1,6 +1,7 @@
 """What benchmarks/oauth_http.py made cheaper, kept correct: the imported signing key is kept
 per row (decrypting and importing it cost about 0.4 ms per ID token; the row is still read per
-token), and the JSON endpoints set never_cache's headers without parsing them."""
+token), a grant that may issue an ID token reads that row in its client's statement, and the
+JSON endpoints set never_cache's headers without parsing them."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ from urllib.parse import urlencode
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.views.decorators.cache import never_cache
+from joserfc import jwt
 
 from beep_iam.models import Jwks
 from beep_iam.oauth2 import keys
 from beep_iam.oauth2.endpoint import no_store
+from beep_iam.services.oauth_clients import register_client
+from beep_iam.services.oauth_tokens import issue_tokens
 from tests.factories import UserFactory
 from tests.oauth2.conftest import basic
 
@@ -144,3 +150,66 @@ def test_a_signed_in_request_still_reads_its_session(client):
     client.force_login(user)
     response = client.get("/.well-known/openid-configuration")
     assert "cookie" in response.get("Vary", "").lower()
+
+
+def _refresh(http, registered, refresh_token):
+    response = http.post(
+        "/oauth2/token",
+        urlencode({"grant_type": "refresh_token", "refresh_token": refresh_token}),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=basic(registered.client.client_id, registered.client_secret),
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _refresh_tokens(registered, user, count):
+    scopes = ["openid", "offline_access"]
+    return [
+        issue_tokens(registered.client, scopes=scopes, user=user, with_refresh=True).refresh_token
+        for _ in range(count)
+    ]
+
+
+def test_a_refresh_reads_the_signing_key_with_its_client(client, web, user):
+    key = keys.create_key()
+    (refresh_token,) = _refresh_tokens(web, user, 1)
+    with CaptureQueriesContext(connection) as captured:
+        body = _refresh(client, web, refresh_token)
+    assert (
+        jwt.decode(body["id_token"], keys.signing_key().key, algorithms=["EdDSA"]).header["kid"]
+        == key.pk
+    )
+    reads = [q["sql"] for q in captured if 'FROM "jwks"' in q["sql"]]
+    (statement,) = reads  # no read of its own
+    assert "oauth_client" in statement
+
+
+def test_a_key_rotated_between_two_refreshes_signs_the_second(client, web, user):
+    old = keys.create_key()
+    first, second = _refresh_tokens(web, user, 2)
+    token = _refresh(client, web, first)["id_token"]
+    assert (
+        jwt.decode(token, keys.signing_key(old.pk).key, algorithms=["EdDSA"]).header["kid"]
+        == old.pk
+    )
+    new = keys.create_key(expire_current=True)
+    token = _refresh(client, web, second)["id_token"]
+    assert (
+        jwt.decode(token, keys.signing_key(new.pk).key, algorithms=["EdDSA"]).header["kid"]
+        == new.pk
+    )
+
+
+def test_a_client_of_another_algorithm_reads_its_own_key(client, user):
+    registered = register_client(
+        redirect_uris=["https://client.example.com/callback"],
+        grant_types=["authorization_code", "refresh_token"],
+        scopes=["openid", "offline_access"],
+        metadata=json.dumps({"id_token_signed_response_alg": "ES256"}),
+    )
+    keys.create_key()  # the default algorithm's, read along but not this client's
+    (refresh_token,) = _refresh_tokens(registered, user, 1)
+    token = _refresh(client, registered, refresh_token)["id_token"]
+    header = jwt.decode(token, keys.signing_key(alg="ES256").key, algorithms=["ES256"]).header
+    assert header["alg"] == "ES256"
