@@ -244,7 +244,8 @@ def _newest_key(alg: str) -> ModelLookup[Jwks]:
     return ModelLookup(Jwks, query)
 
 
-# Read per ID token: compiled once per algorithm, one prepared statement.
+# Read per ID token (with the client where NewestKeyRead rides on its statement): compiled
+# once per algorithm, one prepared statement.
 _NEWEST_KEY = {alg: _newest_key(alg) for alg in ALGORITHMS}
 
 
