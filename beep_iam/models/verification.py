@@ -12,9 +12,6 @@ from beep_shared.db.show_once import SecretField
 from beep_shared.models import Table
 from beep_shared.models.lifecycle import Expires, ExpiringQuerySet
 
-# Characters of an identifier shown where the whole identifier could leak a secret.
-IDENTIFIER_HINT_LENGTH = 6
-
 
 def typed_value(text: str, kind: str) -> dict[str, Any] | None:
     """The JSON object a one-time value of ``kind`` (its ``"type"``: an authorization code, a
@@ -57,9 +54,7 @@ class Verification(Expires, Table):
 
     @property
     def identifier_hint(self) -> str:
-        """The identifier's namespace (``"reset-password:"``) or first characters, then '…'."""
-        identifier = self.identifier or ""
-        namespace, sep, _ = identifier.partition(":")
-        if sep:
-            return f"{namespace}:…"
-        return f"{identifier[:IDENTIFIER_HINT_LENGTH]}…"
+        """The identifier's namespace (``"reset-password:"``), then '…'. Nothing of an
+        identifier without one: it may be a token itself (better-auth's magic links)."""
+        namespace, sep, _ = (self.identifier or "").partition(":")
+        return f"{namespace}:…" if sep else "…"

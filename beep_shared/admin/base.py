@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 
 from beep_shared.db.show_once import secret_fields
 
-from .changelist import TableChangeList
+from .changelist import TableChangeList, secret_lookup_problem
 from .checks import secret_field_problems, unbounded_list_filters
 from .columns import QuickDateColumnsMixin
 from .deletion import DeleteSummaryMixin
@@ -127,7 +127,8 @@ class TableAdmin(
       (``beep_shared.admin.widgets``); links to the rows that point here (``related_links``,
       ``beep_shared.admin.related``).
     - A filter value the column cannot hold is a 400 page naming the parameter and the rule,
-      not a server error nor a silently unfiltered list (``BadInputMixin``).
+      not a server error nor a silently unfiltered list (``BadInputMixin``); so is a filter
+      that compares part of a secret column (``secret_lookup_problem``).
     - Columns that decide who someone is or where they work (``superuser_fields``) are
       read-only to everyone but superusers (``beep_shared.admin.permissions``).
     - The delete confirmation counts a large cascade per table instead of listing every row
@@ -172,6 +173,13 @@ class TableAdmin(
         excluded = super().get_exclude(request, obj)
         hidden = [f.name for f in secret_fields(self.model) if f.name not in (excluded or ())]
         return (*(excluded or ()), *hidden) if hidden else excluded
+
+    def lookup_allowed(self, lookup: str, value: Any, request: Any = None) -> bool:
+        # Django allows any lookup of the model's own columns from the query string.
+        problem = secret_lookup_problem(self.model, lookup)
+        if problem:
+            raise BadChangelistQuery(problem)
+        return super().lookup_allowed(lookup, value, request)
 
     def get_search_fields(self, request: Any) -> Any:
         return self.exact_search_fields or super().get_search_fields(request)

@@ -11,6 +11,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models.constants import LOOKUP_SEP
 from django.urls import reverse
 
+from beep_shared.db.show_once import holds_secret
+
 from .columns import PK_MARK
 from .filters import checked_value
 
@@ -48,6 +50,34 @@ def checked_date_part(lookup: str, value: str) -> None:
             raise IncorrectLookupParameters(
                 f"{lookup}: must be a whole number from {low} to {high}."
             )
+
+
+#: What a query string may ask of a column that holds a secret: a match of the whole value
+#: (which reveals nothing the asker did not type, as an exact search) or whether it is set.
+SECRET_LOOKUPS: tuple[list[str], ...] = ([], ["exact"], ["isnull"])
+
+
+def secret_lookup_problem(model: Any, lookup: str) -> str | None:
+    """Why a query-string lookup may not filter the changelist, when it compares part of a
+    secret (``?password__startswith=``, ``?user__accounts__access_token__gt=``): a list that
+    shows a row or not would tell the secret a character at a time."""
+    parts = lookup.split(LOOKUP_SEP)
+    for position, part in enumerate(parts):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None  # a lookup or transform of a column that holds no secret
+        if holds_secret(field):
+            if parts[position + 1 :] in SECRET_LOOKUPS:
+                return None
+            return (
+                f"{lookup}: {field.name} holds a secret; a filter may only match it exactly "
+                "(or ask whether it is empty)."
+            )
+        if not field.is_relation or field.related_model is None:
+            return None
+        model = field.related_model
+    return None
 
 
 def column_for_lookup(model: Any, lookup: str) -> Any:

@@ -58,6 +58,18 @@ class DigestField(SecretField):
         return crypto.digest(raw)
 
 
+def holds_secret(field: Any) -> bool:
+    """Whether a field is a secret column or holds secrets inside its text: a model names
+    those in ``secret_holding_fields`` (an SSO provider's JSON configuration, whose client
+    secret better-auth keeps in clear)."""
+    if isinstance(field, SecretField):
+        return True
+    model = getattr(field, "model", None)
+    return bool(getattr(field, "concrete", False)) and field.name in getattr(
+        model, "secret_holding_fields", ()
+    )
+
+
 def secret_fields(model: type[models.Model]) -> list[SecretField]:
     """The model's secret columns, in declaration order."""
     return [field for field in model._meta.concrete_fields if isinstance(field, SecretField)]

@@ -121,7 +121,7 @@ def test_verification_hint_never_carries_the_token():
         "reset-password:…"
     )
     hint = VerificationFactory.build(identifier="magiclinktoken0123456789").identifier_hint
-    assert hint == "magicl…"
+    assert hint == "…"  # the identifier may be the token itself: not even its first characters
 
 
 @pytest.mark.parametrize(
