@@ -126,8 +126,9 @@ class TokenHasScope(BasePermission):
 
 
 class OAuth2TenantMixin:
-    """Runs the handler as the organization the token was granted for (row level
-    security), as ``require_oauth`` does; put it before ``APIView`` among the bases."""
+    """Runs the permission and throttle checks and the handler as the organization the
+    token was granted for (row level security), as ``require_oauth`` does; put it before
+    ``APIView`` among the bases."""
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         self._beep_token: AccessTokenInfo | None = None
@@ -139,8 +140,11 @@ class OAuth2TenantMixin:
             return stream_as_token(self._beep_token, response)
         return response
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+    def perform_authentication(self, request: Request) -> None:
+        # APIView.initial authenticates, then checks permissions and throttles: those run
+        # in the token's scope too (a permission that reads tenant rows decides as the
+        # token's organization, not a session cookie's sent along).
+        super().perform_authentication(request)  # type: ignore[misc]
         info = request.auth
         if isinstance(info, AccessTokenInfo):
             self._beep_token = info

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import path
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,6 +50,25 @@ class Invoices(OAuth2APIView):
         return Response({"written": True})
 
 
+class DecidedInScope(BasePermission):
+    """A permission that reads tenant rows decides in the scope it runs in: record it."""
+
+    seen: list[str | None] = []
+
+    def has_permission(self, request, view):
+        self.seen.append(_tenant())
+        return True
+
+
+class Guarded(OAuth2APIView):
+    renderer_classes = [JSONRenderer]
+    permission_classes = [TokenHasScope, DecidedInScope]
+    required_scopes = ["invoices:read"]
+
+    def get(self, request):
+        return Response({"tenant": _tenant()})
+
+
 class Failing(OAuth2APIView):
     renderer_classes = [JSONRenderer]
 
@@ -72,6 +92,7 @@ urlpatterns = [
     path("invoices", Invoices.as_view()),
     path("failing", Failing.as_view()),
     path("mixed", Mixed.as_view()),
+    path("guarded", Guarded.as_view()),
 ]
 
 
@@ -151,6 +172,27 @@ def test_a_token_for_no_organization_runs_as_none_whatever_the_cookie(client, ma
     response = client.get("/invoices", **bearer(issued.access_token))
     assert response.status_code == 200, response.content
     assert response.json()["tenant"] is None
+
+
+@pytest.mark.parametrize("granted_for", ["other organization", "no organization"])
+def test_permissions_decide_as_the_token_not_the_cookie(client, web, user, granted_for):
+    # Review 13: the scope was entered after APIView.initial, so DRF's permission (and
+    # throttle) checks ran as the organization of a session cookie sent along.
+    web.client.scopes = None
+    web.client.save()
+    cookie_organization = OrganizationFactory(owner_user=user)
+    token_organization = OrganizationFactory(owner_user=user)
+    reference = token_organization.pk if granted_for == "other organization" else None
+    issued = issue_tokens(web.client, scopes=["invoices:read"], user=user, reference_id=reference)
+    client.force_login(user)
+    session = client.session
+    session[ACTIVE_TENANT_SESSION_KEY] = cookie_organization.pk
+    session.save()
+    DecidedInScope.seen.clear()
+    response = client.get("/guarded", **bearer(issued.access_token))
+    assert response.status_code == 200, response.content
+    assert response.json()["tenant"] == reference
+    assert DecidedInScope.seen == [reference]
 
 
 def test_the_tenant_ends_when_the_view_raises(web, user):
