@@ -467,6 +467,13 @@ def _scope_list(key: str, value: Any) -> tuple[str, ...]:
         raise ImproperlyConfigured(
             f"{SETTING_NAME}[{key!r}] must be a list of scopes or None, got {value!r}."
         )
+    if not value:
+        # A client's empty scopes mean any scope (better-auth reads them so): a client anyone
+        # registered would get every scope, the resource servers' own included.
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}[{key!r}] must hold at least one scope (None: the default "
+            f"{' '.join(DEFAULT_REGISTRATION_SCOPES)}); a client with no scopes may ask for any."
+        )
     for scope in value:
         if not isinstance(scope, str) or not scope or " " in scope:
             raise ImproperlyConfigured(

@@ -29,6 +29,9 @@ def test_defaults_are_the_safe_ones() -> None:
         ({"OAUTH2_INITIAL_ACCESS_TOKENS": ["raw-token"]}, "not tokens"),
         ({"OAUTH2_REGISTRATION_SCOPES": "openid"}, "must be a list of scopes"),
         ({"OAUTH2_REGISTRATION_SCOPES": ["a b"]}, "without spaces"),
+        # Review 13: stored as a self-registered client's empty scopes, which allow any.
+        ({"OAUTH2_REGISTRATION_SCOPES": []}, "at least one scope"),
+        ({"OAUTH2_REGISTRATION_SCOPES": ()}, "at least one scope"),
         ({"OAUTH2_CLIENT_ID_METADATA_DOCUMENTS": 1}, "must be True or False"),
         ({"OAUTH2_FETCH_ALLOW_LOOPBACK": "yes"}, "must be True or False"),
     ],
