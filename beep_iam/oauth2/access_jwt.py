@@ -56,7 +56,7 @@ LEEWAY_SECONDS = 30
 #: seen reloads them at once, and a change to the ``jwks`` table in this process drops them.
 KEYS_TTL_SECONDS = 30.0
 
-_published: tuple[float, KeySet, frozenset[str]] | None = None
+_published: tuple[float, KeySet, keys.Published] | None = None
 
 
 def _forget_keys(**kwargs: Any) -> None:
@@ -81,21 +81,21 @@ def _kid(raw: str) -> str | None:
     return kid if isinstance(kid, str) else None
 
 
-def _key_set(kid: str | None) -> KeySet:
+def _key_set(kid: str | None) -> tuple[KeySet, keys.Published]:
     """The published keys (a query and a key import each time would cost more than the
     rest of a validation), reloaded after :data:`KEYS_TTL_SECONDS` or for an unknown ``kid``."""
     global _published
     now = time.monotonic()
     cached = _published
-    if cached is None or now - cached[0] > KEYS_TTL_SECONDS or (kid and kid not in cached[2]):
-        published = keys.published_keys()
-        cached = (
-            now,
-            KeySet.import_key_set({"keys": published}),
-            frozenset(str(k["kid"]) for k in published),
-        )
+    if (
+        cached is None
+        or now - cached[0] > KEYS_TTL_SECONDS
+        or (kid and all(k["kid"] != kid for k in cached[2].keys))
+    ):
+        published = keys.published()
+        cached = (now, KeySet.import_key_set({"keys": published.keys}), published)
         _published = cached
-    return cached[1]
+    return cached[1], cached[2]
 
 
 def looks_like_jwt(raw: str) -> bool:
@@ -154,8 +154,10 @@ def _audiences(claims: dict[str, Any]) -> list[str]:
 def _verified_claims(raw: str) -> dict[str, Any] | None:
     """The claims of ``raw`` if this server signed it as an access token (``typ``), for this
     issuer, unexpired; else None."""
+    kid = _kid(raw)
+    key_set, published = _key_set(kid)
     try:
-        token = jwt.decode(raw, _key_set(_kid(raw)), algorithms=list(keys.ALGORITHMS))
+        token = jwt.decode(raw, key_set, algorithms=list(keys.ALGORITHMS))
         typ = str(token.header.get("typ", "")).lower()
         if typ not in (TYP, f"application/{TYP}"):
             return None
@@ -171,6 +173,9 @@ def _verified_claims(raw: str) -> dict[str, Any] | None:
         return None
     claims: dict[str, Any] = token.claims
     if not isinstance(claims.get("client_id"), str) or not _audiences(claims):
+        return None
+    lifetime = iam_settings().access_token_lifetime.total_seconds()
+    if not published.signed_while_current(kid, claims, lifetime=lifetime):
         return None
     return claims
 

@@ -351,11 +351,43 @@ def connect() -> None:
     )
 
 
-def published_keys() -> list[dict[str, Any]]:
-    """The public JWKs, as better-auth's ``/jwks`` lists them."""
-    cutoff = timezone.now() - GRACE_PERIOD
-    rows = Jwks.objects.unexpired(cutoff).order_by("-created_at", "-row_id")
-    keys = []
+@dataclass(frozen=True)
+class Published:
+    """The keys a token of this server may be signed with: the public JWKs, as better-auth's
+    ``/jwks`` lists them, and when each stops or stopped signing (``expires_at``, epoch
+    seconds; none for a key without one)."""
+
+    keys: list[dict[str, Any]]
+    signing_ends: dict[str, float]
+
+    def signed_while_current(
+        self, kid: object, claims: dict[str, Any], *, lifetime: float | None = None
+    ) -> bool:
+        """Whether a token's ``iat`` says key ``kid`` still signed then and, with
+        ``lifetime``, its ``exp`` falls within that of the key's end: a retired key stays
+        published for :data:`GRACE_PERIOD` so that its tokens verify, not so that whoever
+        holds it may sign new ones (or old ones that never expire)."""
+        ended = self.signing_ends.get(kid) if isinstance(kid, str) else None
+        if ended is None:
+            return True
+        issued = jose.numeric_date(claims.get("iat"))
+        if issued is None or issued > ended + SIGNED_LEEWAY_SECONDS:
+            return False
+        if lifetime is None:
+            return True
+        expires = jose.numeric_date(claims.get("exp"))
+        return expires is not None and expires <= ended + lifetime + SIGNED_LEEWAY_SECONDS
+
+
+#: Clock skew between servers sharing the keys, allowed where a token's dates are compared
+#: with the end of its key's signing.
+SIGNED_LEEWAY_SECONDS = 60
+
+
+def published() -> Published:
+    """The published keys, each until ``expires_at`` plus :data:`GRACE_PERIOD`."""
+    rows = Jwks.objects.unexpired(timezone.now() - GRACE_PERIOD).order_by("-created_at", "-row_id")
+    keys, signing_ends = [], {}
     for row in rows:
         public = json.loads(row.public_key)
         for member in jose.PRIVATE_MEMBERS:  # never private material, whatever the row holds
@@ -363,4 +395,11 @@ def published_keys() -> list[dict[str, Any]]:
         alg = row_alg(row)
         named = {**({"alg": alg} if alg else {}), **({"crv": row.crv} if row.crv else {})}
         keys.append({**named, **public, "kid": row.pk})
-    return keys
+        if row.expires_at is not None:
+            signing_ends[row.pk] = row.expires_at.timestamp()
+    return Published(keys, signing_ends)
+
+
+def published_keys() -> list[dict[str, Any]]:
+    """The public JWKs, as better-auth's ``/jwks`` lists them."""
+    return published().keys

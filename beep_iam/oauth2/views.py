@@ -892,15 +892,16 @@ SIGNED_OUT_TEMPLATE = "beep_iam/oauth2/signed_out.html"
 def _hinted_claims(hint: str) -> dict[str, Any]:
     """The claims of an ID token this server signed (expired ones too: a logout often comes
     after the token's lifetime); ``ValueError`` otherwise."""
+    published = keys.published()
     try:
         token = jwt.decode(
-            hint,
-            KeySet.import_key_set({"keys": keys.published_keys()}),
-            algorithms=list(keys.ALGORITHMS),
+            hint, KeySet.import_key_set({"keys": published.keys}), algorithms=list(keys.ALGORITHMS)
         )
     except jose.MALFORMED as exc:
         raise ValueError("id_token_hint is not an ID token this server signed") from exc
     claims: dict[str, Any] = token.claims
+    if not published.signed_while_current(token.header.get("kid"), claims):
+        raise ValueError("id_token_hint is not an ID token this server signed")
     if claims.get("iss") != issuer() or not isinstance(claims.get("sub"), str):
         raise ValueError("id_token_hint is not an ID token this server issued")
     return claims
