@@ -69,6 +69,7 @@ from beep_shared import setting_values
 SETTING_NAME = "BEEP_IAM"
 _duration = partial(setting_values.duration, SETTING_NAME)
 _choice = partial(setting_values.choice, SETTING_NAME)
+_bool = partial(setting_values.boolean, SETTING_NAME)
 FORMER_ROLE_SETTING = "BEEP_BETTER_AUTH_ROLE"
 #: Keys that moved to the lower app's settings (the rule they choose belongs to its models).
 MOVED_KEYS = {"SESSION_TOKEN_STORAGE": "BEEP_SHARED['SESSION_TOKEN_STORAGE']"}
@@ -249,12 +250,6 @@ def _optional_bool(key: str, value: Any) -> bool | None:
         raise ImproperlyConfigured(
             f"{SETTING_NAME}[{key!r}] must be True, False or None, got {value!r}."
         )
-    return value
-
-
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ImproperlyConfigured(f"{SETTING_NAME}[{key!r}] must be True or False, got {value!r}.")
     return value
 
 
@@ -565,24 +560,24 @@ def _dpop(key: str, value: Any) -> DPoPSettings:
             f"{', '.join(DPOP_ALGORITHMS)}, got {algorithms!r}."
         )
 
+    nested = f"{SETTING_NAME}[{key!r}]"  # messages name BEEP_IAM['OAUTH2_DPOP']['...']
+
     def seconds(name: str, default: int) -> int:
-        span = _duration(f"{key}.{name}", value.get(name, default))
+        span = setting_values.duration(nested, name, value.get(name, default))
         return max(1, int(span.total_seconds()))
+
+    def flag(name: str, default: bool) -> bool:
+        return setting_values.boolean(nested, name, value.get(name, default))
 
     return DPoPSettings(
         algorithms=tuple(algorithms),
         proof_max_age=seconds("PROOF_MAX_AGE", defaults.proof_max_age),
-        nonce_required=_bool(
-            f"{key}.NONCE_REQUIRED", value.get("NONCE_REQUIRED", defaults.nonce_required)
-        ),
+        nonce_required=flag("NONCE_REQUIRED", defaults.nonce_required),
         nonce_lifetime=seconds("NONCE_LIFETIME", defaults.nonce_lifetime),
-        replay_store=_choice(
-            f"{key}.REPLAY_STORE", value.get("REPLAY_STORE", "database"), DPOP_REPLAY_STORES
+        replay_store=setting_values.choice(
+            nested, "REPLAY_STORE", value.get("REPLAY_STORE", "database"), DPOP_REPLAY_STORES
         ),
-        required_at_resource=_bool(
-            f"{key}.REQUIRED_AT_RESOURCE",
-            value.get("REQUIRED_AT_RESOURCE", defaults.required_at_resource),
-        ),
+        required_at_resource=flag("REQUIRED_AT_RESOURCE", defaults.required_at_resource),
     )
 
 

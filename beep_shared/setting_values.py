@@ -1,5 +1,6 @@
 """Validators of the values inside a settings dictionary (``BEEP_SHARED``, ``BEEP_IAM``):
-one wording of each rule for every app; each names the setting and key it refuses."""
+one wording of each rule for every app; each names the setting and key it refuses. For a key
+of a nested dict, ``setting`` names the dict (``BEEP_IAM['OAUTH2_DPOP']``)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,9 @@ def choice(setting: str, key: str, value: Any, allowed: tuple[str, ...]) -> str:
             f"{setting}[{key!r}] must be one of {', '.join(map(repr, allowed))}, got {value!r}."
         )
     return str(value)
+
+
+def boolean(setting: str, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ImproperlyConfigured(f"{setting}[{key!r}] must be True or False, got {value!r}.")
+    return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets as std_secrets
 import time
 from datetime import UTC, datetime
@@ -498,17 +499,18 @@ def test_cache_replay_store(client, machine, key, settings):
 @pytest.mark.parametrize(
     "value,named",
     [
-        ({"ALGORITHMS": ["HS256"]}, "ALGORITHMS"),
-        ({"ALGORITHMS": "ES256"}, "ALGORITHMS"),
-        ({"PROOF_MAX_AGE": -1}, "PROOF_MAX_AGE"),
-        ({"NONCE_REQUIRED": "yes"}, "NONCE_REQUIRED"),
-        ({"REPLAY_STORE": "memory"}, "REPLAY_STORE"),
+        ({"ALGORITHMS": ["HS256"]}, "['OAUTH2_DPOP']['ALGORITHMS']"),
+        ({"ALGORITHMS": "ES256"}, "['OAUTH2_DPOP']['ALGORITHMS']"),
+        ({"PROOF_MAX_AGE": -1}, "['OAUTH2_DPOP']['PROOF_MAX_AGE']"),
+        ({"NONCE_REQUIRED": "yes"}, "['OAUTH2_DPOP']['NONCE_REQUIRED']"),
+        ({"REPLAY_STORE": "memory"}, "['OAUTH2_DPOP']['REPLAY_STORE']"),
         ({"NONCES": True}, "NONCES"),
         ([], "OAUTH2_DPOP"),
     ],
 )
 def test_bad_settings_name_the_key(value, named):
-    with pytest.raises(ImproperlyConfigured, match=named):
+    # A nested key is named as it is written: BEEP_IAM['OAUTH2_DPOP']['PROOF_MAX_AGE'].
+    with pytest.raises(ImproperlyConfigured, match=re.escape(named)):
         load({"OAUTH2_DPOP": value})
 
 
