@@ -15,7 +15,10 @@ from django.http import HttpRequest
 
 from beep_shared.admin.base import TableAdmin
 from beep_shared.admin.filters import ExactValueFilter
+from beep_shared.admin.permissions import is_superuser
 from beep_shared.rls.context import current_scope
+from beep_shared.rls.setup import rls_mode_of
+from beep_shared.rls.sql import NULLABLE
 
 
 def scope_description(request: HttpRequest) -> str:
@@ -66,3 +69,32 @@ class TenantModelAdmin(TableAdmin):
                 pk=organization
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # A "nullable" table's rows of no organization are the instance's, visible to every
+    # tenant (docs/rls.md): staff working in one organization may read them, but only
+    # superusers change or delete one (but a row of the staff member's own, a personal API
+    # key), and only superusers move a row between organizations or out of them.
+    def instance_row_locked(self, request: HttpRequest, obj: Any) -> bool:
+        """Whether ``obj`` is an instance-wide row ``request``'s user may not change."""
+        if obj is None or is_superuser(request) or rls_mode_of(self.model) != NULLABLE:
+            return False
+        if getattr(obj, "organization_id", None) is not None:
+            return False
+        own = self.self_field and getattr(obj, f"{self.self_field}_id", None) == request.user.pk
+        return not own
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if self.instance_row_locked(request, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if self.instance_row_locked(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def superuser_fields_for(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = super().superuser_fields_for(request, obj)
+        if obj is not None and rls_mode_of(self.model) == NULLABLE:
+            return (*fields, "organization")
+        return fields
