@@ -111,6 +111,28 @@ SETS_ORGANIZATION_OWNER = pgtrigger.Trigger(
     ),
 )
 
+# ... and nothing else keeps it: organization.owner_user_id lets its user work in the
+# organization (beep_shared.rls.access.may_work_in), so when its owner membership ends (better-
+# auth's remove-member or leave, a demotion, a suspension, a soft delete) it passes to the
+# oldest remaining active owner, or to none.
+_ACTIVE_OWNER = "m.role = 'owner' AND m.status = 'active' AND m.deleted_at IS NULL"
+OWNER_LEAVES_ORGANIZATION = pgtrigger.Trigger(
+    name="member_owner_leaves_org",
+    operation=pgtrigger.Delete
+    | pgtrigger.UpdateOf("role", "status", "deleted_at", "user_id", "organization_id"),
+    when=pgtrigger.After,
+    condition=pgtrigger.Q(old__role="owner"),
+    func=(
+        "UPDATE organization o SET owner_user_id = ("
+        "SELECT m.user_id FROM member m "
+        f"WHERE m.organization_id = OLD.organization_id AND {_ACTIVE_OWNER} "
+        "ORDER BY m.created_at, m.row_id LIMIT 1) "
+        "WHERE o.id = OLD.organization_id AND o.owner_user_id = OLD.user_id "
+        "AND NOT EXISTS (SELECT 1 FROM member m WHERE m.organization_id = OLD.organization_id "
+        f"AND m.user_id = OLD.user_id AND {_ACTIVE_OWNER}); RETURN NULL;"
+    ),
+)
+
 # better-auth never writes team_member.organization_id; 1.7 writes membership_key
 # (base64url SHA-256 of the JSON array [teamId, userId]) and finds rows by it, so rows other
 # writers add get the same key.
@@ -134,7 +156,11 @@ DERIVE_TEAM_MEMBER_COLUMNS = pgtrigger.Trigger(
 class Member(TenantModel):
     """A user's membership of an organization."""
 
-    base_triggers: ClassVar[list[Any]] = [*TenantModel.base_triggers, SETS_ORGANIZATION_OWNER]
+    base_triggers: ClassVar[list[Any]] = [
+        *TenantModel.base_triggers,
+        SETS_ORGANIZATION_OWNER,
+        OWNER_LEAVES_ORGANIZATION,
+    ]
 
     user = ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -180,7 +206,7 @@ class Member(TenantModel):
 
     @classmethod
     def tenant_memberships(cls, user: Any) -> models.QuerySet[Member]:
-        return cls.objects.filter(user=user, status=MemberStatus.ACTIVE)
+        return cls.objects.filter(user=user, status=MemberStatus.ACTIVE, deleted_at__isnull=True)
 
 
 class TeamMember(TenantModel):
