@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def better_auth_organization(owner):
     """As better-auth makes one: the organization, then its owner's membership."""
-    organization = OrganizationFactory(owner_user=None)
+    organization = OrganizationFactory.create(owner_user=None)
     with tenant_context(organization):
         membership = Member.objects.create(organization=organization, user=owner, role="owner")
     organization.refresh_from_db()
@@ -42,7 +42,7 @@ def owner_of(organization) -> str | None:
     ],
 )
 def test_the_owner_whose_membership_ends_no_longer_owns_it(ending, still_a_member):
-    alice = UserFactory()
+    alice = UserFactory.create()
     organization, membership = better_auth_organization(alice)
     with tenant_context(organization):
         rows = Member.objects.filter(pk=membership.pk)
@@ -55,7 +55,12 @@ def test_the_owner_whose_membership_ends_no_longer_owns_it(ending, still_a_membe
 
 
 def test_ownership_passes_to_the_oldest_remaining_active_owner():
-    alice, bob, carol, dave = UserFactory(), UserFactory(), UserFactory(), UserFactory()
+    alice, bob, carol, dave = (
+        UserFactory.create(),
+        UserFactory.create(),
+        UserFactory.create(),
+        UserFactory.create(),
+    )
     organization, membership = better_auth_organization(alice)
     with tenant_context(organization):
         Member.objects.create(organization=organization, user=bob, role="owner")
@@ -70,7 +75,7 @@ def test_ownership_passes_to_the_oldest_remaining_active_owner():
 
 
 def test_another_members_change_leaves_the_owner_alone():
-    alice, bob = UserFactory(), UserFactory()
+    alice, bob = UserFactory.create(), UserFactory.create()
     organization, _ = better_auth_organization(alice)
     with tenant_context(organization):
         other = Member.objects.create(organization=organization, user=bob, role="owner")
@@ -82,6 +87,6 @@ def test_another_members_change_leaves_the_owner_alone():
 
 def test_an_owner_set_without_a_membership_keeps_working_there():
     # Django may make an organization with its owner and no member row (the admin does).
-    alice = UserFactory()
-    organization = OrganizationFactory(owner_user=alice)
+    alice = UserFactory.create()
+    organization = OrganizationFactory.create(owner_user=alice)
     assert may_work_in(alice, organization)
