@@ -77,7 +77,8 @@ def session_from_request(request: HttpRequest, conf: IamSettings | None = None) 
     Bad signatures, unknown, expired or soft-deleted sessions, and users who may not
     authenticate (``User.may_authenticate``: inactive, banned, soft-deleted) all give ``None``.
     An impersonation session (``impersonated_by``) acts as the impersonated user with at most
-    the impersonator's Django rights (``User.cap_rights``).
+    the impersonator's Django rights (``User.cap_rights``), and only while the impersonator
+    may sign in; deleting the impersonator ends it (trigger ``session_impersonation_ends``).
     """
     from beep_shared.models import Session
 
@@ -90,7 +91,9 @@ def session_from_request(request: HttpRequest, conf: IamSettings | None = None) 
         return None
     if session.impersonated_by_id is not None:
         impersonator = session.impersonated_by
-        if impersonator is None:
+        # An impersonator who may no longer sign in (banned, deactivated, soft-deleted)
+        # acts as no one.
+        if impersonator is None or not impersonator.may_authenticate():
             return None
         session.user.cap_rights(impersonator)
     return session

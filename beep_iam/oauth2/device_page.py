@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from beep_iam.models import DeviceCode, DeviceCodeStatus, OAuthClient
 from beep_iam.models.device_code import format_user_code
-from beep_iam.oauth2 import ratelimit, resources
+from beep_iam.oauth2 import ratelimit, resources, sign_in
 from beep_iam.oauth2.views import SCOPE_DESCRIPTIONS, who_vouches
 
 TEMPLATE = "beep_iam/oauth2/device.html"
@@ -56,6 +56,8 @@ def verify(request: HttpRequest) -> HttpResponse:
     Every look-up of a code counts against the IP's limit: user codes are short."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
+    if sign_in.impersonating(request):
+        return _page(request, 403, error=sign_in.IMPERSONATION_REFUSED)
     source = request.POST if request.method == "POST" else request.GET
     typed = source.get("user_code", "").strip()
     if not typed:

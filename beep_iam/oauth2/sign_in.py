@@ -129,3 +129,17 @@ def must_sign_in(request: HttpRequest, params: dict[str, str], prompts: set[str]
             return True
         return signed_in is None or not _answers(asked, request, signed_in)
     return False
+
+
+#: Why an impersonation session may not authorize a client: the consent and the tokens
+#: would be the user's, outlive the impersonation (a refresh token), and carry no trace of
+#: who acted (better-auth's admin plugin makes such sessions; ``session.impersonated_by``).
+IMPERSONATION_REFUSED = (
+    "An impersonation session cannot authorize applications for the user; sign in as yourself."
+)
+
+
+def impersonating(request: HttpRequest) -> bool:
+    """Whether the request's session is an impersonation (better-auth's admin plugin)."""
+    session = getattr(request, "beep_session", None)
+    return getattr(session, "impersonated_by_id", None) is not None

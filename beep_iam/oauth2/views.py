@@ -583,6 +583,8 @@ def _authorize(request: HttpRequest) -> HttpResponse:
         if "none" in prompts:
             return refuse(errors.OAuth2Error(error="login_required"))
         return _login_again(request, params, request_uri)
+    if sign_in.impersonating(request):
+        return _error_page(request, sign_in.IMPERSONATION_REFUSED, 403)
     # On the consent POST too: it answers the same request, so the same sign-in is owed.
     if sign_in.must_sign_in(request, params, prompts):
         if "none" in prompts:  # OIDC Core 3.1.2.1: no login page for prompt=none

@@ -32,6 +32,23 @@ NORMALIZE_IP = pgtrigger.Trigger(
 )
 
 
+# session.impersonated_by is ON DELETE SET NULL (better-auth's schema): deleting the
+# impersonator would otherwise leave a session that reads as the user's own, with all the
+# user's rights (the cap of User.cap_rights needs the impersonator). Ending the
+# impersonation ends its session; better-auth's stop-impersonating deletes it anyway.
+IMPERSONATION_ENDS_SESSION = pgtrigger.Trigger(
+    name="session_impersonation_ends",
+    operation=pgtrigger.UpdateOf("impersonated_by"),
+    when=pgtrigger.Before,
+    condition=pgtrigger.Q(old__impersonated_by__isnull=False, new__impersonated_by__isnull=True),
+    func=(
+        # Later than created_at, as the table's CHECK wants, and past for every request.
+        "NEW.expires_at := LEAST(NEW.expires_at, "
+        "GREATEST(now(), NEW.created_at + interval '1 microsecond')); RETURN NEW;"
+    ),
+)
+
+
 @sensitive_variables()
 def stored_token(raw: str) -> str:
     """``session.token`` for the token ``raw`` under ``BEEP_SHARED["SESSION_TOKEN_STORAGE"]``
@@ -154,7 +171,11 @@ class Session(Expires, Table):
 
     objects = SessionManager()
 
-    base_triggers: ClassVar[list[Any]] = [*Table.base_triggers, NORMALIZE_IP]
+    base_triggers: ClassVar[list[Any]] = [
+        *Table.base_triggers,
+        NORMALIZE_IP,
+        IMPERSONATION_ENDS_SESSION,
+    ]
 
     class Meta:
         db_table = "session"
