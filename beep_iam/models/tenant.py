@@ -374,9 +374,18 @@ class ApiKeyQuerySet(ShowOnceMixin, ExpiringQuerySet):
         return key, raw
 
     def get_by_key(self, raw: str) -> ApiKey | None:
-        """The enabled, unexpired key whose raw value is ``raw`` (among the rows this tenant
-        sees)."""
-        return self.by_secret(raw).unexpired().filter(enabled=True).first()
+        """The usable key whose raw value is ``raw`` (among the rows this tenant sees):
+        enabled, unexpired, not soft-deleted, not used up (``remaining`` 0), of a user who may
+        sign in (``User.may_authenticate``: a key acts as its user)."""
+        key = (
+            self.by_secret(raw)
+            .unexpired()
+            .filter(enabled=True, deleted_at__isnull=True)
+            .exclude(remaining=0)
+            .select_related("user")
+            .first()
+        )
+        return key if key is not None and key.user.may_authenticate() else None
 
 
 class ApiKey(Expires, TenantModel):

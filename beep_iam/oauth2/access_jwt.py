@@ -150,6 +150,13 @@ def _audiences(claims: dict[str, Any]) -> list[str]:
     return [v for v in values if isinstance(v, str)]
 
 
+def typed_as_access_token(header: dict[str, Any]) -> bool:
+    """Whether a JWS header's ``typ`` says RFC 9068 access token (``at+jwt``, any case, with
+    or without ``application/``): what this server's access tokens carry and its ID tokens
+    do not, so neither passes for the other."""
+    return str(header.get("typ", "")).lower() in (TYP, f"application/{TYP}")
+
+
 @sensitive_variables("raw", "token")
 def _verified_claims(raw: str) -> dict[str, Any] | None:
     """The claims of ``raw`` if this server signed it as an access token (``typ``), for this
@@ -158,8 +165,7 @@ def _verified_claims(raw: str) -> dict[str, Any] | None:
     key_set, published = _key_set(kid)
     try:
         token = jwt.decode(raw, key_set, algorithms=list(keys.ALGORITHMS))
-        typ = str(token.header.get("typ", "")).lower()
-        if typ not in (TYP, f"application/{TYP}"):
+        if not typed_as_access_token(token.header):
             return None
         JWTClaimsRegistry(
             leeway=LEEWAY_SECONDS,

@@ -904,6 +904,8 @@ def _hinted_claims(hint: str) -> dict[str, Any]:
     claims: dict[str, Any] = token.claims
     if not published.signed_while_current(token.header.get("kid"), claims):
         raise ValueError("id_token_hint is not an ID token this server signed")
+    if access_jwt.typed_as_access_token(token.header):  # RFC 8725 3.11: no confusion
+        raise ValueError("id_token_hint is an access token, not an ID token")
     if claims.get("iss") != issuer() or not isinstance(claims.get("sub"), str):
         raise ValueError("id_token_hint is not an ID token this server issued")
     return claims

@@ -46,7 +46,7 @@ from beep_iam.services.oauth_clients import (
 from beep_shared import crypto
 from beep_shared.admin.base import TableAdmin
 from beep_shared.db.show_once import DigestField, SecretField, secret_fields, set_new_secret
-from beep_shared.models import Session
+from beep_shared.models import Session, User
 from beep_shared.models.lifecycle import ExpiringQuerySet
 from beep_shared.rls import tenant_context
 from tests.factories import (
@@ -283,6 +283,31 @@ def test_an_expired_api_key_is_not_found_by_its_raw_value():
         key, raw = ApiKey.objects.create_key(UserFactory(), organization=org)
         assert ApiKey.objects.get_by_key(raw) == key
         ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now())
+        assert ApiKey.objects.get_by_key(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("key_change", "user_change"),
+    [
+        ({"remaining": 0}, {}),  # used up
+        ({"deleted_at": "now"}, {}),
+        ({}, {"banned": True}),  # a key acts as its user (review 14)
+        ({}, {"is_active": False}),
+        ({}, {"deleted_at": "now"}),
+    ],
+)
+def test_an_api_key_that_may_not_act_is_not_found(key_change, user_change):
+    org = OrganizationFactory()
+    owner = UserFactory()
+    with tenant_context(org):
+        key, raw = ApiKey.objects.create_key(owner, organization=org, remaining=5)
+        assert ApiKey.objects.get_by_key(raw) == key
+
+        def values(change):
+            return {k: timezone.now() if v == "now" else v for k, v in change.items()}
+
+        ApiKey.objects.filter(pk=key.pk).update(**values(key_change))
+        User.objects.filter(pk=owner.pk).update(**values(user_change))
         assert ApiKey.objects.get_by_key(raw) is None
 
 

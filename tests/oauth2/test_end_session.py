@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
-from beep_iam.oauth2 import sign_in
+from beep_iam.oauth2 import access_jwt, sign_in
 from beep_iam.oauth2.claims import id_token
+from beep_iam.oauth2.resources import Policy
 from tests.factories import UserFactory
 from tests.oauth2.conftest import query_of
 
@@ -249,3 +250,19 @@ def test_a_hint_of_another_session_asks_first(browser, user, logout_client, issu
     )
     assert response.status_code == 302 and response["Location"] == AFTER
     assert not signed_in(browser)
+
+
+def test_an_access_token_is_no_id_token_hint(client, user, logout_client):
+    # RFC 8725 3.11 (review 14): a JWT access token (typ at+jwt) of the same keys, even one
+    # whose audience names the client, is not an ID token.
+    raw, _ = access_jwt.issue(
+        logout_client.client,
+        Policy(resources=[], audience=[logout_client.client.client_id], scopes=["openid"]),
+        scopes=["openid"],
+        user_id=str(user.pk),
+    )
+    client.force_login(user)
+    response = end(client, id_token_hint=raw, post_logout_redirect_uri=AFTER)
+    assert response.status_code == 400
+    assert not response.has_header("Location")
+    assert signed_in(client)
