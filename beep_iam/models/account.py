@@ -42,6 +42,26 @@ KEEPS_ITS_OWNER = pgtrigger.Trigger(
     ),
 )
 
+# With BETTER_AUTH_PASSWORDS the credential account holds the one password and
+# user.password an unusable marker; Django's session hash and the tenant check's fingerprint
+# are derived from user.password. A password change or reset through better-auth, or the
+# lock-out (deleting the credential), gives the marker a new value, so the user's Django
+# sessions end as they do when Django changes a password. A usable user.password is Django's
+# own (co-tenancy off): left alone.
+CREDENTIAL_CHANGE_ENDS_SESSIONS = pgtrigger.Trigger(
+    name="account_credential_ends_sessions",
+    operation=pgtrigger.UpdateOf("password") | pgtrigger.Delete,
+    when=pgtrigger.After,
+    condition=pgtrigger.Q(old__provider_id=CREDENTIAL_PROVIDER),
+    func=(
+        "IF TG_OP = 'DELETE' OR NEW.password IS DISTINCT FROM OLD.password THEN "
+        'UPDATE "user" SET password = \'!\' || substr(md5(random()::text '
+        "|| clock_timestamp()::text || OLD.id), 1, 32) "
+        "WHERE id = OLD.user_id AND password LIKE '!%'; "
+        "END IF; RETURN NULL;"
+    ),
+)
+
 
 class Account(Table):
     """An external provider account (OAuth/OIDC) or the password credential of a user.
@@ -63,7 +83,11 @@ class Account(Table):
     scope = models.TextField(null=True, blank=True)
     password = SecretField(null=True, blank=True, help_text="Django password hash.")
 
-    base_triggers: ClassVar[list[Any]] = [*Table.base_triggers, KEEPS_ITS_OWNER]
+    base_triggers: ClassVar[list[Any]] = [
+        *Table.base_triggers,
+        KEEPS_ITS_OWNER,
+        CREDENTIAL_CHANGE_ENDS_SESSIONS,
+    ]
 
     class Meta:
         db_table = "account"

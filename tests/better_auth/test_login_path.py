@@ -279,6 +279,39 @@ def test_a_password_changed_in_django_ends_the_users_other_sessions():
     assert not Session.objects.filter(user=staff).exists()
 
 
+@pytest.mark.parametrize("change", ["reset", "lock-out"])
+def test_a_password_changed_by_better_auth_ends_the_django_sessions(change):
+    # Review 14: better-auth's change-password / reset-password write account.password only,
+    # and the lock-out deletes the account; Django's session hash (and the tenant check's
+    # fingerprint) come from user.password, which stayed the same marker.
+    staff = User.objects.create_user(
+        "staff@example.com", PASSWORD, name="Staff", is_staff=True, is_superuser=True
+    )
+    client = Client()
+    assert client.login(username=staff.email, password=PASSWORD)
+    assert client.get("/admin/").status_code == 200
+    credential = Account.objects.filter(user=staff, provider_id="credential")
+    if change == "reset":  # what better-auth writes
+        credential.update(password=hashers.hash_for_better_auth("a brand new password"))
+    else:
+        credential.delete()
+    assert client.get("/admin/").status_code == 302
+    staff.refresh_from_db()
+    assert not is_password_usable(staff.password)
+
+
+def test_a_credential_change_leaves_a_usable_django_password_alone(settings):
+    # Without shared passwords Django's password is its own: better-auth's is another.
+    settings.BEEP_IAM = {**settings.BEEP_IAM, "BETTER_AUTH_PASSWORDS": False}
+    user = User.objects.create_user("own@example.com", PASSWORD, name="Own")
+    Account.objects.create(
+        user=user, provider_id="credential", account_id=user.pk, password="salt:key"
+    )
+    before = User.objects.get(pk=user.pk).password
+    Account.objects.filter(user=user).update(password="other:key")
+    assert User.objects.get(pk=user.pk).password == before
+
+
 # --- 5. one validity rule: soft-deleted users, sessions and clients -----------------------
 
 
