@@ -6,14 +6,24 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('beep_iam', '0004_member_owner_leaves_org'),
+        ("beep_iam", "0004_member_owner_leaves_org"),
     ]
 
     operations = [
         pgtrigger.migrations.AddTrigger(
-            model_name='account',
-            trigger=pgtrigger.compiler.Trigger(name='account_credential_ends_sessions', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD."provider_id" = \'credential\')', func='IF TG_OP = \'DELETE\' OR NEW.password IS DISTINCT FROM OLD.password THEN UPDATE "user" SET password = \'!\' || substr(md5(random()::text || clock_timestamp()::text || OLD.id), 1, 32) WHERE id = OLD.user_id AND password LIKE \'!%\'; END IF; RETURN NULL;', hash='29885f56529b6ef4b9c2260564c0efcabe380c4b', operation='UPDATE OF "password" OR DELETE', pgid='pgtrigger_account_credential_ends_sessions_62e9b', table='account', when='AFTER')),
+            model_name="account",
+            trigger=pgtrigger.compiler.Trigger(
+                name="account_credential_ends_sessions",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition="WHEN (OLD.\"provider_id\" = 'credential')",
+                    func="IF TG_OP = 'DELETE' OR NEW.password IS DISTINCT FROM OLD.password THEN UPDATE \"user\" SET password = '!' || substr(md5(random()::text || clock_timestamp()::text || OLD.id), 1, 32) WHERE id = OLD.user_id AND password LIKE '!%'; END IF; RETURN NULL;",
+                    hash="29885f56529b6ef4b9c2260564c0efcabe380c4b",
+                    operation='UPDATE OF "password" OR DELETE',
+                    pgid="pgtrigger_account_credential_ends_sessions_62e9b",
+                    table="account",
+                    when="AFTER",
+                ),
+            ),
         ),
     ]

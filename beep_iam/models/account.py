@@ -55,7 +55,7 @@ CREDENTIAL_CHANGE_ENDS_SESSIONS = pgtrigger.Trigger(
     condition=pgtrigger.Q(old__provider_id=CREDENTIAL_PROVIDER),
     func=(
         "IF TG_OP = 'DELETE' OR NEW.password IS DISTINCT FROM OLD.password THEN "
-        'UPDATE "user" SET password = \'!\' || substr(md5(random()::text '
+        "UPDATE \"user\" SET password = '!' || substr(md5(random()::text "
         "|| clock_timestamp()::text || OLD.id), 1, 32) "
         "WHERE id = OLD.user_id AND password LIKE '!%'; "
         "END IF; RETURN NULL;"
