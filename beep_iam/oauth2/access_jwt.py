@@ -162,8 +162,8 @@ def _verified_claims(raw: str) -> dict[str, Any] | None:
     """The claims of ``raw`` if this server signed it as an access token (``typ``), for this
     issuer, unexpired; else None."""
     kid = _kid(raw)
-    key_set, published = _key_set(kid)
     try:
+        key_set, published = _key_set(kid)  # no keys at all: MissingKeyError, malformed too
         token = jwt.decode(raw, key_set, algorithms=list(keys.ALGORITHMS))
         if not typed_as_access_token(token.header):
             return None

@@ -300,6 +300,20 @@ def test_a_password_changed_by_better_auth_ends_the_django_sessions(change):
     assert not is_password_usable(staff.password)
 
 
+def test_the_credential_trigger_runs_with_its_owners_rights():
+    # better-auth's role may not update user.password (its grants name better-auth's columns);
+    # without SECURITY DEFINER its change-password failed (a 500 at better-auth).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.prosecdef, p.proconfig FROM pg_trigger t "
+            "JOIN pg_proc p ON p.oid = t.tgfoid WHERE t.tgname LIKE %s",
+            ["pgtrigger_account_credential_ends_sessions_%"],
+        )
+        (definer, config), *others = cursor.fetchall()
+    assert definer is True and not others
+    assert any(item.startswith("search_path=") for item in config)
+
+
 def test_a_credential_change_leaves_a_usable_django_password_alone(settings):
     # Without shared passwords Django's password is its own: better-auth's is another.
     settings.BEEP_IAM = {**settings.BEEP_IAM, "BETTER_AUTH_PASSWORDS": False}
