@@ -130,7 +130,8 @@ class TableAdmin(
       not a server error nor a silently unfiltered list (``BadInputMixin``).
     - Columns that decide who someone is or where they work (``superuser_fields``) are
       read-only to everyone but superusers (``beep_shared.admin.permissions``).
-    - The delete confirmation counts a large cascade per table instead of listing every row
+    - The delete confirmation counts a large cascade per table instead of listing every row;
+      "delete selected" deletes a large selection set-based, with one admin log entry
       (``beep_shared.admin.deletion``).
     """
 
