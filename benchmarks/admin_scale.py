@@ -19,6 +19,12 @@ process, and the time of a fixed pure-Python loop between rounds (the machine's 
 One extra, untimed request per page records the SQL it issues; the report fails a page that
 counts the whole table (a ``COUNT`` without ``LIMIT``) or renders a ``<select>`` with more than
 ``--max-options`` options (a dropdown of related rows).
+
+Last, "delete selected" with "select all" on a list (every bench client with its million
+tokens; every session), confirmed once inside a transaction that is then rolled back, so the
+data stays for the next run: its wall-clock time, its statements, the peak of Python memory
+it allocated (``tracemalloc``) and the rows left in the table before the rollback (none).
+``--no-delete`` skips it.
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ class Target:
     # The parent whose delete confirmation is timed (it takes its rows with it): its model
     # and a lookup of one bench parent.
     parent: tuple[str, dict[str, str]] | None = None
+    # "Delete selected" of every row a list shows: its model and query string.
+    bulk: tuple[str, str] | None = None
 
 
 def progress(done: int, total: int, what: str, started: float) -> None:
@@ -155,6 +163,7 @@ TARGETS = {
             "client link": "?client__exact=bench-client-7",
         },
         ("beep_iam.OAuthClient", {"client_id": "bench-client-7"}),
+        ("beep_iam.OAuthClient", "?q=Bench+client"),
     ),
     "session": Target(
         "beep_shared.Session",
@@ -162,6 +171,7 @@ TARGETS = {
         seed_sessions,
         {"one user": "?q=bench-user-7%40example.com"},
         ("beep_shared.User", {"email": "bench-user-7@example.com"}),
+        ("beep_shared.Session", ""),
     ),
 }
 GOALS_MS["delete page"] = 100.0
@@ -236,6 +246,50 @@ def inspect_page(client: Any, url: str, table: str, max_options: int) -> dict[st
     }
 
 
+def delete_all(client: Any, model: Any, query: str, rows_of: Any) -> dict[str, Any]:
+    """Confirm "delete selected" of every row the list at ``query`` shows, inside a
+    transaction rolled back afterwards; count the rows of ``rows_of`` (the benchmark's
+    table: the selected rows, or those they cascade to) before and after."""
+    import tracemalloc
+
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist") + query
+    # "Select all" posts the page's own checkboxes too: one is enough.
+    listed = model._default_manager.order_by("-row_id").values_list("pk", flat=True)[:1]
+    data = {
+        "action": "delete_selected",
+        ACTION_CHECKBOX_NAME: list(listed),
+        "select_across": "1",
+        "post": "yes",
+    }
+    # CaptureQueriesContext counts the growth of a log capped at 9,000 entries.
+    connection.queries_log.clear()
+    with transaction.atomic():
+        before = rows_of._default_manager.count()
+        tracemalloc.start()
+        started = time.perf_counter()
+        with CaptureQueriesContext(connection) as captured:
+            response = client.post(url, data)
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert response.status_code == 302, response.status_code
+        left = rows_of._default_manager.count()
+        transaction.set_rollback(True)
+    return {
+        "rows": before - left,
+        "left": left,
+        "seconds": seconds,
+        "queries": len(captured.captured_queries),
+        "peak_mb": peak / 2**20,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--target", choices=sorted(TARGETS), default="access-token")
@@ -247,6 +301,7 @@ def main() -> int:
     parser.add_argument("--max-options", type=int, default=50)
     parser.add_argument("--show-sql", action="store_true", help="print each page's SQL")
     parser.add_argument("--drop", action="store_true", help="drop the database afterwards")
+    parser.add_argument("--no-delete", action="store_true", help='skip "delete selected"')
     args = parser.parse_args()
     target = TARGETS[args.target]
 
@@ -371,6 +426,19 @@ def main() -> int:
             f"request's statements and their time.\nreference loop (machine speed, lower is "
             f"faster): {min(reference):.0f}-{max(reference):.0f} ms between rounds"
         )
+        if target.bulk is not None and not args.no_delete:
+            bulk_model = apps.get_model(target.bulk[0])
+            done = delete_all(client, bulk_model, target.bulk[1], model)
+            what = f"{bulk_model._meta.verbose_name_plural}" + (
+                f" at {target.bulk[1]}" if target.bulk[1] else ""
+            )
+            verdict = "ok" if not done["left"] else f"{done['left']:,} rows left"
+            failed = failed or bool(done["left"])
+            print(
+                f'\n"delete selected", select all {what}: {done["rows"]:,} {table} rows gone '
+                f"in {done['seconds']:.2f} s, {done['queries']} queries, Python "
+                f"memory peak {done['peak_mb']:.1f} MB (rolled back)  {verdict}"
+            )
         return 1 if failed else 0
     finally:
         if args.drop:

@@ -342,13 +342,14 @@ class _TokenAdmin(TableAdmin):
         return False
 
     def get_actions(self, request: HttpRequest, action_location: Any = None) -> Any:
-        # Django's "delete selected" loads every chosen row (all of them with "select all")
-        # to build its confirmation page; tokens are removed by purge_expired_tokens instead.
+        # No bulk delete of tokens: revoke them, and purge_expired_tokens removes them. (It
+        # was also that Django's action read every selected row; beep_shared.admin.deletion's
+        # does not.)
         # ``action_location`` exists from Django 6.1 on; 5.2's method takes the request only.
         if action_location is None:
             actions = super().get_actions(request)
         else:
-            actions = super().get_actions(request, action_location=action_location)  # type: ignore[call-arg]
+            actions = super().get_actions(request, action_location=action_location)
         actions.pop("delete_selected", None)
         return actions
 

@@ -131,7 +131,8 @@ class TableAdmin(
       that compares part of a secret column (``secret_lookup_problem``).
     - Columns that decide who someone is or where they work (``superuser_fields``) are
       read-only to everyone but superusers (``beep_shared.admin.permissions``).
-    - The delete confirmation counts a large cascade per table instead of listing every row
+    - The delete confirmation counts a large cascade per table instead of listing every row;
+      "delete selected" deletes a large selection set-based, with one admin log entry
       (``beep_shared.admin.deletion``).
     """
 
