@@ -28,12 +28,14 @@ class Migration(migrations.Migration):
         ),
         # better-auth's role may update only better-auth's columns of "user", and
         # user.password is Django's: the trigger's function runs with its owner's rights (the
-        # tables' owner) and the search path of this migration, so no schema earlier on a
-        # caller's path decides what "user" means. A trigger function cannot be called
-        # directly. tests/better_auth/test_login_path.py checks both stay set.
+        # tables' owner), with a search path of the catalog, the schema the tables are in, and
+        # pg_temp last (unnamed, a caller's temporary "user" would come first). A trigger
+        # function cannot be called directly. tests/better_auth/test_login_path.py checks it.
         migrations.RunSQL(
-            "ALTER FUNCTION pgtrigger_account_credential_ends_sessions_62e9b() "
-            "SECURITY DEFINER SET search_path FROM CURRENT",
+            "DO $$ BEGIN EXECUTE format('ALTER FUNCTION "
+            "%I.pgtrigger_account_credential_ends_sessions_62e9b() SECURITY DEFINER "
+            "SET search_path = pg_catalog, %I, pg_temp', current_schema(), current_schema()); "
+            "END $$",
             migrations.RunSQL.noop,
         ),
     ]

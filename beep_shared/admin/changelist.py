@@ -57,10 +57,8 @@ def checked_date_part(lookup: str, value: str) -> None:
 SECRET_LOOKUPS: tuple[list[str], ...] = ([], ["exact"], ["isnull"])
 
 
-def secret_lookup_problem(model: Any, lookup: str) -> str | None:
-    """Why a query-string lookup may not filter the changelist, when it compares part of a
-    secret (``?password__startswith=``, ``?user__accounts__access_token__gt=``): a list that
-    shows a row or not would tell the secret a character at a time."""
+def _secret_along(model: Any, lookup: str) -> tuple[Any, list[str]] | None:
+    """The column holding a secret that ``lookup`` reaches, and the lookup's parts after it."""
     parts = lookup.split(LOOKUP_SEP)
     for position, part in enumerate(parts):
         try:
@@ -68,16 +66,29 @@ def secret_lookup_problem(model: Any, lookup: str) -> str | None:
         except FieldDoesNotExist:
             return None  # a lookup or transform of a column that holds no secret
         if holds_secret(field):
-            if parts[position + 1 :] in SECRET_LOOKUPS:
-                return None
-            return (
-                f"{lookup}: {field.name} holds a secret; a filter may only match it exactly "
-                "(or ask whether it is empty)."
-            )
+            return field, parts[position + 1 :]
         if not field.is_relation or field.related_model is None:
             return None
         model = field.related_model
     return None
+
+
+def reaches_secret(model: Any, lookup: str) -> bool:
+    """Whether ``lookup`` (a filter's or a search field's path) ends at a secret column."""
+    return _secret_along(model, lookup.lstrip("=^@")) is not None
+
+
+def secret_lookup_problem(model: Any, lookup: str) -> str | None:
+    """Why a query-string lookup may not filter the changelist, when it compares part of a
+    secret (``?password__startswith=``, ``?user__accounts__access_token__gt=``): a list that
+    shows a row or not would tell the secret a character at a time."""
+    found = _secret_along(model, lookup)
+    if found is None or found[1] in SECRET_LOOKUPS:
+        return None
+    return (
+        f"{lookup}: {found[0].name} holds a secret; a filter may only match it exactly "
+        "(or ask whether it is empty)."
+    )
 
 
 def column_for_lookup(model: Any, lookup: str) -> Any:

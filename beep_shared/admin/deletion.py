@@ -52,7 +52,7 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.admin.options import get_content_type_for_model
 from django.contrib.admin.utils import get_deleted_objects as django_deleted_objects
 from django.contrib.admin.utils import model_ngettext
-from django.contrib.admin.views.main import PAGE_VAR
+from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.db import models, router, transaction
 from django.db.models import Q, signals
@@ -64,6 +64,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy
 
 from beep_shared.db.fields import ForeignKey
+
+from .changelist import reaches_secret
 
 #: Up to this many cascaded rows, Django's row-by-row list; above, counts per table.
 LISTED_MAX = 200
@@ -277,6 +279,12 @@ def delete_rows(queryset: models.QuerySet[Any]) -> int:
     # Through a subquery, whatever the admin's queryset joins, orders or annotates.
     rows = model._base_manager.using(using).filter(pk__in=queryset.order_by().values("pk"))
     with transaction.atomic(using=using):
+        if not _reads_its_table_only(queryset):
+            # Every statement selects the rows again, and those before the last change other
+            # tables: a filter through them (a group's links, the admin log) would select
+            # fewer rows by the time the rows themselves go (review 15: a "select all users
+            # in group X" removed the links and kept the users). Batches by key instead.
+            return _delete_in_batches(rows, using)
         try:
             statements, blocking = _plan(model, rows, using)
         except _NeedsCollector:
@@ -299,6 +307,14 @@ def delete_rows(queryset: models.QuerySet[Any]) -> int:
         return deleted
 
 
+def _reads_its_table_only(queryset: models.QuerySet[Any]) -> bool:
+    """Whether the selection reads no table but its own: no join, no subquery."""
+    query = queryset.order_by().values("pk").query
+    joined = [alias for alias in query.alias_map if query.alias_refcount.get(alias)]
+    sql, _ = query.sql_with_params()
+    return len(joined) <= 1 and sql.upper().count("SELECT") == 1
+
+
 def _delete_in_batches(rows: models.QuerySet[Any], using: str) -> int:
     deleted, last = 0, None
     label = rows.model._meta.label
@@ -313,11 +329,20 @@ def _delete_in_batches(rows: models.QuerySet[Any], using: str) -> int:
         last = batch[-1]
 
 
-def _selection(request: HttpRequest) -> str:
-    """How the rows of a bulk delete were chosen, for its log entry."""
+def _selection(model_admin: Any, request: HttpRequest) -> str:
+    """How the rows of a bulk delete were chosen, for its log entry: the list's query string,
+    but the value of a filter on a secret column (a whole token, a reset identifier) or of a
+    search through one, which the log must not keep."""
     if request.POST.get("select_across") not in (None, "", "0", "False", "false"):
         query = request.GET.copy()
         query.pop(PAGE_VAR, None)
+        model = model_admin.model
+        searched = model_admin.get_search_fields(request) or ()
+        for name in list(query):
+            if reaches_secret(model, name) or (
+                name == SEARCH_VAR and any(reaches_secret(model, f) for f in searched)
+            ):
+                query.setlist(name, ["(hidden)"])
         return "every row of the list" + (f" at ?{query.urlencode()}" if query else "")
     ids = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
     more = f" and {len(ids) - LISTED_MAX:,} more" if len(ids) > LISTED_MAX else ""
@@ -353,9 +378,10 @@ def _delete_large(
             entries.delete()
             return 0
         name = model_ngettext(opts, count)
+        chosen = _selection(model_admin, request)
         entries.update(
             object_repr=f"{count:,} {name}"[:200],
-            change_message=f"Deleted {count:,} {name}: {_selection(request)}{with_them}.",
+            change_message=f"Deleted {count:,} {name}: {chosen}{with_them}.",
         )
     return count
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from beep_shared.admin.base import TableAdmin
@@ -82,6 +83,16 @@ class TenantModelAdmin(TableAdmin):
             return False
         own = self.self_field and getattr(obj, f"{self.self_field}_id", None) == request.user.pk
         return not own
+
+    def without_locked_rows(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """``queryset`` without the rows :meth:`instance_row_locked` keeps from
+        ``request``'s user: for actions that change rows in bulk."""
+        if is_superuser(request) or rls_mode_of(self.model) != NULLABLE:
+            return queryset
+        locked = Q(organization__isnull=True)
+        if self.self_field:
+            locked &= ~Q(**{self.self_field: request.user.pk})
+        return queryset.exclude(locked)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if self.instance_row_locked(request, obj):

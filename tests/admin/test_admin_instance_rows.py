@@ -7,6 +7,7 @@ provider or SCIM token into B and re-enabled a superuser's revoked personal key.
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -119,3 +120,21 @@ def test_a_superuser_still_moves_them():
     post_form(client, url, organization=org_b.pk)
     with tenant_context(org_b):
         assert SsoProvider.objects.get(pk=provider.pk).organization_id == org_b.pk
+
+
+@pytest.mark.parametrize("permissions", [("view_apikey",), ("view_apikey", "change_apikey")])
+def test_the_disable_action_changes_no_row_the_user_may_not(permissions):
+    # Review 15: the action declared no permission and updated every selected row.
+    org_b = OrganizationFactory()
+    root = UserFactory(is_staff=True, is_superuser=True)
+    theirs = ApiKeyFactory(organization=None, user=root, enabled=True)
+    client = staff_of(org_b, *permissions)
+    me = UserFactory._meta.model.objects.get(pk=client.session["_auth_user_id"])
+    mine = ApiKeyFactory(organization=None, user=me, enabled=True)
+    url = reverse("admin:beep_iam_apikey_changelist")
+    client.post(
+        url,
+        {"action": "disable_keys", ACTION_CHECKBOX_NAME: [theirs.pk, mine.pk], "index": "0"},
+    )
+    assert _fresh(ApiKey, theirs.pk).enabled
+    assert _fresh(ApiKey, mine.pk).enabled is ("change_apikey" not in permissions)

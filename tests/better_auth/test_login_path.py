@@ -311,7 +311,8 @@ def test_the_credential_trigger_runs_with_its_owners_rights():
         )
         (definer, config), *others = cursor.fetchall()
     assert definer is True and not others
-    assert any(item.startswith("search_path=") for item in config)
+    # The tables' schema, and a caller's temporary tables last (review 15).
+    assert config == ["search_path=pg_catalog, public, pg_temp"]
 
 
 def test_a_credential_change_leaves_a_usable_django_password_alone(settings):
