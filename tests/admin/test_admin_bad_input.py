@@ -20,17 +20,6 @@ pytestmark = pytest.mark.django_db
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
 
 
-@pytest.fixture
-def superuser():
-    return UserFactory(email="root@example.com", is_staff=True, is_superuser=True, password="!")
-
-
-@pytest.fixture
-def admin_client(client, superuser) -> Client:
-    client.force_login(superuser)
-    return client
-
-
 def change_url(obj) -> str:
     opts = obj._meta
     return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])

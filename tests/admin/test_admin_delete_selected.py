@@ -66,17 +66,6 @@ def listed_max(monkeypatch):
     monkeypatch.setattr(deletion, "LISTED_MAX", LIMIT)
 
 
-@pytest.fixture
-def superuser():
-    return UserFactory(email="root@example.com", is_staff=True, is_superuser=True, password="!")
-
-
-@pytest.fixture
-def admin_client(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
 def changelist(model) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
 

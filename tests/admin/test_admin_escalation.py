@@ -40,11 +40,6 @@ def staff_with(*codenames: str, email: str = "staff@example.com"):
     return user, client
 
 
-@pytest.fixture
-def superuser():
-    return UserFactory(email="root@example.com", is_staff=True, is_superuser=True, password="!")
-
-
 def test_change_session_cannot_point_a_session_at_another_organization():
     staff, client = staff_with("view_session", "change_session")
     own = SessionFactory(user=staff)

@@ -42,17 +42,6 @@ committed_rows = pytest.mark.django_db(transaction=True)
 ENTITY_ID = re.compile(r"[a-z_]+__[0-9a-f]{8}-[0-9a-f]{4}-")
 
 
-@pytest.fixture
-def superuser():
-    return UserFactory(email="root@example.com", is_staff=True, is_superuser=True, password="!")
-
-
-@pytest.fixture
-def admin_client(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
 def change_url(obj) -> str:
     opts = obj._meta
     return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])

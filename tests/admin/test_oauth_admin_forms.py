@@ -23,17 +23,6 @@ CLIENT_DATA = {
 }
 
 
-@pytest.fixture
-def superuser():
-    return UserFactory(email="root@example.com", is_staff=True, is_superuser=True, password="!")
-
-
-@pytest.fixture
-def admin_client(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
 def admin_form(model, rf, user, obj=None):
     request = rf.post("/")
     request.user = user
