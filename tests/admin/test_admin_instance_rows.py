@@ -47,27 +47,20 @@ def _fresh(model, pk):
         return model.objects.get(pk=pk)
 
 
-def test_tenant_staff_cannot_move_the_instance_sso_provider_into_their_organization():
+@pytest.mark.parametrize(
+    ("factory", "model"), [(SsoProviderFactory, SsoProvider), (ScimProviderFactory, ScimProvider)]
+)
+def test_tenant_staff_cannot_move_an_instance_provider_into_their_organization(factory, model):
     org_b = OrganizationFactory()
-    provider = SsoProviderFactory(organization=None, domain="corp.example.com")
-    client = staff_of(org_b, "view_ssoprovider", "change_ssoprovider")
-    url = reverse("admin:beep_iam_ssoprovider_change", args=[quote(provider.pk)])
+    provider = factory(organization=None)
+    name = model._meta.model_name
+    client = staff_of(org_b, f"view_{name}", f"change_{name}")
+    url = reverse(f"admin:beep_iam_{name}_change", args=[quote(provider.pk)])
     assert client.get(url).status_code == 200  # the instance's provider is on B's page
     post_form(client, url, organization=org_b.pk)
     with tenant_context(org_b):
-        moved = SsoProvider.objects.get(pk=provider.pk).organization_id
-    assert moved is None, "organization B's staff took the instance-wide SSO provider"
-
-
-def test_tenant_staff_cannot_move_the_instance_scim_provider_into_their_organization():
-    org_b = OrganizationFactory()
-    provider = ScimProviderFactory(organization=None)
-    client = staff_of(org_b, "view_scimprovider", "change_scimprovider")
-    url = reverse("admin:beep_iam_scimprovider_change", args=[quote(provider.pk)])
-    post_form(client, url, organization=org_b.pk)
-    with tenant_context(org_b):
-        moved = ScimProvider.objects.get(pk=provider.pk).organization_id
-    assert moved is None, "organization B's staff took the instance-wide SCIM token"
+        moved = model.objects.get(pk=provider.pk).organization_id
+    assert moved is None, f"organization B's staff took the instance-wide {name}"
 
 
 def test_tenant_staff_cannot_reenable_another_users_disabled_personal_key():
