@@ -122,6 +122,9 @@ def test_a_better_auth_sign_up_logs_into_the_django_admin(better_auth):
         json={"currentPassword": PASSWORD, "newPassword": "a brand new passphrase"},
     )
     assert changed.status == 200, changed.body
+    # ... and the Django session opened with the old password has ended
+    # (account_credential_ends_sessions; review 14).
+    assert client.get(reverse("admin:index")).status_code == 302
     login = Client().post(
         reverse("admin:login"), {"username": "eve@example.com", "password": PASSWORD}
     )

@@ -118,3 +118,22 @@ def test_django_organization_is_served_by_better_auth(better_auth):
     teams = browser.get("/api/auth/organization/list-teams", query={"organizationId": org.pk})
     assert teams.status == 200, teams.body
     assert [t["id"] for t in teams.body] == [team.pk]
+
+
+def test_ownership_handed_over_through_better_auth_moves_the_owner_column(better_auth):
+    # Review 14: organization.owner_user_id let a former owner keep working there; when the
+    # owner leaves through better-auth, the column passes to the remaining owner.
+    from beep_shared.rls.access import may_work_in
+
+    owner, owner_body = sign_up(better_auth, "owner@example.com", "Owner")
+    _, heir_body = sign_up(better_auth, "heir@example.com", "Heir")
+    org = loads(Organization, create_organization(owner)["id"])
+    better_auth.api(
+        "addMember", body={"userId": heir_body["id"], "role": "owner", "organizationId": org.pk}
+    )
+    left = owner.post("/api/auth/organization/leave", json={"organizationId": org.pk})
+    assert left.status == 200, left.body
+    org.refresh_from_db()
+    assert org.owner_user_id == heir_body["id"]
+    assert not may_work_in(User.objects.get(pk=owner_body["id"]), org)
+    assert may_work_in(User.objects.get(pk=heir_body["id"]), org)
