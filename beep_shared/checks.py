@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import checks
@@ -63,6 +64,17 @@ SETUP = "README, 'Using the apps in another project'"
 def check_host_project_settings(app_configs: Any, **kwargs: Any) -> list:
     """What a project needs besides INSTALLED_APPS for the admin and the services to work."""
     messages: list[checks.CheckMessage] = []
+    if not apps.is_installed("pgtrigger"):
+        # Without it the models' Meta.triggers is an unknown option: migrate stops at
+        # beep_shared.0001 with a TypeError, after other apps' migrations went in.
+        messages.append(
+            checks.Error(
+                "INSTALLED_APPS lacks 'pgtrigger' (django-pgtrigger): the tables' triggers "
+                "cannot be installed and migrate fails.",
+                hint=f"Add 'pgtrigger' to INSTALLED_APPS ({SETUP}).",
+                id="beep_shared.E005",
+            )
+        )
     middleware = list(settings.MIDDLEWARE)
     if TENANT_MIDDLEWARE not in middleware:
         messages.append(

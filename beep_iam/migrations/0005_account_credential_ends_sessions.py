@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
         ),
         # better-auth's role may update only better-auth's columns of "user", and
         # user.password is Django's: the trigger's function runs with its owner's rights (the
-        # tables' owner), with a search path of the catalog, the schema the tables are in, and
+        # role that runs this migration: the tables' owner, docs/better-auth.md), with a search path of the catalog, the schema the tables are in, and
         # pg_temp last (unnamed, a caller's temporary "user" would come first). A trigger
         # function cannot be called directly. tests/better_auth/test_login_path.py checks it.
         migrations.RunSQL(

@@ -76,14 +76,16 @@ def issuer() -> str:
 
 
 def needs_issuer(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A 503 in RFC 6749's JSON form, not a server error, while no issuer is set (the check
-    ``beep_iam.W040`` says so at start-up); the operator finds the reason in the log."""
+    """A 503 in RFC 6749's JSON form, not a server error, while no issuer is set or
+    ``BEEP_IAM`` does not validate (the checks ``beep_iam.W040`` / ``E001`` say so at start-up,
+    but a server that runs no checks, gunicorn, would only meet it here); the operator finds
+    the reason in the log."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             issuer()
-        except IssuerMissing as exc:
+        except ImproperlyConfigured as exc:  # IssuerMissing, or any bad BEEP_IAM value
             logger.error("%s", exc)
             return json_response(
                 {

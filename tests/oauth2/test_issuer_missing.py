@@ -60,3 +60,21 @@ def test_every_endpoint_answers_503_not_a_server_error(client, method, path):
         "error_description": "the authorization server is not configured",
     }
     assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"ACCES_TOKEN_LIFETIME": 60},  # a typo
+        {"OAUTH2_ISSUER": "https://auth.example.com/"},  # a trailing slash
+    ],
+)
+@pytest.mark.parametrize("path", ["/jwks", "/.well-known/openid-configuration"])
+def test_a_bad_setting_is_a_503_too_where_no_check_ran(client, caplog, broken, path):
+    # Walkthrough (session 11): gunicorn runs no system checks, and a BEEP_IAM that does not
+    # validate made every endpoint a bare HTML 500 with nothing in the log.
+    with override_settings(BEEP_IAM={**settings.BEEP_IAM, **broken}):
+        response = client.get(path)
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert any("BEEP_IAM" in record.getMessage() for record in caplog.records)

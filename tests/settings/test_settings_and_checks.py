@@ -124,3 +124,16 @@ def test_no_module_registers_checks_or_receivers_on_import():
     found = [line for path in sources() for line in module_level_registrations(path)]
     # class_prepared must be connected before the models are imported, i.e. before ready().
     assert found == ["beep_shared/db/model_hooks.py class_prepared.connect(...)"]
+
+
+def test_a_project_without_pgtrigger_is_told_before_migrate(monkeypatch):
+    # Walkthrough (session 11): check was silent and migrate stopped half-way with a TypeError.
+    from django.apps import apps
+
+    from beep_shared.checks import check_host_project_settings
+
+    assert "beep_shared.E005" not in {m.id for m in check_host_project_settings(None)}
+    installed = apps.is_installed
+    monkeypatch.setattr(apps, "is_installed", lambda name: name != "pgtrigger" and installed(name))
+    (message,) = [m for m in check_host_project_settings(None) if m.id == "beep_shared.E005"]
+    assert "'pgtrigger'" in message.msg and "INSTALLED_APPS" in message.hint
