@@ -20,6 +20,7 @@ class BeepIamConfig(AppConfig):
         checks.register(conf.check_settings, checks.Tags.compatibility)
         checks.register(co_tenancy.check_co_tenancy, checks.Tags.security)
         checks.register(grants.check_unnamed_role_privileges, checks.Tags.database)
+        checks.register(grants.check_named_role_privileges, checks.Tags.database)
         checks.register(endpoint_checks.check_issuer, checks.Tags.urls)
         setting_changed.connect(conf.reset_cache, dispatch_uid="beep_iam.conf.reset_cache")
         credentials.connect()

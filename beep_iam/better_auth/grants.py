@@ -236,3 +236,56 @@ def check_unnamed_role_privileges(
                 )
             )
     return messages
+
+
+def check_named_role_privileges(
+    app_configs: Any, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``migrate`` grants the role its tables only when the role exists as the migrations
+    run: say so where the named role holds privileges on fewer of better-auth's tables than
+    the database has (named or created after them)."""
+    try:
+        role = auth_role() if databases else None
+    except ImproperlyConfigured:
+        return []  # beep_iam.E001 reports it
+    if role is None:
+        return []
+    from beep_iam.better_auth import mapping
+
+    messages: list[checks.CheckMessage] = []
+    for alias in databases or []:
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """
+                    SELECT count(*), count(*) FILTER (
+                      WHERE has_table_privilege(%s, c.oid, 'DELETE')
+                         OR has_any_column_privilege(%s, c.oid, 'SELECT, INSERT, UPDATE'))
+                    FROM pg_class c
+                    WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+                      AND c.relname = ANY(%s)
+                      AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)
+                    """,
+                    [role, role, mapping.table_names(), role],
+                )
+                row = cursor.fetchone()
+        except DatabaseError:
+            continue  # beep_shared.E001 reports an unreachable database
+        if row and row[0] and row[1] < row[0]:
+            messages.append(
+                checks.Warning(
+                    f"{SETTING_NAME}['BETTER_AUTH_ROLE'] names {role!r}, which holds privileges "
+                    f"on {row[1]} of the {row[0]} better-auth tables in database "
+                    f"{connection.settings_dict.get('NAME')!r}: migrate grants them only to a "
+                    "role that exists as the migrations run.",
+                    hint=(
+                        "Have a superuser run the SQL that `python manage.py "
+                        "better_auth_grants` prints."
+                    ),
+                    id="beep_iam.W031",
+                )
+            )
+    return messages

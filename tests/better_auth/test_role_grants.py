@@ -285,3 +285,22 @@ def test_check_warns_of_a_beep_auth_role_granted_without_the_setting(settings):
     messages = grants.check_unnamed_role_privileges(None, databases=["default"])
     assert [m.id for m in messages] == ["beep_iam.W030"]
     assert "BETTER_AUTH_ROLE'] = 'beep_auth'" in (messages[0].hint or "")
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded  # creates a role: the embedded server's superuser does it
+def test_check_warns_of_a_named_role_the_migrations_granted_nothing(settings):
+    # Walkthrough (session 11): a role named after the first migrate got nothing, silently.
+    from tests.rls.test_rls_status import superuser_connection
+
+    assert grants.check_named_role_privileges(None, databases=["default"]) == []  # beep_auth
+    settings.BEEP_IAM = {**settings.BEEP_IAM, "BETTER_AUTH_ROLE": "beep_test_ungranted"}
+    with superuser_connection() as su:
+        su.execute("CREATE ROLE beep_test_ungranted NOLOGIN")
+        try:
+            messages = grants.check_named_role_privileges(None, databases=["default"])
+        finally:
+            su.execute("DROP ROLE beep_test_ungranted")
+    assert [m.id for m in messages] == ["beep_iam.W031"]
+    assert "'beep_test_ungranted'" in messages[0].msg
+    assert "better_auth_grants" in (messages[0].hint or "")

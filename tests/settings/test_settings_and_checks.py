@@ -99,6 +99,7 @@ def test_checks_are_registered_once_by_the_apps():
         "beep_iam.conf.check_settings": 1,
         "beep_iam.better_auth.checks.check_co_tenancy": 1,
         "beep_iam.better_auth.grants.check_unnamed_role_privileges": 1,
+        "beep_iam.better_auth.grants.check_named_role_privileges": 1,
         "beep_iam.oauth2.checks.check_issuer": 1,
         "config.checks.check_secret_key": 1,
     }
