@@ -17,7 +17,7 @@ migrations and for ``python manage.py better_auth_grants`` alike.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from django.core import checks
@@ -186,73 +186,12 @@ class LimitBetterAuthColumns(RoleGrantOperation):
         )
 
 
-def check_unnamed_role_privileges(
-    app_configs: Any, databases: Any = None, **kwargs: Any
-) -> list[checks.CheckMessage]:
-    """Before the setting existed, migrations granted any role named beep_auth; say so where
-    such a role still holds privileges that the settings no longer ask for."""
-    try:
-        if not databases or auth_role() is not None:
-            return []
-    except ImproperlyConfigured:
-        return []  # beep_iam.E001 reports it
+def _table_privileges(role: str, databases: Any) -> Iterator[tuple[Any, int, int]]:
+    """Per reachable PostgreSQL database of ``databases``: its connection, how many of
+    better-auth's tables it has and on how many ``role`` holds privileges (0 and 0 where the
+    role does not exist)."""
     from beep_iam.better_auth import mapping
 
-    messages: list[checks.CheckMessage] = []
-    for alias in databases or []:
-        connection = connections[alias]
-        if connection.vendor != "postgresql":
-            continue
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    """
-                    SELECT count(*) FROM pg_class c
-                    WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
-                      AND c.relname = ANY(%s)
-                      AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)
-                      AND (has_table_privilege(%s, c.oid, 'DELETE')
-                           OR has_any_column_privilege(%s, c.oid, 'SELECT, INSERT, UPDATE'))
-                    """,
-                    [mapping.table_names(), DEFAULT_ROLE, DEFAULT_ROLE, DEFAULT_ROLE],
-                )
-                row = cursor.fetchone()
-        except DatabaseError:
-            continue  # beep_shared.E001 reports an unreachable database
-        if row and row[0]:
-            messages.append(
-                checks.Warning(
-                    f"The role {DEFAULT_ROLE!r} holds privileges on {row[0]} of better-auth's "
-                    f"tables in database {connection.settings_dict.get('NAME')!r}, but "
-                    f"{SETTING_NAME}['BETTER_AUTH_ROLE'] names no role (earlier versions "
-                    "granted a role of that name without being asked).",
-                    hint=(
-                        f"If a better-auth server logs in as it, set {SETTING_NAME}"
-                        f"['BETTER_AUTH_ROLE'] = {DEFAULT_ROLE!r}; otherwise revoke them: "
-                        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {DEFAULT_ROLE}; "
-                        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {DEFAULT_ROLE};"
-                    ),
-                    id="beep_iam.W030",
-                )
-            )
-    return messages
-
-
-def check_named_role_privileges(
-    app_configs: Any, databases: Any = None, **kwargs: Any
-) -> list[checks.CheckMessage]:
-    """``migrate`` grants the role its tables only when the role exists as the migrations
-    run: say so where the named role holds privileges on fewer of better-auth's tables than
-    the database has (named or created after them)."""
-    try:
-        role = auth_role() if databases else None
-    except ImproperlyConfigured:
-        return []  # beep_iam.E001 reports it
-    if role is None:
-        return []
-    from beep_iam.better_auth import mapping
-
-    messages: list[checks.CheckMessage] = []
     for alias in databases or []:
         connection = connections[alias]
         if connection.vendor != "postgresql":
@@ -271,21 +210,62 @@ def check_named_role_privileges(
                     """,
                     [role, role, mapping.table_names(), role],
                 )
-                row = cursor.fetchone()
+                tables, granted = cursor.fetchone()
         except DatabaseError:
             continue  # beep_shared.E001 reports an unreachable database
-        if row and row[0] and row[1] < row[0]:
-            messages.append(
-                checks.Warning(
-                    f"{SETTING_NAME}['BETTER_AUTH_ROLE'] names {role!r}, which holds privileges "
-                    f"on {row[1]} of the {row[0]} better-auth tables in database "
-                    f"{connection.settings_dict.get('NAME')!r}: migrate grants them only to a "
-                    "role that exists as the migrations run.",
-                    hint=(
-                        "Have a superuser run the SQL that `python manage.py "
-                        "better_auth_grants` prints."
-                    ),
-                    id="beep_iam.W031",
-                )
-            )
-    return messages
+        yield connection, tables, granted
+
+
+def check_unnamed_role_privileges(
+    app_configs: Any, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Before the setting existed, migrations granted any role named beep_auth; say so where
+    such a role still holds privileges that the settings no longer ask for."""
+    try:
+        if not databases or auth_role() is not None:
+            return []
+    except ImproperlyConfigured:
+        return []  # beep_iam.E001 reports it
+    return [
+        checks.Warning(
+            f"The role {DEFAULT_ROLE!r} holds privileges on {granted} of better-auth's "
+            f"tables in database {connection.settings_dict.get('NAME')!r}, but "
+            f"{SETTING_NAME}['BETTER_AUTH_ROLE'] names no role (earlier versions "
+            "granted a role of that name without being asked).",
+            hint=(
+                f"If a better-auth server logs in as it, set {SETTING_NAME}"
+                f"['BETTER_AUTH_ROLE'] = {DEFAULT_ROLE!r}; otherwise revoke them: "
+                f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {DEFAULT_ROLE}; "
+                f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {DEFAULT_ROLE};"
+            ),
+            id="beep_iam.W030",
+        )
+        for connection, _, granted in _table_privileges(DEFAULT_ROLE, databases)
+        if granted
+    ]
+
+
+def check_named_role_privileges(
+    app_configs: Any, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``migrate`` grants the role its tables only when the role exists as the migrations
+    run: say so where the named role holds privileges on fewer of better-auth's tables than
+    the database has (named or created after them)."""
+    try:
+        role = auth_role() if databases else None
+    except ImproperlyConfigured:
+        return []  # beep_iam.E001 reports it
+    if role is None:
+        return []
+    return [
+        checks.Warning(
+            f"{SETTING_NAME}['BETTER_AUTH_ROLE'] names {role!r}, which holds privileges "
+            f"on {granted} of the {tables} better-auth tables in database "
+            f"{connection.settings_dict.get('NAME')!r}: migrate grants them only to a "
+            "role that exists as the migrations run.",
+            hint="Have a superuser run the SQL that `python manage.py better_auth_grants` prints.",
+            id="beep_iam.W031",
+        )
+        for connection, tables, granted in _table_privileges(role, databases)
+        if granted < tables
+    ]

@@ -258,8 +258,7 @@ class NewestKeyRead:
     def __init__(self, alg: str) -> None:
         _check_alg(alg)
         self.alg = alg
-        self.row: Jwks | None = None
-        self.done = False
+        self.row: Jwks | None = None  # None: not read along, or no key yet
 
     def load_client(self, lookup: ModelLookup[OAuthClient], client_id: str) -> OAuthClient | None:
         """``lookup.get(client_id)``, reading the key along when both live on one database."""
@@ -270,7 +269,7 @@ class NewestKeyRead:
         tail, params = newest.as_tail(timezone.now(), using=alias)
         client, values = lookup.get_with(client_id, tail, params, using=alias)
         if client is not None:
-            self.row, self.done = newest.from_tail(values, using=alias), True
+            self.row = newest.from_tail(values, using=alias)
         return client
 
 
@@ -290,7 +289,7 @@ def reading_along(read: NewestKeyRead | None) -> Iterator[None]:
 
 def _newest_row(alg: str, now: Any) -> Jwks | None:
     read = _read_along.get()
-    if read is not None and read.done and read.alg == alg and read.row is not None:
+    if read is not None and read.alg == alg and read.row is not None:
         return read.row
     return _NEWEST_KEY[alg].get(now)
 

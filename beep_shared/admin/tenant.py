@@ -75,9 +75,12 @@ class TenantModelAdmin(TableAdmin):
     # tenant (docs/rls.md): staff working in one organization may read them, but only
     # superusers change or delete one (but a row of the staff member's own, a personal API
     # key), and only superusers move a row between organizations or out of them.
+    def _locks_instance_rows(self, request: HttpRequest) -> bool:
+        return not is_superuser(request) and rls_mode_of(self.model) == NULLABLE
+
     def instance_row_locked(self, request: HttpRequest, obj: Any) -> bool:
         """Whether ``obj`` is an instance-wide row ``request``'s user may not change."""
-        if obj is None or is_superuser(request) or rls_mode_of(self.model) != NULLABLE:
+        if obj is None or not self._locks_instance_rows(request):
             return False
         if getattr(obj, "organization_id", None) is not None:
             return False
@@ -87,7 +90,7 @@ class TenantModelAdmin(TableAdmin):
     def without_locked_rows(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         """``queryset`` without the rows :meth:`instance_row_locked` keeps from
         ``request``'s user: for actions that change rows in bulk."""
-        if is_superuser(request) or rls_mode_of(self.model) != NULLABLE:
+        if not self._locks_instance_rows(request):
             return queryset
         locked = Q(organization__isnull=True)
         if self.self_field:
