@@ -3,7 +3,7 @@ fixtures of tests/oauth2/conftest.py (the issuer, the registered clients, the us
 
 import pytest
 
-from tests.oauth2.conftest import _issuer, machine, spa, user, web  # noqa: F401
+from tests.oauth2.conftest import _issuer, logout_client, machine, spa, user, web  # noqa: F401
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
-from beep_iam.oauth2.claims import id_token
 from beep_iam.services.oauth_tokens import issue_tokens
 from tests.conformance.helpers import challenge_params, form, jwt_claims, redeem
+from tests.oauth2.conftest import AFTER_LOGOUT as AFTER
 from tests.oauth2.conftest import (
     ISSUER,
     authorize_url,
@@ -19,10 +19,9 @@ from tests.oauth2.conftest import (
     pkce,
     query_of,
 )
+from tests.oauth2.test_end_session import hint_for
 
 pytestmark = pytest.mark.django_db
-
-AFTER = "https://client.example.com/signed-out"
 
 
 def _tokens(http, web, **extra):
@@ -186,18 +185,6 @@ def test_rfc6750_3_1_malformed_authorization_is_invalid_request(client):
 # --- RP-Initiated Logout 1.0 ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def logout_client(web):
-    web.client.enable_end_session = True
-    web.client.post_logout_redirect_uris = [AFTER]
-    web.client.save()
-    return web
-
-
-def _hint(user, web):
-    return id_token(user=user, client_id=web.client.client_id, scopes=["openid"], access_token="x")
-
-
 @pytest.mark.parametrize(
     "target", [AFTER + "/", AFTER + "?x=1", AFTER.upper().replace("HTTPS", "https")]
 )
@@ -205,7 +192,7 @@ def test_logout_2_post_logout_redirect_uri_exact_match(client, user, logout_clie
     response = client.get(
         "/oauth2/end-session?"
         + urlencode(
-            {"id_token_hint": _hint(user, logout_client), "post_logout_redirect_uri": target}
+            {"id_token_hint": hint_for(user, logout_client), "post_logout_redirect_uri": target}
         )
     )
     assert response.status_code != 302
@@ -216,7 +203,7 @@ def test_logout_2_state_is_echoed(client, user, logout_client):
         "/oauth2/end-session?"
         + urlencode(
             {
-                "id_token_hint": _hint(user, logout_client),
+                "id_token_hint": hint_for(user, logout_client),
                 "post_logout_redirect_uri": AFTER,
                 "state": "s t",
             }

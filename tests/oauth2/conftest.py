@@ -66,6 +66,19 @@ def spa() -> RegisteredClient:
     )
 
 
+#: Where a relying party returns after RP-initiated logout (its post_logout_redirect_uri).
+AFTER_LOGOUT = "https://client.example.com/signed-out"
+
+
+@pytest.fixture
+def logout_client(web: RegisteredClient) -> RegisteredClient:
+    """The web client, allowed to sign its users out (``enable_end_session``)."""
+    web.client.enable_end_session = True
+    web.client.post_logout_redirect_uris = [AFTER_LOGOUT]
+    web.client.save()
+    return web
+
+
 @pytest.fixture
 def user() -> Any:
     return UserFactory(name="Alice Example", email="alice@example.com", email_verified=True)

@@ -14,19 +14,10 @@ from beep_iam.oauth2 import access_jwt, sign_in
 from beep_iam.oauth2.claims import id_token
 from beep_iam.oauth2.resources import Policy
 from tests.factories import UserFactory
+from tests.oauth2.conftest import AFTER_LOGOUT as AFTER
 from tests.oauth2.conftest import query_of
 
 pytestmark = pytest.mark.django_db
-
-AFTER = "https://client.example.com/signed-out"
-
-
-@pytest.fixture
-def logout_client(web):
-    web.client.enable_end_session = True
-    web.client.post_logout_redirect_uris = [AFTER]
-    web.client.save()
-    return web
 
 
 def hint_for(user, registered, alg: str = "EdDSA", session_of: Client | None = None) -> str:

@@ -19,7 +19,8 @@ from beep_iam.models import Jwks, OAuthClientResource
 from beep_iam.oauth2 import access_jwt, keys
 from beep_iam.oauth2.endpoint import issuer
 from tests.factories import OAuthResourceFactory
-from tests.oauth2.test_end_session import AFTER, end, logout_client, signed_in  # noqa: F401
+from tests.oauth2.conftest import AFTER_LOGOUT as AFTER
+from tests.oauth2.test_end_session import end, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +83,7 @@ def test_an_id_token_hint_signed_after_the_keys_end_is_refused(
     client,
     user,
     retired,
-    logout_client,  # noqa: F811
+    logout_client,
 ):
     key, _ = retired
     now = int(time.time())
